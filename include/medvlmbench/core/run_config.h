@@ -1,0 +1,70 @@
+// Everything a run is configured with: the reference's flag names (run_eval.py / run_train.py) plus
+// ours. Filled by the CLI from --config FILE and then the command line (which wins).
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace mvb {
+
+struct RunConfig {
+  // "eval" or "train"
+  std::string command = "eval";
+
+  // Reference flags (run_eval.py)
+  std::string task = "vqa";
+  std::string dataset = "SLAKE";
+  std::string split = "test";
+  std::string image_path;
+  std::string exp_path = "./output";
+  std::string model;
+  std::string model_path;
+  std::string model_base;
+  std::string usage;            // "" = off-the-shelf
+  bool save_pred = false;
+  std::string cache_dir;        // "" = <exp_path>/.cache
+  std::string mdagent_mode = "adaptive";
+  int context_length = 77;
+  int seed = 0;
+  int eval_print_freq = 100;
+
+  // Ours
+  std::string device = "auto";
+  int batch_size = 0;           // 0 = the usage's default
+  int num_workers = 2;
+  int64_t limit = -1;           // -1 = all samples
+  std::string shard = "";       // "i/n"
+  bool resume = false;
+  std::string log_level = "info";
+  std::string format = "text";  // end-of-run summary on stdout: text or json
+  std::string config_file;
+  int bootstrap = 1000;         // bootstrap resamples for confidence intervals (0 disables)
+
+  // run_train.py
+  std::string output_dir = "./output";
+  double num_train_epochs = 0;  // 0 = not given
+  double learning_rate = 3e-5;
+  double weight_decay = 0.0;
+  double warmup_ratio = 0.0;
+  std::string lr_scheduler_type = "linear";
+  std::string optim = "adamw_torch";
+  int per_device_train_batch_size = 8;
+  int gradient_accumulation_steps = 1;
+  std::string peft;
+  std::string tune_modules = "VML";
+  bool lora_enable = false;
+  int lora_r = 128;
+  int lora_alpha = 256;
+  double lora_dropout = 0.05;
+  std::string lora_bias = "none";
+  double mm_projector_lr = 0;   // 0 = not given
+  int model_max_length = 2048;
+  double max_grad_norm = 1.0;
+  bool bf16 = false;
+  bool fp16 = false;
+
+  nlohmann::json to_json() const;
+};
+
+}  // namespace mvb

@@ -1,0 +1,71 @@
+// Dataset loaders. A loader knows one dataset family's on-disk layout (the same files the reference
+// reads) and produces Samples; images are referenced, not decoded, so listing a split is cheap.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "medvlmbench/core/registry.h"
+#include "medvlmbench/core/sample.h"
+#include "medvlmbench/core/sample_reader.h"
+
+namespace mvb {
+
+struct DatasetInfo {
+  std::string name;                    // registry name, e.g. "SLAKE"
+  std::vector<std::string> tasks;      // "vqa", "caption", "diagnosis"
+  std::vector<std::string> splits;     // splits the loader accepts ("all" included when supported)
+  std::vector<std::string> class_texts;// diagnosis: class texts in label order, exactly as the reference
+  bool multi_label = false;
+  std::string modality;                // radiology, pathology, dermatology, ophthalmology, multi-modal
+  std::string layout;                  // the expected folder layout, shown by `check` and errors
+  std::string description;
+};
+
+struct DatasetRequest {
+  std::string task;
+  std::string split;
+  std::string root;                    // --image_path
+};
+
+struct CheckReport {
+  bool ok = true;
+  std::vector<std::string> problems;              // first problems found, precise
+  std::map<std::string, int64_t> counts;          // "test" -> n, "test/class 1" -> n ...
+  std::string layout;                             // expected layout, printed when !ok
+};
+
+class Dataset {
+ public:
+  virtual ~Dataset() = default;
+  virtual const DatasetInfo& info() const = 0;
+  // Opens a split. Throws mvb::Error (one line naming the missing/corrupt file and the expected
+  // layout) when the annotation files are unusable; individual bad samples come back with
+  // Sample::error set instead.
+  virtual std::unique_ptr<SampleReader> open(const DatasetRequest& req) const = 0;
+  // Validates a folder: annotations parse, every referenced image exists and decodes; counts per
+  // split and class. The default implementation opens each split and decodes each image.
+  virtual CheckReport check(const std::string& root, const std::string& task) const;
+};
+
+struct DatasetEntry {
+  std::function<std::unique_ptr<Dataset>()> factory;
+};
+
+Registry<DatasetEntry>& dataset_registry();
+
+// Deterministic sampling applied after a loader: shard i/n keeps samples whose position in the
+// dataset's order is congruent to i mod n (the reference's multi-GPU split), then --limit keeps the
+// first N of those.
+struct SampleSelection {
+  int shard_index = 0;
+  int shard_count = 1;
+  int64_t limit = -1;
+  static SampleSelection parse(const std::string& shard, int64_t limit);  // UsageError on bad spec
+};
+std::unique_ptr<SampleReader> select_samples(std::unique_ptr<SampleReader> reader, const SampleSelection& sel);
+
+}  // namespace mvb

@@ -1,0 +1,72 @@
+// Usages: how a model is used on a task (off-the-shelf, clip-zs, lp, LoRA, agent wrappers). A usage
+// runner consumes samples and writes one prediction row per sample; the task evaluator scores them.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "medvlmbench/core/registry.h"
+#include "medvlmbench/core/run_config.h"
+#include "medvlmbench/core/sample.h"
+#include "medvlmbench/datasets/dataset.h"
+#include "medvlmbench/models/model.h"
+
+namespace mvb {
+
+// Receives finished prediction rows (written to predictions.jsonl and flushed at once).
+class PredictionSink {
+ public:
+  virtual ~PredictionSink() = default;
+  virtual void write(const nlohmann::json& row) = 0;
+  // Called at batch ends: a good moment to fsync.
+  virtual void checkpoint() {}
+};
+
+struct RunContext {
+  const RunConfig& cfg;
+  const DatasetInfo& dataset;
+  std::string run_dir;
+  c10::Device device;
+  std::unique_ptr<SampleReader> samples;   // already filtered by shard/limit/resume
+  int64_t total = -1;                      // samples to process, when known
+  Model* model = nullptr;                  // built from the model registry (may be null for usages
+                                           // that build their own, e.g. lp eval from a run folder)
+  PredictionSink* sink = nullptr;
+  nlohmann::json stats = nlohmann::json::object();  // usage-specific numbers for run.json
+};
+
+class UsageRunner {
+ public:
+  virtual ~UsageRunner() = default;
+  virtual void run(RunContext& ctx) = 0;
+};
+
+struct UsageEntry {
+  std::string usage;                     // the --usage name ("ots" = off-the-shelf)
+  std::string task;                      // the task this runner serves
+  std::string kind;                      // "eval", "train" or "agent" (an eval wrapper)
+  std::vector<std::string> families;     // model families it works with
+  std::string description;
+  std::function<std::unique_ptr<UsageRunner>()> factory;
+};
+
+// One entry per (usage, task); the key is usage_key(usage, task). Register with
+//   MVB_REGISTER(usage_registry(), usage_key("clip-zs", "diagnosis"), UsageEntry{...});
+Registry<UsageEntry>& usage_registry();
+std::string usage_key(const std::string& usage, const std::string& task);
+
+// The usage a run uses when --usage is not given.
+inline constexpr const char* kOffTheShelfUsage = "ots";
+
+// Finds the runner for (usage, task, kind) with errors that name what is valid instead.
+const UsageEntry& find_usage(const std::string& usage, const std::string& task, const std::string& kind);
+// Distinct usage names, sorted.
+std::vector<std::string> usage_names();
+
+// Builds a prediction row for a sample that failed (loader error, decode error, model error).
+nlohmann::json error_row(const Sample& s, const std::string& error);
+
+}  // namespace mvb

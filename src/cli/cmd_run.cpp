@@ -1,0 +1,46 @@
+// eval, train and score: thin wrappers over the pipelines in tasks/pipeline.h.
+#include <cstdio>
+#include <iostream>
+
+#include "commands.h"
+#include "medvlmbench/core/log.h"
+#include "medvlmbench/tasks/pipeline.h"
+
+namespace mvb::cli {
+namespace {
+void print_result(const nlohmann::json& metrics, const std::string& run_dir, const std::string& format,
+                  const std::string& status) {
+  if (format == "json") {
+    nlohmann::json out = metrics;
+    out["run_dir"] = run_dir;
+    out["status"] = status;
+    std::cout << out.dump(2) << std::endl;
+  } else {
+    std::cout << format_summary(metrics, run_dir);
+    if (status == "interrupted") std::cout << "status: interrupted (finished predictions kept; rerun with --resume)\n";
+    std::cout.flush();
+  }
+}
+}  // namespace
+
+int cmd_eval(const RunConfig& cfg, const std::vector<std::string>& argv) {
+  RunOutcome out = run_eval(cfg, argv);
+  spdlog::info("{} rows written ({} errors, {} resumed) in {:.1f} s", out.rows_written, out.error_rows,
+               out.resumed_rows, out.seconds);
+  print_result(out.metrics, out.run_dir, cfg.format, out.status);
+  return out.exit_code();
+}
+
+int cmd_train(const RunConfig& cfg, const std::vector<std::string>& argv) {
+  RunOutcome out = run_train(cfg, argv);
+  std::cout << "training " << out.status << " in " << out.seconds << " s; outputs: " << out.run_dir << std::endl;
+  return out.exit_code();
+}
+
+int cmd_score(const std::string& run_dir, int bootstrap, const std::string& format) {
+  nlohmann::json m = score_run_dir(run_dir, bootstrap);
+  print_result(m, run_dir, format, "scored");
+  return 0;
+}
+
+}  // namespace mvb::cli

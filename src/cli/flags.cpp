@@ -1,0 +1,149 @@
+#include "medvlmbench/cli/flags.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "medvlmbench/core/error.h"
+#include "medvlmbench/core/strings.h"
+
+namespace mvb::cli {
+namespace {
+
+// Single-valued options keep the last value given (CLI11's default would reject repeats).
+template <class T>
+CLI::Option* opt(CLI::App& app, const std::string& name, T& target, const std::string& help) {
+  return app.add_option(name, target, help)->capture_default_str()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+}
+
+// HF-style booleans ("--bf16 True", "--lora_enable", "--bf16 false").
+CLI::Option* bool_opt(CLI::App& app, const std::string& name, bool& target, const std::string& help) {
+  return app.add_flag(name + "{true}", target, help)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+}
+
+}  // namespace
+
+void add_common_flags(CLI::App& app, RunConfig& c) {
+  opt(app, "--task", c.task, "Task: vqa, caption or diagnosis");
+  opt(app, "--usage", c.usage, "How the model is used (clip-zs, lp, img-lora-lp, clip-img-lora, mdagent, ucagent; "
+                               "empty = off-the-shelf)");
+  opt(app, "--dataset", c.dataset, "Dataset name (medvlmbench list datasets)");
+  opt(app, "--split", c.split, "Split: train, validation, test or all");
+  opt(app, "--image_path", c.image_path, "Dataset folder, laid out as the reference expects");
+  opt(app, "--model", c.model, "Model name (medvlmbench list models)");
+  opt(app, "--model_path", c.model_path, "Checkpoint folder, or original_pretrained");
+  opt(app, "--model_base", c.model_base, "Base checkpoint for LoRA/delta checkpoints");
+  opt(app, "--cache_dir", c.cache_dir, "Cache folder (features, API responses)");
+  opt(app, "--mdagent_mode", c.mdagent_mode, "MDAgent mode")
+      ->check(CLI::IsMember({"adaptive", "basic", "intermediate", "advanced"}));
+  opt(app, "--context_length", c.context_length, "Text context length for CLIP text towers");
+  opt(app, "--seed", c.seed, "Random seed");
+  opt(app, "--device", c.device, "cpu, cuda, cuda:N or auto");
+  opt(app, "--batch_size", c.batch_size, "Batch size (0 = the usage's default)");
+  opt(app, "--num_workers", c.num_workers, "Threads decoding and preprocessing images");
+  opt(app, "--limit,--max_samples", c.limit, "Process only the first N samples (after --shard)");
+  opt(app, "--shard", c.shard, "Process shard i of n (samples at positions i, i+n, ...), e.g. 0/4");
+  opt(app, "--log_level", c.log_level, "trace, debug, info, warn, error or off");
+}
+
+void add_eval_flags(CLI::App& app, RunConfig& c) {
+  add_common_flags(app, c);
+  opt(app, "--exp_path", c.exp_path, "Root folder of run outputs");
+  bool_opt(app, "--save_pred", c.save_pred, "Also write predictions.json in the reference's layout");
+  bool_opt(app, "--resume", c.resume, "Continue an interrupted run: keep finished predictions, do the rest");
+  opt(app, "--eval_print_freq", c.eval_print_freq, "Accepted for compatibility (progress is time-based)");
+  opt(app, "--bootstrap", c.bootstrap, "Bootstrap resamples for 95% confidence intervals (0 = off)");
+  opt(app, "--format", c.format, "End-of-run summary on stdout: text or json")->check(CLI::IsMember({"text", "json"}));
+}
+
+void add_train_flags(CLI::App& app, RunConfig& c) {
+  add_common_flags(app, c);
+  opt(app, "--output_dir", c.output_dir, "Root folder of training outputs");
+  opt(app, "--num_train_epochs", c.num_train_epochs, "Training epochs");
+  opt(app, "--learning_rate", c.learning_rate, "Learning rate");
+  opt(app, "--weight_decay", c.weight_decay, "AdamW weight decay");
+  opt(app, "--warmup_ratio", c.warmup_ratio, "Fraction of steps for linear warm-up");
+  opt(app, "--lr_scheduler_type", c.lr_scheduler_type, "linear, cosine or constant")
+      ->check(CLI::IsMember({"linear", "cosine", "constant", "constant_with_warmup"}));
+  opt(app, "--optim", c.optim, "Optimizer")->check(CLI::IsMember({"adamw_torch", "adamw", "sgd"}));
+  opt(app, "--per_device_train_batch_size", c.per_device_train_batch_size, "Training batch size");
+  opt(app, "--gradient_accumulation_steps", c.gradient_accumulation_steps, "Gradient accumulation steps");
+  opt(app, "--peft", c.peft, "Parameter-efficient fine-tuning method (lora) or empty for full");
+  opt(app, "--tune_modules", c.tune_modules, "Modules to tune: V vision, M projector, L language model");
+  bool_opt(app, "--lora_enable", c.lora_enable, "Enable LoRA (forced on by --peft lora)");
+  opt(app, "--lora_r", c.lora_r, "LoRA rank");
+  opt(app, "--lora_alpha", c.lora_alpha, "LoRA alpha");
+  opt(app, "--lora_dropout", c.lora_dropout, "LoRA dropout");
+  opt(app, "--lora_bias", c.lora_bias, "LoRA bias: none, all or lora_only")
+      ->check(CLI::IsMember({"none", "all", "lora_only"}));
+  opt(app, "--mm_projector_lr", c.mm_projector_lr, "Separate learning rate for the projector");
+  opt(app, "--model_max_length", c.model_max_length, "Maximum sequence length");
+  opt(app, "--max_grad_norm", c.max_grad_norm, "Gradient clipping norm");
+  bool_opt(app, "--bf16", c.bf16, "Train in bfloat16");
+  bool_opt(app, "--fp16", c.fp16, "Train in float16");
+  bool_opt(app, "--resume", c.resume, "Continue from the last checkpoint in the run folder");
+}
+
+void add_config_flag(CLI::App& app, RunConfig& cfg) {
+  opt(app, "--config", cfg.config_file, "YAML or JSON file of flag values (command-line flags override it)")
+      ->check(CLI::ExistingFile);
+}
+
+std::vector<std::string> config_file_args(const CLI::App& app, const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    throw UsageError("--config " + path + ": cannot read the file");
+  } catch (const YAML::Exception& e) {
+    throw UsageError("--config " + path + " is not valid YAML/JSON: " + e.what());
+  }
+  std::vector<std::string> args;
+  if (root.IsNull()) return args;
+  MVB_USAGE_CHECK(root.IsMap(), "--config ", path, " must be a mapping of flag names to values");
+  std::vector<std::string> valid;
+  for (const CLI::Option* o : app.get_options())
+    for (const auto& n : o->get_lnames())
+      if (n != "config" && n != "help") valid.push_back(n);
+  for (const auto& kv : root) {
+    const std::string key = kv.first.as<std::string>();
+    if (std::find(valid.begin(), valid.end(), key) == valid.end()) {
+      std::string msg = "unknown key '" + key + "' in --config " + path;
+      const std::string best = closest_match(key, valid);
+      if (!best.empty()) msg += "; did you mean '" + best + "'?";
+      throw UsageError(msg + " (keys are the flag names of `medvlmbench " + app.get_name() + "`)");
+    }
+    const YAML::Node& v = kv.second;
+    if (v.IsNull()) continue;  // "key:" with no value means "keep the default"
+    MVB_USAGE_CHECK(v.IsScalar(), "--config ", path, ": key '", key, "' must have a single value");
+    // --key=value keeps values that start with '-' (negative numbers) attached to their flag.
+    args.push_back("--" + key + "=" + v.as<std::string>());
+  }
+  return args;
+}
+
+std::vector<std::string> expand_config_args(const CLI::App& app, const std::vector<std::string>& args) {
+  // args[0] is the program; the subcommand is the first argument that is not a flag.
+  size_t sub_pos = 1;
+  while (sub_pos < args.size() && starts_with(args[sub_pos], "-")) ++sub_pos;
+  if (sub_pos >= args.size()) return args;
+  const CLI::App* sub = nullptr;
+  for (const CLI::App* s : app.get_subcommands([](const CLI::App*) { return true; }))
+    if (s->get_name() == args[sub_pos]) sub = s;
+  if (!sub) return args;
+  std::string path;
+  for (size_t i = sub_pos + 1; i < args.size(); ++i) {
+    if (args[i] == "--config" && i + 1 < args.size()) path = args[i + 1];
+    else if (starts_with(args[i], "--config=")) path = args[i].substr(9);
+  }
+  if (path.empty()) return args;
+  // Config values go right after the subcommand; later command-line values win (TakeLast).
+  std::vector<std::string> out(args.begin(), args.begin() + static_cast<long>(sub_pos) + 1);
+  for (auto& a : config_file_args(*sub, path)) out.push_back(std::move(a));
+  out.insert(out.end(), args.begin() + static_cast<long>(sub_pos) + 1, args.end());
+  return out;
+}
+
+}  // namespace mvb::cli

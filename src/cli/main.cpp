@@ -1,0 +1,132 @@
+// medvlmbench: command-line entry point. Subcommands: eval, train, score, list, check, version.
+// Exit codes: 0 success, 1 runtime error (missing/corrupt files ...), 2 usage error (bad flags,
+// unknown names, bad config), 130 interrupted (finished predictions are kept).
+#include <CLI/CLI.hpp>
+#include <c10/util/Exception.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include "commands.h"
+#include "medvlmbench/cli/flags.h"
+#include "medvlmbench/core/cancel.h"
+#include "medvlmbench/core/error.h"
+#include "medvlmbench/core/log.h"
+#include "medvlmbench/core/strings.h"
+
+namespace {
+
+// CLI11 reports unknown flags without hints; add the closest valid flag.
+std::string explain_parse_error(const CLI::ParseError& e, const CLI::App& app) {
+  std::string msg = e.what();
+  if (dynamic_cast<const CLI::ExtrasError*>(&e)) {
+    const CLI::App* sub = &app;
+    for (const CLI::App* s : app.get_subcommands()) sub = s;
+    std::vector<std::string> names;
+    for (const CLI::Option* o : sub->get_options())
+      for (const auto& n : o->get_lnames()) names.push_back("--" + n);
+    for (const auto& extra : sub->remaining()) {
+      const std::string flag = extra.substr(0, extra.find('='));
+      if (!mvb::starts_with(flag, "--")) continue;
+      const std::string best = mvb::closest_match(flag, names);
+      if (!best.empty()) msg += " (did you mean " + best + "?)";
+      break;
+    }
+  }
+  return msg;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"medvlmbench: evaluate and fine-tune medical vision-language models"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("medvlmbench ") + mvb::cli::version_string());
+
+  mvb::RunConfig cfg;
+  mvb::cli::ListOptions list_opts;
+  mvb::cli::CheckOptions check_opts;
+  std::string version_format = "text", score_dir;
+  int score_bootstrap = 1000;
+
+  CLI::App* eval = app.add_subcommand("eval", "Evaluate a model on a dataset (writes predictions, metrics, manifest)");
+  mvb::cli::add_eval_flags(*eval, cfg);
+  mvb::cli::add_config_flag(*eval, cfg);
+
+  CLI::App* train = app.add_subcommand("train", "Fine-tune a model (linear probe, LoRA, full)");
+  mvb::cli::add_train_flags(*train, cfg);
+  mvb::cli::add_config_flag(*train, cfg);
+
+  CLI::App* score = app.add_subcommand("score", "Re-score a finished run folder from its predictions.jsonl");
+  score->add_option("run_dir", score_dir, "Run folder (holds run.json and predictions.jsonl)")->required();
+  score->add_option("--bootstrap", score_bootstrap, "Bootstrap resamples for 95% confidence intervals");
+  score->add_option("--format", cfg.format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  score->add_option("--log_level", cfg.log_level, "Log level");
+
+  CLI::App* list = app.add_subcommand("list", "List models, datasets, tasks, usages and agents");
+  list->add_option("what", list_opts.what, "models, datasets, tasks, usages, agents or all")
+      ->check(CLI::IsMember({"all", "models", "datasets", "tasks", "usages", "agents"}));
+  list->add_option("--format", list_opts.format, "text or json")->check(CLI::IsMember({"text", "json"}));
+
+  CLI::App* check = app.add_subcommand("check", "Validate a dataset folder or a model folder");
+  check->add_option("--dataset", check_opts.dataset, "Dataset to validate (with --image_path)");
+  check->add_option("--image_path", check_opts.image_path, "Dataset folder");
+  check->add_option("--task", check_opts.task, "Task (default: the dataset's first task)");
+  check->add_option("--model_path", check_opts.model_path, "Checkpoint folder to inspect");
+  check->add_option("--format", check_opts.format, "text or json")->check(CLI::IsMember({"text", "json"}));
+
+  CLI::App* version = app.add_subcommand("version", "Print versions (project, LibTorch, CUDA)");
+  version->add_option("--format", version_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+
+  std::vector<std::string> args(argv, argv + argc);
+  try {
+    std::vector<std::string> expanded = mvb::cli::expand_config_args(app, args);
+    // CLI11 parses a reversed vector of the arguments after the program name.
+    std::vector<std::string> rev(expanded.rbegin(), expanded.rend() - 1);
+    app.parse(rev);
+  } catch (const mvb::UsageError& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "error: %s\nRun 'medvlmbench %s--help' for the flags.\n", explain_parse_error(e, app).c_str(),
+                 app.get_subcommands().empty() ? "" : (app.get_subcommands().front()->get_name() + " ").c_str());
+    return 2;
+  }
+
+  try {
+    mvb::log::init(cfg.log_level);
+    if (eval->parsed()) {
+      cfg.command = "eval";
+      mvb::install_signal_handlers();
+      return mvb::cli::cmd_eval(cfg, args);
+    }
+    if (train->parsed()) {
+      cfg.command = "train";
+      mvb::install_signal_handlers();
+      return mvb::cli::cmd_train(cfg, args);
+    }
+    if (score->parsed()) return mvb::cli::cmd_score(score_dir, score_bootstrap, cfg.format);
+    if (list->parsed()) return mvb::cli::cmd_list(list_opts);
+    if (check->parsed()) return mvb::cli::cmd_check(check_opts);
+    if (version->parsed()) return mvb::cli::cmd_version(version_format);
+  } catch (const mvb::UsageError& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 2;
+  } catch (const mvb::Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "error: LibTorch: %s\n", e.what_without_backtrace());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

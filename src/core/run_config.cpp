@@ -1,0 +1,46 @@
+#include "medvlmbench/core/run_config.h"
+
+namespace mvb {
+
+nlohmann::json RunConfig::to_json() const {
+  nlohmann::json j = {
+      {"command", command},     {"task", task},
+      {"dataset", dataset},     {"split", split},
+      {"image_path", image_path}, {"exp_path", exp_path},
+      {"model", model},         {"model_path", model_path},
+      {"model_base", model_base}, {"usage", usage},
+      {"save_pred", save_pred}, {"cache_dir", cache_dir},
+      {"mdagent_mode", mdagent_mode}, {"context_length", context_length},
+      {"seed", seed},           {"device", device},
+      {"batch_size", batch_size}, {"num_workers", num_workers},
+      {"limit", limit},         {"shard", shard},
+      {"resume", resume},       {"log_level", log_level},
+      {"bootstrap", bootstrap}, {"config", config_file},
+  };
+  if (command == "train") {
+    j.update({{"output_dir", output_dir},
+              {"num_train_epochs", num_train_epochs},
+              {"learning_rate", learning_rate},
+              {"weight_decay", weight_decay},
+              {"warmup_ratio", warmup_ratio},
+              {"lr_scheduler_type", lr_scheduler_type},
+              {"optim", optim},
+              {"per_device_train_batch_size", per_device_train_batch_size},
+              {"gradient_accumulation_steps", gradient_accumulation_steps},
+              {"peft", peft},
+              {"tune_modules", tune_modules},
+              {"lora_enable", lora_enable},
+              {"lora_r", lora_r},
+              {"lora_alpha", lora_alpha},
+              {"lora_dropout", lora_dropout},
+              {"lora_bias", lora_bias},
+              {"mm_projector_lr", mm_projector_lr},
+              {"model_max_length", model_max_length},
+              {"max_grad_norm", max_grad_norm},
+              {"bf16", bf16},
+              {"fp16", fp16}});
+  }
+  return j;
+}
+
+}  // namespace mvb

@@ -1,0 +1,81 @@
+#include "medvlmbench/core/strings.h"
+
+#include <algorithm>
+#include <cctype>
+
+namespace mvb {
+
+std::string to_lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string trim(std::string_view s) {
+  size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool ends_with(std::string_view s, std::string_view x) {
+  return s.size() >= x.size() && s.substr(s.size() - x.size()) == x;
+}
+
+std::vector<std::string> split(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t i = 0; i <= s.size(); ++i) {
+    if (i == s.size() || s[i] == sep) {
+      out.emplace_back(s.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+std::string join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i) out += sep;
+    out += parts[i];
+  }
+  return out;
+}
+
+size_t edit_distance(std::string_view a_in, std::string_view b_in) {
+  const std::string a = to_lower(a_in), b = to_lower(b_in);
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string closest_match(std::string_view name, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_d = static_cast<size_t>(-1);
+  for (const auto& c : candidates) {
+    size_t d = edit_distance(name, c);
+    // A prefix/substring relation (e.g. "llava" vs "LLaVA-1.5") also counts as close.
+    const std::string ln = to_lower(name), lc = to_lower(c);
+    if (!ln.empty() && (lc.find(ln) != std::string::npos || ln.find(lc) != std::string::npos))
+      d = std::min(d, static_cast<size_t>(1));
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  // Accept up to a third of the name's length in edits (at least 2), so wild guesses get no hint.
+  const size_t budget = std::max<size_t>(2, name.size() / 3);
+  return best_d <= budget ? best : std::string();
+}
+
+}  // namespace mvb

@@ -1,0 +1,114 @@
+#include "medvlmbench/datasets/dataset.h"
+
+#include <string>
+
+#include "medvlmbench/core/error.h"
+#include "medvlmbench/core/strings.h"
+#include "medvlmbench/vision/image.h"
+
+namespace mvb {
+
+Registry<DatasetEntry>& dataset_registry() {
+  static Registry<DatasetEntry> r("dataset");
+  return r;
+}
+
+CheckReport Dataset::check(const std::string& root, const std::string& task) const {
+  CheckReport rep;
+  rep.layout = info().layout;
+  constexpr size_t kMaxProblems = 20;
+  auto problem = [&](const std::string& p) {
+    rep.ok = false;
+    if (rep.problems.size() < kMaxProblems) rep.problems.push_back(p);
+  };
+  for (const auto& split : info().splits) {
+    if (split == "all") continue;
+    std::unique_ptr<SampleReader> reader;
+    try {
+      reader = open(DatasetRequest{task, split, root});
+    } catch (const Error& e) {
+      problem("split " + split + ": " + e.what());
+      continue;
+    }
+    Sample s;
+    int64_t n = 0;
+    while (reader->next(s)) {
+      ++n;
+      if (!s.error.empty()) {
+        problem(split + " sample " + s.id + ": " + s.error);
+        continue;
+      }
+      for (int l = 0; l < static_cast<int>(s.labels.size()); ++l) {
+        if (info().multi_label) {
+          if (s.labels[l]) ++rep.counts[split + "/label " + std::to_string(l)];
+        } else {
+          ++rep.counts[split + "/class " + std::to_string(s.labels[l])];
+        }
+      }
+      for (const auto& img : s.images) {
+        try {
+          decode_image(img);
+        } catch (const Error& e) {
+          problem(split + " sample " + s.id + ": " + e.what());
+        }
+      }
+    }
+    rep.counts[split] = n;
+  }
+  return rep;
+}
+
+SampleSelection SampleSelection::parse(const std::string& shard, int64_t limit) {
+  SampleSelection sel;
+  sel.limit = limit;
+  MVB_USAGE_CHECK(limit >= -1, "invalid --limit ", limit, "; use a positive count (or omit it for all samples)");
+  if (shard.empty()) return sel;
+  const auto parts = split(shard, '/');
+  bool ok = parts.size() == 2 && !parts[0].empty() && !parts[1].empty() &&
+            parts[0].find_first_not_of("0123456789") == std::string::npos &&
+            parts[1].find_first_not_of("0123456789") == std::string::npos;
+  if (ok) {
+    sel.shard_index = std::stoi(parts[0]);
+    sel.shard_count = std::stoi(parts[1]);
+    ok = sel.shard_count >= 1 && sel.shard_index < sel.shard_count;
+  }
+  MVB_USAGE_CHECK(ok, "invalid --shard '", shard, "'; use i/n with 0 <= i < n, e.g. --shard 0/4");
+  return sel;
+}
+
+namespace {
+class SelectingReader : public SampleReader {
+ public:
+  SelectingReader(std::unique_ptr<SampleReader> inner, SampleSelection sel)
+      : inner_(std::move(inner)), sel_(sel) {}
+  bool next(Sample& out) override {
+    if (sel_.limit >= 0 && emitted_ >= sel_.limit) return false;
+    while (inner_->next(out)) {
+      const int64_t pos = position_++;
+      if (pos % sel_.shard_count != sel_.shard_index) continue;
+      ++emitted_;
+      return true;
+    }
+    return false;
+  }
+  int64_t size_hint() const override {
+    const int64_t n = inner_->size_hint();
+    if (n < 0) return n;
+    int64_t in_shard = n / sel_.shard_count + (sel_.shard_index < n % sel_.shard_count ? 1 : 0);
+    return sel_.limit >= 0 ? std::min(in_shard, sel_.limit) : in_shard;
+  }
+
+ private:
+  std::unique_ptr<SampleReader> inner_;
+  SampleSelection sel_;
+  int64_t position_ = 0;
+  int64_t emitted_ = 0;
+};
+}  // namespace
+
+std::unique_ptr<SampleReader> select_samples(std::unique_ptr<SampleReader> reader, const SampleSelection& sel) {
+  if (sel.shard_count == 1 && sel.limit < 0) return reader;
+  return std::make_unique<SelectingReader>(std::move(reader), sel);
+}
+
+}  // namespace mvb

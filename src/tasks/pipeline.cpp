@@ -1,0 +1,392 @@
+#include "medvlmbench/tasks/pipeline.h"
+
+#include <chrono>
+#include <ctime>
+#include <set>
+#include <sstream>
+#include <unordered_set>
+
+#include "medvlmbench/build_info.h"
+#include "medvlmbench/core/cancel.h"
+#include "medvlmbench/core/device.h"
+#include "medvlmbench/core/error.h"
+#include "medvlmbench/core/log.h"
+#include "medvlmbench/core/strings.h"
+#include "medvlmbench/core/torch_compat.h"
+#include "medvlmbench/datasets/dataset.h"
+#include "medvlmbench/io/files.h"
+#include "medvlmbench/io/jsonl.h"
+#include "medvlmbench/io/run_layout.h"
+#include "medvlmbench/models/model.h"
+#include "medvlmbench/tasks/task.h"
+#include "medvlmbench/tasks/usage.h"
+
+namespace mvb {
+namespace {
+
+std::string now_iso8601() {
+  std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+nlohmann::json versions_json() {
+  return {{"medvlmbench", MVB_VERSION},
+          {"git_commit", MVB_GIT_COMMIT},
+          {"libtorch", compat::torch_version()},
+          {"cuda_available", compat::cuda_available()},
+          {"build_type", MVB_BUILD_TYPE}};
+}
+
+// Writes rows to predictions.jsonl as they finish, counting them for the manifest.
+class FileSink : public PredictionSink {
+ public:
+  explicit FileSink(io::JsonlWriter& w) : w_(w) {}
+  void write(const nlohmann::json& row) override {
+    w_.write(row);
+    ++rows;
+    if (row.value("status", "") == "failed") {
+      ++errors;
+      spdlog::warn("sample {} failed: {}", row.value("id", "?"), row.value("error", ""));
+    }
+  }
+  void checkpoint() override { w_.sync(); }
+  int64_t rows = 0, errors = 0;
+
+ private:
+  io::JsonlWriter& w_;
+};
+
+// Skips samples whose ids already have a finished (non-failed) row.
+class SkipDoneReader : public SampleReader {
+ public:
+  SkipDoneReader(std::unique_ptr<SampleReader> inner, std::unordered_set<std::string> done)
+      : inner_(std::move(inner)), done_(std::move(done)) {}
+  bool next(Sample& out) override {
+    while (inner_->next(out))
+      if (!done_.count(out.id)) return true;
+    return false;
+  }
+  int64_t size_hint() const override {
+    const int64_t n = inner_->size_hint();
+    return n < 0 ? n : std::max<int64_t>(0, n - static_cast<int64_t>(done_.size()));
+  }
+
+ private:
+  std::unique_ptr<SampleReader> inner_;
+  std::unordered_set<std::string> done_;
+};
+
+// Keeps the last row per sample id: a resumed run may retry a sample that failed before.
+std::vector<nlohmann::json> latest_rows(std::vector<nlohmann::json> rows) {
+  std::unordered_map<std::string, size_t> last;
+  for (size_t i = 0; i < rows.size(); ++i) last[rows[i].value("id", "#" + std::to_string(i))] = i;
+  std::vector<nlohmann::json> out;
+  for (size_t i = 0; i < rows.size(); ++i)
+    if (last[rows[i].value("id", "#" + std::to_string(i))] == i) out.push_back(std::move(rows[i]));
+  return out;
+}
+
+std::string csv_field(const nlohmann::json& v) {
+  std::string s;
+  if (v.is_null()) return "";
+  if (v.is_string()) s = v.get<std::string>();
+  else if (v.is_number_float()) {
+    std::ostringstream os;
+    os.precision(10);
+    os << v.get<double>();
+    s = os.str();
+  } else s = v.dump();
+  if (s.find_first_of(",\"\n") != std::string::npos) {
+    std::string q = "\"";
+    for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return q + "\"";
+  }
+  return s;
+}
+
+void write_results_csv(const std::string& path, const std::vector<std::pair<std::string, nlohmann::json>>& row) {
+  std::string header, values;
+  for (size_t i = 0; i < row.size(); ++i) {
+    header += (i ? "," : "") + csv_field(row[i].first);
+    values += (i ? "," : "") + csv_field(row[i].second);
+  }
+  io::write_file_atomic(path, header + "\n" + values + "\n");
+}
+
+struct Scored {
+  nlohmann::json metrics_file;
+};
+
+// Scores predictions.jsonl in `run_dir` and writes metrics.json, results.csv and (save_pred)
+// predictions.json.
+nlohmann::json score_and_write(const std::string& run_dir, const RunConfig& cfg, const DatasetInfo* ds,
+                               const std::string& model_family, bool save_pred) {
+  const auto& task = task_registry().get(cfg.task);
+  auto evaluator = task.evaluator();
+  const std::string pred_path = io::join_path(run_dir, kPredictionsFile);
+  std::vector<nlohmann::json> rows;
+  if (io::exists(pred_path)) rows = latest_rows(io::read_jsonl(pred_path).rows);
+  ScoreOptions opts;
+  opts.bootstrap = cfg.bootstrap;
+  opts.seed = cfg.seed;
+  if (ds) {
+    opts.class_texts = ds->class_texts;
+    opts.multi_label = ds->multi_label;
+  }
+  opts.identity = {{"model", cfg.model},
+                   {"model_name", io::basename(cfg.model_path)},
+                   {"task", cfg.task},
+                   {"dataset", cfg.dataset},
+                   {"model_type", model_family},
+                   {"modality", ds ? ds->modality : ""}};
+  ScoreResult r = evaluator->score(rows, opts);
+  nlohmann::json m = {{"task", cfg.task},
+                      {"dataset", cfg.dataset},
+                      {"split", cfg.split},
+                      {"model", cfg.model},
+                      {"model_path", cfg.model_path},
+                      {"usage", cfg.usage.empty() ? kOffTheShelfUsage : cfg.usage},
+                      {"num_rows", rows.size()},
+                      {"num_scored", r.num_scored},
+                      {"num_errors", r.num_errors},
+                      {"metrics", r.metrics},
+                      {"ci95", r.ci95},
+                      {"notes", r.notes},
+                      {"scored_at", now_iso8601()}};
+  io::write_json_atomic(io::join_path(run_dir, kMetricsFile), m);
+  if (!r.results_csv.empty()) write_results_csv(io::join_path(run_dir, kResultsCsvFile), r.results_csv);
+  if (save_pred)
+    io::write_json_atomic(io::join_path(run_dir, kReferencePredictionsFile), evaluator->reference_predictions(rows));
+  return m;
+}
+
+struct Validated {
+  RunConfig cfg;                 // names canonicalised
+  const ModelEntry* model = nullptr;
+  const UsageEntry* usage = nullptr;
+  std::unique_ptr<Dataset> dataset;
+};
+
+Validated validate(const RunConfig& in, const std::string& kind) {
+  Validated v{in};
+  RunConfig& cfg = v.cfg;
+  cfg.task = task_registry().canonical(cfg.task);
+  cfg.dataset = dataset_registry().canonical(cfg.dataset);
+  v.dataset = dataset_registry().get(cfg.dataset).factory();
+  const DatasetInfo& info = v.dataset->info();
+  MVB_USAGE_CHECK(std::find(info.tasks.begin(), info.tasks.end(), cfg.task) != info.tasks.end(), "dataset '",
+                  cfg.dataset, "' does not support task '", cfg.task, "'; it supports: ", join(info.tasks, ", "));
+  MVB_USAGE_CHECK(std::find(info.splits.begin(), info.splits.end(), cfg.split) != info.splits.end(),
+                  "invalid --split '", cfg.split, "' for ", cfg.dataset, "; valid splits: ", join(info.splits, ", "));
+  MVB_USAGE_CHECK(!cfg.model.empty(), "--model is required; run `medvlmbench list models` for the choices");
+  cfg.model = model_registry().canonical(cfg.model);
+  v.model = &model_registry().get(cfg.model);
+  MVB_USAGE_CHECK(std::find(v.model->tasks.begin(), v.model->tasks.end(), cfg.task) != v.model->tasks.end(),
+                  "model '", cfg.model, "' does not support task '", cfg.task, "'; it supports: ",
+                  join(v.model->tasks, ", "));
+  v.usage = &find_usage(cfg.usage, cfg.task, kind);
+  if (!cfg.usage.empty()) cfg.usage = v.usage->usage;
+  MVB_USAGE_CHECK(std::find(v.usage->families.begin(), v.usage->families.end(), v.model->family) !=
+                      v.usage->families.end(),
+                  "usage '", v.usage->usage, "' does not work with ", v.model->family, " model '", cfg.model,
+                  "'; it needs a ", join(v.usage->families, " or "), " model");
+  MVB_USAGE_CHECK(!cfg.model_path.empty(), "--model_path is required: a checkpoint folder, or "
+                                           "\"original_pretrained\" for models that need none");
+  if (v.model->needs_checkpoint && cfg.model_path != "original_pretrained")
+    MVB_CHECK(io::is_directory(cfg.model_path), "--model_path ", cfg.model_path,
+              " is not a folder; point it at the checkpoint folder (see models/README.md)");
+  MVB_CHECK(!cfg.image_path.empty(), "--image_path is required: the dataset folder (see datasets/README.md)");
+  MVB_CHECK(io::exists(cfg.image_path), "--image_path ", cfg.image_path,
+            " does not exist; expected layout: ", info.layout);
+  return v;
+}
+
+void write_manifest(const std::string& run_dir, nlohmann::json manifest) {
+  io::write_json_atomic(io::join_path(run_dir, kManifestFile), manifest);
+}
+
+}  // namespace
+
+RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Validated v = validate(in, "eval");
+  const RunConfig& cfg = v.cfg;
+  const DatasetInfo& info = v.dataset->info();
+  const SampleSelection selection = SampleSelection::parse(cfg.shard, cfg.limit);
+  const c10::Device device = resolve_device(cfg.device);
+
+  MVB_CHECK(!io::exists(cfg.exp_path) || io::is_directory(cfg.exp_path), "--exp_path ", cfg.exp_path,
+            " is a file; give a folder for run outputs");
+  RunOutcome out;
+  out.run_dir = eval_run_dir(cfg);
+  io::create_directories(out.run_dir);
+  log::add_file(io::join_path(out.run_dir, "eval.log"));
+  spdlog::info("run folder: {}", out.run_dir);
+
+  // predictions.jsonl: resume keeps finished rows, a fresh run replaces them.
+  const std::string pred_path = io::join_path(out.run_dir, kPredictionsFile);
+  std::unordered_set<std::string> done;
+  if (cfg.resume && io::exists(pred_path)) {
+    io::repair_jsonl(pred_path);
+    for (const auto& row : io::read_jsonl(pred_path).rows)
+      if (row.value("status", "") != "failed" && row.contains("id")) done.insert(row["id"].get<std::string>());
+    out.resumed_rows = static_cast<int64_t>(done.size());
+    spdlog::info("resuming: {} samples already done in {}", done.size(), pred_path);
+  } else if (io::exists(pred_path)) {
+    spdlog::warn("replacing the predictions of an earlier run in {} (use --resume to continue it)", pred_path);
+  }
+  io::JsonlWriter writer(pred_path, cfg.resume ? io::JsonlWriter::Mode::kAppend : io::JsonlWriter::Mode::kTruncate);
+  FileSink sink(writer);
+
+  nlohmann::json manifest = {{"argv", argv},
+                             {"config", cfg.to_json()},
+                             {"versions", versions_json()},
+                             {"device", device.str()},
+                             {"dataset", {{"name", info.name}, {"modality", info.modality},
+                                          {"classes", info.class_texts}, {"multi_label", info.multi_label}}},
+                             {"status", "running"},
+                             {"started_at", now_iso8601()}};
+  write_manifest(out.run_dir, manifest);
+
+  auto reader = v.dataset->open(DatasetRequest{cfg.task, cfg.split, cfg.image_path});
+  reader = select_samples(std::move(reader), selection);
+  if (!done.empty()) reader = std::make_unique<SkipDoneReader>(std::move(reader), done);
+
+  ModelSpec spec;
+  spec.name = cfg.model;
+  spec.model_path = cfg.model_path;
+  spec.model_base = cfg.model_base;
+  spec.device = device;
+  spec.seed = cfg.seed;
+  spec.cache_dir = cfg.cache_dir;
+  spec.class_texts = info.class_texts;
+  spec.multi_label = info.multi_label;
+  const auto t_load = std::chrono::steady_clock::now();
+  std::unique_ptr<Model> model = v.model->factory(spec);
+  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
+  spdlog::info("model {} ready in {:.2f} s", cfg.model, load_s);
+
+  RunContext ctx{cfg, info, out.run_dir, device, std::move(reader), -1, model.get(), &sink};
+  ctx.total = ctx.samples->size_hint();
+  auto runner = v.usage->factory();
+  const auto t_run = std::chrono::steady_clock::now();
+  runner->run(ctx);
+  writer.sync();
+  const double run_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_run).count();
+
+  out.status = cancel_requested() ? "interrupted" : "completed";
+  out.rows_written = sink.rows;
+  out.error_rows = sink.errors;
+  out.metrics = score_and_write(out.run_dir, cfg, &info, v.model->family, cfg.save_pred);
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  manifest["status"] = out.status;
+  manifest["finished_at"] = now_iso8601();
+  manifest["model"] = model->describe();
+  manifest["timings"] = {{"total_s", out.seconds}, {"model_load_s", load_s}, {"inference_s", run_s},
+                         {"samples_per_s", run_s > 0 ? sink.rows / run_s : 0.0}};
+  manifest["samples"] = {{"written", sink.rows}, {"errors", sink.errors}, {"resumed", out.resumed_rows},
+                         {"scored", out.metrics["num_scored"]}};
+  manifest["usage_stats"] = ctx.stats;
+  if (out.status == "interrupted") manifest["interrupted_by_signal"] = cancel_signal();
+  write_manifest(out.run_dir, manifest);
+  log::remove_file();
+  return out;
+}
+
+RunOutcome run_train(const RunConfig& in, const std::vector<std::string>& argv) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Validated v = validate(in, "train");
+  const RunConfig& cfg = v.cfg;
+  const c10::Device device = resolve_device(cfg.device);
+  MVB_CHECK(!io::exists(cfg.output_dir) || io::is_directory(cfg.output_dir), "--output_dir ", cfg.output_dir,
+            " is a file; give a folder for training outputs");
+  RunOutcome out;
+  out.run_dir = train_run_dir(cfg);
+  io::create_directories(out.run_dir);
+  log::add_file(io::join_path(out.run_dir, "train.log"));
+  nlohmann::json manifest = {{"argv", argv}, {"config", cfg.to_json()}, {"versions", versions_json()},
+                             {"device", device.str()}, {"status", "running"}, {"started_at", now_iso8601()}};
+  write_manifest(out.run_dir, manifest);
+
+  const DatasetInfo& info = v.dataset->info();
+  auto reader = select_samples(v.dataset->open(DatasetRequest{cfg.task, cfg.split, cfg.image_path}),
+                               SampleSelection::parse(cfg.shard, cfg.limit));
+  ModelSpec spec;
+  spec.name = cfg.model;
+  spec.model_path = cfg.model_path;
+  spec.device = device;
+  spec.seed = cfg.seed;
+  spec.cache_dir = cfg.cache_dir;
+  spec.class_texts = info.class_texts;
+  spec.multi_label = info.multi_label;
+  std::unique_ptr<Model> model = v.model->factory(spec);
+  RunContext ctx{cfg, info, out.run_dir, device, std::move(reader), -1, model.get(), nullptr};
+  ctx.total = ctx.samples->size_hint();
+  v.usage->factory()->run(ctx);
+  out.status = cancel_requested() ? "interrupted" : "completed";
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  manifest["status"] = out.status;
+  manifest["finished_at"] = now_iso8601();
+  manifest["usage_stats"] = ctx.stats;
+  manifest["timings"] = {{"total_s", out.seconds}};
+  write_manifest(out.run_dir, manifest);
+  log::remove_file();
+  return out;
+}
+
+nlohmann::json score_run_dir(const std::string& run_dir, int bootstrap) {
+  const std::string manifest_path = io::join_path(run_dir, kManifestFile);
+  MVB_CHECK(io::exists(manifest_path), run_dir, " is not a run folder (no ", kManifestFile,
+            "); give the folder that `medvlmbench eval` printed");
+  const nlohmann::json manifest = io::read_json(manifest_path);
+  MVB_CHECK(manifest.contains("config"), manifest_path, " has no \"config\" block; it was not written by medvlmbench");
+  const auto& c = manifest["config"];
+  RunConfig cfg;
+  cfg.task = c.value("task", "");
+  cfg.dataset = c.value("dataset", "");
+  cfg.split = c.value("split", "");
+  cfg.model = c.value("model", "");
+  cfg.model_path = c.value("model_path", "");
+  cfg.usage = c.value("usage", "");
+  cfg.seed = c.value("seed", 0);
+  cfg.bootstrap = bootstrap;
+  std::unique_ptr<Dataset> ds;
+  if (const DatasetEntry* e = dataset_registry().find(cfg.dataset)) ds = e->factory();
+  std::string family;
+  if (const ModelEntry* m = model_registry().find(cfg.model)) family = m->family;
+  return score_and_write(run_dir, cfg, ds ? &ds->info() : nullptr, family, c.value("save_pred", false));
+}
+
+std::string format_summary(const nlohmann::json& m, const std::string& run_dir) {
+  std::ostringstream os;
+  os << m.value("task", "") << " | " << m.value("dataset", "") << " (" << m.value("split", "") << ") | "
+     << m.value("model", "") << " | usage " << m.value("usage", "") << "\n";
+  os << "samples: " << m.value("num_rows", 0) << " rows, " << m.value("num_scored", 0) << " scored, "
+     << m.value("num_errors", 0) << " errors\n";
+  const nlohmann::json metrics = m.value("metrics", nlohmann::json::object());
+  const nlohmann::json ci = m.value("ci95", nlohmann::json::object());
+  const nlohmann::json notes = m.value("notes", nlohmann::json::array());
+  for (const auto& [name, value] : metrics.items()) {
+    os << "  " << name << ": ";
+    if (value.is_number()) {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.4f", value.get<double>());
+      os << buf;
+      if (ci.contains(name) && ci[name].is_array() && ci[name].size() == 2) {
+        std::snprintf(buf, sizeof buf, "  [95%% CI %.4f, %.4f]", ci[name][0].get<double>(), ci[name][1].get<double>());
+        os << buf;
+      }
+    } else {
+      os << "n/a";
+    }
+    os << "\n";
+  }
+  for (const auto& note : notes) os << "  note: " << note.get<std::string>() << "\n";
+  os << "outputs: " << run_dir << "\n";
+  return os.str();
+}
+
+}  // namespace mvb

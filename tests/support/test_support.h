@@ -1,0 +1,43 @@
+// Helpers shared by all test suites.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace mvb::test {
+
+// A fresh temporary directory, removed when the object goes out of scope.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& rel) const { return path_ + "/" + rel; }
+
+ private:
+  std::string path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  // stdout
+  std::string err;  // stderr
+};
+
+// Runs argv (no shell) and captures stdout/stderr. `env` entries "K=V" are added to the environment.
+CommandResult run_command(const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
+
+// The built medvlmbench executable and the source tree.
+std::string exe_path();
+std::string source_dir();
+std::string fixture_path(const std::string& rel);  // tests/fixtures/<rel>
+
+// Debian's /usr/bin/python3 (which sees apt's python3-* packages), or "" when absent.
+std::string system_python();
+// Runs a Python snippet with Debian's python3; returns stdout. Fails the test if python3 fails.
+CommandResult run_python(const std::string& code, const std::vector<std::string>& args = {});
+
+void write_text(const std::string& path, const std::string& content);
+std::string read_text(const std::string& path);
+
+}  // namespace mvb::test
