@@ -4,8 +4,8 @@
 #include <iostream>
 #include <opencv2/core/version.hpp>
 
-#include "medvlmbench/build_info.h"
 #include "commands.h"
+#include "medvlmbench/build_info.h"
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/core/strings.h"
 #include "medvlmbench/core/torch_compat.h"
@@ -35,8 +35,11 @@ nlohmann::json list_json(const std::string& what) {
   if (what == "all" || what == "models") {
     j["models"] = nlohmann::json::array();
     for (const auto& [name, m] : model_registry().entries())
-      j["models"].push_back({{"name", name}, {"family", m.family}, {"tasks", m.tasks},
-                             {"usages", usages_for_model(m)}, {"needs_checkpoint", m.needs_checkpoint},
+      j["models"].push_back({{"name", name},
+                             {"family", m.family},
+                             {"tasks", m.tasks},
+                             {"usages", usages_for_model(m)},
+                             {"needs_checkpoint", m.needs_checkpoint},
                              {"description", m.description}});
   }
   if (what == "all" || what == "datasets") {
@@ -44,9 +47,14 @@ nlohmann::json list_json(const std::string& what) {
     for (const auto& [name, e] : dataset_registry().entries()) {
       auto ds = e.factory();
       const DatasetInfo& i = ds->info();
-      j["datasets"].push_back({{"name", name}, {"tasks", i.tasks}, {"splits", i.splits},
-                               {"classes", i.class_texts}, {"multi_label", i.multi_label},
-                               {"modality", i.modality}, {"layout", i.layout}, {"description", i.description}});
+      j["datasets"].push_back({{"name", name},
+                               {"tasks", i.tasks},
+                               {"splits", i.splits},
+                               {"classes", i.class_texts},
+                               {"multi_label", i.multi_label},
+                               {"modality", i.modality},
+                               {"layout", i.layout},
+                               {"description", i.description}});
     }
   }
   if (what == "all" || what == "tasks") {
@@ -59,7 +67,10 @@ nlohmann::json list_json(const std::string& what) {
     j[kind] = nlohmann::json::array();
     for (const auto& [key, u] : usage_registry().entries()) {
       if ((kind == "agents") != (u.kind == "agent")) continue;
-      j[kind].push_back({{"name", u.usage}, {"task", u.task}, {"kind", u.kind}, {"families", u.families},
+      j[kind].push_back({{"name", u.usage},
+                         {"task", u.task},
+                         {"kind", u.kind},
+                         {"families", u.families},
                          {"description", u.description}});
     }
   }
@@ -141,12 +152,14 @@ int cmd_check(const CheckOptions& o) {
     MVB_USAGE_CHECK(!o.image_path.empty(), "check --dataset needs --image_path DIR (the dataset folder)");
     auto ds = dataset_registry().get(o.dataset).factory();
     const std::string task = o.task.empty() ? ds->info().tasks.front() : o.task;
-    MVB_CHECK(io::exists(o.image_path), "--image_path ", o.image_path, " does not exist; expected layout: ",
-              ds->info().layout);
+    MVB_CHECK(io::exists(o.image_path), "--image_path ", o.image_path,
+              " does not exist; expected layout: ", ds->info().layout);
     CheckReport rep = ds->check(o.image_path, task);
     ok = ok && rep.ok;
-    out["dataset"] = {{"name", ds->info().name}, {"task", task}, {"root", o.image_path}, {"ok", rep.ok},
-                      {"counts", rep.counts}, {"problems", rep.problems}, {"expected_layout", rep.layout}};
+    out["dataset"] = {{"name", ds->info().name},      {"task", task},
+                      {"root", o.image_path},         {"ok", rep.ok},
+                      {"counts", rep.counts},         {"problems", rep.problems},
+                      {"expected_layout", rep.layout}};
   }
   if (!o.model_path.empty()) {
     io::CheckpointSummary s = io::inspect_checkpoint(o.model_path);

@@ -15,7 +15,9 @@ namespace {
 // Single-valued options keep the last value given (CLI11's default would reject repeats).
 template <class T>
 CLI::Option* opt(CLI::App& app, const std::string& name, T& target, const std::string& help) {
-  return app.add_option(name, target, help)->capture_default_str()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  return app.add_option(name, target, help)
+      ->capture_default_str()
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 }
 
 // HF-style booleans ("--bf16 True", "--lora_enable", "--bf16 false").
@@ -27,8 +29,9 @@ CLI::Option* bool_opt(CLI::App& app, const std::string& name, bool& target, cons
 
 void add_common_flags(CLI::App& app, RunConfig& c) {
   opt(app, "--task", c.task, "Task: vqa, caption or diagnosis");
-  opt(app, "--usage", c.usage, "How the model is used (clip-zs, lp, img-lora-lp, clip-img-lora, mdagent, ucagent; "
-                               "empty = off-the-shelf)");
+  opt(app, "--usage", c.usage,
+      "How the model is used (clip-zs, lp, img-lora-lp, clip-img-lora, mdagent, ucagent; "
+      "empty = off-the-shelf)");
   opt(app, "--dataset", c.dataset, "Dataset name (medvlmbench list datasets)");
   opt(app, "--split", c.split, "Split: train, validation, test or all");
   opt(app, "--image_path", c.image_path, "Dataset folder, laid out as the reference expects");
@@ -135,8 +138,10 @@ std::vector<std::string> expand_config_args(const CLI::App& app, const std::vect
   if (!sub) return args;
   std::string path;
   for (size_t i = sub_pos + 1; i < args.size(); ++i) {
-    if (args[i] == "--config" && i + 1 < args.size()) path = args[i + 1];
-    else if (starts_with(args[i], "--config=")) path = args[i].substr(9);
+    if (args[i] == "--config" && i + 1 < args.size())
+      path = args[i + 1];
+    else if (starts_with(args[i], "--config="))
+      path = args[i].substr(9);
   }
   if (path.empty()) return args;
   // Config values go right after the subcommand; later command-line values win (TakeLast).

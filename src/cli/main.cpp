@@ -1,9 +1,9 @@
 // medvlmbench: command-line entry point. Subcommands: eval, train, score, list, check, version.
 // Exit codes: 0 success, 1 runtime error (missing/corrupt files ...), 2 usage error (bad flags,
 // unknown names, bad config), 130 interrupted (finished predictions are kept).
-#include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
 

@@ -36,15 +36,13 @@ std::string Progress::format_duration(double s) {
 }
 
 std::string Progress::status_line() const {
-  const double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double rate = elapsed > 0 ? done_ / elapsed : 0.0;
   char buf[256];
   if (total_ > 0) {
     const double eta = rate > 0 ? (total_ - std::min(done_, total_)) / rate : NAN;
-    std::snprintf(buf, sizeof buf, "%s %zu/%zu (%.0f%%) %.2f it/s elapsed %s ETA %s", label_.c_str(),
-                  done_, total_, 100.0 * done_ / total_, rate, format_duration(elapsed).c_str(),
-                  format_duration(eta).c_str());
+    std::snprintf(buf, sizeof buf, "%s %zu/%zu (%.0f%%) %.2f it/s elapsed %s ETA %s", label_.c_str(), done_, total_,
+                  100.0 * done_ / total_, rate, format_duration(elapsed).c_str(), format_duration(eta).c_str());
   } else {
     std::snprintf(buf, sizeof buf, "%s %zu %.2f it/s elapsed %s", label_.c_str(), done_, rate,
                   format_duration(elapsed).c_str());

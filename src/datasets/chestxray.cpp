@@ -49,8 +49,8 @@ class ChestXrayDataset : public Dataset {
       static const char* kClassDirs[] = {"NORMAL", "PNEUMONIA"};
       for (int label = 0; label < 2; ++label) {
         const std::string class_dir = io::join_path(split_dir, kClassDirs[label]);
-        MVB_CHECK(io::is_directory(class_dir), "ChestXray: missing folder ", class_dir,
-                  "; expected layout ", info_.layout);
+        MVB_CHECK(io::is_directory(class_dir), "ChestXray: missing folder ", class_dir, "; expected layout ",
+                  info_.layout);
         std::vector<std::string> files;
         for (const auto& e : fs::directory_iterator(class_dir)) {
           if (!e.is_regular_file()) continue;

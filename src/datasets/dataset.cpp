@@ -79,8 +79,7 @@ SampleSelection SampleSelection::parse(const std::string& shard, int64_t limit) 
 namespace {
 class SelectingReader : public SampleReader {
  public:
-  SelectingReader(std::unique_ptr<SampleReader> inner, SampleSelection sel)
-      : inner_(std::move(inner)), sel_(sel) {}
+  SelectingReader(std::unique_ptr<SampleReader> inner, SampleSelection sel) : inner_(std::move(inner)), sel_(sel) {}
   bool next(Sample& out) override {
     if (sel_.limit >= 0 && emitted_ >= sel_.limit) return false;
     while (inner_->next(out)) {

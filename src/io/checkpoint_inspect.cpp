@@ -13,8 +13,12 @@ namespace fs = std::filesystem;
 namespace mvb::io {
 
 nlohmann::json CheckpointSummary::to_json() const {
-  return {{"path", path},         {"architecture", architecture}, {"weight_files", weight_files},
-          {"tokenizer_files", tokenizer_files}, {"problems", problems}, {"parameters", parameters},
+  return {{"path", path},
+          {"architecture", architecture},
+          {"weight_files", weight_files},
+          {"tokenizer_files", tokenizer_files},
+          {"problems", problems},
+          {"parameters", parameters},
           {"dtypes", dtypes}};
 }
 
@@ -50,8 +54,7 @@ CheckpointSummary inspect_checkpoint(const std::string& dir) {
   } else {
     s.problems.push_back("no config.json (or open_clip_config.json) in " + dir);
   }
-  if (s.weight_files.empty())
-    s.problems.push_back("no weights (*.safetensors, pytorch_model.bin, *.pt) in " + dir);
+  if (s.weight_files.empty()) s.problems.push_back("no weights (*.safetensors, pytorch_model.bin, *.pt) in " + dir);
   return s;
 }
 
@@ -64,7 +67,8 @@ std::string format_checkpoint_summary(const nlohmann::json& j) {
   if (!j.value("dtypes", nlohmann::json::object()).empty()) os << "  dtypes: " << j["dtypes"].dump() << "\n";
   os << "  weights: " << join(j.value("weight_files", std::vector<std::string>{}), ", ") << "\n";
   os << "  tokenizer: " << join(j.value("tokenizer_files", std::vector<std::string>{}), ", ") << "\n";
-  for (const auto& p : j.value("problems", nlohmann::json::array())) os << "  problem: " << p.get<std::string>() << "\n";
+  for (const auto& p : j.value("problems", nlohmann::json::array()))
+    os << "  problem: " << p.get<std::string>() << "\n";
   return os.str();
 }
 

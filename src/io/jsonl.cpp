@@ -74,8 +74,8 @@ JsonlContents read_jsonl(const std::string& path) {
 void repair_jsonl(const std::string& path) {
   JsonlContents c = read_jsonl(path);
   if (c.torn_bytes == 0) return;
-  MVB_CHECK(::truncate(path.c_str(), static_cast<off_t>(c.valid_bytes)) == 0, "cannot truncate ", path,
-            ": ", std::strerror(errno));
+  MVB_CHECK(::truncate(path.c_str(), static_cast<off_t>(c.valid_bytes)) == 0, "cannot truncate ", path, ": ",
+            std::strerror(errno));
 }
 
 }  // namespace mvb::io

@@ -16,8 +16,7 @@ std::string eval_run_dir(const RunConfig& cfg) {
 
 std::string train_run_dir(const RunConfig& cfg) {
   std::string dir = io::join_path(io::join_path(io::join_path(cfg.output_dir, cfg.task), cfg.dataset), cfg.model);
-  if (cfg.task == "diagnosis")
-    return io::join_path(dir, "train_" + cfg.usage + "_seed" + std::to_string(cfg.seed));
+  if (cfg.task == "diagnosis") return io::join_path(dir, "train_" + cfg.usage + "_seed" + std::to_string(cfg.seed));
   return io::join_path(dir, "train_" + cfg.peft + "_" + cfg.tune_modules + "_seed" + std::to_string(cfg.seed));
 }
 

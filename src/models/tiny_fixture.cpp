@@ -68,8 +68,11 @@ class TinyFixtureClassifier : public ImageClassifier {
   nlohmann::json describe() const override {
     int64_t params = 0;
     for (const auto& p : net_->parameters()) params += p.numel();
-    return {{"architecture", "tiny-fixture conv classifier"}, {"parameters", params}, {"classes", classes_},
-            {"weights", source_}, {"dtype", "float32"}};
+    return {{"architecture", "tiny-fixture conv classifier"},
+            {"parameters", params},
+            {"classes", classes_},
+            {"weights", source_},
+            {"dtype", "float32"}};
   }
 
  private:

@@ -57,8 +57,7 @@ class ClassifierDiagnosisRunner : public UsageRunner {
             for (double s : scores) pred.push_back(s >= 0.5 ? 1 : 0);
             row["pred"] = pred;
           } else {
-            row["pred"] = scores.size() == 1 ? (scores[0] >= 0.5 ? 1 : 0)
-                                             : p.argmax().item<int64_t>();
+            row["pred"] = scores.size() == 1 ? (scores[0] >= 0.5 ? 1 : 0) : p.argmax().item<int64_t>();
           }
           ctx.sink->write(row);
         }
@@ -73,7 +72,10 @@ class ClassifierDiagnosisRunner : public UsageRunner {
 }  // namespace
 
 MVB_REGISTER(usage_registry(), usage_key(kOffTheShelfUsage, "diagnosis"),
-             UsageEntry{kOffTheShelfUsage, "diagnosis", "eval", {"classifier"},
+             UsageEntry{kOffTheShelfUsage,
+                        "diagnosis",
+                        "eval",
+                        {"classifier"},
                         "Off-the-shelf classification with the model's own head",
                         [] { return std::make_unique<ClassifierDiagnosisRunner>(); }});
 

@@ -23,7 +23,8 @@ class DiagnosisEvaluator : public TaskEvaluator {
       }
       const auto scores = row.at("scores").get<std::vector<double>>();
       const auto label = row.at("label").get<std::vector<int>>();
-      MVB_CHECK(!scores.empty() && !label.empty(), "diagnosis row ", row.value("id", "?"), " has empty scores or label");
+      MVB_CHECK(!scores.empty() && !label.empty(), "diagnosis row ", row.value("id", "?"),
+                " has empty scores or label");
       num_classes = std::max(num_classes, scores.size());
       if (opts.multi_label) continue;  // multi-label metrics: see the metrics issue
       labels.push_back(label[0]);
@@ -72,8 +73,8 @@ class DiagnosisEvaluator : public TaskEvaluator {
 
 }  // namespace
 
-MVB_REGISTER(task_registry(), "diagnosis",
-             TaskEntry{"Image classification scored by accuracy and AUROC",
-                       [] { return std::make_unique<DiagnosisEvaluator>(); }});
+MVB_REGISTER(task_registry(), "diagnosis", TaskEntry{"Image classification scored by accuracy and AUROC", [] {
+                                                       return std::make_unique<DiagnosisEvaluator>();
+                                                     }});
 
 }  // namespace mvb

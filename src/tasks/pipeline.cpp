@@ -91,13 +91,15 @@ std::vector<nlohmann::json> latest_rows(std::vector<nlohmann::json> rows) {
 std::string csv_field(const nlohmann::json& v) {
   std::string s;
   if (v.is_null()) return "";
-  if (v.is_string()) s = v.get<std::string>();
+  if (v.is_string())
+    s = v.get<std::string>();
   else if (v.is_number_float()) {
     std::ostringstream os;
     os.precision(10);
     os << v.get<double>();
     s = os.str();
-  } else s = v.dump();
+  } else
+    s = v.dump();
   if (s.find_first_of(",\"\n") != std::string::npos) {
     std::string q = "\"";
     for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
@@ -135,12 +137,9 @@ nlohmann::json score_and_write(const std::string& run_dir, const RunConfig& cfg,
     opts.class_texts = ds->class_texts;
     opts.multi_label = ds->multi_label;
   }
-  opts.identity = {{"model", cfg.model},
-                   {"model_name", io::basename(cfg.model_path)},
-                   {"task", cfg.task},
-                   {"dataset", cfg.dataset},
-                   {"model_type", model_family},
-                   {"modality", ds ? ds->modality : ""}};
+  opts.identity = {{"model", cfg.model},         {"model_name", io::basename(cfg.model_path)},
+                   {"task", cfg.task},           {"dataset", cfg.dataset},
+                   {"model_type", model_family}, {"modality", ds ? ds->modality : ""}};
   ScoreResult r = evaluator->score(rows, opts);
   nlohmann::json m = {{"task", cfg.task},
                       {"dataset", cfg.dataset},
@@ -163,7 +162,7 @@ nlohmann::json score_and_write(const std::string& run_dir, const RunConfig& cfg,
 }
 
 struct Validated {
-  RunConfig cfg;                 // names canonicalised
+  RunConfig cfg;  // names canonicalised
   const ModelEntry* model = nullptr;
   const UsageEntry* usage = nullptr;
   std::unique_ptr<Dataset> dataset;
@@ -183,17 +182,17 @@ Validated validate(const RunConfig& in, const std::string& kind) {
   MVB_USAGE_CHECK(!cfg.model.empty(), "--model is required; run `medvlmbench list models` for the choices");
   cfg.model = model_registry().canonical(cfg.model);
   v.model = &model_registry().get(cfg.model);
-  MVB_USAGE_CHECK(std::find(v.model->tasks.begin(), v.model->tasks.end(), cfg.task) != v.model->tasks.end(),
-                  "model '", cfg.model, "' does not support task '", cfg.task, "'; it supports: ",
-                  join(v.model->tasks, ", "));
+  MVB_USAGE_CHECK(std::find(v.model->tasks.begin(), v.model->tasks.end(), cfg.task) != v.model->tasks.end(), "model '",
+                  cfg.model, "' does not support task '", cfg.task, "'; it supports: ", join(v.model->tasks, ", "));
   v.usage = &find_usage(cfg.usage, cfg.task, kind);
   if (!cfg.usage.empty()) cfg.usage = v.usage->usage;
-  MVB_USAGE_CHECK(std::find(v.usage->families.begin(), v.usage->families.end(), v.model->family) !=
-                      v.usage->families.end(),
-                  "usage '", v.usage->usage, "' does not work with ", v.model->family, " model '", cfg.model,
-                  "'; it needs a ", join(v.usage->families, " or "), " model");
-  MVB_USAGE_CHECK(!cfg.model_path.empty(), "--model_path is required: a checkpoint folder, or "
-                                           "\"original_pretrained\" for models that need none");
+  MVB_USAGE_CHECK(
+      std::find(v.usage->families.begin(), v.usage->families.end(), v.model->family) != v.usage->families.end(),
+      "usage '", v.usage->usage, "' does not work with ", v.model->family, " model '", cfg.model, "'; it needs a ",
+      join(v.usage->families, " or "), " model");
+  MVB_USAGE_CHECK(!cfg.model_path.empty(),
+                  "--model_path is required: a checkpoint folder, or "
+                  "\"original_pretrained\" for models that need none");
   if (v.model->needs_checkpoint && cfg.model_path != "original_pretrained")
     MVB_CHECK(io::is_directory(cfg.model_path), "--model_path ", cfg.model_path,
               " is not a folder; point it at the checkpoint folder (see models/README.md)");
@@ -244,8 +243,11 @@ RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
                              {"config", cfg.to_json()},
                              {"versions", versions_json()},
                              {"device", device.str()},
-                             {"dataset", {{"name", info.name}, {"modality", info.modality},
-                                          {"classes", info.class_texts}, {"multi_label", info.multi_label}}},
+                             {"dataset",
+                              {{"name", info.name},
+                               {"modality", info.modality},
+                               {"classes", info.class_texts},
+                               {"multi_label", info.multi_label}}},
                              {"status", "running"},
                              {"started_at", now_iso8601()}};
   write_manifest(out.run_dir, manifest);
@@ -285,9 +287,13 @@ RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
   manifest["status"] = out.status;
   manifest["finished_at"] = now_iso8601();
   manifest["model"] = model->describe();
-  manifest["timings"] = {{"total_s", out.seconds}, {"model_load_s", load_s}, {"inference_s", run_s},
+  manifest["timings"] = {{"total_s", out.seconds},
+                         {"model_load_s", load_s},
+                         {"inference_s", run_s},
                          {"samples_per_s", run_s > 0 ? sink.rows / run_s : 0.0}};
-  manifest["samples"] = {{"written", sink.rows}, {"errors", sink.errors}, {"resumed", out.resumed_rows},
+  manifest["samples"] = {{"written", sink.rows},
+                         {"errors", sink.errors},
+                         {"resumed", out.resumed_rows},
                          {"scored", out.metrics["num_scored"]}};
   manifest["usage_stats"] = ctx.stats;
   if (out.status == "interrupted") manifest["interrupted_by_signal"] = cancel_signal();
@@ -307,8 +313,8 @@ RunOutcome run_train(const RunConfig& in, const std::vector<std::string>& argv) 
   out.run_dir = train_run_dir(cfg);
   io::create_directories(out.run_dir);
   log::add_file(io::join_path(out.run_dir, "train.log"));
-  nlohmann::json manifest = {{"argv", argv}, {"config", cfg.to_json()}, {"versions", versions_json()},
-                             {"device", device.str()}, {"status", "running"}, {"started_at", now_iso8601()}};
+  nlohmann::json manifest = {{"argv", argv},           {"config", cfg.to_json()}, {"versions", versions_json()},
+                             {"device", device.str()}, {"status", "running"},     {"started_at", now_iso8601()}};
   write_manifest(out.run_dir, manifest);
 
   const DatasetInfo& info = v.dataset->info();

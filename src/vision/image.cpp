@@ -25,17 +25,25 @@ RgbImage from_mat(const cv::Mat& in, const std::string& name) {
   }
   cv::Mat rgb;
   switch (m.channels()) {
-    case 1: cv::cvtColor(m, rgb, cv::COLOR_GRAY2RGB); break;
-    case 3: cv::cvtColor(m, rgb, cv::COLOR_BGR2RGB); break;
-    case 4: cv::cvtColor(m, rgb, cv::COLOR_BGRA2RGB); break;  // PIL convert("RGB") drops alpha
-    default: throw Error("cannot decode image " + name + ": unsupported channel count " + std::to_string(m.channels()));
+    case 1:
+      cv::cvtColor(m, rgb, cv::COLOR_GRAY2RGB);
+      break;
+    case 3:
+      cv::cvtColor(m, rgb, cv::COLOR_BGR2RGB);
+      break;
+    case 4:
+      cv::cvtColor(m, rgb, cv::COLOR_BGRA2RGB);
+      break;  // PIL convert("RGB") drops alpha
+    default:
+      throw Error("cannot decode image " + name + ": unsupported channel count " + std::to_string(m.channels()));
   }
   RgbImage out;
   out.width = rgb.cols;
   out.height = rgb.rows;
   out.pixels.resize(static_cast<size_t>(rgb.cols) * rgb.rows * 3);
   for (int y = 0; y < rgb.rows; ++y)
-    std::memcpy(out.pixels.data() + static_cast<size_t>(y) * rgb.cols * 3, rgb.ptr(y), static_cast<size_t>(rgb.cols) * 3);
+    std::memcpy(out.pixels.data() + static_cast<size_t>(y) * rgb.cols * 3, rgb.ptr(y),
+                static_cast<size_t>(rgb.cols) * 3);
   return out;
 }
 
@@ -56,7 +64,8 @@ RgbImage decode_image(const ImageRef& ref) {
       out.pixels = p.data;
     } else {
       out.pixels.resize(p.data.size() * 3);
-      for (size_t i = 0; i < p.data.size(); ++i) out.pixels[3 * i] = out.pixels[3 * i + 1] = out.pixels[3 * i + 2] = p.data[i];
+      for (size_t i = 0; i < p.data.size(); ++i)
+        out.pixels[3 * i] = out.pixels[3 * i + 1] = out.pixels[3 * i + 2] = p.data[i];
     }
     return out;
   }
@@ -76,8 +85,10 @@ at::Tensor preprocess(const RgbImage& img, const ImageTransform& t) {
   const int w = std::max(t.crop, static_cast<int>(std::lround(img.width * scale)));
   const int h = std::max(t.crop, static_cast<int>(std::lround(img.height * scale)));
   int interp = cv::INTER_CUBIC;
-  if (t.interpolation == "bilinear") interp = cv::INTER_LINEAR;
-  else if (t.interpolation == "nearest") interp = cv::INTER_NEAREST;
+  if (t.interpolation == "bilinear")
+    interp = cv::INTER_LINEAR;
+  else if (t.interpolation == "nearest")
+    interp = cv::INTER_NEAREST;
   cv::Mat resized;
   cv::resize(src, resized, cv::Size(w, h), 0, 0, interp);
   const int x0 = (w - t.crop) / 2, y0 = (h - t.crop) / 2;

@@ -6,8 +6,7 @@
 
 namespace mvb {
 
-BatchPrefetcher::BatchPrefetcher(SampleReader& reader, PrepareFn prepare, int batch_size, int num_workers,
-                                 int depth)
+BatchPrefetcher::BatchPrefetcher(SampleReader& reader, PrepareFn prepare, int batch_size, int num_workers, int depth)
     : reader_(reader),
       prepare_(std::move(prepare)),
       batch_size_(std::max(1, batch_size)),

@@ -33,12 +33,12 @@ std::string concat(Args&&... args) {
 
 // MVB_CHECK(cond, parts...) throws mvb::Error with the concatenated message when cond is false,
 // in the spirit of TORCH_CHECK.
-#define MVB_CHECK(cond, ...)                                  \
-  do {                                                        \
+#define MVB_CHECK(cond, ...)                                             \
+  do {                                                                   \
     if (!(cond)) throw ::mvb::Error(::mvb::detail::concat(__VA_ARGS__)); \
   } while (0)
 
-#define MVB_USAGE_CHECK(cond, ...)                                 \
-  do {                                                             \
+#define MVB_USAGE_CHECK(cond, ...)                                            \
+  do {                                                                        \
     if (!(cond)) throw ::mvb::UsageError(::mvb::detail::concat(__VA_ARGS__)); \
   } while (0)

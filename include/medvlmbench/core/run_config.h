@@ -21,9 +21,9 @@ struct RunConfig {
   std::string model;
   std::string model_path;
   std::string model_base;
-  std::string usage;            // "" = off-the-shelf
+  std::string usage;  // "" = off-the-shelf
   bool save_pred = false;
-  std::string cache_dir;        // "" = <exp_path>/.cache
+  std::string cache_dir;  // "" = <exp_path>/.cache
   std::string mdagent_mode = "adaptive";
   int context_length = 77;
   int seed = 0;
@@ -31,15 +31,15 @@ struct RunConfig {
 
   // Ours
   std::string device = "auto";
-  int batch_size = 0;           // 0 = the usage's default
+  int batch_size = 0;  // 0 = the usage's default
   int num_workers = 2;
-  int64_t limit = -1;           // -1 = all samples
-  std::string shard = "";       // "i/n"
+  int64_t limit = -1;      // -1 = all samples
+  std::string shard = "";  // "i/n"
   bool resume = false;
   std::string log_level = "info";
   std::string format = "text";  // end-of-run summary on stdout: text or json
   std::string config_file;
-  int bootstrap = 1000;         // bootstrap resamples for confidence intervals (0 disables)
+  int bootstrap = 1000;  // bootstrap resamples for confidence intervals (0 disables)
 
   // run_train.py
   std::string output_dir = "./output";
@@ -58,7 +58,7 @@ struct RunConfig {
   int lora_alpha = 256;
   double lora_dropout = 0.05;
   std::string lora_bias = "none";
-  double mm_projector_lr = 0;   // 0 = not given
+  double mm_projector_lr = 0;  // 0 = not given
   int model_max_length = 2048;
   double max_grad_norm = 1.0;
   bool bf16 = false;

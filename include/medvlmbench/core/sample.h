@@ -23,8 +23,8 @@ struct PixelBuffer {
 // (e.g. "train-00000.parquet#row=12") so errors and predictions can point at it.
 struct ImageRef {
   std::string path;
-  std::shared_ptr<const std::string> encoded;   // PNG/JPEG bytes, when embedded
-  std::shared_ptr<const PixelBuffer> pixels;    // raw pixels, when the dataset stores arrays
+  std::shared_ptr<const std::string> encoded;  // PNG/JPEG bytes, when embedded
+  std::shared_ptr<const PixelBuffer> pixels;   // raw pixels, when the dataset stores arrays
 
   static ImageRef file(std::string p) { return ImageRef{std::move(p), nullptr, nullptr}; }
 };
@@ -36,21 +36,21 @@ struct Choice {
 };
 
 struct Sample {
-  std::string id;                 // stable within (dataset, split): resume matches on it
+  std::string id;  // stable within (dataset, split): resume matches on it
   std::string split;
-  std::vector<ImageRef> images;   // most samples have one; MedXpertQA may have several
+  std::vector<ImageRef> images;  // most samples have one; MedXpertQA may have several
 
   // VQA / captioning
-  std::string question;           // raw question as in the annotation
-  std::string prompt;             // the formatted prompt the reference would send
-  std::string answer;             // reference answer / report
-  std::vector<Choice> choices;    // multiple choice options, sorted by letter
-  std::string question_type;      // "open", "closed" (yes/no), "multi-choice", "caption"
+  std::string question;         // raw question as in the annotation
+  std::string prompt;           // the formatted prompt the reference would send
+  std::string answer;           // reference answer / report
+  std::vector<Choice> choices;  // multiple choice options, sorted by letter
+  std::string question_type;    // "open", "closed" (yes/no), "multi-choice", "caption"
 
   // Diagnosis: class index for single-label; 0/1 per label for multi-label datasets.
   std::vector<int> labels;
 
-  std::string modality;           // e.g. "radiology", from the dataset (or per sample)
+  std::string modality;                                // e.g. "radiology", from the dataset (or per sample)
   nlohmann::json metadata = nlohmann::json::object();  // dataset-specific extras (organ, source ...)
 
   // A loader that cannot build a valid sample sets this instead of dropping it; the run records

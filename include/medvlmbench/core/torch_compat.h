@@ -24,7 +24,6 @@ int cuda_device_count();
 // is written out; on 2.x it uses the fused kernel. `mask` is additive (or undefined), `causal`
 // applies a lower-triangular mask.
 at::Tensor scaled_dot_product_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                        const at::Tensor& mask = {}, bool causal = false,
-                                        double scale = -1.0);
+                                        const at::Tensor& mask = {}, bool causal = false, double scale = -1.0);
 
 }  // namespace mvb::compat

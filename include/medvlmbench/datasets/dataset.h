@@ -15,27 +15,27 @@
 namespace mvb {
 
 struct DatasetInfo {
-  std::string name;                    // registry name, e.g. "SLAKE"
-  std::vector<std::string> tasks;      // "vqa", "caption", "diagnosis"
-  std::vector<std::string> splits;     // splits the loader accepts ("all" included when supported)
-  std::vector<std::string> class_texts;// diagnosis: class texts in label order, exactly as the reference
+  std::string name;                      // registry name, e.g. "SLAKE"
+  std::vector<std::string> tasks;        // "vqa", "caption", "diagnosis"
+  std::vector<std::string> splits;       // splits the loader accepts ("all" included when supported)
+  std::vector<std::string> class_texts;  // diagnosis: class texts in label order, exactly as the reference
   bool multi_label = false;
-  std::string modality;                // radiology, pathology, dermatology, ophthalmology, multi-modal
-  std::string layout;                  // the expected folder layout, shown by `check` and errors
+  std::string modality;  // radiology, pathology, dermatology, ophthalmology, multi-modal
+  std::string layout;    // the expected folder layout, shown by `check` and errors
   std::string description;
 };
 
 struct DatasetRequest {
   std::string task;
   std::string split;
-  std::string root;                    // --image_path
+  std::string root;  // --image_path
 };
 
 struct CheckReport {
   bool ok = true;
-  std::vector<std::string> problems;              // first problems found, precise
-  std::map<std::string, int64_t> counts;          // "test" -> n, "test/class 1" -> n ...
-  std::string layout;                             // expected layout, printed when !ok
+  std::vector<std::string> problems;      // first problems found, precise
+  std::map<std::string, int64_t> counts;  // "test" -> n, "test/class 1" -> n ...
+  std::string layout;                     // expected layout, printed when !ok
 };
 
 class Dataset {

@@ -9,11 +9,11 @@ namespace mvb::io {
 
 struct CheckpointSummary {
   std::string path;
-  std::string architecture;             // from config.json (architectures[0] / model_type), open_clip config ...
+  std::string architecture;  // from config.json (architectures[0] / model_type), open_clip config ...
   std::vector<std::string> weight_files;
   std::vector<std::string> tokenizer_files;
-  std::vector<std::string> problems;    // missing files, unreadable config
-  int64_t parameters = -1;              // when the weight headers could be read
+  std::vector<std::string> problems;                 // missing files, unreadable config
+  int64_t parameters = -1;                           // when the weight headers could be read
   nlohmann::json dtypes = nlohmann::json::object();  // dtype -> tensor count
   nlohmann::json to_json() const;
 };

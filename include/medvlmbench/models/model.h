@@ -22,8 +22,8 @@ namespace mvb {
 
 // What a model factory receives.
 struct ModelSpec {
-  std::string name;            // registry name
-  std::string model_path;      // folder with the checkpoint, or "original_pretrained"
+  std::string name;        // registry name
+  std::string model_path;  // folder with the checkpoint, or "original_pretrained"
   std::string model_base;
   c10::Device device = c10::Device(c10::kCPU);
   std::string dtype = "auto";  // auto (fp32 on CPU, bf16 on CUDA), fp32, fp16, bf16
@@ -57,25 +57,25 @@ class ContrastiveModel : public Model {
  public:
   std::string family() const override { return "contrastive"; }
   virtual const ImageTransform& transform() const = 0;
-  virtual at::Tensor encode_image(const at::Tensor& pixel_values) = 0;          // [N, D] projected
-  virtual at::Tensor encode_text(const std::vector<std::string>& texts) = 0;    // [T, D] projected
-  virtual double logit_scale() const = 0;                                       // exp() already applied
-  virtual double logit_bias() const { return 0.0; }                             // SigLIP
-  virtual bool sigmoid_logits() const { return false; }                         // SigLIP-style scoring
+  virtual at::Tensor encode_image(const at::Tensor& pixel_values) = 0;        // [N, D] projected
+  virtual at::Tensor encode_text(const std::vector<std::string>& texts) = 0;  // [T, D] projected
+  virtual double logit_scale() const = 0;                                     // exp() already applied
+  virtual double logit_bias() const { return 0.0; }                           // SigLIP
+  virtual bool sigmoid_logits() const { return false; }                       // SigLIP-style scoring
   virtual c10::Device device() const = 0;
 };
 
 struct GenerationRequest {
-  std::string prompt;                 // the user turn, already formatted with the task's template
+  std::string prompt;  // the user turn, already formatted with the task's template
   std::vector<ImageRef> images;
   std::string system_prompt;
   int max_new_tokens = 512;
-  double temperature = 0.0;           // 0 = greedy
+  double temperature = 0.0;  // 0 = greedy
 };
 
 struct GenerationResult {
   std::string text;
-  std::string error;                  // non-empty when this request failed (the run records a row)
+  std::string error;  // non-empty when this request failed (the run records a row)
   int64_t prompt_tokens = -1;
   int64_t completion_tokens = -1;
   double latency_s = 0;
@@ -92,8 +92,8 @@ class GenerativeModel : public Model {
 };
 
 struct ModelEntry {
-  std::string family;                  // classifier | contrastive | generative
-  std::vector<std::string> tasks;      // tasks it can serve
+  std::string family;              // classifier | contrastive | generative
+  std::vector<std::string> tasks;  // tasks it can serve
   std::string description;
   // Whether --model_path must point at a checkpoint folder (false: seeded or remote models).
   bool needs_checkpoint = true;

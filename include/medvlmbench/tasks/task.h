@@ -13,7 +13,7 @@
 namespace mvb {
 
 struct ScoreOptions {
-  int bootstrap = 1000;   // resamples for 95% confidence intervals; 0 disables
+  int bootstrap = 1000;  // resamples for 95% confidence intervals; 0 disables
   int seed = 0;
   std::vector<std::string> class_texts;
   bool multi_label = false;
@@ -23,9 +23,9 @@ struct ScoreOptions {
 };
 
 struct ScoreResult {
-  nlohmann::json metrics = nlohmann::json::object();   // meter name -> value (or null)
-  nlohmann::json ci95 = nlohmann::json::object();      // meter name -> [low, high]
-  nlohmann::json notes = nlohmann::json::array();      // why a meter is null/absent, quirks applied
+  nlohmann::json metrics = nlohmann::json::object();  // meter name -> value (or null)
+  nlohmann::json ci95 = nlohmann::json::object();     // meter name -> [low, high]
+  nlohmann::json notes = nlohmann::json::array();     // why a meter is null/absent, quirks applied
   int64_t num_scored = 0;
   int64_t num_errors = 0;
   // The reference's results.csv row (column order kept).

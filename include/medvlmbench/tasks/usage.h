@@ -30,10 +30,10 @@ struct RunContext {
   const DatasetInfo& dataset;
   std::string run_dir;
   c10::Device device;
-  std::unique_ptr<SampleReader> samples;   // already filtered by shard/limit/resume
-  int64_t total = -1;                      // samples to process, when known
-  Model* model = nullptr;                  // built from the model registry (may be null for usages
-                                           // that build their own, e.g. lp eval from a run folder)
+  std::unique_ptr<SampleReader> samples;  // already filtered by shard/limit/resume
+  int64_t total = -1;                     // samples to process, when known
+  Model* model = nullptr;                 // built from the model registry (may be null for usages
+                                          // that build their own, e.g. lp eval from a run folder)
   PredictionSink* sink = nullptr;
   nlohmann::json stats = nlohmann::json::object();  // usage-specific numbers for run.json
 };
@@ -45,10 +45,10 @@ class UsageRunner {
 };
 
 struct UsageEntry {
-  std::string usage;                     // the --usage name ("ots" = off-the-shelf)
-  std::string task;                      // the task this runner serves
-  std::string kind;                      // "eval", "train" or "agent" (an eval wrapper)
-  std::vector<std::string> families;     // model families it works with
+  std::string usage;                  // the --usage name ("ots" = off-the-shelf)
+  std::string task;                   // the task this runner serves
+  std::string kind;                   // "eval", "train" or "agent" (an eval wrapper)
+  std::vector<std::string> families;  // model families it works with
   std::string description;
   std::function<std::unique_ptr<UsageRunner>()> factory;
 };

@@ -13,14 +13,14 @@
 #include <vector>
 
 #include "medvlmbench/core/sample.h"
-#include "medvlmbench/core/thread_pool.h"
 #include "medvlmbench/core/sample_reader.h"
+#include "medvlmbench/core/thread_pool.h"
 
 namespace mvb {
 
 struct PreparedSample {
   Sample sample;
-  at::Tensor pixels;   // undefined when error is set
+  at::Tensor pixels;  // undefined when error is set
   std::string error;
 };
 
