@@ -1,0 +1,18 @@
+// The schema of predictions.jsonl rows, shared by usage runners (writers) and task evaluators
+// (readers). One JSON object per sample. Every row has "id" and "image_path"; failed samples have
+// "status": "failed" and "error" (see error_row in usage.h) and are counted, not scored.
+//
+// diagnosis:  {"id", "image_path", "label": [int...], "pred": int | [int...] (multi-label),
+//              "scores": [double...] (per-class probabilities; per-label for multi-label)}
+// vqa:        {"id", "image_path", "question", "prompt", "answer", "prediction",
+//              "question_type": "open" | "closed" | "multi-choice",
+//              "choices": [{"letter": "A", "text": "..."}...]      (multi-choice only),
+//              "modality", "metadata": {...},
+//              "prompt_tokens", "completion_tokens", "latency_s"   (when known),
+//              "trace": {...}                                       (agent wrappers)}
+// caption:    {"id", "image_path", "prompt", "answer" (the reference report), "prediction",
+//              "prompt_tokens", "completion_tokens", "latency_s"}
+//
+// LLM judge output is added to vqa rows by `medvlmbench judge`: "judge": {"score": 0-100, "rationale",
+// "model", "rubric_version"}.
+#pragma once
