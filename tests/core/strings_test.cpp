@@ -1,0 +1,33 @@
+#include "medvlmbench/core/strings.h"
+
+#include <gtest/gtest.h>
+
+namespace mvb {
+namespace {
+
+TEST(Strings, EditDistanceHandWorked) {
+  EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
+  EXPECT_EQ(edit_distance("", "abc"), 3u);
+  EXPECT_EQ(edit_distance("CLIP", "clip"), 0u);  // case-insensitive
+  EXPECT_EQ(edit_distance("flaw", "lawn"), 2u);
+}
+
+TEST(Strings, ClosestMatch) {
+  const std::vector<std::string> names = {"model_path", "model_base", "exp_path", "image_path"};
+  EXPECT_EQ(closest_match("modle_path", names), "model_path");
+  EXPECT_EQ(closest_match("imagepath", names), "image_path");
+  EXPECT_EQ(closest_match("qqqqqqqqqq", names), "");
+  EXPECT_EQ(closest_match("llava", {"LLaVA-1.5", "BLIP"}), "LLaVA-1.5");  // prefix counts as close
+}
+
+TEST(Strings, SplitJoinTrim) {
+  EXPECT_EQ(split("a/b//c", '/'), (std::vector<std::string>{"a", "b", "", "c"}));
+  EXPECT_EQ(join({"x", "y", "z"}, ", "), "x, y, z");
+  EXPECT_EQ(trim("  \t hi there \n"), "hi there");
+  EXPECT_TRUE(starts_with("cuda:1", "cuda"));
+  EXPECT_TRUE(ends_with("model.safetensors", ".safetensors"));
+  EXPECT_FALSE(ends_with("a", "abc"));
+}
+
+}  // namespace
+}  // namespace mvb
