@@ -34,7 +34,7 @@ TEST(Jsonl, TornTailIsReportedAndRepaired) {
   test::write_text(path, "{\"id\":\"a\"}\n{\"id\":\"b\"}\n{\"id\":\"c\",\"sco");
   auto c = read_jsonl(path);
   EXPECT_EQ(c.rows.size(), 2u);
-  EXPECT_EQ(c.torn_bytes, 13u);
+  EXPECT_EQ(c.torn_bytes, 14u);  // strlen("{\"id\":\"c\",\"sco")
   {
     JsonlWriter w(path, JsonlWriter::Mode::kAppend);  // append repairs first
     w.write({{"id", "c"}});
