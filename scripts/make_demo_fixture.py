@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the bundled demo dataset: a tiny ChestXray (Kermany) folder of real PNG images.
 
-Layout: tests/fixtures/demo/ChestXray/{train,test}/{NORMAL,PNEUMONIA}/*.png, the layout the
+Layout: tests/fixtures/demo/ChestXray/{train,val,test}/{NORMAL,PNEUMONIA}/*.png, the layout the
 reference's ChestXray loader reads. Images are 48x48 grayscale "radiographs": NORMAL ones are a
 smooth chest-like gradient with noise; PNEUMONIA ones add bright opacities in the lung fields, so a
 model can learn the task. Deterministic (seeded). Run with Debian's /usr/bin/python3 (python3-pil).
@@ -14,7 +14,7 @@ from PIL import Image
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "demo", "ChestXray")
 SIZE = 48
-PER_CLASS = {"train": 6, "test": 6}
+PER_CLASS = {"train": 6, "val": 2, "test": 6}
 
 
 def make_image(rng, pneumonia):
