@@ -2,7 +2,8 @@
 # Builds src/<area>/**/*.cpp into the OBJECT library mvb_<area>. Executables link areas as objects
 # (mvb_link_areas), never through a static archive: registries fill themselves from static
 # initialisers beside each implementation, and an archive would let the linker drop those objects.
-# An optional src/<area>/area.cmake is included for area-specific extras (e.g. a dlopen'ed module),
+# An optional src/<area>/area.cmake is included for area-specific extras (e.g. a dlopen'ed module,
+# or target_link_libraries(mvb_<area> PUBLIC <lib>) for a library only that area needs),
 # so the root CMakeLists.txt never needs editing when an area grows.
 set(MVB_AREAS "")
 function(mvb_add_area area)
@@ -38,8 +39,10 @@ function(mvb_link_areas target)
     list(APPEND all ${c})
   endforeach()
   list(REMOVE_DUPLICATES all)
+  # Linking an OBJECT library adds its objects and its usage requirements, so libraries an
+  # area.cmake adds with target_link_libraries(mvb_<area> PUBLIC ...) reach every executable.
   foreach(area IN LISTS all)
-    target_sources(${target} PRIVATE $<TARGET_OBJECTS:mvb_${area}>)
+    target_link_libraries(${target} PRIVATE mvb_${area})
   endforeach()
   target_include_directories(${target} PRIVATE ${CMAKE_SOURCE_DIR}/include ${CMAKE_BINARY_DIR}/generated)
   target_link_libraries(${target} PRIVATE mvb_deps)
