@@ -23,8 +23,13 @@ APT_PACKAGES=(
   libgtest-dev libgmock-dev
   # test oracles (independent references the tests compare against), fixtures
   python3 python3-numpy python3-torch python3-sklearn python3-nltk python3-pil python3-sentencepiece
-  wordnet-base sentencepiece nodejs npm
+  wordnet-base sentencepiece
 )
+# Node.js + npm run the npm test oracles. The machines ship their own Node 20 (whose npm conflicts
+# with Debian's npm package), so Debian's are installed only when no node is present at all.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  APT_PACKAGES+=(nodejs npm)
+fi
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
