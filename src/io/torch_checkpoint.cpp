@@ -1,0 +1,144 @@
+#include "medvlmbench/io/torch_checkpoint.h"
+
+#include <ATen/ATen.h>
+#include <caffe2/serialize/inline_container.h>
+
+#include <cstring>
+#include <fstream>
+#include <unordered_map>
+
+#include "medvlmbench/core/error.h"
+#include "medvlmbench/io/files.h"
+#include "medvlmbench/io/torch_pickle.h"
+
+namespace mvb::io {
+namespace {
+
+using pickle::Value;
+using pickle::ValuePtr;
+using K = Value::Kind;
+
+std::string head(const std::string& path, size_t n) {
+  std::ifstream f(path, std::ios::binary);
+  std::string s(n, '\0');
+  f.read(s.data(), static_cast<std::streamsize>(n));
+  s.resize(static_cast<size_t>(f.gcount()));
+  return s;
+}
+
+bool holds_tensors(const ValuePtr& v) {
+  if (v->kind == K::kTensor) return true;
+  if (v->kind == K::kDict)
+    for (const auto& [k, x] : v->entries)
+      if (holds_tensors(x)) return true;
+  if (v->kind == K::kList || v->kind == K::kTuple)
+    for (const auto& x : v->items)
+      if (holds_tensors(x)) return true;
+  return false;
+}
+
+std::string key_text(const ValuePtr& k) {
+  if (k->kind == K::kStr) return k->s;
+  if (k->kind == K::kInt) return std::to_string(k->i);
+  return "<" + k->repr_kind() + ">";
+}
+
+// Flattens nested containers to dotted names; non-tensor leaves (epochs, configs) are skipped.
+void flatten(const ValuePtr& v, const std::string& prefix, StateDict& out) {
+  if (v->kind == K::kTensor) {
+    out.add(prefix.empty() ? "tensor" : prefix, v->tensor);
+  } else if (v->kind == K::kDict) {
+    for (const auto& [k, x] : v->entries) flatten(x, prefix.empty() ? key_text(k) : prefix + "." + key_text(k), out);
+  } else if (v->kind == K::kList || v->kind == K::kTuple) {
+    for (size_t i = 0; i < v->items.size(); ++i)
+      flatten(v->items[i], prefix.empty() ? std::to_string(i) : prefix + "." + std::to_string(i), out);
+  }
+}
+
+}  // namespace
+
+bool is_zip_checkpoint(const std::string& path) { return head(path, 4) == std::string("PK\x03\x04", 4); }
+
+StateDict open_torch_checkpoint(const std::string& path) {
+  MVB_CHECK(exists(path), "missing checkpoint ", path);
+  if (!is_zip_checkpoint(path)) {
+    const std::string h = head(path, 2);
+    if (h.size() == 2 && static_cast<uint8_t>(h[0]) == 0x80)
+      throw Error("checkpoint " + path +
+                  " uses the legacy (pre-1.6) torch.save format, which is not supported; re-save it with a recent "
+                  "torch: torch.save(torch.load(p), p)");
+    throw Error("not a PyTorch checkpoint: " + path + " is neither a torch.save zip archive nor a safetensors file");
+  }
+  auto file = MappedFile::open(path);
+  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
+  at::DataPtr pkl;
+  size_t pkl_size = 0;
+  try {
+    reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
+    MVB_CHECK(reader->hasRecord("data.pkl"), "checkpoint ", path,
+              " has no data.pkl (a TorchScript archive? save a state dict with torch.save instead)");
+    std::tie(pkl, pkl_size) = reader->getRecord("data.pkl");
+  } catch (const c10::Error& e) {
+    throw Error("corrupt checkpoint " + path + ": cannot read the zip archive (" + e.what_without_backtrace() + ")");
+  }
+  std::unordered_map<std::string, ValuePtr> storages;
+  auto load_storage = [&](const ValuePtr& pid) -> ValuePtr {
+    // ('storage', <storage type>, key, location, numel)
+    MVB_CHECK(pid->kind == K::kTuple && pid->items.size() >= 5 && pid->items[0]->kind == K::kStr &&
+                  pid->items[0]->s == "storage",
+              "corrupt checkpoint ", path, ": unexpected persistent id (not a storage)");
+    const auto& type = pid->items[1];
+    const auto& key = pid->items[2];
+    const auto& numel = pid->items[4];
+    MVB_CHECK(type->kind == K::kGlobal && key->kind == K::kStr && numel->kind == K::kInt && numel->i >= 0,
+              "corrupt checkpoint ", path, ": malformed storage reference");
+    auto it = storages.find(key->s);
+    if (it != storages.end()) return it->second;
+    at::ScalarType dt;
+    const std::string tname = type->s.substr(type->s.rfind('.') + 1);
+    MVB_CHECK(pickle::storage_dtype(tname, &dt), "checkpoint ", path, ": unsupported storage type ", type->s);
+    const std::string rec = "data/" + key->s;
+    uint64_t off = 0;
+    try {
+      MVB_CHECK(reader->hasRecord(rec), "corrupt checkpoint ", path, ": storage record ", rec, " is missing");
+      off = reader->getRecordOffset(rec);
+    } catch (const c10::Error& e) {
+      throw Error("corrupt checkpoint " + path + ": " + e.what_without_backtrace());
+    }
+    const uint64_t bytes = static_cast<uint64_t>(numel->i) * c10::elementSize(dt);
+    MVB_CHECK(
+        static_cast<uint64_t>(numel->i) <= (uint64_t{1} << 60) && off <= file->size() && bytes <= file->size() - off,
+        "truncated or corrupt checkpoint ", path, ": storage ", key->s, " (", bytes,
+        " bytes) reaches past the end of the file");
+    auto s = Value::make(K::kStorage);
+    s->tensor.dtype = dt;
+    s->tensor.file = file;
+    s->tensor.offset = off;
+    s->tensor.bytes = bytes;
+    s->tensor.storage_key = key->s;
+    storages.emplace(key->s, s);
+    return s;
+  };
+  ValuePtr root =
+      pickle::unpickle(static_cast<const uint8_t*>(pkl.get()), pkl_size, load_storage, "checkpoint " + path);
+  // Training checkpoints wrap the weights; take the wrapped dict alone (its siblings are optimizer
+  // state, epochs ...).
+  if (root->kind == K::kDict) {
+    for (const char* wrapper : {"state_dict", "model_state_dict", "model", "module", "net"}) {
+      for (const auto& [k, v] : root->entries) {
+        if (k->kind == K::kStr && k->s == wrapper && v->kind == K::kDict && holds_tensors(v)) {
+          root = v;
+          goto unwrapped;
+        }
+      }
+    }
+  }
+unwrapped:
+  MVB_CHECK(holds_tensors(root), "checkpoint ", path, " holds no tensors (top level is a ", root->repr_kind(), ")");
+  StateDict sd;
+  sd.set_source(path);
+  flatten(root, "", sd);
+  return sd;
+}
+
+}  // namespace mvb::io

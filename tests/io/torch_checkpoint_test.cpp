@@ -1,0 +1,219 @@
+// torch.save checkpoints written by Debian's python3-torch in the test, in the shapes real checkpoints
+// take, must load to identical values; anything that is not weights must be refused.
+#include "medvlmbench/io/torch_checkpoint.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "medvlmbench/core/error.h"
+#include "medvlmbench/io/files.h"
+#include "support/test_support.h"
+
+using namespace mvb;
+using namespace mvb::io;
+using mvb::test::TempDir;
+
+namespace {
+
+// Python helper: saves `obj` (built by the snippet) with torch.save and prints, for the tensors
+// the loader should expose, {name: [dtype, shape, flat values as float64]}.
+const char* kPrelude = R"PY(
+import collections, json, sys, torch
+torch.manual_seed(0)
+def dump(flat):
+    print(json.dumps({k: [str(v.dtype).replace("torch.", ""), list(v.shape), v.double().flatten().tolist()]
+                      for k, v in flat.items()}))
+)PY";
+
+nlohmann::json save_with_python(const std::string& body, const std::string& path) {
+  auto r = mvb::test::run_python(std::string(kPrelude) + body, {path});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  if (r.exit_code != 0) return nlohmann::json::object();
+  return nlohmann::json::parse(r.out);
+}
+
+const char* dtype_str(at::ScalarType t) {
+  switch (t) {
+    case at::kFloat:
+      return "float32";
+    case at::kHalf:
+      return "float16";
+    case at::kBFloat16:
+      return "bfloat16";
+    case at::kDouble:
+      return "float64";
+    case at::kLong:
+      return "int64";
+    case at::kInt:
+      return "int32";
+    case at::kByte:
+      return "uint8";
+    case at::kBool:
+      return "bool";
+    default:
+      return "other";
+  }
+}
+
+void expect_identical(const StateDict& sd, const nlohmann::json& expected) {
+  ASSERT_FALSE(expected.empty());
+  EXPECT_EQ(sd.size(), expected.size());
+  for (const auto& [name, e] : expected.items()) {
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(sd.contains(name));
+    at::Tensor t = sd.get(name);
+    EXPECT_EQ(dtype_str(t.scalar_type()), e[0].get<std::string>());
+    EXPECT_EQ(t.sizes().vec(), e[1].get<std::vector<int64_t>>());
+    at::Tensor flat = t.to(at::kDouble).flatten();
+    const auto& vals = e[2];
+    ASSERT_EQ(flat.numel(), static_cast<int64_t>(vals.size()));
+    for (int64_t i = 0; i < flat.numel(); ++i) ASSERT_EQ(flat[i].item<double>(), vals[i].get<double>()) << i;
+  }
+}
+
+}  // namespace
+
+TEST(TorchCheckpoint, OrderedDictStateDictOfARealModule) {
+  TempDir d;
+  // model.state_dict() is an OrderedDict with _metadata, the case LibTorch's pickle_load rejects.
+  const auto expected = save_with_python(R"PY(
+m = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(), torch.nn.Linear(4, 2))
+m[1].running_mean.uniform_(); m[1].num_batches_tracked += 5
+sd = m.state_dict()
+assert isinstance(sd, collections.OrderedDict)
+torch.save(sd, sys.argv[1])
+dump(sd)
+)PY",
+                                         d / "pytorch_model.bin");
+  StateDict sd = open_torch_checkpoint(d / "pytorch_model.bin");
+  expect_identical(sd, expected);
+  EXPECT_EQ(sd.names().front(), "0.weight");  // file order kept
+  EXPECT_EQ(sd.get("1.num_batches_tracked").item<int64_t>(), 5);
+  // Folder lookup finds pytorch_model.bin.
+  EXPECT_EQ(StateDict::open(d.path()).size(), sd.size());
+}
+
+TEST(TorchCheckpoint, OneEntryDictAndHalfPrecisions) {
+  TempDir d;
+  const auto one = save_with_python(R"PY(
+sd = {"w": torch.randn(3, 2)}
+torch.save(sd, sys.argv[1]); dump(sd)
+)PY",
+                                    d / "one.pt");
+  expect_identical(open_torch_checkpoint(d / "one.pt"), one);
+  const auto half = save_with_python(R"PY(
+sd = collections.OrderedDict([("h", torch.randn(4, 5).half()), ("b", torch.randn(7).bfloat16()),
+                              ("d", torch.randn(2).double()), ("i", torch.arange(6, dtype=torch.int32)),
+                              ("u", torch.arange(250, 256).to(torch.uint8)), ("m", torch.tensor([True, False]))])
+torch.save(sd, sys.argv[1]); dump(sd)
+)PY",
+                                     d / "half.pth");
+  expect_identical(open_torch_checkpoint(d / "half.pth"), half);
+}
+
+TEST(TorchCheckpoint, NonContiguousAndSharedStorages) {
+  TempDir d;
+  const auto expected = save_with_python(R"PY(
+base = torch.randn(6, 4)
+sd = collections.OrderedDict()
+sd["t"] = base.t()                 # transposed view
+sd["row"] = base[2]                # offset into shared storage
+sd["cols"] = base[:, 1::2]         # strided view
+sd["base"] = base
+sd["tied"] = base                  # tied weights: same tensor twice
+sd["scalar"] = torch.tensor(2.5)
+sd["empty"] = torch.empty(0, 3)
+torch.save(sd, sys.argv[1]); dump(sd)
+)PY",
+                                         d / "views.bin");
+  StateDict sd = open_torch_checkpoint(d / "views.bin");
+  expect_identical(sd, expected);
+  EXPECT_EQ(sd.record("t").storage_key, sd.record("base").storage_key);
+  EXPECT_EQ(sd.record("row").storage_offset, 8);
+  EXPECT_EQ(sd.get("t").strides().vec(), (std::vector<int64_t>{1, 4}));
+}
+
+TEST(TorchCheckpoint, NestedTrainingCheckpointsAreUnwrapped) {
+  TempDir d;
+  const auto expected = save_with_python(R"PY(
+inner = torch.nn.Linear(3, 2).state_dict()
+ckpt = {"epoch": 7, "state_dict": inner, "optimizer": {"state": {}, "param_groups": [{"lr": 0.1, "params": [0, 1]}]},
+        "best": 0.93, "name": "x", "flags": (True, None)}
+torch.save(ckpt, sys.argv[1]); dump(inner)
+)PY",
+                                         d / "ckpt.pth");
+  expect_identical(open_torch_checkpoint(d / "ckpt.pth"), expected);
+  const auto model_wrapped = save_with_python(R"PY(
+inner = collections.OrderedDict([("module.enc.weight", torch.randn(2, 2))])
+torch.save({"model": inner, "step": 10**12}, sys.argv[1]); dump(inner)
+)PY",
+                                              d / "m.pt");
+  expect_identical(open_torch_checkpoint(d / "m.pt"), model_wrapped);
+  // Other nesting is flattened with dots.
+  const auto nested = save_with_python(R"PY(
+obj = {"vision": {"w": torch.ones(2)}, "heads": [torch.zeros(1), torch.arange(3)]}
+torch.save(obj, sys.argv[1]); dump({"vision.w": obj["vision"]["w"], "heads.0": obj["heads"][0], "heads.1": obj["heads"][1]})
+)PY",
+                                       d / "n.pt");
+  expect_identical(open_torch_checkpoint(d / "n.pt"), nested);
+}
+
+TEST(TorchCheckpoint, ParametersSavedDirectly) {
+  TempDir d;
+  const auto expected = save_with_python(R"PY(
+lin = torch.nn.Linear(2, 2)
+obj = {"weight": lin.weight, "bias": lin.bias}   # nn.Parameter objects, not detached tensors
+torch.save(obj, sys.argv[1]); dump({k: v.detach() for k, v in obj.items()})
+)PY",
+                                         d / "p.pt");
+  expect_identical(open_torch_checkpoint(d / "p.pt"), expected);
+}
+
+TEST(TorchCheckpoint, RefusesCodeExecutingGlobals) {
+  TempDir d;
+  auto r = mvb::test::run_python(R"PY(
+import os, sys, torch
+class Evil:
+    def __reduce__(self):
+        return (os.system, ("touch " + sys.argv[1] + ".pwned",))
+torch.save({"w": torch.ones(2), "evil": Evil()}, sys.argv[1])
+)PY",
+                                 {d / "evil.pt"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  try {
+    open_torch_checkpoint(d / "evil.pt");
+    FAIL() << "a checkpoint calling os.system must be refused";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("system"), std::string::npos) << m;
+    EXPECT_NE(m.find("refusing"), std::string::npos) << m;
+  }
+  EXPECT_FALSE(io::exists(d / "evil.pt.pwned"));
+}
+
+TEST(TorchCheckpoint, LegacyTruncatedAndForeignFilesGiveClearErrors) {
+  TempDir d;
+  auto r = mvb::test::run_python(R"PY(
+import sys, torch
+torch.save({"w": torch.ones(2), "b": torch.ones(1)}, sys.argv[1], _use_new_zipfile_serialization=False)
+torch.save({"w": torch.ones(64), "b": torch.ones(1)}, sys.argv[2])
+)PY",
+                                 {d / "legacy.pt", d / "ok.pt"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  try {
+    open_torch_checkpoint(d / "legacy.pt");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("legacy"), std::string::npos) << e.what();
+  }
+  const std::string ok = mvb::test::read_text(d / "ok.pt");
+  ASSERT_EQ(open_torch_checkpoint(d / "ok.pt").size(), 2u);
+  for (size_t len : {size_t{0}, size_t{3}, size_t{100}, ok.size() / 2, ok.size() - 30}) {
+    mvb::test::write_text(d / "cut.pt", ok.substr(0, len));
+    EXPECT_THROW(open_torch_checkpoint(d / "cut.pt"), Error) << len;
+  }
+  mvb::test::write_text(d / "text.bin", "hello, not a checkpoint");
+  EXPECT_THROW(open_torch_checkpoint(d / "text.bin"), Error);
+}
