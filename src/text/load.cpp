@@ -1,0 +1,351 @@
+// Tokenizer base behaviour and the loaders: format detection, tokenizer_config.json /
+// special_tokens_map.json, and the BERT-vocab / CLIP-BPE pipelines (built as the tokenizer.json
+// that transformers' converters would write for them).
+#include <fstream>
+#include <sstream>
+
+#include "hf_tokenizer.h"
+#include "medvlmbench/core/error.h"
+#include "medvlmbench/io/files.h"
+#include "medvlmbench/text/tokenizer.h"
+
+namespace mvb::text {
+
+std::vector<std::vector<int32_t>> Tokenizer::encode_batch(const std::vector<std::string>& texts,
+                                                          bool add_special_tokens) const {
+  std::vector<std::vector<int32_t>> out;
+  out.reserve(texts.size());
+  for (const auto& t : texts) out.push_back(encode(t, add_special_tokens));
+  return out;
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const {
+  return decode(ids, skip_special_tokens, config_.clean_up_tokenization_spaces);
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special_tokens, bool clean_up_spaces) const {
+  std::string s = decode_raw(ids, skip_special_tokens);
+  return clean_up_spaces ? clean_up_tokenization(std::move(s)) : s;
+}
+
+void Tokenizer::set_metadata(std::string kind, TokenizerConfig config, SpecialTokens special) {
+  kind_ = std::move(kind);
+  config_ = std::move(config);
+  special_ = std::move(special);
+}
+
+namespace hf {
+std::string cleanup_tokenization_spaces(std::string s);
+}
+std::string clean_up_tokenization(std::string text) { return hf::cleanup_tokenization_spaces(std::move(text)); }
+
+namespace hf {
+namespace {
+
+// A special-token entry: "text", {"content": "text", ...}, or null.
+std::optional<std::string> token_text(const json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_object() && v.contains("content") && v["content"].is_string()) return v["content"].get<std::string>();
+  return std::nullopt;
+}
+
+json read_json_if_exists(const std::string& folder, const std::string& name) {
+  if (folder.empty()) return json::object();
+  const std::string p = io::join_path(folder, name);
+  if (!io::exists(p)) return json::object();
+  json j = io::read_json(p);
+  return j.is_object() ? j : json::object();
+}
+
+}  // namespace
+
+json apply_folder_config(Tokenizer& tok, const std::string& folder, const std::string& kind, SpecialTokens st) {
+  const json cfg = read_json_if_exists(folder, "tokenizer_config.json");
+  const json map = read_json_if_exists(folder, "special_tokens_map.json");
+  TokenizerConfig c;
+  if (cfg.contains("add_bos_token") && cfg["add_bos_token"].is_boolean())
+    c.add_bos_token = cfg["add_bos_token"].get<bool>();
+  if (cfg.contains("add_eos_token") && cfg["add_eos_token"].is_boolean())
+    c.add_eos_token = cfg["add_eos_token"].get<bool>();
+  if (cfg.contains("model_max_length") && cfg["model_max_length"].is_number()) {
+    const double v = cfg["model_max_length"].get<double>();
+    if (v < 1e18) c.model_max_length = static_cast<int64_t>(v);
+  }
+  if (cfg.contains("clean_up_tokenization_spaces") && cfg["clean_up_tokenization_spaces"].is_boolean())
+    c.clean_up_tokenization_spaces = cfg["clean_up_tokenization_spaces"].get<bool>();
+  if (cfg.contains("tokenizer_class") && cfg["tokenizer_class"].is_string())
+    c.tokenizer_class = cfg["tokenizer_class"].get<std::string>();
+  if (cfg.contains("chat_template")) {
+    const auto& t = cfg["chat_template"];
+    if (t.is_string()) {
+      c.chat_template = t.get<std::string>();
+    } else if (t.is_array()) {  // [{"name": "default", "template": ...}, ...]
+      for (const auto& e : t)
+        if (e.value("name", std::string()) == "default") c.chat_template = e.value("template", std::string());
+    }
+  }
+  for (const char* f : {"chat_template.jinja", "chat_template.json"}) {
+    if (!folder.empty() && io::exists(io::join_path(folder, f)) && c.chat_template.empty()) {
+      c.chat_template = io::read_file(io::join_path(folder, f));
+    }
+  }
+  c.has_chat_template = !c.chat_template.empty();
+
+  auto resolve = [&](const char* key, SpecialToken& dst) {
+    std::optional<std::string> text;
+    if (map.contains(key)) text = token_text(map[key]);
+    if (cfg.contains(key)) {  // tokenizer_config.json wins, as in transformers
+      if (cfg[key].is_null()) {
+        text.reset();
+        dst = SpecialToken{};
+      } else if (auto t = token_text(cfg[key])) {
+        text = t;
+      }
+    }
+    if (text) dst.content = *text;
+    if (!dst.content.empty()) {
+      auto id = tok.token_to_id(dst.content);
+      dst.id = id ? *id : -1;
+    }
+  };
+  resolve("bos_token", st.bos);
+  resolve("eos_token", st.eos);
+  resolve("pad_token", st.pad);
+  resolve("unk_token", st.unk);
+  resolve("cls_token", st.cls);
+  resolve("sep_token", st.sep);
+  resolve("mask_token", st.mask);
+  const json& extra = cfg.contains("additional_special_tokens") ? cfg["additional_special_tokens"]
+                                                                : map.value("additional_special_tokens", json());
+  if (extra.is_array()) {
+    st.additional.clear();
+    for (const auto& e : extra)
+      if (auto t = token_text(e)) {
+        auto id = tok.token_to_id(*t);
+        st.additional.push_back({*t, id ? *id : -1});
+      }
+  }
+  tok.set_metadata(kind, c, st);
+  return cfg;
+}
+
+namespace {
+
+// CLIPTokenizerFast wraps the backend decode: "</w>" becomes a space, then the text is stripped.
+class ClipTokenizer : public HfTokenizer {
+ public:
+  using HfTokenizer::HfTokenizer;
+  std::string decode_raw(const std::vector<int32_t>& ids, bool skip_special_tokens) const override {
+    std::string s = HfTokenizer::decode_raw(ids, skip_special_tokens);
+    std::string out;
+    size_t pos = 0, hit;
+    while ((hit = s.find("</w>", pos)) != std::string::npos) {
+      out.append(s, pos, hit - pos);
+      out += ' ';
+      pos = hit + 4;
+    }
+    out.append(s, pos, std::string::npos);
+    // Python str.strip(): ASCII whitespace is what can occur here.
+    const size_t b = out.find_first_not_of(" \t\n\r\f\v");
+    if (b == std::string::npos) return "";
+    return out.substr(b, out.find_last_not_of(" \t\n\r\f\v") - b + 1);
+  }
+};
+
+bool is_class(const std::string& cls, std::initializer_list<const char*> names) {
+  for (const char* n : names)
+    if (cls == n || cls == std::string(n) + "Fast") return true;
+  return false;
+}
+
+std::unique_ptr<Tokenizer> finish_hf(const json& tj, const std::string& folder, const std::string& kind,
+                                     bool clip_decode) {
+  std::unique_ptr<HfTokenizer> tok =
+      clip_decode ? std::make_unique<ClipTokenizer>(tj) : std::make_unique<HfTokenizer>(tj);
+  apply_folder_config(*tok, folder, kind);
+  const auto& c = tok->config();
+  // LlamaTokenizerFast / GemmaTokenizerFast rebuild their template from add_bos_token/add_eos_token.
+  if (is_class(c.tokenizer_class, {"LlamaTokenizer", "GemmaTokenizer", "CodeLlamaTokenizer"}) &&
+      (c.add_bos_token || c.add_eos_token)) {
+    const auto& st = tok->special_tokens();
+    const bool bos = c.add_bos_token.value_or(true), eos = c.add_eos_token.value_or(false);
+    MVB_CHECK(!bos || st.bos.present(), folder, ": add_bos_token is set but the bos_token is unknown");
+    MVB_CHECK(!eos || st.eos.present(), folder, ": add_eos_token is set but the eos_token is unknown");
+    tok->set_bos_eos_template(bos ? std::optional<int32_t>(st.bos.id) : std::nullopt,
+                              eos ? std::optional<int32_t>(st.eos.id) : std::nullopt);
+  }
+  return tok;
+}
+
+json special_added(const std::string& content, int32_t id) {
+  return json{{"id", id},        {"content", content},  {"single_word", false}, {"lstrip", false},
+              {"rstrip", false}, {"normalized", false}, {"special", true}};
+}
+
+}  // namespace
+}  // namespace hf
+
+std::unique_ptr<Tokenizer> load_hf_tokenizer_from_string(const std::string& json_text) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(json_text);
+  } catch (const std::exception& e) {
+    throw Error(std::string("tokenizer.json text is not valid JSON: ") + e.what());
+  }
+  return hf::finish_hf(j, "", "tokenizer.json", false);
+}
+
+std::unique_ptr<Tokenizer> load_hf_tokenizer_json(const std::string& path, const std::string& folder) {
+  const nlohmann::json j = io::read_json(path);
+  // CLIPTokenizerFast's decode wrapper applies whatever file it was loaded from.
+  const nlohmann::json cfg =
+      folder.empty() ? nlohmann::json::object() : hf::read_json_if_exists(folder, "tokenizer_config.json");
+  const bool clip = cfg.value("tokenizer_class", std::string()).rfind("CLIPTokenizer", 0) == 0;
+  try {
+    return hf::finish_hf(j, folder, "tokenizer.json", clip);
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error& e) {
+    throw Error(path + ": " + e.what());
+  }
+}
+
+std::unique_ptr<Tokenizer> load_wordpiece_vocab(const std::string& vocab_txt, bool lowercase,
+                                                const std::string& folder) {
+  const std::string text = io::read_file(vocab_txt);
+  nlohmann::json vocab = nlohmann::json::object();
+  std::istringstream in(text);
+  std::string line;
+  int32_t id = 0;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    vocab[line] = id++;
+  }
+  MVB_CHECK(id > 0, vocab_txt, ": empty vocabulary");
+  const nlohmann::json cfg = hf::read_json_if_exists(folder, "tokenizer_config.json");
+  if (cfg.contains("do_lower_case") && cfg["do_lower_case"].is_boolean()) lowercase = cfg["do_lower_case"].get<bool>();
+  nlohmann::json strip = nullptr;
+  if (cfg.contains("strip_accents") && cfg["strip_accents"].is_boolean()) strip = cfg["strip_accents"];
+  const bool chinese = cfg.value("tokenize_chinese_chars", true);
+  auto tok_of = [&](const char* key, const char* dflt) {
+    return cfg.contains(key) && cfg[key].is_string() ? cfg[key].get<std::string>() : std::string(dflt);
+  };
+  const std::string unk = tok_of("unk_token", "[UNK]"), cls = tok_of("cls_token", "[CLS]"),
+                    sep = tok_of("sep_token", "[SEP]"), pad = tok_of("pad_token", "[PAD]"),
+                    mask = tok_of("mask_token", "[MASK]");
+  MVB_CHECK(vocab.contains(cls) && vocab.contains(sep) && vocab.contains(unk), vocab_txt, ": a BERT vocabulary needs ",
+            cls, ", ", sep, " and ", unk);
+  nlohmann::json added = nlohmann::json::array();
+  for (const auto& t : {pad, unk, cls, sep, mask})
+    if (vocab.contains(t)) added.push_back(hf::special_added(t, vocab[t].get<int32_t>()));
+  std::sort(added.begin(), added.end(), [](const auto& a, const auto& b) { return a["id"] < b["id"]; });
+  const nlohmann::json tj = {
+      {"added_tokens", added},
+      {"normalizer",
+       {{"type", "BertNormalizer"},
+        {"clean_text", true},
+        {"handle_chinese_chars", chinese},
+        {"strip_accents", strip},
+        {"lowercase", lowercase}}},
+      {"pre_tokenizer", {{"type", "BertPreTokenizer"}}},
+      {"post_processor", {{"type", "BertProcessing"}, {"sep", {sep, vocab[sep]}}, {"cls", {cls, vocab[cls]}}}},
+      {"decoder", {{"type", "WordPiece"}, {"prefix", "##"}, {"cleanup", true}}},
+      {"model",
+       {{"type", "WordPiece"},
+        {"unk_token", unk},
+        {"continuing_subword_prefix", "##"},
+        {"max_input_chars_per_word", 100},
+        {"vocab", vocab}}}};
+  SpecialTokens st;
+  auto mk = [&](const std::string& t) {
+    return vocab.contains(t) ? SpecialToken{t, vocab[t].get<int32_t>()} : SpecialToken{};
+  };
+  st.unk = mk(unk);
+  st.cls = mk(cls);
+  st.sep = mk(sep);
+  st.pad = mk(pad);
+  st.mask = mk(mask);
+  auto tok = std::make_unique<hf::HfTokenizer>(tj);
+  hf::apply_folder_config(*tok, folder, "wordpiece-vocab", st);
+  // BertTokenizer's default when the config does not say.
+  if (!cfg.contains("clean_up_tokenization_spaces")) {
+    TokenizerConfig c = tok->config();
+    c.clean_up_tokenization_spaces = true;
+    tok->set_metadata("wordpiece-vocab", c, tok->special_tokens());
+  }
+  return tok;
+}
+
+std::unique_ptr<Tokenizer> load_clip_bpe(const std::string& vocab_json, const std::string& merges_txt,
+                                         const std::string& folder) {
+  const nlohmann::json vocab = io::read_json(vocab_json);
+  MVB_CHECK(vocab.is_object(), vocab_json, ": expected a JSON object token -> id");
+  std::istringstream in(io::read_file(merges_txt));
+  nlohmann::json merges = nlohmann::json::array();
+  std::string line;
+  bool first = true;
+  while (std::getline(in, line)) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (first && line.rfind("#version", 0) == 0) {
+      first = false;
+      continue;
+    }
+    first = false;
+    if (line.empty()) continue;
+    merges.push_back(line);
+  }
+  const std::string bos = "<|startoftext|>", eos = "<|endoftext|>";
+  MVB_CHECK(vocab.contains(bos) && vocab.contains(eos), vocab_json, ": a CLIP vocabulary needs ", bos, " and ", eos);
+  const nlohmann::json tj = {
+      {"added_tokens", {hf::special_added(bos, vocab[bos]), hf::special_added(eos, vocab[eos])}},
+      {"normalizer",
+       {{"type", "Sequence"},
+        {"normalizers",
+         {{{"type", "NFC"}},
+          {{"type", "Replace"}, {"pattern", {{"Regex", "\\s+"}}}, {"content", " "}},
+          {{"type", "Lowercase"}}}}}},
+      {"pre_tokenizer",
+       {{"type", "Sequence"},
+        {"pretokenizers",
+         {{{"type", "Split"},
+           {"pattern", {{"Regex", R"('s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+)"}}},
+           {"behavior", "Removed"},
+           {"invert", true}},
+          {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}}},
+      {"post_processor", {{"type", "RobertaProcessing"}, {"sep", {eos, vocab[eos]}}, {"cls", {bos, vocab[bos]}}}},
+      {"decoder", {{"type", "ByteLevel"}}},
+      {"model",
+       {{"type", "BPE"},
+        {"unk_token", eos},
+        {"continuing_subword_prefix", ""},
+        {"end_of_word_suffix", "</w>"},
+        {"fuse_unk", false},
+        {"vocab", vocab},
+        {"merges", merges}}}};
+  SpecialTokens st;
+  st.bos = {bos, vocab[bos].get<int32_t>()};
+  st.eos = {eos, vocab[eos].get<int32_t>()};
+  st.unk = st.eos;
+  st.pad = st.eos;
+  auto tok = std::make_unique<hf::ClipTokenizer>(tj);
+  hf::apply_folder_config(*tok, folder, "clip-bpe", st);
+  return tok;
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& folder, Preference preference) {
+  MVB_CHECK(io::is_directory(folder), "tokenizer folder '", folder,
+            "' does not exist; pass the checkpoint folder (--model_path) that holds tokenizer.json or tokenizer.model");
+  auto has = [&](const char* f) { return io::exists(io::join_path(folder, f)); };
+  if (preference == Preference::kSlow && has("tokenizer.model"))
+    return load_sentencepiece_tokenizer(io::join_path(folder, "tokenizer.model"), folder);
+  if (has("tokenizer.json")) return load_hf_tokenizer_json(io::join_path(folder, "tokenizer.json"), folder);
+  if (has("tokenizer.model")) return load_sentencepiece_tokenizer(io::join_path(folder, "tokenizer.model"), folder);
+  if (has("vocab.txt")) return load_wordpiece_vocab(io::join_path(folder, "vocab.txt"), true, folder);
+  if (has("vocab.json") && has("merges.txt"))
+    return load_clip_bpe(io::join_path(folder, "vocab.json"), io::join_path(folder, "merges.txt"), folder);
+  throw Error("no tokenizer in '" + folder +
+              "': expected tokenizer.json, tokenizer.model, vocab.txt, or vocab.json + merges.txt (copy them from the "
+              "model's Hugging Face repository)");
+}
+
+}  // namespace mvb::text

@@ -1,0 +1,101 @@
+// The only translation unit that includes sentencepiece. Built as a MODULE (libmvb_spm.so) and
+// dlopen'ed with RTLD_LOCAL|RTLD_DEEPBIND by sentencepiece_tokenizer.cpp: libsentencepiece bundles
+// and exports its own protobuf, which crashes any process that also loads libtorch's protobuf
+// (TOOLCHAIN.md pitfall 1). Only C types cross this boundary.
+#include <sentencepiece_processor.h>
+#include <sentencepiece_trainer.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+using Proc = sentencepiece::SentencePieceProcessor;
+Proc* P(void* h) { return static_cast<Proc*>(h); }
+
+void copy_out(const std::string& s, char* out, int cap) {
+  if (!out || cap <= 0) return;
+  const size_t n = std::min(s.size(), static_cast<size_t>(cap - 1));
+  std::memcpy(out, s.data(), n);
+  out[n] = '\0';
+}
+}  // namespace
+
+extern "C" {
+
+int mvb_spm_abi_version() { return 1; }
+
+// Returns a handle, or null with the reason in err.
+void* mvb_spm_load(const char* path, char* err, int errcap) {
+  auto* p = new Proc();
+  const auto status = p->Load(path);
+  if (!status.ok()) {
+    copy_out(status.ToString(), err, errcap);
+    delete p;
+    return nullptr;
+  }
+  return p;
+}
+
+void mvb_spm_free(void* h) { delete P(h); }
+
+// Writes up to cap ids; returns how many there are (call again with a larger buffer if more).
+int mvb_spm_encode(void* h, const char* text, int len, int* out, int cap) {
+  std::vector<int> ids;
+  if (!P(h)->Encode(std::string(text, static_cast<size_t>(len)), &ids).ok()) return -1;
+  const int n = static_cast<int>(ids.size());
+  for (int i = 0; i < n && i < cap; ++i) out[i] = ids[i];
+  return n;
+}
+
+// Writes up to cap bytes (no terminator needed); returns the decoded length.
+int mvb_spm_decode(void* h, const int* ids, int n, char* out, int cap) {
+  std::string s;
+  if (!P(h)->Decode(std::vector<int>(ids, ids + n), &s).ok()) return -1;
+  if (out && cap > 0) std::memcpy(out, s.data(), std::min(s.size(), static_cast<size_t>(cap)));
+  return static_cast<int>(s.size());
+}
+
+int mvb_spm_piece_size(void* h) { return P(h)->GetPieceSize(); }
+
+int mvb_spm_id_to_piece(void* h, int id, char* out, int cap) {
+  const std::string& s = P(h)->IdToPiece(id);
+  if (out && cap > 0) std::memcpy(out, s.data(), std::min(s.size(), static_cast<size_t>(cap)));
+  return static_cast<int>(s.size());
+}
+
+int mvb_spm_piece_to_id(void* h, const char* piece, int len) {
+  return P(h)->PieceToId(std::string(piece, static_cast<size_t>(len)));
+}
+
+// which: 0 bos, 1 eos, 2 unk, 3 pad.
+int mvb_spm_special_id(void* h, int which) {
+  switch (which) {
+    case 0:
+      return P(h)->bos_id();
+    case 1:
+      return P(h)->eos_id();
+    case 2:
+      return P(h)->unk_id();
+    default:
+      return P(h)->pad_id();
+  }
+}
+
+// bit 0 control, bit 1 unknown, bit 2 byte, bit 3 unused.
+int mvb_spm_piece_flags(void* h, int id) {
+  return (P(h)->IsControl(id) ? 1 : 0) | (P(h)->IsUnknown(id) ? 2 : 0) | (P(h)->IsByte(id) ? 4 : 0) |
+         (P(h)->IsUnused(id) ? 8 : 0);
+}
+
+// spm_train-style arguments ("--input=... --model_prefix=... --vocab_size=..."); 0 on success.
+int mvb_spm_train(const char* args, char* err, int errcap) {
+  const auto status = sentencepiece::SentencePieceTrainer::Train(args);
+  if (!status.ok()) {
+    copy_out(status.ToString(), err, errcap);
+    return 1;
+  }
+  return 0;
+}
+
+}  // extern "C"

