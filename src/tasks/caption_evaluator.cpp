@@ -1,0 +1,134 @@
+// Caption (report generation) evaluator: the reference's meters (eval/caption.py of MedVLMBench)
+// on normalize_word-ed texts. METEOR is the proper word-level one with WordNet synonyms, stored as
+// `meteor` and, for scripts written against the reference, under its misspelled key `methor`.
+#include <set>
+
+#include "medvlmbench/core/error.h"
+#include "medvlmbench/metrics/meteor.h"
+#include "medvlmbench/metrics/meters.h"
+#include "medvlmbench/metrics/pytext.h"
+#include "medvlmbench/metrics/text_overlap.h"
+#include "medvlmbench/metrics/vqa_text.h"
+#include "medvlmbench/metrics/wordnet.h"
+#include "medvlmbench/tasks/task.h"
+
+namespace mvb {
+namespace {
+
+std::string text_field(const nlohmann::json& row, const char* key) {
+  if (!row.contains(key) || row[key].is_null()) return "";
+  MVB_CHECK(row[key].is_string(), "caption row ", row.value("id", "?"), ": \"", key, "\" must be a string");
+  return row[key].get<std::string>();
+}
+
+bool headline(const std::string& name) {
+  static const std::set<std::string> s = {"bleu1", "bleu4", "rougeL_fmeasure", "meteor", "exact_match"};
+  return s.count(name) > 0;
+}
+
+class CaptionEvaluator : public TaskEvaluator {
+ public:
+  ScoreResult score(const std::vector<nlohmann::json>& rows, const ScoreOptions& opts) const override {
+    ScoreResult r;
+    metrics::MeterSet meters;
+    const metrics::WordNet* wordnet = nullptr;
+    std::string wordnet_error;
+    try {
+      wordnet = &metrics::WordNet::shared();
+    } catch (const std::exception& e) {
+      wordnet_error = e.what();
+    }
+    int64_t missing = 0;
+    for (const auto& row : rows) {
+      if (row.value("status", "") == "failed") {
+        ++r.num_errors;
+        continue;
+      }
+      if (!row.contains("answer")) {
+        ++missing;
+        ++r.num_errors;
+        continue;
+      }
+      const std::string output_l = metrics::py_lower(text_field(row, "prediction"));
+      const std::string caption_l = metrics::py_lower(text_field(row, "answer"));
+      const std::string out_n = metrics::normalize_word(output_l), cap_n = metrics::normalize_word(caption_l);
+      const auto out_t = metrics::py_split(out_n), cap_t = metrics::py_split(cap_n);
+      for (int n = 1; n <= 4; ++n) meters.add("all", "bleu" + std::to_string(n), metrics::bleu(out_t, cap_t, n));
+      const auto rp = metrics::rouge_tokens(out_n), rc = metrics::rouge_tokens(cap_n);
+      const metrics::RougeScore rouge[3] = {metrics::rouge_n(rp, rc, 1), metrics::rouge_n(rp, rc, 2),
+                                            metrics::rouge_l(rp, rc)};
+      const char* names[3] = {"rouge1", "rouge2", "rougeL"};
+      for (int k = 0; k < 3; ++k) {
+        meters.add("all", std::string(names[k]) + "_fmeasure", rouge[k].fmeasure);
+        meters.add("all", std::string(names[k]) + "_precision", rouge[k].precision);
+        meters.add("all", std::string(names[k]) + "_recall", rouge[k].recall);
+      }
+      if (wordnet) {
+        const double m = metrics::meteor({cap_t}, out_t, wordnet);
+        meters.add("all", "meteor", m);
+        meters.add("all", "methor", m);
+      }
+      meters.add("all", "exact_match", metrics::exact_match_ratio(output_l, caption_l));
+      meters.add("all", "exact_match_strict", metrics::exact_match_strict(output_l, caption_l));
+      ++r.num_scored;
+    }
+    meters.write(r.metrics, r.ci95, opts.bootstrap, static_cast<uint64_t>(opts.seed), headline);
+    if (r.num_scored > 0) {
+      r.notes.push_back(
+          "bertscore: absent; BERTScore needs the Bio_ClinicalBERT text encoder, which is not available yet");
+      if (wordnet)
+        r.notes.push_back("methor: the reference's misspelled key for meteor, kept as an alias with the same value");
+      else
+        r.notes.push_back("meteor: absent; WordNet could not be loaded: " + wordnet_error);
+    } else {
+      r.notes.push_back("no scored rows: every meter is absent");
+    }
+    if (missing)
+      r.notes.push_back(std::to_string(missing) + " rows lack the reference caption (\"answer\"); counted as errors");
+
+    const auto& id = opts.identity;
+    r.results_csv = {{"model", id.value("model", "")},
+                     {"model_name", id.value("model_name", "")},
+                     {"task", "caption"},
+                     {"dataset", id.value("dataset", "")},
+                     {"model_type", id.value("model_type", "")},
+                     {"modality", id.value("modality", "")},
+                     {"size", r.num_scored}};
+    static const char* kOrder[] = {"bleu1",         "bleu2",           "bleu3",
+                                   "bleu4",         "rouge1_fmeasure", "rouge1_precision",
+                                   "rouge1_recall", "rouge2_fmeasure", "rouge2_precision",
+                                   "rouge2_recall", "rougeL_fmeasure", "rougeL_precision",
+                                   "rougeL_recall", "methor",          "exact_match",
+                                   "bertscore"};
+    for (const char* name : kOrder)
+      if (r.metrics.contains(name)) r.results_csv.emplace_back(name, r.metrics[name]);
+    return r;
+  }
+
+  // [{image_path, caption, prediciton (sic), trace}] as the reference writes it.
+  nlohmann::json reference_predictions(const std::vector<nlohmann::json>& rows) const override {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& row : rows) {
+      if (row.value("status", "") == "failed") {
+        out.push_back({{"image_path", row.value("image_path", "")},
+                       {"prediction", ""},
+                       {"error", row.value("error", "")},
+                       {"status", "failed"}});
+        continue;
+      }
+      out.push_back({{"image_path", row.value("image_path", "")},
+                     {"caption", row.value("answer", nlohmann::json(""))},
+                     {"prediciton", row.value("prediction", nlohmann::json(""))},
+                     {"trace", row.contains("trace") ? row["trace"] : nlohmann::json(nullptr)}});
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+MVB_REGISTER(task_registry(), "caption",
+             TaskEntry{"Report generation scored by BLEU, ROUGE, METEOR and exact match",
+                       [] { return std::make_unique<CaptionEvaluator>(); }});
+
+}  // namespace mvb
