@@ -2,25 +2,45 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
+#include <cstring>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/io/files.h"
+#include "medvlmbench/vision/resample.h"
 
 namespace mvb {
 namespace {
 
+// Converts a decoded Mat (OpenCV's BGR order) to 8-bit RGB the way PIL's convert("RGB") would
+// treat the same file.
 RgbImage from_mat(const cv::Mat& in, const std::string& name) {
   MVB_CHECK(!in.empty(), "cannot decode image ", name, ": not a readable PNG/JPEG/TIFF/BMP file");
   cv::Mat m = in;
   if (m.depth() == CV_16U) {
-    // 16-bit (e.g. radiographs): scale to 8 bits over the full 16-bit range.
-    m.convertTo(m, CV_8U, 255.0 / 65535.0);
+    if (m.channels() == 1) {
+      // PIL opens 16-bit grayscale as mode I/I;16, and I -> RGB clips to 0..255 (no rescale).
+      m.convertTo(m, CV_8U);  // saturate_cast clips
+    } else {
+      // PIL reads 16-bit-per-channel colour PNGs as 8-bit RGB(A) from the high byte.
+      // (convertTo would round; PIL truncates, hence the explicit shift.)
+      std::vector<cv::Mat> planes;
+      cv::split(m, planes);
+      for (auto& p : planes) {
+        cv::Mat shifted(p.rows, p.cols, CV_8U);
+        for (int y = 0; y < p.rows; ++y)
+          for (int x = 0; x < p.cols; ++x) shifted.at<uint8_t>(y, x) = static_cast<uint8_t>(p.at<uint16_t>(y, x) >> 8);
+        p = shifted;
+      }
+      cv::merge(planes, m);
+    }
   } else if (m.depth() != CV_8U) {
+    // Float TIFFs (mode F in PIL) convert by clipping too.
     cv::Mat tmp;
-    cv::normalize(m, tmp, 0, 255, cv::NORM_MINMAX, CV_8U);
+    m.convertTo(tmp, CV_8U);
     m = tmp;
   }
   cv::Mat rgb;
@@ -47,6 +67,9 @@ RgbImage from_mat(const cv::Mat& in, const std::string& name) {
   return out;
 }
 
+// Python's round() (half to even) of a double.
+int round_half_even(double v) { return static_cast<int>(std::nearbyint(v)); }
+
 }  // namespace
 
 RgbImage decode_image(const ImageRef& ref) {
@@ -71,6 +94,7 @@ RgbImage decode_image(const ImageRef& ref) {
   }
   if (ref.encoded) {
     const std::string& b = *ref.encoded;
+    MVB_CHECK(!b.empty(), "cannot decode image ", ref.path, ": no image bytes");
     cv::Mat buf(1, static_cast<int>(b.size()), CV_8U, const_cast<char*>(b.data()));
     return from_mat(cv::imdecode(buf, flags), ref.path);
   }
@@ -78,25 +102,121 @@ RgbImage decode_image(const ImageRef& ref) {
   return from_mat(cv::imread(ref.path, flags), ref.path);
 }
 
+std::pair<int, int> shortest_edge_size(int width, int height, int shortest_edge) {
+  // transformers' get_resize_output_image_size / torchvision Resize(int): int() truncates.
+  const int shorter = std::min(width, height), longer = std::max(width, height);
+  const int new_long = static_cast<int>(static_cast<double>(static_cast<int64_t>(shortest_edge) * longer) / shorter);
+  return width <= height ? std::make_pair(shortest_edge, new_long) : std::make_pair(new_long, shortest_edge);
+}
+
+RgbImage crop_box(const RgbImage& img, int left, int top, int right, int bottom) {
+  MVB_CHECK(right > left && bottom > top, "empty crop box");
+  RgbImage out;
+  out.width = right - left;
+  out.height = bottom - top;
+  out.pixels.assign(static_cast<size_t>(out.width) * out.height * 3, 0);
+  const int x0 = std::max(left, 0), x1 = std::min(right, img.width);
+  if (x1 <= x0) return out;
+  for (int y = std::max(top, 0); y < std::min(bottom, img.height); ++y)
+    std::memcpy(out.pixels.data() + (static_cast<size_t>(y - top) * out.width + (x0 - left)) * 3,
+                img.pixels.data() + (static_cast<size_t>(y) * img.width + x0) * 3, static_cast<size_t>(x1 - x0) * 3);
+  return out;
+}
+
+RgbImage center_crop(const RgbImage& img, int width, int height, const std::string& rounding) {
+  if (rounding == "round") {
+    // torchvision F.center_crop: zero-pad to at least the crop, then offsets round((size - crop) / 2).
+    const int pad_l = width > img.width ? (width - img.width) / 2 : 0;
+    const int pad_t = height > img.height ? (height - img.height) / 2 : 0;
+    const int pad_r = width > img.width ? (width - img.width + 1) / 2 : 0;
+    const int pad_b = height > img.height ? (height - img.height + 1) / 2 : 0;
+    const int w = img.width + pad_l + pad_r, h = img.height + pad_t + pad_b;
+    const int top = round_half_even((h - height) / 2.0), left = round_half_even((w - width) / 2.0);
+    return crop_box(img, left - pad_l, top - pad_t, left - pad_l + width, top - pad_t + height);
+  }
+  MVB_CHECK(rounding == "floor", "unknown crop rounding '", rounding, "' (floor or round)");
+  // transformers' image_transforms.center_crop (floor division; zero padding centred with ceil).
+  auto floordiv2 = [](int v) { return v >= 0 ? v / 2 : -((-v + 1) / 2); };
+  int top = floordiv2(img.height - height), left = floordiv2(img.width - width);
+  if (top >= 0 && left >= 0 && top + height <= img.height && left + width <= img.width)
+    return crop_box(img, left, top, left + width, top + height);
+  const int new_h = std::max(height, img.height), new_w = std::max(width, img.width);
+  const int top_pad = (new_h - img.height + 1) / 2, left_pad = (new_w - img.width + 1) / 2;
+  top += top_pad;
+  left += left_pad;
+  // The padded canvas is cropped to [max(0, top), min(new_h, top + height)): never larger than it.
+  const int t0 = std::max(0, top), b0 = std::min(new_h, top + height);
+  const int l0 = std::max(0, left), r0 = std::min(new_w, left + width);
+  return crop_box(img, l0 - left_pad, t0 - top_pad, r0 - left_pad, b0 - top_pad);
+}
+
+RgbImage expand_to_square(const RgbImage& img, std::array<uint8_t, 3> background) {
+  if (img.width == img.height) return img;
+  const int side = std::max(img.width, img.height);
+  RgbImage out;
+  out.width = out.height = side;
+  out.pixels.resize(static_cast<size_t>(side) * side * 3);
+  for (size_t i = 0; i < out.pixels.size(); i += 3) std::memcpy(&out.pixels[i], background.data(), 3);
+  const int x0 = img.width < side ? (side - img.width) / 2 : 0;
+  const int y0 = img.height < side ? (side - img.height) / 2 : 0;
+  for (int y = 0; y < img.height; ++y)
+    std::memcpy(out.pixels.data() + (static_cast<size_t>(y + y0) * side + x0) * 3,
+                img.pixels.data() + static_cast<size_t>(y) * img.width * 3, static_cast<size_t>(img.width) * 3);
+  return out;
+}
+
+RgbImage transform_pixels(const RgbImage& in, const ImageTransform& t) {
+  MVB_CHECK(in.width > 0 && in.height > 0, "cannot preprocess an empty image");
+  const RgbImage* cur = &in;
+  RgbImage tmp;
+  if (t.pad_to_square) {
+    // LLaVA: tuple(int(x * 255) for x in image_processor.image_mean)
+    std::array<uint8_t, 3> bg{};
+    for (int c = 0; c < 3; ++c) bg[c] = static_cast<uint8_t>(static_cast<int>(static_cast<double>(t.mean[c]) * 255));
+    tmp = expand_to_square(*cur, bg);
+    cur = &tmp;
+  }
+  const Resample filter = parse_resample(t.interpolation);
+  if (t.resize_mode == "shortest_edge") {
+    const auto [w, h] = shortest_edge_size(cur->width, cur->height, t.resize);
+    tmp = pil_resize(*cur, w, h, filter);
+    cur = &tmp;
+  } else if (t.resize_mode == "exact") {
+    MVB_CHECK(t.resize_width > 0 && t.resize_height > 0, "exact resize needs resize_width and resize_height");
+    tmp = pil_resize(*cur, t.resize_width, t.resize_height, filter);
+    cur = &tmp;
+  } else {
+    MVB_CHECK(t.resize_mode == "none", "unknown resize mode '", t.resize_mode, "' (shortest_edge, exact or none)");
+  }
+  const int cw = t.crop_width > 0 ? t.crop_width : t.crop;
+  const int chh = t.crop_height > 0 ? t.crop_height : t.crop;
+  if (cw > 0 && chh > 0) {
+    tmp = center_crop(*cur, cw, chh, t.crop_rounding);
+    cur = &tmp;
+  }
+  return cur == &in ? in : std::move(tmp);
+}
+
+at::Tensor to_normalized_tensor(const RgbImage& img, const ImageTransform& t) {
+  const int64_t hw = static_cast<int64_t>(img.width) * img.height;
+  at::Tensor out = at::empty({3, img.height, img.width}, at::kFloat);
+  float* o = out.data_ptr<float>();
+  // Per-channel lookup table: numpy computes float32(u8 * scale), then (x - mean) / std in float32.
+  for (int c = 0; c < 3; ++c) {
+    float lut[256];
+    for (int v = 0; v < 256; ++v) {
+      const float x = static_cast<float>(v * t.rescale_factor);
+      lut[v] = t.normalize ? (x - t.mean[c]) / t.std[c] : x;
+    }
+    float* oc = o + c * hw;
+    const uint8_t* p = img.pixels.data() + c;
+    for (int64_t i = 0; i < hw; ++i) oc[i] = lut[p[3 * i]];
+  }
+  return out;
+}
+
 at::Tensor preprocess(const RgbImage& img, const ImageTransform& t) {
-  MVB_CHECK(img.width > 0 && img.height > 0, "cannot preprocess an empty image");
-  cv::Mat src(img.height, img.width, CV_8UC3, const_cast<uint8_t*>(img.pixels.data()));
-  const double scale = static_cast<double>(t.resize) / std::min(img.width, img.height);
-  const int w = std::max(t.crop, static_cast<int>(std::lround(img.width * scale)));
-  const int h = std::max(t.crop, static_cast<int>(std::lround(img.height * scale)));
-  int interp = cv::INTER_CUBIC;
-  if (t.interpolation == "bilinear")
-    interp = cv::INTER_LINEAR;
-  else if (t.interpolation == "nearest")
-    interp = cv::INTER_NEAREST;
-  cv::Mat resized;
-  cv::resize(src, resized, cv::Size(w, h), 0, 0, interp);
-  const int x0 = (w - t.crop) / 2, y0 = (h - t.crop) / 2;
-  cv::Mat crop = resized(cv::Rect(x0, y0, t.crop, t.crop)).clone();
-  at::Tensor x = at::from_blob(crop.data, {t.crop, t.crop, 3}, at::kByte).permute({2, 0, 1}).to(at::kFloat).div_(255.0);
-  at::Tensor mean = at::tensor({t.mean[0], t.mean[1], t.mean[2]}).view({3, 1, 1});
-  at::Tensor stdv = at::tensor({t.std[0], t.std[1], t.std[2]}).view({3, 1, 1});
-  return ((x - mean) / stdv).contiguous();
+  return to_normalized_tensor(transform_pixels(img, t), t);
 }
 
 }  // namespace mvb

@@ -1,0 +1,211 @@
+#include "medvlmbench/vision/preprocessor.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "medvlmbench/core/error.h"
+#include "medvlmbench/core/strings.h"
+#include "medvlmbench/io/files.h"
+#include "medvlmbench/vision/resample.h"
+
+namespace mvb {
+namespace {
+
+void read_triplet(const nlohmann::json& cfg, const char* key, std::array<float, 3>* out, const std::string& where) {
+  if (!cfg.contains(key)) return;
+  const auto& v = cfg[key];
+  if (v.is_number()) {
+    out->fill(v.get<float>());
+    return;
+  }
+  MVB_CHECK(v.is_array() && v.size() == 3, where, ": ", key, " must be a number or a list of 3 numbers");
+  for (int c = 0; c < 3; ++c) (*out)[c] = v[c].get<float>();
+}
+
+int get_int(const nlohmann::json& v, const std::string& where, const char* what) {
+  MVB_CHECK(v.is_number_integer() && v.get<int64_t>() > 0, where, ": ", what, " must be a positive integer, got ",
+            v.dump());
+  return v.get<int>();
+}
+
+bool clip_style(const std::string& type) {
+  // Processors whose bare-int size means "shortest edge" (get_size_dict(default_to_square=False)).
+  return type.find("CLIP") != std::string::npos || type.find("Chinese") != std::string::npos ||
+         type.find("LlavaNext") != std::string::npos || type.find("ConvNext") != std::string::npos;
+}
+
+}  // namespace
+
+ImageTransform image_transform_from_json(const nlohmann::json& cfg, const std::string& where) {
+  MVB_CHECK(cfg.is_object(), where, " is not a JSON object");
+  ImageTransform t;
+  const std::string type = cfg.value("image_processor_type", cfg.value("feature_extractor_type", std::string()));
+  if (cfg.value("do_resize", true) && cfg.contains("size")) {
+    const auto& s = cfg["size"];
+    if (s.is_number()) {
+      const int v = get_int(s, where, "size");
+      if (clip_style(type)) {
+        t.resize_mode = "shortest_edge";
+        t.resize = v;
+      } else {
+        t.resize_mode = "exact";
+        t.resize_width = t.resize_height = v;
+      }
+    } else if (s.is_object() && s.contains("shortest_edge")) {
+      t.resize_mode = "shortest_edge";
+      t.resize = get_int(s["shortest_edge"], where, "size.shortest_edge");
+    } else if (s.is_object() && s.contains("height") && s.contains("width")) {
+      t.resize_mode = "exact";
+      t.resize_height = get_int(s["height"], where, "size.height");
+      t.resize_width = get_int(s["width"], where, "size.width");
+    } else {
+      throw Error(where + ": unsupported size " + s.dump() + " (expected shortest_edge or height/width)");
+    }
+  } else {
+    t.resize_mode = "none";
+  }
+  if (cfg.contains("resample")) {
+    const auto& r = cfg["resample"];
+    MVB_CHECK(r.is_number_integer(), where, ": resample must be a PIL code 0..5");
+    t.interpolation = resample_name(resample_from_pil_code(r.get<int>()));
+  } else {
+    t.interpolation = "bicubic";  // every HF processor's default
+  }
+  t.crop = 0;
+  if (cfg.value("do_center_crop", false)) {
+    MVB_CHECK(cfg.contains("crop_size"), where, ": do_center_crop without crop_size");
+    const auto& c = cfg["crop_size"];
+    if (c.is_number()) {
+      t.crop = get_int(c, where, "crop_size");
+    } else {
+      MVB_CHECK(c.is_object() && c.contains("height") && c.contains("width"), where, ": unsupported crop_size ",
+                c.dump());
+      t.crop_height = get_int(c["height"], where, "crop_size.height");
+      t.crop_width = get_int(c["width"], where, "crop_size.width");
+      t.crop = t.crop_width;
+    }
+  }
+  if (!cfg.value("do_rescale", true))
+    t.rescale_factor = 1.0;
+  else if (cfg.contains("rescale_factor"))
+    t.rescale_factor = cfg["rescale_factor"].get<double>();
+  t.normalize = cfg.value("do_normalize", true);
+  read_triplet(cfg, "image_mean", &t.mean, where);
+  read_triplet(cfg, "image_std", &t.std, where);
+  return t;
+}
+
+ImageTransform load_image_transform(const std::string& path) {
+  const std::string file = io::is_directory(path) ? io::join_path(path, "preprocessor_config.json") : path;
+  MVB_CHECK(io::exists(file), "missing ", file, "; the checkpoint folder needs its preprocessor_config.json");
+  return image_transform_from_json(io::read_json(file), file);
+}
+
+Qwen2VLConfig qwen2vl_config_from_json(const nlohmann::json& cfg, const std::string& where) {
+  Qwen2VLConfig q;
+  if (cfg.contains("patch_size")) q.patch_size = get_int(cfg["patch_size"], where, "patch_size");
+  if (cfg.contains("temporal_patch_size"))
+    q.temporal_patch_size = get_int(cfg["temporal_patch_size"], where, "temporal_patch_size");
+  if (cfg.contains("merge_size")) q.merge_size = get_int(cfg["merge_size"], where, "merge_size");
+  // Newer configs keep the limits in size {"shortest_edge": min, "longest_edge": max}.
+  if (cfg.contains("size") && cfg["size"].is_object()) {
+    q.min_pixels = cfg["size"].value("shortest_edge", q.min_pixels);
+    q.max_pixels = cfg["size"].value("longest_edge", q.max_pixels);
+  }
+  q.min_pixels = cfg.value("min_pixels", q.min_pixels);
+  q.max_pixels = cfg.value("max_pixels", q.max_pixels);
+  if (cfg.contains("resample")) q.interpolation = resample_name(resample_from_pil_code(cfg["resample"].get<int>()));
+  if (cfg.contains("rescale_factor")) q.rescale_factor = cfg["rescale_factor"].get<double>();
+  read_triplet(cfg, "image_mean", &q.mean, where);
+  read_triplet(cfg, "image_std", &q.std, where);
+  return q;
+}
+
+std::pair<int, int> smart_resize(int height, int width, int factor, int64_t min_pixels, int64_t max_pixels) {
+  MVB_CHECK(height > 0 && width > 0, "smart_resize of an empty image");
+  const double ratio = static_cast<double>(std::max(height, width)) / std::min(height, width);
+  MVB_CHECK(ratio <= 200, "absolute aspect ratio must be smaller than 200, got ", ratio);
+  auto round_by = [&](double v) { return static_cast<int64_t>(std::nearbyint(v / factor)) * factor; };
+  auto floor_by = [&](double v) { return static_cast<int64_t>(std::floor(v / factor)) * factor; };
+  auto ceil_by = [&](double v) { return static_cast<int64_t>(std::ceil(v / factor)) * factor; };
+  int64_t h_bar = std::max<int64_t>(factor, round_by(height));
+  int64_t w_bar = std::max<int64_t>(factor, round_by(width));
+  if (h_bar * w_bar > max_pixels) {
+    const double beta = std::sqrt(static_cast<double>(height) * width / static_cast<double>(max_pixels));
+    h_bar = std::max<int64_t>(factor, floor_by(height / beta));
+    w_bar = std::max<int64_t>(factor, floor_by(width / beta));
+  } else if (h_bar * w_bar < min_pixels) {
+    const double beta = std::sqrt(static_cast<double>(min_pixels) / (static_cast<double>(height) * width));
+    h_bar = ceil_by(height * beta);
+    w_bar = ceil_by(width * beta);
+  }
+  return {static_cast<int>(h_bar), static_cast<int>(w_bar)};
+}
+
+Qwen2VLPixels qwen2vl_preprocess(const RgbImage& img, const Qwen2VLConfig& cfg) {
+  const int factor = cfg.patch_size * cfg.merge_size;
+  const auto [h, w] = smart_resize(img.height, img.width, factor, cfg.min_pixels, cfg.max_pixels);
+  ImageTransform t;
+  t.resize_mode = "none";
+  t.crop = 0;
+  t.mean = cfg.mean;
+  t.std = cfg.std;
+  t.rescale_factor = cfg.rescale_factor;
+  at::Tensor x = to_normalized_tensor(pil_resize(img, w, h, parse_resample(cfg.interpolation)), t);  // [3,h,w]
+  // One image becomes `temporal_patch_size` identical frames, then the reference's reshape/transpose.
+  const int64_t tp = cfg.temporal_patch_size, p = cfg.patch_size, m = cfg.merge_size;
+  const int64_t gh = h / p, gw = w / p;
+  at::Tensor frames = x.unsqueeze(0).expand({tp, 3, h, w});
+  at::Tensor v = frames.reshape({1, tp, 3, gh / m, m, p, gw / m, m, p}).permute({0, 3, 6, 4, 7, 2, 1, 5, 8});
+  Qwen2VLPixels out;
+  out.patches = v.reshape({gh * gw, 3 * tp * p * p}).contiguous();
+  out.grid_thw = {1, gh, gw};
+  return out;
+}
+
+std::pair<int, int> internvl_grid(int width, int height, int min_num, int max_num, int image_size) {
+  MVB_CHECK(min_num >= 1 && max_num >= min_num, "InternVL tiling needs 1 <= min_num <= max_num");
+  const double aspect = static_cast<double>(width) / height;
+  // target_ratios sorted by tile count; Python's sort is stable over a set whose iteration order
+  // we cannot reproduce, so ties in tile count are ordered by columns (only matters on exact ties).
+  std::vector<std::pair<int, int>> ratios;
+  for (int n = min_num; n <= max_num; ++n)
+    for (int i = 1; i <= n; ++i)
+      for (int j = 1; j <= n; ++j)
+        if (i * j <= max_num && i * j >= min_num &&
+            std::find(ratios.begin(), ratios.end(), std::make_pair(i, j)) == ratios.end())
+          ratios.emplace_back(i, j);
+  std::stable_sort(ratios.begin(), ratios.end(),
+                   [](const auto& a, const auto& b) { return a.first * a.second < b.first * b.second; });
+  double best_diff = std::numeric_limits<double>::infinity();
+  std::pair<int, int> best{1, 1};
+  const double area = static_cast<double>(width) * height;
+  for (const auto& r : ratios) {
+    const double diff = std::abs(aspect - static_cast<double>(r.first) / r.second);
+    if (diff < best_diff) {
+      best_diff = diff;
+      best = r;
+    } else if (diff == best_diff && area > 0.5 * image_size * image_size * r.first * r.second) {
+      best = r;
+    }
+  }
+  return best;
+}
+
+std::vector<RgbImage> internvl_dynamic_tiles(const RgbImage& img, int min_num, int max_num, int image_size,
+                                             bool use_thumbnail) {
+  const auto [cols, rows] = internvl_grid(img.width, img.height, min_num, max_num, image_size);
+  const RgbImage resized = pil_resize(img, image_size * cols, image_size * rows, Resample::kBicubic);
+  std::vector<RgbImage> tiles;
+  for (int i = 0; i < cols * rows; ++i) {
+    const int x = (i % cols) * image_size, y = (i / cols) * image_size;
+    tiles.push_back(crop_box(resized, x, y, x + image_size, y + image_size));
+  }
+  if (use_thumbnail && tiles.size() != 1) tiles.push_back(pil_resize(img, image_size, image_size, Resample::kBicubic));
+  return tiles;
+}
+
+}  // namespace mvb
