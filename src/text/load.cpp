@@ -8,6 +8,7 @@
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/text/tokenizer.h"
+#include "unicode.h"
 
 namespace mvb::text {
 
@@ -145,10 +146,21 @@ class ClipTokenizer : public HfTokenizer {
       pos = hit + 4;
     }
     out.append(s, pos, std::string::npos);
-    // Python str.strip(): ASCII whitespace is what can occur here.
-    const size_t b = out.find_first_not_of(" \t\n\r\f\v");
-    if (b == std::string::npos) return "";
-    return out.substr(b, out.find_last_not_of(" \t\n\r\f\v") - b + 1);
+    // Python str.strip(): Unicode whitespace at both ends.
+    size_t b = 0, e = out.size();
+    while (b < e) {
+      size_t k = b;
+      if (!uni::is_whitespace(uni::next_cp(out, k))) break;
+      b = k;
+    }
+    while (e > b) {
+      size_t k = e - 1;
+      while (k > b && (static_cast<unsigned char>(out[k]) & 0xC0) == 0x80) --k;
+      size_t t = k;
+      if (!uni::is_whitespace(uni::next_cp(out, t))) break;
+      e = k;
+    }
+    return out.substr(b, e - b);
   }
 };
 

@@ -213,6 +213,13 @@ class SentencePieceTokenizer : public Tokenizer {
 
 }  // namespace
 
+void train_sentencepiece(const std::string& args) { spm::train(args); }
+
+std::string sentencepiece_module_path() {
+  spm::api();
+  return spm::module_path();
+}
+
 std::unique_ptr<Tokenizer> load_sentencepiece_tokenizer(const std::string& model_path, const std::string& folder) {
   return std::make_unique<SentencePieceTokenizer>(model_path, folder);
 }

@@ -105,6 +105,12 @@ std::unique_ptr<Tokenizer> load_wordpiece_vocab(const std::string& vocab_txt, bo
 std::unique_ptr<Tokenizer> load_clip_bpe(const std::string& vocab_json, const std::string& merges_txt,
                                          const std::string& folder = "");
 
+// Trains a SentencePiece model through the module (spm_train-style arguments, e.g.
+// "--input=corpus.txt --model_prefix=/tmp/m --vocab_size=500"); throws mvb::Error on failure.
+void train_sentencepiece(const std::string& args);
+// Where the SentencePiece module was loaded from; loads it first (throws when it is missing).
+std::string sentencepiece_module_path();
+
 // transformers' clean_up_tokenization(): " ." -> "." etc.
 std::string clean_up_tokenization(std::string text);
 
