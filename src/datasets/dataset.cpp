@@ -13,16 +13,26 @@ Registry<DatasetEntry>& dataset_registry() {
   return r;
 }
 
+std::vector<std::string> Dataset::check_splits(const std::string& /*task*/) const {
+  std::vector<std::string> out;
+  for (const auto& s : info().splits)
+    if (s != "all") out.push_back(s);
+  return out;
+}
+
 CheckReport Dataset::check(const std::string& root, const std::string& task) const {
   CheckReport rep;
   rep.layout = info().layout;
   constexpr size_t kMaxProblems = 20;
+  int64_t hidden = 0;
   auto problem = [&](const std::string& p) {
     rep.ok = false;
-    if (rep.problems.size() < kMaxProblems) rep.problems.push_back(p);
+    if (rep.problems.size() < kMaxProblems)
+      rep.problems.push_back(p);
+    else
+      ++hidden;
   };
-  for (const auto& split : info().splits) {
-    if (split == "all") continue;
+  for (const auto& split : check_splits(task)) {
     std::unique_ptr<SampleReader> reader;
     try {
       reader = open(DatasetRequest{task, split, root});
@@ -31,30 +41,41 @@ CheckReport Dataset::check(const std::string& root, const std::string& task) con
       continue;
     }
     Sample s;
-    int64_t n = 0;
+    int64_t n = 0, errors = 0;
     while (reader->next(s)) {
       ++n;
       if (!s.error.empty()) {
+        ++errors;
         problem(split + " sample " + s.id + ": " + s.error);
         continue;
       }
-      for (int l = 0; l < static_cast<int>(s.labels.size()); ++l) {
-        if (info().multi_label) {
-          if (s.labels[l]) ++rep.counts[split + "/label " + std::to_string(l)];
-        } else {
-          ++rep.counts[split + "/class " + std::to_string(s.labels[l])];
+      if (task == "diagnosis") {
+        for (int l = 0; l < static_cast<int>(s.labels.size()); ++l) {
+          if (info().multi_label) {
+            if (s.labels[l]) ++rep.counts[split + "/label " + std::to_string(l)];
+          } else {
+            ++rep.counts[split + "/class " + std::to_string(s.labels[l])];
+          }
         }
+      } else if (!s.question_type.empty()) {
+        ++rep.counts[split + "/" + s.question_type];
       }
+      bool bad_image = false;
       for (const auto& img : s.images) {
         try {
           decode_image(img);
         } catch (const Error& e) {
+          bad_image = true;
           problem(split + " sample " + s.id + ": " + e.what());
         }
       }
+      errors += bad_image;
     }
     rep.counts[split] = n;
+    if (errors) rep.counts[split + "/errors"] = errors;
+    if (n == 0) problem("split " + split + ": no samples found under " + root);
   }
+  if (hidden) rep.problems.push_back("... and " + std::to_string(hidden) + " more problems");
   return rep;
 }
 
@@ -82,13 +103,20 @@ class SelectingReader : public SampleReader {
   SelectingReader(std::unique_ptr<SampleReader> inner, SampleSelection sel) : inner_(std::move(inner)), sel_(sel) {}
   bool next(Sample& out) override {
     if (sel_.limit >= 0 && emitted_ >= sel_.limit) return false;
-    while (inner_->next(out)) {
-      const int64_t pos = position_++;
-      if (pos % sel_.shard_count != sel_.shard_index) continue;
+    // Samples outside the shard are skipped without building them when the loader allows it.
+    auto* skippable = dynamic_cast<SkippableSampleReader*>(inner_.get());
+    for (;;) {
+      const int64_t pos = position_;
+      if (pos % sel_.shard_count != sel_.shard_index) {
+        if (!(skippable ? skippable->skip() : inner_->next(out))) return false;
+        ++position_;
+        continue;
+      }
+      if (!inner_->next(out)) return false;
+      ++position_;
       ++emitted_;
       return true;
     }
-    return false;
   }
   int64_t size_hint() const override {
     const int64_t n = inner_->size_hint();

@@ -23,6 +23,10 @@ struct DatasetInfo {
   std::string modality;  // radiology, pathology, dermatology, ophthalmology, multi-modal
   std::string layout;    // the expected folder layout, shown by `check` and errors
   std::string description;
+  // The string the reference writes in results.csv's "modality" column (its dataset.modality, or
+  // "image" for diagnosis datasets, which have none). Empty = use `modality`.
+  std::string results_modality;
+  std::vector<std::string> aliases;  // other names users type for this dataset (shown by `list`)
 };
 
 struct DatasetRequest {
@@ -49,6 +53,17 @@ class Dataset {
   // Validates a folder: annotations parse, every referenced image exists and decodes; counts per
   // split and class. The default implementation opens each split and decodes each image.
   virtual CheckReport check(const std::string& root, const std::string& task) const;
+  // The distinct splits `check` walks (default: info().splits without "all"). Loaders whose split
+  // names alias one file (e.g. CheXpert validation -> train.csv) list each file once.
+  virtual std::vector<std::string> check_splits(const std::string& task) const;
+};
+
+// A reader that can pass over a sample without building it (no image or array I/O).
+// select_samples uses it for samples outside the requested shard.
+class SkippableSampleReader : public SampleReader {
+ public:
+  // Advances past one sample; false at the end.
+  virtual bool skip() = 0;
 };
 
 struct DatasetEntry {

@@ -1,0 +1,183 @@
+#include "common.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+
+#include "medvlmbench/core/error.h"
+#include "medvlmbench/core/strings.h"
+#include "medvlmbench/io/files.h"
+
+namespace fs = std::filesystem;
+
+namespace mvb::datasets {
+
+const char* const kYesNoPrefix = "Answer the following question about the image with yes or no. ";
+const char* const kSingleLetterSuffix = "\nAnswer with the single letter corresponding to the best choice.";
+const char* const kCaptionPrompt = "Can you provide a medical report for this image?";
+
+std::vector<std::string> LoaderBase::parts_of(const std::string& split,
+                                              const std::vector<std::string>& all_parts) const {
+  MVB_USAGE_CHECK(std::find(info_.splits.begin(), info_.splits.end(), split) != info_.splits.end(), "invalid split '",
+                  split, "' for ", info_.name, "; valid splits: ", join(info_.splits, ", "));
+  if (split == "all") return all_parts;
+  return {split};
+}
+
+void LoaderBase::fail(const std::string& what) const {
+  throw Error(info_.name + ": " + what + "; expected layout: " + info_.layout);
+}
+
+bool LazySampleReader::next(Sample& out) {
+  if (pos_ >= stubs_.size()) return false;
+  const size_t index = pos_++;
+  out = std::move(stubs_[index]);
+  if (materialize_ && out.error.empty()) {
+    try {
+      materialize_(index, out);
+    } catch (const Error& e) {
+      out.images.clear();
+      out.error = e.what();
+    }
+  }
+  return true;
+}
+
+bool is_yes_no(const std::string& answer) {
+  const std::string a = to_lower(answer);
+  return a == "yes" || a == "no";
+}
+
+std::string vqa_prompt(const std::string& question, const std::string& answer) {
+  return is_yes_no(answer) ? std::string(kYesNoPrefix) + question : question;
+}
+
+std::string join_within(const std::string& root, const std::string& rel, std::string* error) {
+  const std::string p = io::join_path(root, rel);
+  if (rel.empty() || !io::is_within(root, p) || fs::path(rel).is_absolute()) {
+    *error = "path '" + rel + "' escapes the data root " + root + " (annotation paths must be relative, without ..)";
+    return "";
+  }
+  return p;
+}
+
+std::string first_existing(const std::vector<std::string>& candidates) {
+  for (const auto& c : candidates)
+    if (!c.empty() && io::exists(c)) return c;
+  return "";
+}
+
+std::string parent_dir(const std::string& path) {
+  fs::path p = fs::path(path).lexically_normal();
+  if (p.filename().empty()) p = p.parent_path();
+  if (!p.has_parent_path() || p.parent_path() == p) return fs::absolute(p).parent_path().string();
+  return p.parent_path().string();
+}
+
+std::vector<std::string> list_files(const std::string& dir, const std::vector<std::string>& exts) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (!e.is_regular_file()) continue;
+    const std::string ext = to_lower(e.path().extension().string());
+    if (exts.empty() || std::find(exts.begin(), exts.end(), ext) != exts.end())
+      out.push_back(e.path().filename().string());
+  }
+  std::sort(out.begin(), out.end());  // directory order differs between filesystems
+  return out;
+}
+
+std::string json_str(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "None";
+  if (v.is_boolean()) return v.get<bool>() ? "True" : "False";
+  if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 1e16)
+      return std::to_string(static_cast<long long>(d)) + ".0";
+    return v.dump();
+  }
+  return v.dump();
+}
+
+bool parse_int(const std::string& text, long long* out) {
+  const std::string t = trim(text);
+  if (t.empty()) return false;
+  try {
+    size_t used = 0;
+    const double d = std::stod(t, &used);
+    if (used != t.size() || !std::isfinite(d) || d != std::floor(d)) return false;
+    *out = static_cast<long long>(d);
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+void add_image_sample(std::vector<Sample>& out, const std::string& id, const std::string& split,
+                      const std::string& base, const std::string& rel, int label, const std::string& modality) {
+  std::string err;
+  const std::string img = join_within(base, rel, &err);
+  if (img.empty() || !io::exists(img)) {
+    out.push_back(error_sample(id, split, img.empty() ? err : "missing image " + img));
+    return;
+  }
+  Sample s;
+  s.id = id;
+  s.split = split;
+  s.images.push_back(ImageRef::file(img));
+  s.labels = {label};
+  s.modality = modality;
+  out.push_back(std::move(s));
+}
+
+std::string find_split_csv(const std::string& dir, const std::string& prefix, const std::string& part) {
+  std::vector<std::string> c = {io::join_path(dir, prefix + part + ".csv")};
+  if (part == "validation") c.push_back(io::join_path(dir, prefix + "val.csv"));
+  return first_existing(c);
+}
+
+std::string csv_row(const std::string& file, size_t r) { return file + " row " + std::to_string(r + 2); }
+
+Sample error_sample(const std::string& id, const std::string& split, const std::string& error) {
+  Sample s;
+  s.id = id;
+  s.split = split;
+  s.error = error;
+  return s;
+}
+
+std::shared_ptr<const PixelBuffer> pixels_from_array(const io::NpyArray& a, int64_t index, const std::string& what) {
+  std::vector<int64_t> shape = a.shape;
+  int64_t offset = 0;
+  if (index >= 0) {
+    MVB_CHECK(!shape.empty() && index < shape[0], what, ": index ", index, " out of range");
+    shape.erase(shape.begin());
+  }
+  MVB_CHECK(shape.size() == 2 || (shape.size() == 3 && (shape[2] == 1 || shape[2] == 3)), what,
+            ": expected an image array of shape (H, W) or (H, W, 3), got ", shape.size(), " dimensions");
+  auto buf = std::make_shared<PixelBuffer>();
+  buf->height = static_cast<int>(shape[0]);
+  buf->width = static_cast<int>(shape[1]);
+  buf->channels = shape.size() == 3 ? static_cast<int>(shape[2]) : 1;
+  const int64_t n = static_cast<int64_t>(buf->height) * buf->width * buf->channels;
+  if (index >= 0) offset = index * n;
+  buf->data.resize(n);
+  if (a.kind == 'u' && a.item_size == 1) {
+    std::copy(a.data.begin() + offset, a.data.begin() + offset + n, buf->data.begin());
+  } else {
+    for (int64_t i = 0; i < n; ++i) {
+      const double v = a.get_double(offset + i);
+      buf->data[i] = static_cast<uint8_t>(std::isfinite(v) ? std::clamp(v, 0.0, 255.0) : 0.0);
+    }
+  }
+  return buf;
+}
+
+std::shared_ptr<const PixelBuffer> pixels_from_npz(const std::string& path, const std::string& key) {
+  MVB_CHECK(io::exists(path), "missing image array file ", path);
+  const io::NpzFile npz(path);
+  return pixels_from_array(npz.read(key), -1, path + ":" + key);
+}
+
+}  // namespace mvb::datasets

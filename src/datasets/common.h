@@ -1,0 +1,93 @@
+// Helpers shared by the dataset loaders (internal to src/datasets): the base class holding
+// DatasetInfo, a lazily-materialising reader, the reference's prompt templates, safe path joins and
+// error rows.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "medvlmbench/datasets/dataset.h"
+#include "medvlmbench/io/npz.h"
+
+namespace mvb::datasets {
+
+class LoaderBase : public Dataset {
+ public:
+  const DatasetInfo& info() const override { return info_; }
+
+ protected:
+  // The parts a split name stands for: "all" -> `all_parts`, else {split}. Throws UsageError for a
+  // split the loader does not declare.
+  std::vector<std::string> parts_of(const std::string& split, const std::vector<std::string>& all_parts) const;
+  // "<name>: <what>; expected layout: <layout>", for whole-file errors.
+  [[noreturn]] void fail(const std::string& what) const;
+  DatasetInfo info_;
+};
+
+// Builds samples on demand: `stubs` hold everything cheap (text, labels, paths); `materialize` adds
+// what costs I/O (array pixels, embedded image bytes) when the sample is read. An mvb::Error thrown by
+// `materialize` turns that sample into an error row. skip() passes a sample without building it.
+class LazySampleReader : public SkippableSampleReader {
+ public:
+  using Materialize = std::function<void(size_t index, Sample& s)>;
+  explicit LazySampleReader(std::vector<Sample> stubs, Materialize materialize = nullptr)
+      : stubs_(std::move(stubs)), materialize_(std::move(materialize)) {}
+  bool next(Sample& out) override;
+  bool skip() override { return pos_ < stubs_.size() ? (++pos_, true) : false; }
+  int64_t size_hint() const override { return static_cast<int64_t>(stubs_.size()); }
+
+ private:
+  std::vector<Sample> stubs_;
+  Materialize materialize_;
+  size_t pos_ = 0;
+};
+
+// --- the reference's prompts (MedVLMBench dataset/vqa.py, dataset/caption.py) ---
+// VQA template 1, used iff the answer lowercased is "yes" or "no" (even for OPEN questions).
+extern const char* const kYesNoPrefix;
+// Multiple choice suffix (MedXpertQA, OmniMedVQA).
+extern const char* const kSingleLetterSuffix;
+// "Can you provide a medical report for this image? {}".format("").strip()
+extern const char* const kCaptionPrompt;
+bool is_yes_no(const std::string& answer);
+std::string vqa_prompt(const std::string& question, const std::string& answer);
+
+// --- paths ---
+// root/rel when it stays inside root; otherwise sets *error and returns "".
+std::string join_within(const std::string& root, const std::string& rel, std::string* error);
+// The first of `candidates` that exists, or "".
+std::string first_existing(const std::vector<std::string>& candidates);
+std::string parent_dir(const std::string& path);
+// Sorted names of regular files directly in `dir` whose lowercase extension is one of `exts`.
+std::vector<std::string> list_files(const std::string& dir, const std::vector<std::string>& exts);
+
+// --- values ---
+// Python str() of a JSON value (strings as is, null "None", true "True", 3 "3", 2.5 "2.5").
+std::string json_str(const nlohmann::json& v);
+// Parses an integer the way pandas reads one ("3", "3.0", " 3 "); false on anything else.
+bool parse_int(const std::string& text, long long* out);
+
+// Appends a diagnosis sample for image `rel` under `base` with class `label`, or an error row when
+// the path escapes `base` or the file is missing.
+void add_image_sample(std::vector<Sample>& out, const std::string& id, const std::string& split,
+                      const std::string& base, const std::string& rel, int label, const std::string& modality);
+// {dir}/{prefix}{part}.csv; for "validation" also {prefix}val.csv. "" when none exists.
+std::string find_split_csv(const std::string& dir, const std::string& prefix, const std::string& part);
+// "<file> row <n>" for CSV data row r (1-based line numbers, header = line 1).
+std::string csv_row(const std::string& file, size_t r);
+
+// A Sample that only carries an error (the run records it as an error row).
+Sample error_sample(const std::string& id, const std::string& split, const std::string& error);
+
+// Pixels of a 2-D (H,W) or 3-D (H,W,3|1) array as PIL's Image.fromarray(a).convert("RGB") sees
+// them for uint8 data; other dtypes are truncated to uint8 after clamping to [0,255]. `what` names
+// the source in errors.
+std::shared_ptr<const PixelBuffer> pixels_from_array(const io::NpyArray& a, int64_t first_index,
+                                                     const std::string& what);
+// Reads `key` of the npz at `path` as pixels.
+std::shared_ptr<const PixelBuffer> pixels_from_npz(const std::string& path, const std::string& key);
+
+}  // namespace mvb::datasets
