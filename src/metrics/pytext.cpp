@@ -25,6 +25,71 @@ char32_t lower_one(char32_t c) {
   return static_cast<char32_t>(towlower_l(static_cast<wint_t>(c), loc));
 }
 
+// Python's _PyUnicode_IsCased / IsCaseIgnorable, approximated from glibc's tables (cased: has a
+// case mapping or is a lower/upper letter) and the common case-ignorable characters (apostrophes,
+// periods, colons, modifier letters, combining marks). Only the final-sigma rule needs them.
+bool is_cased(char32_t c) {
+  if (c < 0x80) return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+  locale_t loc = utf8_locale();
+  if (!loc) return false;
+  const wint_t w = static_cast<wint_t>(c);
+  return iswupper_l(w, loc) || iswlower_l(w, loc) || towlower_l(w, loc) != w || towupper_l(w, loc) != w;
+}
+
+bool is_case_ignorable(char32_t c) {
+  switch (c) {
+    case '\'':
+    case '.':
+    case ':':
+    case '^':
+    case '`':
+    case 0xA8:
+    case 0xAD:
+    case 0xAF:
+    case 0xB4:
+    case 0xB7:
+    case 0xB8:
+    case 0x2018:
+    case 0x2019:
+    case 0x2024:
+    case 0x2027:
+    case 0x37A:
+    case 0x384:
+    case 0x385:
+    case 0x387:
+      return true;
+    default:
+      return (c >= 0x2B0 && c <= 0x36F) || (c >= 0x483 && c <= 0x489) || (c >= 0x591 && c <= 0x5BD) ||
+             (c >= 0x1AB0 && c <= 0x1AFF) || (c >= 0x1DC0 && c <= 0x1DFF) || (c >= 0x20D0 && c <= 0x20FF) ||
+             (c >= 0xFE00 && c <= 0xFE0F) || (c >= 0xFE20 && c <= 0xFE2F);
+  }
+}
+
+// Capital sigma lower-cases to final sigma U+03C2 when a cased letter precedes it and none
+// follows it (case-ignorable characters skipped), as Python's str.lower() does.
+char32_t lower_sigma(std::u32string_view s, size_t i) {
+  size_t j = i;
+  char32_t c = 0;
+  bool found = false;
+  while (j > 0) {
+    c = s[--j];
+    if (!is_case_ignorable(c)) {
+      found = true;
+      break;
+    }
+  }
+  bool final_sigma = found && is_cased(c);
+  if (final_sigma) {
+    for (size_t k = i + 1; k < s.size(); ++k) {
+      if (!is_case_ignorable(s[k])) {
+        final_sigma = !is_cased(s[k]);
+        break;
+      }
+    }
+  }
+  return final_sigma ? 0x3C2 : 0x3C3;
+}
+
 }  // namespace
 
 std::u32string utf8_decode(std::string_view s) {
@@ -92,8 +157,11 @@ std::string utf8_encode(std::u32string_view s) {
 std::u32string py_lower(std::u32string_view s) {
   std::u32string out;
   out.reserve(s.size());
-  for (char32_t c : s) {
-    if (c == 0x130) {  // LATIN CAPITAL LETTER I WITH DOT ABOVE: the only 1->2 lower-case mapping
+  for (size_t i = 0; i < s.size(); ++i) {
+    const char32_t c = s[i];
+    if (c == 0x3A3) {
+      out.push_back(lower_sigma(s, i));
+    } else if (c == 0x130) {  // LATIN CAPITAL LETTER I WITH DOT ABOVE: the only 1->2 lower-case mapping
       out.push_back(U'i');
       out.push_back(0x307);
     } else {
