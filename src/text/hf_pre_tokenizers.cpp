@@ -265,7 +265,12 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j) {
       return std::make_unique<SplitLiteral>(pat["String"].get<std::string>(), behavior, invert);
     return std::make_unique<SplitRegex>(pattern_source(pat), behavior, invert);
   }
-  if (type == "Whitespace") return std::make_unique<SplitRegex>(R"(\w+|[^\w\s]+)", SplitBehavior::Removed, true);
+  if (type == "Whitespace") {
+    // tokenizers uses the Rust regex crate here, whose Unicode \w (UTS#18) also covers marks, Pc and
+    // joiners but only decimal digits; PCRE2's \w differs, so the classes are spelled out.
+    const std::string w = R"(\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control})";
+    return std::make_unique<SplitRegex>("[" + w + "]+|[^" + w + R"(\p{White_Space}]+)", SplitBehavior::Removed, true);
+  }
   if (type == "WhitespaceSplit")
     return split_chars([](char32_t c) { return uni::is_whitespace(c); }, SplitBehavior::Removed);
   if (type == "BertPreTokenizer") {

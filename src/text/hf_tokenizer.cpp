@@ -144,17 +144,38 @@ HfTokenizer::HfTokenizer(const json& j) {
   model_ = make_model(j.at("model"));
   post_processor_ = make_post_processor(j.value("post_processor", json()));
   decoder_ = make_decoder(j.value("decoder", json()));
+  // Ids are assigned as tokenizers' AddedVocabulary::add_tokens does when it reads the file: a
+  // content already known (added or in the model vocabulary) keeps that id; a new one gets the
+  // next id after the model vocabulary / the largest added id. The file's "id" is not consulted.
   std::vector<AddedVocabulary::Token> added;
+  std::unordered_map<std::string, size_t> added_index;
+  const int64_t model_size = model_->size();
+  int64_t max_added = -1;
   if (j.contains("added_tokens") && j["added_tokens"].is_array()) {
     for (const auto& t : j["added_tokens"]) {
       AddedVocabulary::Token a;
-      a.id = t.at("id").get<int32_t>();
       a.content = t.at("content").get<std::string>();
+      if (a.content.empty()) continue;
       a.special = t.value("special", false);
       a.single_word = t.value("single_word", false);
       a.lstrip = t.value("lstrip", false);
       a.rstrip = t.value("rstrip", false);
       a.normalized = t.value("normalized", !a.special);
+      auto known = added_index.find(a.content);
+      if (known != added_index.end()) {
+        a.id = added[known->second].id;
+        added[known->second] = a;  // re-added with other flags: the later flags win
+        continue;
+      }
+      if (auto id = model_->token_to_id(a.content)) {
+        a.id = *id;
+      } else if (max_added < 0) {
+        a.id = static_cast<int32_t>(model_size);
+      } else {
+        a.id = static_cast<int32_t>(max_added >= model_size || model_size == 0 ? max_added + 1 : model_size);
+      }
+      max_added = std::max<int64_t>(max_added, a.id);
+      added_index[a.content] = added.size();
       added.push_back(std::move(a));
     }
   }
@@ -162,7 +183,7 @@ HfTokenizer::HfTokenizer(const json& j) {
   int64_t extra = 0;
   for (const auto& a : added)
     if (!model_->token_to_id(a.content)) ++extra;
-  vocab_size_ = model_->size() + extra;
+  vocab_size_ = model_size + extra;
   added_.build(std::move(added), normalizer_.get());
 }
 
