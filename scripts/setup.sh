@@ -22,7 +22,7 @@ APT_PACKAGES=(
   libzstd-dev libsnappy-dev zlib1g-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev
   # test oracles (independent references the tests compare against), fixtures
-  python3 python3-numpy python3-torch python3-sklearn python3-nltk python3-pil python3-sentencepiece
+  python3 python3-numpy python3-torch python3-sklearn python3-nltk python3-pil python3-sentencepiece python3-jinja2
   wordnet-base sentencepiece
 )
 # Node.js + npm run the npm test oracles. The machines ship their own Node 20 (whose npm conflicts

@@ -1,0 +1,216 @@
+// Templates transcribed from the reference (ubc-tea/MedVLMBench model/*.py,
+// model/release/llava*/conversation.py) and the chat templates of the Hugging Face checkpoints
+// those models load (tokenizer_config.json / chat_template.json); see the header.
+#include "medvlmbench/text/prompt_templates.h"
+
+#include "medvlmbench/core/error.h"
+#include "medvlmbench/core/strings.h"
+
+namespace mvb::text {
+namespace {
+
+// Python str.strip() / Jinja |trim for the whitespace that occurs in prompts.
+std::string py_strip(const std::string& s) {
+  const char* ws = " \t\n\r\f\v";
+  const size_t b = s.find_first_not_of(ws);
+  if (b == std::string::npos) return "";
+  return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+std::string repeat(const std::string& s, int n) {
+  std::string out;
+  out.reserve(s.size() * std::max(n, 0));
+  for (int i = 0; i < n; ++i) out += s;
+  return out;
+}
+
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  size_t pos = 0;
+  while ((pos = s.find(from, pos)) != std::string::npos) {
+    s.replace(pos, from.size(), to);
+    pos += to.size();
+  }
+  return s;
+}
+
+// conversation.py system prompts.
+constexpr const char* kVicunaV1System =
+    "A chat between a curious user and an artificial intelligence assistant. "
+    "The assistant gives helpful, detailed, and polite answers to the user's questions.";
+constexpr const char* kQwenSystem = "You are a helpful assistant.";
+constexpr const char* kMedGemmaSystem = "You are an expert on understanding medical images.";
+
+// LLaVA's question with its image token, as llava.py / llava_med.py build it.
+std::string llava_user_message(const std::string& question, const PromptOptions& o) {
+  std::string qs = py_strip(replace_all(question, "<image>", ""));
+  if (!o.with_image) return qs;
+  if (o.llava_im_start_end) return "<im_start><image><im_end>\n" + qs;
+  return "<image>\n" + qs;
+}
+
+}  // namespace
+
+std::string to_string(PromptFamily f) {
+  switch (f) {
+    case PromptFamily::kLlavaV1:
+      return "llava_v1";
+    case PromptFamily::kLlavaMedMistral:
+      return "llava_med_mistral_instruct";
+    case PromptFamily::kQwen2VL:
+      return "qwen2_vl_chatml";
+    case PromptFamily::kGemma3:
+      return "gemma3";
+    case PromptFamily::kInternVL:
+      return "internvl";
+    case PromptFamily::kBlip2:
+      return "blip2";
+    case PromptFamily::kXrayGPT:
+      return "xraygpt";
+  }
+  return "unknown";
+}
+
+std::optional<PromptFamily> prompt_family_for_model(const std::string& name) {
+  const std::string n = to_lower(name);
+  if (n == "llava-1.5" || n == "llava") return PromptFamily::kLlavaV1;
+  if (n == "llava-med") return PromptFamily::kLlavaMedMistral;
+  if (n == "qwen2-vl" || n == "qwen25-vl" || n == "lingshu") return PromptFamily::kQwen2VL;
+  if (n == "gemma3" || n == "medgemma") return PromptFamily::kGemma3;
+  if (n == "internvl3" || n == "internvl") return PromptFamily::kInternVL;
+  if (n == "blip2-2.7b" || n == "blip2") return PromptFamily::kBlip2;
+  if (n == "xraygpt") return PromptFamily::kXrayGPT;
+  return std::nullopt;
+}
+
+int qwen2vl_image_token_count(int grid_t, int grid_h, int grid_w, int merge_size) {
+  MVB_CHECK(grid_t > 0 && grid_h > 0 && grid_w > 0 && merge_size > 0, "Qwen2-VL image grid must be positive, got ",
+            grid_t, "x", grid_h, "x", grid_w);
+  return grid_t * grid_h * grid_w / (merge_size * merge_size);
+}
+
+RenderedPrompt render_prompt(PromptFamily family, const std::string& question, const PromptOptions& o) {
+  RenderedPrompt p;
+  const bool med = to_lower(o.model_name) == "medgemma";
+  switch (family) {
+    case PromptFamily::kLlavaV1: {
+      // SeparatorStyle.TWO, sep " ", sep2 "</s>": system + " " + "USER: " + msg + " " + "ASSISTANT:".
+      const std::string system = o.system_prompt.value_or(kVicunaV1System);
+      p.text = system + " USER: " + llava_user_message(question, o) + " ASSISTANT:";
+      p.image_token = o.with_image ? "<image>" : "";
+      p.image_token_count = o.with_image ? 1 : 0;
+      p.stop = {"</s>"};
+      break;
+    }
+    case PromptFamily::kLlavaMedMistral: {
+      // SeparatorStyle.LLAMA_2 with system "" and sep "": "[INST] " + msg + " [/INST]".
+      const std::string system = o.system_prompt.value_or("");
+      const std::string sys = system.empty() ? "" : "<<SYS>>\n" + system + "\n<</SYS>>\n\n";
+      p.text = "[INST] " + sys + llava_user_message(question, o) + " [/INST]";
+      p.image_token = o.with_image ? "<image>" : "";
+      p.image_token_count = o.with_image ? 1 : 0;
+      p.stop = {"</s>"};
+      break;
+    }
+    case PromptFamily::kQwen2VL: {
+      // Content order in qwen2_vl.py / qwen25_vl.py / lingshu.py: image, then text.
+      const std::string system = o.system_prompt.value_or(kQwenSystem);
+      const int n = o.image_tokens < 0 ? 1 : o.image_tokens;
+      p.text = "<|im_start|>system\n" + system + "<|im_end|>\n<|im_start|>user\n";
+      if (o.with_image) p.text += "<|vision_start|>" + repeat("<|image_pad|>", n) + "<|vision_end|>";
+      p.text += question + "<|im_end|>\n<|im_start|>assistant\n";
+      p.image_token = o.with_image ? "<|image_pad|>" : "";
+      p.image_token_count = o.with_image ? n : 0;
+      p.stop = {"<|im_end|>", "<|endoftext|>"};
+      break;
+    }
+    case PromptFamily::kGemma3: {
+      // gemma3.py / medgemma.py: content [text, image]; the chat template trims text items and puts
+      // the system text + "\n\n" at the start of the first user turn; Gemma3Processor expands
+      // <start_of_image> to "\n\n<start_of_image>" + 256 x <image_soft_token> + "<end_of_image>\n\n".
+      const std::string system = o.system_prompt.value_or(med ? kMedGemmaSystem : "");
+      const int n = o.image_tokens < 0 ? 256 : o.image_tokens;
+      p.text = "<bos><start_of_turn>user\n";
+      if (!system.empty()) p.text += system + "\n\n";  // not trimmed by the template
+      p.text += py_strip(question);
+      if (o.with_image) p.text += "\n\n<start_of_image>" + repeat("<image_soft_token>", n) + "<end_of_image>\n\n";
+      p.text += "<end_of_turn>\n<start_of_turn>model\n";
+      p.add_special_tokens = false;  // the template already holds <bos>
+      p.image_token = o.with_image ? "<image_soft_token>" : "";
+      p.image_token_count = o.with_image ? n : 0;
+      p.stop = {"<end_of_turn>", "<eos>"};
+      break;
+    }
+    case PromptFamily::kInternVL: {
+      // internvl.py: content [text, image]; the InternVL-hf chat template writes "<IMG_CONTEXT>\n"
+      // for an image; InternVLProcessor expands it to <img> + 256 per tile x <IMG_CONTEXT> + </img>.
+      const int n = o.image_tokens < 0 ? 256 * std::max(o.internvl_tiles, 1) : o.image_tokens;
+      p.text = "";
+      if (o.system_prompt && !o.system_prompt->empty())
+        p.text += "<|im_start|>system\n" + *o.system_prompt + "<|im_end|>\n";
+      p.text += "<|im_start|>user\n" + question;
+      if (o.with_image) p.text += "<img>" + repeat("<IMG_CONTEXT>", n) + "</img>\n";
+      p.text += "<|im_end|>\n<|im_start|>assistant\n";
+      p.image_token = o.with_image ? "<IMG_CONTEXT>" : "";
+      p.image_token_count = o.with_image ? n : 0;
+      p.stop = {"<|im_end|>"};
+      break;
+    }
+    case PromptFamily::kBlip2: {
+      const int n = o.image_tokens < 0 ? 0 : o.image_tokens;
+      p.text = repeat("<image>", o.with_image ? n : 0) + "Question: " + question + " Answer:";
+      p.image_token = n > 0 && o.with_image ? "<image>" : "";
+      p.image_token_count = o.with_image ? n : 0;
+      p.stop = {"</s>"};
+      break;
+    }
+    case PromptFamily::kXrayGPT: {
+      // xraygpt.py: BOS is prepended as an id, the text is split at <ImageHere> and each side is
+      // tokenized without special tokens; the 32 Q-Former embeddings go in between.
+      p.text = o.with_image ? "###Patient: <Img><ImageHere></Img> " + question + "###Doctor:"
+                            : "###Patient: " + question + "###Doctor:";
+      p.add_special_tokens = false;
+      p.image_token = o.with_image ? "<ImageHere>" : "";
+      p.image_token_count = o.with_image ? 1 : 0;
+      p.stop = {"###"};
+      break;
+    }
+  }
+  return p;
+}
+
+std::vector<int32_t> llava_tokenize_with_image(const Tokenizer& tok, const std::string& prompt,
+                                               int32_t image_token_index) {
+  std::vector<std::vector<int32_t>> chunks;
+  size_t pos = 0;
+  while (true) {
+    const size_t hit = prompt.find("<image>", pos);
+    chunks.push_back(tok.encode(prompt.substr(pos, hit == std::string::npos ? std::string::npos : hit - pos), true));
+    if (hit == std::string::npos) break;
+    pos = hit + 7;
+  }
+  std::vector<int32_t> ids;
+  size_t offset = 0;
+  const int32_t bos = tok.special_tokens().bos.id;
+  if (!chunks.empty() && !chunks[0].empty() && bos >= 0 && chunks[0][0] == bos) {
+    offset = 1;
+    ids.push_back(bos);
+  }
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    if (c > 0) ids.push_back(image_token_index);  // insert_separator(..., [image_token_index] * (offset + 1))[offset:]
+    if (chunks[c].size() > offset)
+      ids.insert(ids.end(), chunks[c].begin() + static_cast<long>(offset), chunks[c].end());
+  }
+  return ids;
+}
+
+std::string extract_answer(PromptFamily family, const std::string& generated) {
+  if (family == PromptFamily::kXrayGPT) {
+    std::string s = generated.substr(0, generated.find("###"));
+    const size_t d = s.rfind("Doctor:");
+    if (d != std::string::npos) s = s.substr(d + 7);
+    return py_strip(s);
+  }
+  return py_strip(generated);
+}
+
+}  // namespace mvb::text
