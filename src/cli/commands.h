@@ -1,6 +1,7 @@
 // The subcommands behind main(); each returns the process exit code.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
 
@@ -21,7 +22,20 @@ struct CheckOptions {
   std::string format = "text";
 };
 
+struct JudgeOptions {
+  std::string run_dir;
+  std::string mode = "open";   // open | mc
+  std::string scope = "open";  // open | all
+  bool force = false;
+  bool mc_all = false;
+  int bootstrap = 1000;
+  std::string format = "text";
+  RunConfig api;  // judge, judge_api_base, judge_api_model, api_* and cache flags
+};
+
 std::string version_string();
+CLI::App* add_judge_command(CLI::App& app, JudgeOptions& opts);
+int cmd_judge(const JudgeOptions& opts);
 int cmd_eval(const RunConfig& cfg, const std::vector<std::string>& argv);
 int cmd_train(const RunConfig& cfg, const std::vector<std::string>& argv);
 int cmd_score(const std::string& run_dir, int bootstrap, const std::string& format);

@@ -59,6 +59,28 @@ void add_eval_flags(CLI::App& app, RunConfig& c) {
   opt(app, "--eval_print_freq", c.eval_print_freq, "Accepted for compatibility (progress is time-based)");
   opt(app, "--bootstrap", c.bootstrap, "Bootstrap resamples for 95% confidence intervals (0 = off)");
   opt(app, "--format", c.format, "End-of-run summary on stdout: text or json")->check(CLI::IsMember({"text", "json"}));
+  add_api_flags(app, c);
+  opt(app, "--judge", c.judge,
+      "After the run, score open answers 0-100 with this LLM judge: NAME[:MODEL_ID] (e.g. o3, openai:gpt-4.1, "
+      "openai-compatible)");
+  opt(app, "--judge_api_base", c.judge_api_base, "Base URL of the judge's server (default: the provider's)");
+  opt(app, "--judge_api_model", c.judge_api_model, "The judge's model id at its provider");
+}
+
+void add_api_flags(CLI::App& app, RunConfig& c) {
+  opt(app, "--api_base", c.api_base,
+      "API base URL (required for openai-compatible, e.g. http://localhost:8000/v1; default: the provider's)");
+  opt(app, "--api_model", c.api_model, "Model id at the provider (default: o3 / gemini-2.5-pro / the server's model)");
+  opt(app, "--api_protocol", c.api_protocol, "chat (Chat Completions), responses or gemini (default: the backend's)")
+      ->check(CLI::IsMember({"", "chat", "responses", "gemini"}));
+  opt(app, "--api_concurrency", c.api_concurrency, "API requests in flight at once")->check(CLI::Range(1, 1024));
+  opt(app, "--api_timeout", c.api_timeout, "Seconds before one API request is abandoned (then retried)");
+  opt(app, "--api_retries", c.api_retries, "Retries per request on 429, 5xx and network errors (backoff + jitter)");
+  opt(app, "--api_rpm", c.api_rpm, "Client-side limit in requests per minute (0 = none)");
+  opt(app, "--api_tpm", c.api_tpm, "Client-side limit in tokens per minute (0 = none)");
+  opt(app, "--api_max_tokens", c.api_max_tokens, "Maximum output tokens sent to the API (0 = not sent)");
+  opt(app, "--api_prices", c.api_prices, "Price table for cost accounting (default configs/api_prices.json)");
+  bool_opt(app, "--no_cache", c.no_cache, "Do not read or write the API response cache");
 }
 
 void add_train_flags(CLI::App& app, RunConfig& c) {

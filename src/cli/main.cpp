@@ -1,4 +1,4 @@
-// medvlmbench: command-line entry point. Subcommands: eval, train, score, list, check, version.
+// medvlmbench: command-line entry point. Subcommands: eval, train, score, judge, list, check, version.
 // Exit codes: 0 success, 1 runtime error (missing/corrupt files ...), 2 usage error (bad flags,
 // unknown names, bad config), 130 interrupted (finished predictions are kept).
 #include <c10/util/Exception.h>
@@ -75,6 +75,9 @@ int main(int argc, char** argv) {
   check->add_option("--model_path", check_opts.model_path, "Checkpoint folder to inspect");
   check->add_option("--format", check_opts.format, "text or json")->check(CLI::IsMember({"text", "json"}));
 
+  mvb::cli::JudgeOptions judge_opts;
+  CLI::App* judge = mvb::cli::add_judge_command(app, judge_opts);
+
   CLI::App* version = app.add_subcommand("version", "Print versions (project, LibTorch, CUDA)");
   version->add_option("--format", version_format, "text or json")->check(CLI::IsMember({"text", "json"}));
 
@@ -110,6 +113,11 @@ int main(int argc, char** argv) {
       cfg.command = "train";
       mvb::install_signal_handlers();
       return mvb::cli::cmd_train(cfg, args);
+    }
+    if (judge->parsed()) {
+      mvb::log::init(judge_opts.api.log_level);
+      mvb::install_signal_handlers();
+      return mvb::cli::cmd_judge(judge_opts);
     }
     if (score->parsed()) return mvb::cli::cmd_score(score_dir, score_bootstrap, cfg.format);
     if (list->parsed()) return mvb::cli::cmd_list(list_opts);

@@ -28,6 +28,20 @@ nlohmann::json RunConfig::to_json() const {
       {"log_level", log_level},
       {"bootstrap", bootstrap},
       {"config", config_file},
+      {"api_base", api_base},
+      {"api_model", api_model},
+      {"api_protocol", api_protocol},
+      {"api_concurrency", api_concurrency},
+      {"api_timeout", api_timeout},
+      {"api_retries", api_retries},
+      {"api_rpm", api_rpm},
+      {"api_tpm", api_tpm},
+      {"api_max_tokens", api_max_tokens},
+      {"api_prices", api_prices},
+      {"no_cache", no_cache},
+      {"judge", judge},
+      {"judge_api_base", judge_api_base},
+      {"judge_api_model", judge_api_model},
   };
   if (command == "train") {
     j.update({{"output_dir", output_dir},
@@ -53,6 +67,22 @@ nlohmann::json RunConfig::to_json() const {
               {"fp16", fp16}});
   }
   return j;
+}
+
+nlohmann::json RunConfig::model_options() const {
+  nlohmann::json o = {{"api_concurrency", api_concurrency},
+                      {"api_timeout_s", api_timeout},
+                      {"api_retries", api_retries},
+                      {"api_rpm", api_rpm},
+                      {"api_tpm", api_tpm},
+                      {"no_cache", no_cache},
+                      {"api_cache_dir", cache_dir.empty() ? exp_path + "/.cache" : cache_dir}};
+  if (!api_base.empty()) o["api_base"] = api_base;
+  if (!api_model.empty()) o["api_model"] = api_model;
+  if (!api_protocol.empty()) o["api_protocol"] = api_protocol;
+  if (api_max_tokens > 0) o["api_max_tokens"] = api_max_tokens;
+  if (!api_prices.empty()) o["api_prices"] = api_prices;
+  return o;
 }
 
 }  // namespace mvb

@@ -18,6 +18,7 @@
 #include "medvlmbench/io/jsonl.h"
 #include "medvlmbench/io/run_layout.h"
 #include "medvlmbench/models/model.h"
+#include "medvlmbench/tasks/judge.h"
 #include "medvlmbench/tasks/task.h"
 #include "medvlmbench/tasks/usage.h"
 
@@ -265,6 +266,7 @@ RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
   spec.cache_dir = cfg.cache_dir;
   spec.class_texts = info.class_texts;
   spec.multi_label = info.multi_label;
+  spec.options = cfg.model_options();  // api_* settings for API-backed models
   const auto t_load = std::chrono::steady_clock::now();
   std::unique_ptr<Model> model = v.model->factory(spec);
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
@@ -277,6 +279,10 @@ RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
   runner->run(ctx);
   writer.sync();
   const double run_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_run).count();
+
+  // --judge: score the open answers with an LLM judge before the evaluator reads the rows.
+  if (!cfg.judge.empty() && !cancel_requested())
+    ctx.stats["judge"] = judge_predictions(pred_path, judge_config_from(cfg)).to_json();
 
   out.status = cancel_requested() ? "interrupted" : "completed";
   out.rows_written = sink.rows;

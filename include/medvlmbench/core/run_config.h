@@ -41,6 +41,26 @@ struct RunConfig {
   std::string config_file;
   int bootstrap = 1000;  // bootstrap resamples for confidence intervals (0 disables)
 
+  // API backends (o3, gemini-2.5-pro, openai, gemini, openai-compatible) and the LLM judge.
+  // Keys are never flags: they come from environment variables only.
+  std::string api_base;      // "" = the provider's default; required for openai-compatible
+  std::string api_model;     // provider model id; "" = the registered default
+  std::string api_protocol;  // chat | responses | gemini; "" = the backend's default
+  int api_concurrency = 8;   // requests in flight
+  double api_timeout = 300;  // seconds per request
+  int api_retries = 6;       // retries after the first attempt (429, 5xx, network errors)
+  double api_rpm = 0;        // requests per minute (0 = no client-side limit)
+  double api_tpm = 0;        // tokens per minute (0 = no client-side limit)
+  int api_max_tokens = 0;    // 0 = not sent (the reference sends none)
+  std::string api_prices;    // price table; "" = configs/api_prices.json
+  bool no_cache = false;     // bypass the API response cache
+  std::string judge;         // LLM judge "NAME[:MODEL_ID]" for open answers; "" = none
+  std::string judge_api_base;
+  std::string judge_api_model;
+
+  // ModelSpec.options for API-backed models: the api_* values above plus the resolved cache folder.
+  nlohmann::json model_options() const;
+
   // run_train.py
   std::string output_dir = "./output";
   double num_train_epochs = 0;  // 0 = not given
