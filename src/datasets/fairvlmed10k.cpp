@@ -21,7 +21,10 @@ class FairVlmedDataset : public LoaderBase {
  public:
   explicit FairVlmedDataset(const std::string& name) {
     info_.name = name;
-    info_.tasks = {"vqa", "caption", "diagnosis"};
+    // The reference's "Harvard-FairVLMed10k" is its vqa dataset, "HarvardFairVLMed10k" its caption and
+    // diagnosis one; the first task is what `check` uses by default.
+    info_.tasks = name == "HarvardFairVLMed10k" ? std::vector<std::string>{"caption", "diagnosis", "vqa"}
+                                                : std::vector<std::string>{"vqa", "caption", "diagnosis"};
     info_.splits = {"train", "validation", "test", "all"};
     info_.class_texts = {"a benign scanning laser ophthalmoscope fundus image",
                          " a glaucoma scanning laser ophthalmoscope fundus image"};
@@ -29,7 +32,8 @@ class FairVlmedDataset : public LoaderBase {
     info_.results_modality = "SLO Fundus";
     info_.aliases = {name == "HarvardFairVLMed10k" ? "Harvard-FairVLMed10k" : "HarvardFairVLMed10k"};
     info_.layout =
-        "vqa: {image_path}/vqa_{train,val,test}.csv + the .npz files its image_path column names (key slo_fundus); "
+        "vqa: {image_path}/vqa_{train,validation,test,all}.csv + the .npz files its image_path column names (key "
+        "slo_fundus); "
         "caption: {image_path}/caption_{split}.csv (image_path, gpt_summary); diagnosis: "
         "{image_path}/FairVLMed10k/split/{split}.csv (glaucoma, path) with images at {image_path}/FairVLMed10k/{path}";
     info_.description = "Harvard-FairVLMed10k SLO fundus: VQA, report generation and glaucoma diagnosis";
@@ -39,7 +43,15 @@ class FairVlmedDataset : public LoaderBase {
     MVB_USAGE_CHECK(req.task == "vqa" || req.task == "caption" || req.task == "diagnosis", info_.name,
                     " supports tasks vqa, caption and diagnosis, not '", req.task, "'");
     std::vector<Sample> samples;
-    for (const auto& part : parts_of(req.split, {"train", "validation", "test"})) {
+    auto parts = parts_of(req.split, {"train", "validation", "test"});
+    // The reference reads {task}_all.csv / split/all.csv for "all" (its preprocessing writes them);
+    // without them "all" is train + validation + test.
+    const std::string all_csv =
+        req.task == "diagnosis"
+            ? io::join_path(io::join_path(io::join_path(req.root, "FairVLMed10k"), "split"), "all.csv")
+            : io::join_path(metadata_dir(req.root, req.task), req.task + "_all.csv");
+    if (req.split == "all" && io::exists(all_csv)) parts = {"all"};
+    for (const auto& part : parts) {
       if (req.task == "diagnosis")
         load_diagnosis(req.root, part, samples);
       else
