@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""Writes tiny random-weight checkpoints in the published formats the contrastive models load.
+
+  tests/fixtures/models/tiny-clip/        HF CLIP layout: config.json, model.safetensors, vocab.json,
+                                          merges.txt, tokenizer_config.json, special_tokens_map.json,
+                                          preprocessor_config.json
+  tests/fixtures/models/tiny-clip-bin/    the same weights as pytorch_model.bin (torch.save zip format)
+  tests/fixtures/models/tiny-siglip/      HF SigLIP layout (config.json, model.safetensors, tokenizer)
+  tests/fixtures/models/tiny-biomedclip/  open_clip layout: open_clip_config.json,
+                                          open_clip_pytorch_model.bin, vocab.txt (WordPiece)
+
+Names and shapes are those of the real checkpoints (transformers CLIPModel / SiglipModel state dicts,
+open_clip CustomTextCLIP with a timm ViT trunk and an HF BERT text tower); only the sizes are tiny.
+Weights are seeded, so reruns give identical files. Run with Debian's /usr/bin/python3 (python3-torch).
+"""
+import json
+import os
+import sys
+
+import torch
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference"))
+import st_io  # noqa: E402
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "models")
+# Parity for these fixtures is checked at test time against python3-torch ports of the published
+# modeling code (scripts/reference/); provisional until a device session regenerates reference
+# outputs with transformers / open_clip themselves.
+CLIP_ORACLE = {"provisional": True, "oracle": "python3-torch line-by-line port of transformers "
+               "src/transformers/models/clip/modeling_clip.py@000f1ffdbf1ce6190cc8863af9a2fff817590937 "
+               "(scripts/reference/clip_reference.py)"}
+META = {"generator": "scripts/make_model_fixtures.py", "weights": "seeded random (torch.manual_seed)"}
+
+
+def rnd(*shape, std=0.2):
+    return torch.randn(*shape) * std
+
+
+def ln(sd, prefix, d):
+    sd[prefix + ".weight"] = 1.0 + rnd(d, std=0.1)
+    sd[prefix + ".bias"] = rnd(d, std=0.1)
+
+
+def lin(sd, prefix, i, o, bias=True):
+    sd[prefix + ".weight"] = rnd(o, i, std=i ** -0.5)
+    if bias:
+        sd[prefix + ".bias"] = rnd(o, std=0.1)
+
+
+def encoder_layers(sd, prefix, n, d, mlp):
+    for i in range(n):
+        p = f"{prefix}.layers.{i}"
+        for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
+            lin(sd, f"{p}.self_attn.{proj}", d, d)
+        ln(sd, f"{p}.layer_norm1", d)
+        lin(sd, f"{p}.mlp.fc1", d, mlp)
+        lin(sd, f"{p}.mlp.fc2", mlp, d)
+        ln(sd, f"{p}.layer_norm2", d)
+
+
+def write_json(path, obj):
+    with open(path, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
+# ---------------------------------------------------------------- CLIP BPE tokenizer files
+def bytes_to_unicode():
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return [chr(c) for c in cs]
+
+
+CLIP_MERGES = ["p h", "o t", "ph ot", "phot o</w>", "o f</w>", "c h", "e s", "x r", "a y</w>"]
+
+
+def write_clip_tokenizer(out):
+    chars = bytes_to_unicode()
+    vocab = chars + [c + "</w>" for c in chars]
+    for m in CLIP_MERGES:
+        vocab.append(m.replace(" ", ""))
+    vocab += ["<|startoftext|>", "<|endoftext|>"]
+    write_json(os.path.join(out, "vocab.json"), {t: i for i, t in enumerate(vocab)})
+    with open(os.path.join(out, "merges.txt"), "w") as f:
+        f.write("#version: 0.2\n" + "\n".join(CLIP_MERGES) + "\n")
+    special = {"bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
+               "unk_token": "<|endoftext|>"}
+    write_json(os.path.join(out, "special_tokens_map.json"), special)
+    write_json(os.path.join(out, "tokenizer_config.json"),
+               dict(special, model_max_length=77, tokenizer_class="CLIPTokenizer", do_lower_case=True,
+                    errors="replace", add_prefix_space=False))
+    return len(vocab), vocab.index("<|endoftext|>"), vocab.index("<|startoftext|>")
+
+
+def make_clip(out, bin_out):
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(1)
+    vocab_size, eos, bos = write_clip_tokenizer(out)
+    t = dict(hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
+             max_position_embeddings=77, vocab_size=vocab_size, hidden_act="quick_gelu", layer_norm_eps=1e-5,
+             bos_token_id=bos, eos_token_id=eos, pad_token_id=eos)
+    v = dict(hidden_size=24, intermediate_size=48, num_hidden_layers=2, num_attention_heads=3, image_size=32,
+             patch_size=8, num_channels=3, hidden_act="quick_gelu", layer_norm_eps=1e-5)
+    proj = 12
+    sd = {}
+    sd["text_model.embeddings.token_embedding.weight"] = rnd(vocab_size, t["hidden_size"], std=0.5)
+    sd["text_model.embeddings.position_embedding.weight"] = rnd(t["max_position_embeddings"], t["hidden_size"])
+    encoder_layers(sd, "text_model.encoder", t["num_hidden_layers"], t["hidden_size"], t["intermediate_size"])
+    ln(sd, "text_model.final_layer_norm", t["hidden_size"])
+    d = v["hidden_size"]
+    n_pos = (v["image_size"] // v["patch_size"]) ** 2 + 1
+    sd["vision_model.embeddings.class_embedding"] = rnd(d, std=0.5)
+    sd["vision_model.embeddings.patch_embedding.weight"] = rnd(d, 3, v["patch_size"], v["patch_size"], std=0.05)
+    sd["vision_model.embeddings.position_embedding.weight"] = rnd(n_pos, d)
+    ln(sd, "vision_model.pre_layrnorm", d)
+    encoder_layers(sd, "vision_model.encoder", v["num_hidden_layers"], d, v["intermediate_size"])
+    ln(sd, "vision_model.post_layernorm", d)
+    sd["visual_projection.weight"] = rnd(proj, d, std=d ** -0.5)
+    sd["text_projection.weight"] = rnd(proj, t["hidden_size"], std=t["hidden_size"] ** -0.5)
+    sd["logit_scale"] = torch.tensor(2.6592)
+    cfg = {"architectures": ["CLIPModel"], "model_type": "clip", "projection_dim": proj, "logit_scale_init_value": 2.6592,
+           "text_config": t, "vision_config": v}
+    write_json(os.path.join(out, "config.json"), cfg)
+    write_json(os.path.join(out, "preprocessor_config.json"),
+               {"crop_size": {"height": 32, "width": 32}, "do_center_crop": True, "do_normalize": True,
+                "do_resize": True, "image_processor_type": "CLIPImageProcessor",
+                "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711],
+                "resample": 3, "size": {"shortest_edge": 32}})
+    st_io.save(os.path.join(out, "model.safetensors"), sd, {"format": "pt"})
+    write_json(os.path.join(out, "fixture.json"), dict(META, format="hf-clip safetensors", **CLIP_ORACLE))
+    # The same model as a torch.save zip checkpoint (PubMedCLIP / PLIP ship pytorch_model.bin).
+    os.makedirs(bin_out, exist_ok=True)
+    for name in os.listdir(out):
+        if name not in ("model.safetensors", "fixture.json"):
+            with open(os.path.join(out, name), "rb") as src, open(os.path.join(bin_out, name), "wb") as dst:
+                dst.write(src.read())
+    # Old transformers checkpoints persist the position_ids buffers; the loader must drop them.
+    bin_sd = dict(sd)
+    bin_sd["text_model.embeddings.position_ids"] = torch.arange(77).unsqueeze(0)
+    torch.save(bin_sd, os.path.join(bin_out, "pytorch_model.bin"))
+    write_json(os.path.join(bin_out, "fixture.json"),
+               dict(META, format="hf-clip torch.save zip (pytorch_model.bin)", **CLIP_ORACLE))
+
+
+if __name__ == "__main__":
+    make_clip(os.path.join(ROOT, "tiny-clip"), os.path.join(ROOT, "tiny-clip-bin"))
+    print("wrote fixtures under", os.path.normpath(ROOT))

@@ -1,0 +1,40 @@
+#include "medvlmbench/nn/text_transformer.h"
+
+#include <ATen/ATen.h>
+
+#include "medvlmbench/core/error.h"
+
+namespace mvb::nn {
+
+TextTransformerImpl::TextTransformerImpl(const TextTransformerOptions& o) : opts(o) {
+  const int64_t d = o.layer.dim;
+  token_embedding = register_module("token_embedding", torch::nn::Embedding(o.vocab_size, d));
+  position_embedding = register_module("position_embedding", torch::nn::Embedding(o.max_positions, d));
+  encoder = register_module("encoder", TransformerEncoder(o.layer, o.num_layers));
+  final_layer_norm =
+      register_module("final_layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(o.layer.eps)));
+}
+
+at::Tensor TextTransformerImpl::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask) {
+  const int64_t len = input_ids.size(1);
+  MVB_CHECK(len <= opts.max_positions, "text of ", len, " tokens exceeds the model's ", opts.max_positions,
+            " positions");
+  at::Tensor ids = input_ids.to(token_embedding->weight.device(), at::kLong);
+  at::Tensor x = token_embedding->forward(ids) + position_embedding->weight.slice(0, 0, len).unsqueeze(0);
+  at::Tensor mask;
+  if (attention_mask.defined()) mask = additive_padding_mask(attention_mask.to(x.device()), x.scalar_type());
+  x = final_layer_norm->forward(encoder->forward(x, mask, opts.causal));
+  at::Tensor rows = at::arange(x.size(0), ids.options());
+  if (opts.pool == TextTransformerOptions::Pool::kLast) return x.select(1, len - 1);
+  // transformers' CLIPTextTransformer: when every row's largest id is 49407 (the original vocabulary's
+  // end-of-text, as with the legacy eos_token_id=2 configs) it takes the argmax position; otherwise the
+  // first position holding eos_token_id.
+  at::Tensor pos;
+  if (at::all(ids.amax(-1) == 49407).item<bool>())
+    pos = ids.argmax(-1);
+  else
+    pos = (ids == opts.eos_token_id).to(at::kInt).argmax(-1);
+  return x.index({rows, pos});
+}
+
+}  // namespace mvb::nn

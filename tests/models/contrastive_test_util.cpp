@@ -1,0 +1,52 @@
+#include "contrastive_test_util.h"
+
+#include <gtest/gtest.h>
+
+#include <limits>
+
+#include "medvlmbench/io/safetensors.h"
+#include "medvlmbench/models/model.h"
+#include "support/test_support.h"
+
+namespace mvb::test {
+
+std::unique_ptr<ContrastiveTowers> load_contrastive(const std::string& name, const std::string& dir) {
+  ModelSpec spec;
+  spec.name = name;
+  spec.model_path = dir;
+  spec.class_texts = {"a", "b"};
+  std::unique_ptr<Model> m = model_registry().get(name).factory(spec);
+  auto* towers = dynamic_cast<ContrastiveTowers*>(m.get());
+  if (!towers) return nullptr;
+  m.release();
+  return std::unique_ptr<ContrastiveTowers>(towers);
+}
+
+std::map<std::string, at::Tensor> run_reference(const std::string& script, const std::string& ckpt,
+                                                const std::map<std::string, at::Tensor>& inputs) {
+  TempDir tmp;
+  std::vector<std::pair<std::string, at::Tensor>> named(inputs.begin(), inputs.end());
+  io::write_safetensors(tmp / "in.safetensors", named);
+  const std::string py = system_python();
+  if (py.empty()) {
+    ADD_FAILURE() << "Debian's /usr/bin/python3 (with python3-torch) is required for the reference oracle";
+    return {};
+  }
+  CommandResult r = run_command(
+      {py, source_dir() + "/scripts/reference/" + script, ckpt, tmp / "in.safetensors", tmp / "out.safetensors"});
+  if (r.exit_code != 0) {
+    ADD_FAILURE() << script << " failed (" << r.exit_code << "): " << r.err;
+    return {};
+  }
+  io::StateDict sd = io::open_safetensors(tmp / "out.safetensors");
+  std::map<std::string, at::Tensor> out;
+  for (const auto& n : sd.names()) out[n] = sd.get(n).clone();
+  return out;
+}
+
+double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
+  if (!a.defined() || !b.defined() || a.sizes() != b.sizes()) return std::numeric_limits<double>::infinity();
+  return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
+}
+
+}  // namespace mvb::test
