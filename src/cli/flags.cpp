@@ -49,6 +49,8 @@ void add_common_flags(CLI::App& app, RunConfig& c) {
   opt(app, "--limit,--max_samples", c.limit, "Process only the first N samples (after --shard)");
   opt(app, "--shard", c.shard, "Process shard i of n (samples at positions i, i+n, ...), e.g. 0/4");
   opt(app, "--log_level", c.log_level, "trace, debug, info, warn, error or off");
+  opt(app, "--prompt_template", c.prompt_template,
+      "clip-zs / clip-img-lora class prompt; {} = class text; '|' separates templates to ensemble");
 }
 
 void add_eval_flags(CLI::App& app, RunConfig& c) {
@@ -108,6 +110,10 @@ void add_train_flags(CLI::App& app, RunConfig& c) {
   opt(app, "--max_grad_norm", c.max_grad_norm, "Gradient clipping norm");
   bool_opt(app, "--bf16", c.bf16, "Train in bfloat16");
   bool_opt(app, "--fp16", c.fp16, "Train in float16");
+  opt(app, "--eval_every", c.eval_every,
+      "Diagnosis LP/LoRA: evaluate on the test split every N epochs (0 = only at the end)");
+  bool_opt(app, "--lora_head_only", c.lora_head_only,
+           "img-lora-lp: train only the linear head, as the reference effectively does");
   bool_opt(app, "--resume", c.resume, "Continue from the last checkpoint in the run folder");
 }
 

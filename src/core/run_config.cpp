@@ -27,6 +27,7 @@ nlohmann::json RunConfig::to_json() const {
       {"resume", resume},
       {"log_level", log_level},
       {"bootstrap", bootstrap},
+      {"prompt_template", prompt_template},
       {"config", config_file},
       {"api_base", api_base},
       {"api_model", api_model},
@@ -64,7 +65,9 @@ nlohmann::json RunConfig::to_json() const {
               {"model_max_length", model_max_length},
               {"max_grad_norm", max_grad_norm},
               {"bf16", bf16},
-              {"fp16", fp16}});
+              {"fp16", fp16},
+              {"eval_every", eval_every},
+              {"lora_head_only", lora_head_only}});
   }
   return j;
 }

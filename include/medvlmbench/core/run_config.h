@@ -40,6 +40,9 @@ struct RunConfig {
   std::string format = "text";  // end-of-run summary on stdout: text or json
   std::string config_file;
   int bootstrap = 1000;  // bootstrap resamples for confidence intervals (0 disables)
+  // Contrastive diagnosis (clip-zs, clip-img-lora): class prompt template(s); "{}" is the class text,
+  // "|" separates templates whose normalised text embeddings are averaged (prompt ensembling).
+  std::string prompt_template = "a photo of {}";
 
   // API backends (o3, gemini-2.5-pro, openai, gemini, openai-compatible) and the LLM judge.
   // Keys are never flags: they come from environment variables only.
@@ -83,6 +86,10 @@ struct RunConfig {
   double max_grad_norm = 1.0;
   bool bf16 = false;
   bool fp16 = false;
+  // Diagnosis LP / LoRA training: evaluate on the test split every N epochs (the reference: 10), and
+  // img-lora-lp's reference behaviour (the vision tower runs under no_grad, so only the head trains).
+  int eval_every = 10;
+  bool lora_head_only = false;
 
   nlohmann::json to_json() const;
 };
