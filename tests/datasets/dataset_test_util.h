@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "medvlmbench/build_info.h"
 #include "medvlmbench/core/sample.h"
 #include "medvlmbench/datasets/dataset.h"
 #include "support/test_support.h"
