@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "medvlmbench/build_info.h"
+#include "medvlmbench/io/parquet.h"
 #include "support/test_support.h"
 
 namespace mvb::test {
@@ -83,6 +84,15 @@ std::vector<std::string> parity_corpus() {
         std::string line;
         while (std::getline(in, line))
           if (!line.empty()) collect_strings(json::parse(line), found);
+      } else if (ext == ".parquet") {  // PathVQA / VQA-RAD hub copies
+        io::ParquetFile pq(e.path().string());
+        for (const char* col : {"question", "answer"}) {
+          const int c = pq.column_index(col);
+          if (c < 0) continue;
+          const auto v = pq.read_all(c);
+          for (size_t r = 0; r < v.size(); ++r)
+            if (!v.is_null(r)) found.push_back(v.as_string(r));
+        }
       } else if (ext == ".csv") {
         const auto rows = parse_csv(read_text(e.path().string()));
         if (rows.empty()) continue;

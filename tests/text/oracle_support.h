@@ -10,7 +10,7 @@
 namespace mvb::test {
 
 // tests/text/data/tokenizer_corpus.json (stress strings) plus every question / answer / report
-// string found in the fixture datasets (tests/fixtures/datasets/**.json, .jsonl, .csv).
+// string found in the fixture datasets (tests/fixtures/datasets/**.json, .jsonl, .csv, .parquet).
 std::vector<std::string> parity_corpus();
 
 // Runs tests/text/hf_tokenizers_oracle.js with `request` (its "texts" filled from `texts`).

