@@ -3,7 +3,8 @@
 //
 // usage: node scripts/write_parquet.mjs SPEC.json
 // SPEC: {"out": "file.parquet", "compression": "SNAPPY|ZSTD|GZIP|UNCOMPRESSED", "version": "V1|V2",
-//        "dictionary": true, "row_group_size": 1024, "encoding": "PLAIN|DELTA_BINARY_PACKED|..." (optional),
+//        "dictionary": true, "row_group_size": 1024, "data_page_size": 1048576 (optional),
+//        "encoding": "PLAIN|..." (optional), "column_encodings": {"col": "DELTA_BINARY_PACKED", ...} (optional),
 //        "columns": [{"name": "question", "type": "utf8|binary|int64|int32|float64|float32|bool|image",
 //                     "values": [...]}]}
 // binary values are base64 strings; image values are {"bytes": base64|null, "path": string|null} or null
@@ -53,6 +54,7 @@ let props = new pq.WriterPropertiesBuilder()
   .setMaxRowGroupSize(spec.row_group_size || 1024 * 1024);
 if (spec.encoding) props = props.setEncoding(pq.Encoding[spec.encoding]);
 if (spec.data_page_size) props = props.setDataPageSizeLimit(spec.data_page_size);
+for (const [col, enc] of Object.entries(spec.column_encodings || {})) props = props.setColumnEncoding(col, pq.Encoding[enc]);
 const wasmTable = pq.Table.fromIPCStream(arrow.tableToIPC(table, 'stream'));
 const bytes = pq.writeParquet(wasmTable, props.build());
 fs.mkdirSync(path.dirname(path.resolve(spec.out)), { recursive: true });

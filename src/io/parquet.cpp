@@ -423,6 +423,8 @@ ParquetFile::ParquetFile(std::string path) : path_(std::move(path)) {
         Chunk ch;
         ch.codec = static_cast<int>(md->int_field(4, 0));
         ch.num_values = md->int_field(5, 0);
+        if (const thrift::Value* enc = md->field(2))
+          for (const auto& v : enc->list) ch.encodings.push_back(static_cast<int>(v.i));
         ch.size = md->int_field(7, 0);
         const int64_t data_off = md->int_field(9, 0);
         const int64_t dict_off = md->int_field(11, 0);

@@ -47,6 +47,10 @@ class ParquetFile {
   // Throws mvb::Error naming the file and listing the columns present when absent.
   int require_column(const std::string& dotted_path) const;
 
+  // Encodings the writer lists for a column chunk (Parquet Encoding enum values, e.g. 0 PLAIN,
+  // 5 DELTA_BINARY_PACKED, 8 RLE_DICTIONARY).
+  const std::vector<int>& encodings(int rg, int column) const { return row_groups_.at(rg).chunks.at(column).encodings; }
+
   // Decodes column `column` of row group `rg`.
   ParquetValues read(int rg, int column) const;
   // Decodes a column across all row groups.
@@ -58,6 +62,7 @@ class ParquetFile {
     int64_t num_values = 0;
     int64_t start = 0;  // first page (dictionary page when present)
     int64_t size = 0;   // total compressed size
+    std::vector<int> encodings;
   };
   struct RowGroup {
     int64_t num_rows = 0;
