@@ -29,11 +29,13 @@ struct Vocab {
     to_token[id] = tok;
     present[id] = true;
   }
-  std::optional<int32_t> find(std::string_view tok) const {
-    auto it = to_id.find(std::string(tok));
+  std::optional<int32_t> find(const std::string& tok) const {
+    auto it = to_id.find(tok);
     if (it == to_id.end()) return std::nullopt;
     return it->second;
   }
+  std::optional<int32_t> find(std::string_view tok) const { return find(std::string(tok)); }
+  std::optional<int32_t> find(const char* tok) const { return find(std::string(tok)); }
   const std::string* token(int32_t id) const {
     if (id < 0 || static_cast<size_t>(id) >= to_token.size() || !present[id]) return nullptr;
     return &to_token[id];
@@ -149,7 +151,7 @@ class BPE : public Model {
       const int32_t n = static_cast<int32_t>(sym.size());
       sym.push_back({id, n - 1, n + 1, true});
     };
-    std::optional<int32_t> pending_unk;  // fused unknown run not yet emitted
+    int32_t pending_unk = -1;  // unknown run not yet emitted (fused when fuse_unk)
     size_t i = 0;
     std::string s;
     while (i < w.size()) {
@@ -160,9 +162,9 @@ class BPE : public Model {
       if (!first && prefix_) s.insert(0, *prefix_);
       if (last && suffix_) s += *suffix_;
       if (auto id = vocab_.find(s)) {
-        if (pending_unk) {
-          add(*pending_unk);
-          pending_unk.reset();
+        if (pending_unk >= 0) {
+          add(pending_unk);
+          pending_unk = -1;
         }
         add(*id);
         continue;
@@ -177,11 +179,11 @@ class BPE : public Model {
         }
       }
       if (unk_) {
-        if (pending_unk && !fuse_unk_) add(*pending_unk);
+        if (pending_unk >= 0 && !fuse_unk_) add(pending_unk);
         pending_unk = unk_id_;
       }
     }
-    if (pending_unk) add(*pending_unk);
+    if (pending_unk >= 0) add(pending_unk);
     if (sym.empty()) return {};
     sym.back().next = -1;
 
