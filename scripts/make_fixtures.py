@@ -140,6 +140,10 @@ def vqa_rad_original():
         save(picture(1 if a.lower() == "yes" else 0), os.path.join(root, "VQA_RAD Image Folder", img_name))
         recs.append({"qid": 1000 + i, "phrase_type": "test_freeform" if i >= 4 else "freeform", "image_name": img_name,
                      "image_organ": "CHEST", "question": q, "answer": a, "answer_type": t, "question_type": "PRES"})
+    # As in the public release: a repeated train triplet and a train triplet that is also in test; the hub
+    # copy drops both from train.
+    recs.append(dict(recs[0], qid=1006))
+    recs.append(dict(recs[4], qid=1007, phrase_type="freeform"))
     write_json(os.path.join(root, "VQA_RAD Dataset Public.json"), recs)
 
 

@@ -6,6 +6,7 @@
 // test_para.
 #include <filesystem>
 #include <regex>
+#include <set>
 
 #include "common.h"
 #include "medvlmbench/core/error.h"
@@ -184,11 +185,25 @@ class VqaRadDataset : public HubVqaDataset {
     const std::string image_dir = first_existing({io::join_path(base, "VQA_RAD Image Folder"), root});
     const nlohmann::json records = io::read_json(ann);
     if (!records.is_array()) fail(ann + " is not a JSON list of question records");
+    auto split_of = [](const nlohmann::json& r) {
+      const std::string phrase = r.is_object() ? json_str(r.value("phrase_type", nlohmann::json(""))) : "";
+      return starts_with(phrase, "test") ? "test" : "train";
+    };
+    // The hub copy drops repeated (image, question, answer) triplets from train and the train triplets
+    // that also occur in test (2,248 -> 2,244 pairs); do the same so both layouts give the same samples.
+    auto triplet = [](const nlohmann::json& r) {
+      return json_str(r.value("image_name", nlohmann::json(""))) + "\x1f" +
+             json_str(r.value("question", nlohmann::json(""))) + "\x1f" +
+             json_str(r.value("answer", nlohmann::json("")));
+    };
+    std::set<std::string> seen;
+    if (part == "train")
+      for (const auto& r : records)
+        if (r.is_object() && std::string(split_of(r)) == "test") seen.insert(triplet(r));
     for (size_t i = 0; i < records.size(); ++i) {
       const auto& r = records[i];
-      const std::string phrase = r.is_object() ? json_str(r.value("phrase_type", nlohmann::json(""))) : "";
-      const std::string record_split = starts_with(phrase, "test") ? "test" : "train";
-      if (record_split != part) continue;
+      if (split_of(r) != part) continue;
+      if (part == "train" && r.is_object() && !seen.insert(triplet(r)).second) continue;
       const std::string id = part + "/" + (r.is_object() && r.contains("qid") ? json_str(r["qid"]) : std::to_string(i));
       std::string missing;
       for (const char* f : {"image_name", "question", "answer"})

@@ -88,6 +88,7 @@ TEST(HubVqaLoaders, VqaRadParquetAndHubCacheLayout) {
 TEST(HubVqaLoaders, VqaRadOriginalJsonRelease) {
   const auto train = load_split("VQA-RAD", "vqa", "train", dataset_fixture("VQA-RAD-original"));
   const auto test = load_split("VQA-RAD", "vqa", "test", dataset_fixture("VQA-RAD-original"));
+  // 6 train records, less a repeated triplet and one also in test (dropped as in the hub copy).
   ASSERT_EQ(train.size(), 4u);
   ASSERT_EQ(test.size(), 2u);  // phrase_type test_freeform
   EXPECT_EQ(test[0].id, "test/1004");
