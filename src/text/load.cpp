@@ -352,11 +352,13 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& folder, Preference 
     return load_sentencepiece_tokenizer(io::join_path(folder, "tokenizer.model"), folder);
   if (has("tokenizer.json")) return load_hf_tokenizer_json(io::join_path(folder, "tokenizer.json"), folder);
   if (has("tokenizer.model")) return load_sentencepiece_tokenizer(io::join_path(folder, "tokenizer.model"), folder);
+  if (has("spiece.model")) return load_sentencepiece_tokenizer(io::join_path(folder, "spiece.model"), folder);
   if (has("vocab.txt")) return load_wordpiece_vocab(io::join_path(folder, "vocab.txt"), true, folder);
   if (has("vocab.json") && has("merges.txt"))
     return load_clip_bpe(io::join_path(folder, "vocab.json"), io::join_path(folder, "merges.txt"), folder);
   throw Error("no tokenizer in '" + folder +
-              "': expected tokenizer.json, tokenizer.model, vocab.txt, or vocab.json + merges.txt (copy them from the "
+              "': expected tokenizer.json, tokenizer.model, spiece.model, vocab.txt, or vocab.json + merges.txt (copy "
+              "them from the "
               "model's Hugging Face repository)");
 }
 

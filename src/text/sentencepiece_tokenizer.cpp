@@ -15,6 +15,29 @@
 namespace mvb::text {
 namespace {
 
+// SiglipTokenizer.canonicalize_text(): drop string.punctuation, collapse \s+ to " ", strip.
+bool py_isspace(char32_t c) { return uni::is_whitespace(c) || (c >= 0x1C && c <= 0x1F); }
+
+std::string siglip_canonicalize(const std::string& text) {
+  static const std::string punctuation = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+  std::string out;
+  bool pending_space = false;
+  size_t i = 0;
+  while (i < text.size()) {
+    const size_t b = i;
+    const char32_t c = uni::next_cp(text, i);
+    if (c < 0x80 && punctuation.find(static_cast<char>(c)) != std::string::npos) continue;
+    if (py_isspace(c)) {
+      pending_space = true;
+      continue;
+    }
+    if (pending_space && !out.empty()) out += ' ';
+    pending_space = false;
+    out.append(text, b, i - b);
+  }
+  return out;
+}
+
 class SentencePieceTokenizer : public Tokenizer {
  public:
   SentencePieceTokenizer(const std::string& model_path, const std::string& folder) : api_(spm::api()) {
@@ -78,15 +101,20 @@ class SentencePieceTokenizer : public Tokenizer {
       if (t.special) special_ids_.insert(t.id);
     for (const SpecialToken* t : {&s.bos, &s.eos, &s.unk, &s.pad, &s.cls, &s.sep, &s.mask})
       if (t->present()) special_ids_.insert(t->id);
-    add_bos_ = config().add_bos_token.value_or(true);
-    add_eos_ = config().add_eos_token.value_or(false);
+    // T5Tokenizer / SiglipTokenizer end with EOS and have no BOS; LlamaTokenizer starts with BOS.
+    const std::string& cls = config().tokenizer_class;
+    const bool t5_like = cls.rfind("T5Tokenizer", 0) == 0 || cls.rfind("SiglipTokenizer", 0) == 0;
+    add_bos_ = config().add_bos_token.value_or(!t5_like);
+    add_eos_ = config().add_eos_token.value_or(t5_like);
+    siglip_canonicalize_ = cls.rfind("SiglipTokenizer", 0) == 0;
   }
   ~SentencePieceTokenizer() override {
     if (handle_) api_.free_handle(handle_);
   }
 
   std::vector<int32_t> encode(std::string_view input, bool add_special_tokens) const override {
-    const std::string text = uni::sanitize_utf8(input);
+    std::string text = uni::sanitize_utf8(input);
+    if (siglip_canonicalize_) text = siglip_canonicalize(text);
     std::vector<int32_t> ids;
     if (add_special_tokens && add_bos_ && special_tokens().bos.present()) ids.push_back(special_tokens().bos.id);
     for (const auto& sp : added_.split(text, false)) {
@@ -209,6 +237,7 @@ class SentencePieceTokenizer : public Tokenizer {
   hf::AddedVocabulary added_;
   std::unordered_set<int32_t> special_ids_;
   bool add_bos_ = true, add_eos_ = false;
+  bool siglip_canonicalize_ = false;
 };
 
 }  // namespace

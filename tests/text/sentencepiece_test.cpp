@@ -1,7 +1,6 @@
 // SentencePiece through the dlopen'ed module, inside a process that also links libtorch (the
 // combination that crashes when linked directly), against Debian's python3-sentencepiece.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -114,6 +113,36 @@ TEST(SentencePiece, ModuleIsFoundAndMissingModelIsAClearError) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("/nonexistent/tokenizer.model"), std::string::npos) << e.what();
   }
+}
+
+// SigLIP checkpoints ship spiece.model with SiglipTokenizer: canonicalize_text, then EOS.
+TEST(SentencePiece, SiglipSpieceModelMatchesCanonicalizeThenSentencepiece) {
+  TempDir dir;
+  const std::string model = train(dir, "unigram", 1000);
+  TempDir ckpt;
+  write_text(ckpt / "spiece.model", read_text(model));
+  write_text(ckpt / "tokenizer_config.json", R"({"tokenizer_class": "SiglipTokenizer", "eos_token": "</s>",
+    "unk_token": "<unk>", "pad_token": "</s>", "model_max_length": 64})");
+  const auto tok = text::load_tokenizer(ckpt.path());
+  const auto texts = plain_texts();
+  write_text(dir / "texts.json", json(texts).dump());
+  // transformers' SiglipTokenizer.canonicalize_text, verbatim in behaviour.
+  const auto r = run_python(
+      "import json, re, string, sys, sentencepiece as spm\n"
+      "sp = spm.SentencePieceProcessor(model_file=sys.argv[1])\n"
+      "def canon(t):\n"
+      "    t = t.translate(str.maketrans('', '', string.punctuation))\n"
+      "    return re.sub(r'\\s+', ' ', t).strip()\n"
+      "print(json.dumps([sp.encode(canon(t)) + [sp.eos_id()] for t in json.load(open(sys.argv[2]))]))\n",
+      {ckpt / "spiece.model", dir / "texts.json"});
+  const json want = json::parse(r.out);
+  int bad = 0;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const auto ids = tok->encode(texts[i], true);
+    if (ids != want[i].get<std::vector<int32_t>>() && ++bad <= 5)
+      ADD_FAILURE() << json(texts[i]).dump() << "\n ours " << json(ids).dump() << "\n want " << want[i].dump();
+  }
+  EXPECT_EQ(bad, 0);
 }
 
 // Runs in a child process (below) where MVB_SPM_MODULE points nowhere.

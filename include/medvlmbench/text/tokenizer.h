@@ -9,6 +9,8 @@
 //   tokenizer.json           Hugging Face `tokenizers` pipeline (BPE / WordPiece / Unigram / WordLevel)
 //   tokenizer.model          SentencePiece, through a dlopen'ed module (libtorch and libsentencepiece
 //                            cannot share a symbol scope); the behaviour of HF's slow LlamaTokenizer
+//   spiece.model             SentencePiece as T5Tokenizer / SiglipTokenizer use it (EOS, no BOS;
+//                            SigLIP's punctuation-removing canonicalize_text)
 //   vocab.txt                BERT WordPiece (BertTokenizerFast's pipeline)
 //   vocab.json + merges.txt  CLIP BPE (CLIPTokenizerFast's pipeline)
 // tokenizer_config.json and special_tokens_map.json add what HF reads from them: add_bos_token /
