@@ -381,7 +381,12 @@ std::string format_summary(const nlohmann::json& m, const std::string& run_dir) 
   const nlohmann::json metrics = m.value("metrics", nlohmann::json::object());
   const nlohmann::json ci = m.value("ci95", nlohmann::json::object());
   const nlohmann::json notes = m.value("notes", nlohmann::json::array());
+  std::vector<std::string> structured;  // curves, per-class tables: too long for a summary line
   for (const auto& [name, value] : metrics.items()) {
+    if (value.is_structured()) {
+      structured.push_back(name);
+      continue;
+    }
     os << "  " << name << ": ";
     if (value.is_number()) {
       char buf[64];
@@ -396,6 +401,7 @@ std::string format_summary(const nlohmann::json& m, const std::string& run_dir) 
     }
     os << "\n";
   }
+  if (!structured.empty()) os << "  (in metrics.json: " << join(structured, ", ") << ")\n";
   for (const auto& note : notes) os << "  note: " << note.get<std::string>() << "\n";
   os << "outputs: " << run_dir << "\n";
   return os.str();
