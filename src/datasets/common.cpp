@@ -137,6 +137,12 @@ std::string find_split_csv(const std::string& dir, const std::string& prefix, co
   return first_existing(c);
 }
 
+std::string split_csv_names(const std::string& dir, const std::string& prefix, const std::string& part) {
+  std::string out = io::join_path(dir, prefix + part + ".csv");
+  if (part == "validation") out += " (or " + prefix + "val.csv)";
+  return out;
+}
+
 std::string csv_row(const std::string& file, size_t r) { return file + " row " + std::to_string(r + 2); }
 
 Sample error_sample(const std::string& id, const std::string& split, const std::string& error) {

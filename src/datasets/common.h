@@ -76,6 +76,8 @@ void add_image_sample(std::vector<Sample>& out, const std::string& id, const std
                       const std::string& base, const std::string& rel, int label, const std::string& modality);
 // {dir}/{prefix}{part}.csv; for "validation" also {prefix}val.csv. "" when none exists.
 std::string find_split_csv(const std::string& dir, const std::string& prefix, const std::string& part);
+// The names find_split_csv looks for, for error messages ("a" or "a (or b)").
+std::string split_csv_names(const std::string& dir, const std::string& prefix, const std::string& part);
 // "<file> row <n>" for CSV data row r (1-based line numbers, header = line 1).
 std::string csv_row(const std::string& file, size_t r);
 

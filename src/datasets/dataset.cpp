@@ -49,6 +49,19 @@ CheckReport Dataset::check(const std::string& root, const std::string& task) con
         problem(split + " sample " + s.id + ": " + s.error);
         continue;
       }
+      bool bad_image = false;
+      for (const auto& img : s.images) {
+        try {
+          decode_image(img);
+        } catch (const Error& e) {
+          bad_image = true;
+          problem(split + " sample " + s.id + ": " + e.what());
+        }
+      }
+      if (bad_image) {
+        ++errors;
+        continue;
+      }
       if (task == "diagnosis") {
         for (int l = 0; l < static_cast<int>(s.labels.size()); ++l) {
           if (info().multi_label) {
@@ -60,16 +73,6 @@ CheckReport Dataset::check(const std::string& root, const std::string& task) con
       } else if (!s.question_type.empty()) {
         ++rep.counts[split + "/" + s.question_type];
       }
-      bool bad_image = false;
-      for (const auto& img : s.images) {
-        try {
-          decode_image(img);
-        } catch (const Error& e) {
-          bad_image = true;
-          problem(split + " sample " + s.id + ": " + e.what());
-        }
-      }
-      errors += bad_image;
     }
     rep.counts[split] = n;
     if (errors) rep.counts[split + "/errors"] = errors;

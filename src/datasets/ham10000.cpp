@@ -32,7 +32,7 @@ class Ham10000Dataset : public LoaderBase {
     std::vector<Sample> samples;
     for (const auto& part : parts_of(req.split, {"train", "validation", "test"})) {
       const std::string csv = find_split_csv(io::join_path(base, "split"), "", part);
-      if (csv.empty()) fail("missing " + io::join_path(io::join_path(base, "split"), part + ".csv"));
+      if (csv.empty()) fail("missing " + split_csv_names(io::join_path(base, "split"), "", part));
       const io::CsvTable t = io::read_csv(csv);
       const int dx = t.require_column("dx"), idc = t.require_column("image_id");
       for (size_t r = 0; r < t.rows.size(); ++r) {

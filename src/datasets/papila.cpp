@@ -31,7 +31,7 @@ class PapilaDataset : public LoaderBase {
     std::vector<Sample> samples;
     for (const auto& part : parts_of(req.split, {"train", "validation", "test"})) {
       const std::string csv = find_split_csv(io::join_path(base, "split"), "new_", part);
-      if (csv.empty()) fail("missing " + io::join_path(io::join_path(base, "split"), "new_" + part + ".csv"));
+      if (csv.empty()) fail("missing " + split_csv_names(io::join_path(base, "split"), "new_", part));
       const io::CsvTable t = io::read_csv(csv);
       const int dc = t.require_column("Diagnosis"), pc = t.require_column("Path");
       for (size_t r = 0; r < t.rows.size(); ++r) {

@@ -50,7 +50,8 @@ TEST(BadInputImageFolders, CorruptJpegIsReportedByCheckWithItsPath) {
   EXPECT_NE(r.problems[0].find("test sample test/PNEUMONIA/pneumonia_test_1.jpeg"), std::string::npos) << r.problems[0];
   EXPECT_NE(r.problems[0].find("cannot decode image"), std::string::npos) << r.problems[0];
   EXPECT_EQ(r.counts.at("test/errors"), 1);
-  EXPECT_EQ(r.counts.at("train"), 4);  // the healthy splits are still counted
+  EXPECT_EQ(r.counts.at("test/class 1"), 1);  // only samples that decode are counted per class
+  EXPECT_EQ(r.counts.at("train"), 4);         // the healthy splits are still counted
   EXPECT_TRUE(check("ChestXray", dataset_fixture("ChestXray")).ok);
 }
 
@@ -112,6 +113,9 @@ TEST(BadInputSplitCsv, MissingCsvNamesTheExpectedLayout) {
   const std::string e = error_of("GF3300", "diagnosis", "test", root);
   EXPECT_NE(e.find("GF3300: missing " + root + "/GF3300/split/test.csv"), std::string::npos) << e;
   EXPECT_NE(e.find("expected layout: {image_path}/GF3300/split/"), std::string::npos) << e;
+  fs::remove(root + "/GF3300/split/val.csv");
+  const std::string v = error_of("GF3300", "diagnosis", "validation", root);
+  EXPECT_NE(v.find("missing " + root + "/GF3300/split/validation.csv (or val.csv)"), std::string::npos) << v;
   const CheckReport r = check("GF3300", root);
   EXPECT_FALSE(r.ok);
   EXPECT_NE(all_problems(r).find("split test: GF3300: missing"), std::string::npos) << all_problems(r);
