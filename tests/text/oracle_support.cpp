@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
 
 #include "medvlmbench/build_info.h"
@@ -66,10 +67,91 @@ std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
   return rows;
 }
 
+// Random mixtures of the pieces tokenizers treat specially (seeded, so failures reproduce).
+std::vector<std::string> fuzz_texts_impl(int n) {
+  const std::vector<std::string> atoms = {"the",
+                                          "Lung",
+                                          " ",
+                                          "  ",
+                                          "   ",
+                                          "\t",
+                                          "\n",
+                                          "\r\n",
+                                          "\u00a0",
+                                          "\u3000",
+                                          ".",
+                                          ",",
+                                          "?",
+                                          "'s",
+                                          "'LL",
+                                          "don't",
+                                          "123",
+                                          "4567",
+                                          "3.14",
+                                          "\u00e9",
+                                          "e\u0301",
+                                          "\u212b",
+                                          "\ufb01",
+                                          "\u00df",
+                                          "\u0130",
+                                          "\u03a3",
+                                          "\u4e2d\u6587",
+                                          "\u80ba",
+                                          "\ud55c",
+                                          "\u0627\u0644",
+                                          "\u0928\u092e\u0938\u094d",
+                                          "\U0001F600",
+                                          "\U0001F469\u200d\u2695\ufe0f",
+                                          "\U0001F1E8\U0001F1E6",
+                                          "\u200b",
+                                          "\ufeff",
+                                          "\u00ad",
+                                          "<s>",
+                                          "</s>",
+                                          "<unk>",
+                                          "<bos>",
+                                          "<start_of_turn>",
+                                          "<|im_start|>",
+                                          "<|im_end|>",
+                                          "<|image_pad|>",
+                                          "[CLS]",
+                                          "[MASK]",
+                                          "<image>",
+                                          "\u2581",
+                                          "\u2581\u2581",
+                                          "<0x41>",
+                                          "##ing",
+                                          "_",
+                                          "-",
+                                          "—",
+                                          "…",
+                                          "\u0000",
+                                          "\x07",
+                                          "ABC",
+                                          "mRNA",
+                                          "x\u00b2",
+                                          "\u00bd",
+                                          "\u2460",
+                                          "\uff21"};
+  std::mt19937 rng(20241125);
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) {
+    std::string s;
+    const int len = 1 + static_cast<int>(rng() % 12);
+    for (int k = 0; k < len; ++k) s += atoms[rng() % atoms.size()];
+    out.push_back(s);
+  }
+  return out;
+}
+
 }  // namespace
+
+std::vector<std::string> fuzz_texts(int n) { return fuzz_texts_impl(n); }
 
 std::vector<std::string> parity_corpus() {
   std::vector<std::string> texts = json::parse(read_text(source_dir() + "/tests/text/data/tokenizer_corpus.json"));
+  const auto fuzz = fuzz_texts(120);
+  texts.insert(texts.end(), fuzz.begin(), fuzz.end());
   const fs::path root = fixture_path("datasets");
   if (!fs::exists(root)) return texts;
   std::vector<std::string> found;

@@ -9,7 +9,11 @@
 
 namespace mvb::test {
 
-// tests/text/data/tokenizer_corpus.json (stress strings) plus every question / answer / report
+// Seeded random mixtures of the pieces tokenizers treat specially (Unicode edge cases, whitespace,
+// special tokens, byte tokens), so failures reproduce.
+std::vector<std::string> fuzz_texts(int n);
+
+// tests/text/data/tokenizer_corpus.json (stress strings), 120 fuzz_texts, plus every question / answer / report
 // string found in the fixture datasets (tests/fixtures/datasets/**.json, .jsonl, .csv, .parquet).
 std::vector<std::string> parity_corpus();
 

@@ -65,8 +65,13 @@ std::string make_bert_vocab(const std::vector<std::string>& texts) {
       }
   for (const char* s : {"##s", "##ing", "##ed", "##ation", "##ly", "##er", "##al", "##ia", "##on", "##ic"}) add(s);
   int k = 0;
+  auto has_space = [&](const std::string& w) {
+    for (const auto& sp : spaces)
+      if (w.find(sp) != std::string::npos) return true;
+    return false;
+  };
   for (const auto& [w, n] : words)
-    if (n >= 1 && (k++ % 2 == 0)) add(w);  // every other word: the rest must be split into pieces
+    if (n >= 1 && !has_space(w) && (k++ % 2 == 0)) add(w);  // every other word: the rest must be split into pieces
   std::string out;
   for (const auto& v : vocab) out += v + "\n";
   return out;
