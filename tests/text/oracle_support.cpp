@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -150,7 +151,9 @@ std::vector<std::string> fuzz_texts(int n) { return fuzz_texts_impl(n); }
 
 std::vector<std::string> parity_corpus() {
   std::vector<std::string> texts = json::parse(read_text(source_dir() + "/tests/text/data/tokenizer_corpus.json"));
-  const auto fuzz = fuzz_texts(120);
+  // MVB_TEXT_FUZZ=N runs a deeper search locally (CI uses 120).
+  const char* deep = std::getenv("MVB_TEXT_FUZZ");
+  const auto fuzz = fuzz_texts(deep ? std::atoi(deep) : 120);
   texts.insert(texts.end(), fuzz.begin(), fuzz.end());
   const fs::path root = fixture_path("datasets");
   if (!fs::exists(root)) return texts;
