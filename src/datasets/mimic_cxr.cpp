@@ -19,7 +19,6 @@ class MimicCxrDataset : public LoaderBase {
     info_.splits = {"train", "validation", "test", "all"};
     info_.modality = "radiology";
     info_.results_modality = "Chest Xray";
-    info_.aliases = {"MIMIC-CXR"};
     info_.layout =
         "{image_path}/annotation.json ({train,val,test}: [{id, report, image_path: [...]}], R2Gen style) and "
         "{image_path}/images/<image_path[0]>";
