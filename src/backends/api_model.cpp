@@ -44,8 +44,8 @@ std::mt19937_64& thread_rng() {
 // Sleeps up to `seconds`, waking early when the run is cancelled.
 void interruptible_sleep(double seconds) {
   using clock = std::chrono::steady_clock;
-  const clock::time_point until = clock::now() + std::chrono::duration_cast<clock::duration>(
-                                                     std::chrono::duration<double>(seconds));
+  const clock::time_point until =
+      clock::now() + std::chrono::duration_cast<clock::duration>(std::chrono::duration<double>(seconds));
   while (!cancel_requested()) {
     const clock::time_point now = clock::now();
     if (now >= until) return;
@@ -72,8 +72,8 @@ ApiSettings settings_from_spec(const Provider& provider, const ModelSpec& spec) 
   s.provider = provider;
   const std::string proto = opt_or<std::string>(o, "api_protocol", "");
   s.protocol = proto.empty() ? provider.protocol : parse_protocol(proto);
-  MVB_USAGE_CHECK(provider.protocol != Protocol::kGemini || s.protocol == Protocol::kGemini,
-                  "--api_protocol ", proto, " does not apply to Gemini models (they speak generateContent)");
+  MVB_USAGE_CHECK(provider.protocol != Protocol::kGemini || s.protocol == Protocol::kGemini, "--api_protocol ", proto,
+                  " does not apply to Gemini models (they speak generateContent)");
   MVB_USAGE_CHECK(provider.protocol == Protocol::kGemini || s.protocol != Protocol::kGemini,
                   "--api_protocol gemini needs a Gemini model (--model gemini or gemini-2.5-pro)");
   s.base_url = opt_or<std::string>(o, "api_base", "");
@@ -234,12 +234,12 @@ GenerationResult ApiModel::run_one(const GenerationRequest& req) {
       if (resp.status == 401 || resp.status == 403 || resp.status == 404) {
         std::lock_guard<std::mutex> lock(mu_);
         if (!fatal_) {
-          fatal_error_ = redact(settings_.provider.name + " API at " + without_userinfo(settings_.base_url) + " refused " +
-                                settings_.model_id + " (" + last_error + ")" +
-                                (resp.status == 404 ? "; check --api_base and --api_model"
-                                                    : "; check the key in $" + (settings_.key_env.empty()
-                                                                                     ? std::string("MVB_API_KEY")
-                                                                                     : settings_.key_env)));
+          fatal_error_ = redact(settings_.provider.name + " API at " + without_userinfo(settings_.base_url) +
+                                " refused " + settings_.model_id + " (" + last_error + ")" +
+                                (resp.status == 404
+                                     ? "; check --api_base and --api_model"
+                                     : "; check the key in $" + (settings_.key_env.empty() ? std::string("MVB_API_KEY")
+                                                                                           : settings_.key_env)));
           fatal_ = true;
         }
       }
@@ -283,22 +283,23 @@ ApiStats ApiModel::stats() const {
 }
 
 nlohmann::json ApiModel::describe() const {
-  return {{"backend", settings_.provider.name},
-          {"protocol", protocol_name(settings_.protocol)},
-          {"api_base", without_userinfo(settings_.base_url)},
-          {"model_id", settings_.model_id},
-          {"key_env", settings_.key_env},  // the variable's name, never its value
-          {"concurrency", settings_.concurrency},
-          {"timeout_s", settings_.timeout_s},
-          {"max_retries", settings_.retry.max_retries},
-          {"rpm", settings_.rpm},
-          {"tpm", settings_.tpm},
-          {"max_tokens", settings_.sampling.max_tokens},
-          {"temperature", settings_.sampling.temperature ? nlohmann::json(*settings_.sampling.temperature) : nullptr},
-          {"response_cache", settings_.cache_dir.empty() ? nlohmann::json(nullptr) : nlohmann::json(settings_.cache_dir)},
-          {"reference_prompt_suffix", settings_.reference_suffix},
-          {"prices", prices_.source()},
-          {"api_usage", stats().to_json(prices_.find(settings_.model_id))}};
+  return {
+      {"backend", settings_.provider.name},
+      {"protocol", protocol_name(settings_.protocol)},
+      {"api_base", without_userinfo(settings_.base_url)},
+      {"model_id", settings_.model_id},
+      {"key_env", settings_.key_env},  // the variable's name, never its value
+      {"concurrency", settings_.concurrency},
+      {"timeout_s", settings_.timeout_s},
+      {"max_retries", settings_.retry.max_retries},
+      {"rpm", settings_.rpm},
+      {"tpm", settings_.tpm},
+      {"max_tokens", settings_.sampling.max_tokens},
+      {"temperature", settings_.sampling.temperature ? nlohmann::json(*settings_.sampling.temperature) : nullptr},
+      {"response_cache", settings_.cache_dir.empty() ? nlohmann::json(nullptr) : nlohmann::json(settings_.cache_dir)},
+      {"reference_prompt_suffix", settings_.reference_suffix},
+      {"prices", prices_.source()},
+      {"api_usage", stats().to_json(prices_.find(settings_.model_id))}};
 }
 
 namespace {
@@ -314,8 +315,8 @@ std::string discover_model(const ApiSettings& s, const std::vector<std::string>&
   req.secret_headers = secret_headers;
   req.timeout_s = std::min(30.0, s.timeout_s);
   const HttpResponse r = http_send(req);
-  MVB_CHECK(r.ok(), "cannot ask ", without_userinfo(req.url), " for its model (",
-            describe_failure(r, ""), "); give the model id with --api_model");
+  MVB_CHECK(r.ok(), "cannot ask ", without_userinfo(req.url), " for its model (", describe_failure(r, ""),
+            "); give the model id with --api_model");
   try {
     const auto j = nlohmann::json::parse(r.body);
     const std::string id = j.at("data").at(0).at("id").get<std::string>();

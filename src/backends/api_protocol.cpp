@@ -174,7 +174,8 @@ nlohmann::json build_body(Protocol p, const std::string& model_id, const std::st
     nlohmann::json parts = nlohmann::json::array({{{"text", prompt}}});
     for (const auto& img : images) parts.push_back({{"inline_data", {{"mime_type", img.mime}, {"data", img.base64}}}});
     body = {{"contents", nlohmann::json::array({{{"role", "user"}, {"parts", parts}}})}};
-    if (!system_prompt.empty()) body["systemInstruction"] = {{"parts", nlohmann::json::array({{{"text", system_prompt}}})}};
+    if (!system_prompt.empty())
+      body["systemInstruction"] = {{"parts", nlohmann::json::array({{{"text", system_prompt}}})}};
     nlohmann::json gen = nlohmann::json::object();
     if (s.temperature) gen["temperature"] = *s.temperature;
     if (s.max_tokens > 0) gen["maxOutputTokens"] = s.max_tokens;

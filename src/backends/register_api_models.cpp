@@ -8,13 +8,19 @@ namespace {
 const std::vector<std::string> kTasks = {"vqa", "caption"};
 
 Provider openai_provider(std::string default_model) {
-  return Provider{"openai", Protocol::kResponses, "https://api.openai.com/v1", std::move(default_model),
-                  {"OPENAI_API_KEY"}, true, "Authorization: Bearer "};
+  return Provider{
+      "openai", Protocol::kResponses,    "https://api.openai.com/v1", std::move(default_model), {"OPENAI_API_KEY"},
+      true,     "Authorization: Bearer "};
 }
 
 Provider gemini_provider(std::string default_model) {
-  return Provider{"gemini", Protocol::kGemini, "https://generativelanguage.googleapis.com/v1beta",
-                  std::move(default_model), {"GEMINI_API_KEY", "GOOGLE_API_KEY"}, true, "x-goog-api-key: "};
+  return Provider{"gemini",
+                  Protocol::kGemini,
+                  "https://generativelanguage.googleapis.com/v1beta",
+                  std::move(default_model),
+                  {"GEMINI_API_KEY", "GOOGLE_API_KEY"},
+                  true,
+                  "x-goog-api-key: "};
 }
 
 Provider compatible_provider() {

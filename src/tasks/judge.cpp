@@ -30,8 +30,9 @@ struct JudgeModel {
 };
 
 JudgeModel build_judge(const JudgeConfig& cfg) {
-  MVB_USAGE_CHECK(!cfg.model.empty(), "no judge model given; pass --judge NAME[:MODEL_ID], e.g. --judge o3, "
-                                      "--judge openai:gpt-4.1 or --judge openai-compatible --judge_api_base URL");
+  MVB_USAGE_CHECK(!cfg.model.empty(),
+                  "no judge model given; pass --judge NAME[:MODEL_ID], e.g. --judge o3, "
+                  "--judge openai:gpt-4.1 or --judge openai-compatible --judge_api_base URL");
   std::string name = cfg.model, id;
   if (const size_t colon = name.find(':'); colon != std::string::npos) {
     id = name.substr(colon + 1);  // everything after the first ':' (Ollama tags contain ':' too)
@@ -41,8 +42,9 @@ JudgeModel build_judge(const JudgeConfig& cfg) {
   const ModelEntry& entry = model_registry().get(name);
   MVB_USAGE_CHECK(entry.family == "generative", "judge model '", name, "' is a ", entry.family,
                   " model; the judge needs a generative one (o3, openai, gemini, openai-compatible ...)");
-  MVB_USAGE_CHECK(!entry.needs_checkpoint, "judge model '", name,
-                  "' needs a checkpoint; serve it with vLLM/SGLang and use --judge openai-compatible --judge_api_base URL");
+  MVB_USAGE_CHECK(
+      !entry.needs_checkpoint, "judge model '", name,
+      "' needs a checkpoint; serve it with vLLM/SGLang and use --judge openai-compatible --judge_api_base URL");
   ModelSpec spec;
   spec.name = name;
   spec.model_path = "original_pretrained";
@@ -214,9 +216,10 @@ JudgeSummary judge_predictions(const std::string& path, const JudgeConfig& cfg) 
     for (size_t k = start; k < end; ++k) {
       const auto& r = rows[todo[k]];
       GenerationRequest req;
-      req.prompt = open_mode ? judge_prompt(str_field(r, "question"), str_field(r, "answer"), str_field(r, "prediction"))
-                             : mc_extract_prompt(str_field(r, "question"), r.value("choices", nlohmann::json::array()),
-                                                 str_field(r, "prediction"));
+      req.prompt = open_mode
+                       ? judge_prompt(str_field(r, "question"), str_field(r, "answer"), str_field(r, "prediction"))
+                       : mc_extract_prompt(str_field(r, "question"), r.value("choices", nlohmann::json::array()),
+                                           str_field(r, "prediction"));
       reqs.push_back(std::move(req));
     }
     std::vector<GenerationResult> results;
@@ -264,7 +267,8 @@ JudgeSummary judge_predictions(const std::string& path, const JudgeConfig& cfg) 
   double sum = 0;
   int64_t n = 0;
   for (const auto& r : rows)
-    if (r.contains("judge") && r["judge"].is_object() && r["judge"].contains("score") && r["judge"]["score"].is_number()) {
+    if (r.contains("judge") && r["judge"].is_object() && r["judge"].contains("score") &&
+        r["judge"]["score"].is_number()) {
       sum += r["judge"]["score"].get<double>();
       ++n;
     }
@@ -274,7 +278,8 @@ JudgeSummary judge_predictions(const std::string& path, const JudgeConfig& cfg) 
     spdlog::warn("judge: {} of {} replies had no readable {}; they are saved with \"error\" and not scored",
                  summary.unparsed, summary.judged, open_mode ? "score" : "letter");
   MVB_CHECK(failures == 0, "the judge ", jm.label, " failed on ", failures, " of ", todo.size(),
-            " rows (first error: ", first_failure, "); nothing falls back to string matching. Judgements made so far "
+            " rows (first error: ", first_failure,
+            "); nothing falls back to string matching. Judgements made so far "
             "are saved and cached: fix the judge endpoint and rerun `medvlmbench judge`");
   return summary;
 }

@@ -34,15 +34,16 @@ namespace mvb::api {
 struct Provider {
   std::string name;  // "openai", "gemini", "openai-compatible"
   Protocol protocol = Protocol::kChat;
-  std::string default_base;               // "" = --api_base required
-  std::string default_model;              // "" = --api_model required (compatible: asked from /models)
-  std::vector<std::string> key_envs;      // first set variable wins
+  std::string default_base;           // "" = --api_base required
+  std::string default_model;          // "" = --api_model required (compatible: asked from /models)
+  std::vector<std::string> key_envs;  // first set variable wins
   bool key_required = true;
   std::string key_header = "Authorization: Bearer ";  // prefix of the header carrying the key
 };
 
 // The reference appends this to every API prompt that does not contain "yes or no" (model/chat.py).
-inline constexpr const char* kReferenceApiSuffix = "\n\nPlease answer the question concisely in no more than 2 sentences.";
+inline constexpr const char* kReferenceApiSuffix =
+    "\n\nPlease answer the question concisely in no more than 2 sentences.";
 std::string apply_reference_suffix(const std::string& prompt);
 
 struct ApiSettings {

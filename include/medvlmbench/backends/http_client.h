@@ -21,7 +21,7 @@ struct HttpRequest {
 };
 
 struct HttpResponse {
-  int status = 0;          // HTTP status; 0 when no response arrived (network error)
+  int status = 0;  // HTTP status; 0 when no response arrived (network error)
   std::string body;
   std::map<std::string, std::string> headers;  // lowercased names
   std::string network_error;                   // curl's message when the transfer failed

@@ -12,9 +12,9 @@
 namespace mvb::api {
 
 struct RetryPolicy {
-  int max_retries = 6;          // attempts = max_retries + 1
-  double base_delay_s = 1.0;    // first backoff
-  double max_delay_s = 60.0;    // cap of one backoff
+  int max_retries = 6;             // attempts = max_retries + 1
+  double base_delay_s = 1.0;       // first backoff
+  double max_delay_s = 60.0;       // cap of one backoff
   double max_retry_after_s = 600;  // a longer Retry-After is clamped to this
 };
 

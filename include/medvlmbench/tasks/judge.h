@@ -44,7 +44,8 @@ JudgeConfig judge_config_from(const RunConfig& cfg);
 
 // The rubric prompt for one row (exposed for tests and docs).
 std::string judge_prompt(const std::string& question, const std::string& reference, const std::string& prediction);
-std::string mc_extract_prompt(const std::string& question, const nlohmann::json& choices, const std::string& prediction);
+std::string mc_extract_prompt(const std::string& question, const nlohmann::json& choices,
+                              const std::string& prediction);
 
 struct ParsedJudgement {
   bool ok = false;
