@@ -213,8 +213,12 @@ std::vector<int32_t> HfTokenizer::encode(std::string_view input, bool add_specia
         if (!p.text.empty()) model_->tokenize(p.text, ids);
     }
   }
-  if (add_special_tokens && post_processor_) return post_processor_->process(std::move(ids));
+  if (add_special_tokens) return this->add_special_tokens(std::move(ids));
   return ids;
+}
+
+std::vector<int32_t> HfTokenizer::add_special_tokens(std::vector<int32_t> ids) const {
+  return post_processor_ ? post_processor_->process(std::move(ids)) : ids;
 }
 
 std::string HfTokenizer::decode_raw(const std::vector<int32_t>& ids, bool skip_special_tokens) const {

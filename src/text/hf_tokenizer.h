@@ -51,6 +51,7 @@ class HfTokenizer : public Tokenizer {
 
   std::vector<int32_t> encode(std::string_view text, bool add_special_tokens = true) const override;
   std::string decode_raw(const std::vector<int32_t>& ids, bool skip_special_tokens) const override;
+  std::vector<int32_t> add_special_tokens(std::vector<int32_t> ids) const override;
   int64_t vocab_size() const override { return vocab_size_; }
   std::optional<int32_t> token_to_id(std::string_view token) const override;
   std::string id_to_token(int32_t id) const override;

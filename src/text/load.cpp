@@ -20,6 +20,43 @@ std::vector<std::vector<int32_t>> Tokenizer::encode_batch(const std::vector<std:
   return out;
 }
 
+PaddedBatch Tokenizer::encode_padded(const std::vector<std::string>& texts, const PadOptions& o) const {
+  PaddedBatch b;
+  // Truncation keeps room for the special tokens, which are added after it (as tokenizers does).
+  const size_t n_special = o.add_special_tokens ? add_special_tokens({}).size() : 0;
+  MVB_USAGE_CHECK(o.max_length < 0 || static_cast<size_t>(o.max_length) >= n_special, "max_length ", o.max_length,
+                  " cannot hold the ", n_special, " special tokens this tokenizer adds");
+  MVB_USAGE_CHECK(!o.pad_to_max_length || o.max_length > 0, "padding to max_length needs max_length > 0");
+  size_t longest = 0;
+  for (const auto& t : texts) {
+    auto ids = encode(t, false);
+    if (o.max_length >= 0 && ids.size() + n_special > static_cast<size_t>(o.max_length))
+      ids.resize(static_cast<size_t>(o.max_length) - n_special);
+    if (o.add_special_tokens) ids = add_special_tokens(std::move(ids));
+    longest = std::max(longest, ids.size());
+    b.input_ids.push_back(std::move(ids));
+  }
+  const size_t target = o.pad_to_max_length ? static_cast<size_t>(o.max_length) : longest;
+  const bool left = o.pad_left.value_or(config_.padding_left);
+  int32_t pad = -1;
+  for (auto& ids : b.input_ids) {
+    std::vector<int32_t> mask(ids.size(), 1);
+    if (ids.size() < target) {
+      if (pad < 0) {
+        pad = o.pad_id.value_or(special_.pad.id);
+        MVB_USAGE_CHECK(pad >= 0,
+                        "this tokenizer has no pad token; pass PadOptions::pad_id (transformers would ask "
+                        "for tokenizer.pad_token to be set)");
+      }
+      const size_t n = target - ids.size();
+      ids.insert(left ? ids.begin() : ids.end(), n, pad);
+      mask.insert(left ? mask.begin() : mask.end(), n, 0);
+    }
+    b.attention_mask.push_back(std::move(mask));
+  }
+  return b;
+}
+
 std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special_tokens) const {
   return decode(ids, skip_special_tokens, config_.clean_up_tokenization_spaces);
 }
@@ -74,6 +111,7 @@ json apply_folder_config(Tokenizer& tok, const std::string& folder, const std::s
   }
   if (cfg.contains("clean_up_tokenization_spaces") && cfg["clean_up_tokenization_spaces"].is_boolean())
     c.clean_up_tokenization_spaces = cfg["clean_up_tokenization_spaces"].get<bool>();
+  c.padding_left = cfg.contains("padding_side") && cfg["padding_side"] == "left";
   if (cfg.contains("tokenizer_class") && cfg["tokenizer_class"].is_string())
     c.tokenizer_class = cfg["tokenizer_class"].get<std::string>();
   if (cfg.contains("chat_template")) {

@@ -124,7 +124,12 @@ class SentencePieceTokenizer : public Tokenizer {
         sp_encode(std::string_view(text).substr(sp.b, sp.e - sp.b), ids);
       }
     }
-    if (add_special_tokens && add_eos_ && special_tokens().eos.present()) ids.push_back(special_tokens().eos.id);
+    return add_special_tokens ? this->add_special_tokens(std::move(ids)) : ids;
+  }
+
+  std::vector<int32_t> add_special_tokens(std::vector<int32_t> ids) const override {
+    if (add_bos_ && special_tokens().bos.present()) ids.insert(ids.begin(), special_tokens().bos.id);
+    if (add_eos_ && special_tokens().eos.present()) ids.push_back(special_tokens().eos.id);
     return ids;
   }
 

@@ -89,7 +89,19 @@ async function build(req) {
       decoded_skip: await t.decode(ids, true),
     });
   }
-  process.stdout.write(JSON.stringify({vocab_size: t.getVocabSize(true), results}));
+  const out = {vocab_size: t.getVocabSize(true), results};
+  if (req.batch) {
+    // {"truncate": N, "pad_id": id, "pad_token": s, "pad_to": N or null, "direction": "Left"|"Right"}
+    const b = req.batch;
+    if (b.truncate) t.setTruncation(b.truncate);
+    const pad = {padId: b.pad_id, padToken: b.pad_token, direction: (b.direction || 'Right').toLowerCase()};
+    if (b.pad_to) pad.maxLength = b.pad_to;
+    t.setPadding(pad);
+    const encs = await t.encodeBatch(req.texts, {addSpecialTokens: true});
+    out.batch_ids = encs.map((e) => e.getIds());
+    out.batch_mask = encs.map((e) => e.getAttentionMask());
+  }
+  process.stdout.write(JSON.stringify(out));
 })().catch((e) => {
   process.stderr.write(`oracle failed: ${e.stack || e}\n`);
   process.exit(1);

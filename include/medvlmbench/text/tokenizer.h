@@ -40,6 +40,7 @@ struct SpecialTokens {
 
 // What tokenizer_config.json says (defaults = transformers' when the key is absent).
 struct TokenizerConfig {
+  bool padding_left = false;  // padding_side == "left"
   std::optional<bool> add_bos_token;
   std::optional<bool> add_eos_token;
   int64_t model_max_length = int64_t(1) << 62;  // "very large" as in transformers
@@ -47,6 +48,20 @@ struct TokenizerConfig {
   bool has_chat_template = false;
   std::string chat_template;  // raw Jinja text (rendering is done by text/prompt_templates.h, not Jinja)
   std::string tokenizer_class;
+};
+
+// transformers' tokenizer(texts, truncation=True, max_length=N, padding="longest"|"max_length").
+struct PadOptions {
+  int max_length = -1;             // truncate (text part, from the right) so that ids incl. special tokens fit; -1 = no
+  bool pad_to_max_length = false;  // pad every row to max_length; else to the longest row
+  std::optional<int32_t> pad_id;   // default: the pad token (an error when the tokenizer has none)
+  std::optional<bool> pad_left;    // default: tokenizer_config.json padding_side
+  bool add_special_tokens = true;
+};
+
+struct PaddedBatch {
+  std::vector<std::vector<int32_t>> input_ids;
+  std::vector<std::vector<int32_t>> attention_mask;  // 1 for real tokens, 0 for padding
 };
 
 class Tokenizer {
@@ -58,6 +73,10 @@ class Tokenizer {
   // Encodes each text, results in input order.
   std::vector<std::vector<int32_t>> encode_batch(const std::vector<std::string>& texts,
                                                  bool add_special_tokens = true) const;
+  // Puts the special tokens around already-encoded ids (what add_special_tokens=true adds).
+  virtual std::vector<int32_t> add_special_tokens(std::vector<int32_t> ids) const = 0;
+  // Batch with truncation and padding, as transformers' __call__ does it.
+  PaddedBatch encode_padded(const std::vector<std::string>& texts, const PadOptions& options) const;
   // Ids -> text, without transformers' clean-up of tokenization spaces (the raw backend decode).
   virtual std::string decode_raw(const std::vector<int32_t>& ids, bool skip_special_tokens) const = 0;
   // transformers' tokenizer.decode(): decode_raw then clean_up_tokenization when configured.
