@@ -34,7 +34,7 @@ class Camelyon17Dataset : public LoaderBase {
   // validation reads the test subset, as in the reference.
   std::vector<std::string> check_splits(const std::string&) const override { return {"train", "test"}; }
 
-  std::unique_ptr<SampleReader> open(const DatasetRequest& req) const override {
+  std::unique_ptr<SampleReader> load(const DatasetRequest& req) const override {
     const std::string patches =
         io::is_directory(io::join_path(req.root, "patches")) ? io::join_path(req.root, "patches") : req.root;
     std::vector<Sample> samples;

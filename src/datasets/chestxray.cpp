@@ -25,7 +25,7 @@ class ChestXrayDataset : public LoaderBase {
     info_.description = "Pediatric chest X-ray pneumonia (Kermany 2018), binary";
   }
 
-  std::unique_ptr<SampleReader> open(const DatasetRequest& req) const override {
+  std::unique_ptr<SampleReader> load(const DatasetRequest& req) const override {
     std::vector<Sample> samples;
     bool any = false;
     for (const auto& part : parts_of(req.split, {"train", "validation", "test"})) {

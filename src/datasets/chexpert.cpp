@@ -28,7 +28,7 @@ class CheXpertDataset : public LoaderBase {
 
   std::vector<std::string> check_splits(const std::string&) const override { return {"train", "test"}; }
 
-  std::unique_ptr<SampleReader> open(const DatasetRequest& req) const override {
+  std::unique_ptr<SampleReader> load(const DatasetRequest& req) const override {
     std::vector<Sample> samples;
     for (const auto& part : parts_of(req.split, {"train", "test"})) {
       const std::string csv =

@@ -24,6 +24,18 @@ std::vector<std::string> LoaderBase::parts_of(const std::string& split,
   return {split};
 }
 
+std::unique_ptr<SampleReader> LoaderBase::open(const DatasetRequest& req) const {
+  try {
+    return load(req);
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error& e) {
+    const std::string what = e.what();
+    if (what.find("expected layout") != std::string::npos) throw;
+    throw Error(info_.name + ": " + what + "; expected layout: " + info_.layout);
+  }
+}
+
 void LoaderBase::fail(const std::string& what) const {
   throw Error(info_.name + ": " + what + "; expected layout: " + info_.layout);
 }

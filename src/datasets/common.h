@@ -17,8 +17,13 @@ namespace mvb::datasets {
 class LoaderBase : public Dataset {
  public:
   const DatasetInfo& info() const override { return info_; }
+  // Calls load(); a runtime error from a file the split depends on (unparsable JSON, truncated
+  // parquet, missing CSV column ...) is rethrown once, prefixed with the dataset name and followed by
+  // the expected layout, so every whole-file failure says what the folder should look like.
+  std::unique_ptr<SampleReader> open(const DatasetRequest& req) const final;
 
  protected:
+  virtual std::unique_ptr<SampleReader> load(const DatasetRequest& req) const = 0;
   // The parts a split name stands for: "all" -> `all_parts`, else {split}. Throws UsageError for a
   // split the loader does not declare.
   std::vector<std::string> parts_of(const std::string& split, const std::vector<std::string>& all_parts) const;

@@ -30,7 +30,7 @@ class DrishtiDataset : public LoaderBase {
     info_.description = "Drishti-GS1 fundus images, glaucomatous vs normal";
   }
 
-  std::unique_ptr<SampleReader> open(const DatasetRequest& req) const override {
+  std::unique_ptr<SampleReader> load(const DatasetRequest& req) const override {
     const std::string base = io::join_path(io::join_path(req.root, "Drishti-GS1_files"), "Drishti-GS1_files");
     const std::string csv = io::join_path(base, "Drishti-GS1_diagnosis.csv");
     if (!io::exists(csv)) fail("missing " + csv);

@@ -39,7 +39,7 @@ class FairVlmedDataset : public LoaderBase {
     info_.description = "Harvard-FairVLMed10k SLO fundus: VQA, report generation and glaucoma diagnosis";
   }
 
-  std::unique_ptr<SampleReader> open(const DatasetRequest& req) const override {
+  std::unique_ptr<SampleReader> load(const DatasetRequest& req) const override {
     MVB_USAGE_CHECK(req.task == "vqa" || req.task == "caption" || req.task == "diagnosis", info_.name,
                     " supports tasks vqa, caption and diagnosis, not '", req.task, "'");
     std::vector<Sample> samples;

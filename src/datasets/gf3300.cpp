@@ -34,7 +34,7 @@ class Gf3300Dataset : public LoaderBase {
     info_.description = "GF3300 RNFLT maps, glaucoma vs not";
   }
 
-  std::unique_ptr<SampleReader> open(const DatasetRequest& req) const override {
+  std::unique_ptr<SampleReader> load(const DatasetRequest& req) const override {
     const std::string base = io::join_path(req.root, "GF3300");
     std::vector<Sample> samples;
     for (const auto& part : parts_of(req.split, {"train", "validation", "test"})) {

@@ -26,7 +26,7 @@ class Ham10000Dataset : public LoaderBase {
     info_.description = "HAM10000 dermatoscopy, akiec/mel vs other lesions";
   }
 
-  std::unique_ptr<SampleReader> open(const DatasetRequest& req) const override {
+  std::unique_ptr<SampleReader> load(const DatasetRequest& req) const override {
     const std::string base = io::join_path(req.root, "HAM10000");
     const std::string images = io::join_path(base, "HAM10000_images");
     std::vector<Sample> samples;

@@ -99,7 +99,7 @@ class HubVqaDataset : public LoaderBase {
                    hub_repo_ + "; a hub cache folder " + hub_dir(hub_repo_) + "/snapshots/<rev>/data/ also works)";
   }
 
-  std::unique_ptr<SampleReader> open(const DatasetRequest& req) const override {
+  std::unique_ptr<SampleReader> load(const DatasetRequest& req) const override {
     auto images = std::make_shared<ParquetImages>();
     std::vector<Sample> samples;
     for (const auto& part : parts_of(req.split, parts_)) {

@@ -33,7 +33,7 @@ class MedMnistDataset : public LoaderBase {
     info_.description = spec.description;
   }
 
-  std::unique_ptr<SampleReader> open(const DatasetRequest& req) const override {
+  std::unique_ptr<SampleReader> load(const DatasetRequest& req) const override {
     const std::string path =
         first_existing({io::join_path(req.root, flag_ + "_224.npz"), io::join_path(req.root, flag_ + "_128.npz"),
                         io::join_path(req.root, flag_ + "_64.npz"), io::join_path(req.root, flag_ + ".npz")});

@@ -29,7 +29,7 @@ class MedXpertQaDataset : public LoaderBase {
 
   std::vector<std::string> check_splits(const std::string&) const override { return {"train", "test", "all"}; }
 
-  std::unique_ptr<SampleReader> open(const DatasetRequest& req) const override {
+  std::unique_ptr<SampleReader> load(const DatasetRequest& req) const override {
     parts_of(req.split, {});
     const std::string subset = req.split == "train"  ? "cus_train_fold0"
                                : req.split == "test" ? "cus_test_fold0"

@@ -25,7 +25,7 @@ class MimicCxrDataset : public LoaderBase {
     info_.description = "MIMIC-CXR chest X-ray report generation (R2Gen annotation)";
   }
 
-  std::unique_ptr<SampleReader> open(const DatasetRequest& req) const override {
+  std::unique_ptr<SampleReader> load(const DatasetRequest& req) const override {
     const std::string ann = io::join_path(req.root, "annotation.json");
     if (!io::exists(ann)) fail("missing " + ann);
     const nlohmann::json all = io::read_json(ann);

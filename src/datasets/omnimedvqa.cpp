@@ -32,7 +32,7 @@ class OmniMedVqaDataset : public LoaderBase {
 
   std::vector<std::string> check_splits(const std::string&) const override { return {"train", "test"}; }
 
-  std::unique_ptr<SampleReader> open(const DatasetRequest& req) const override {
+  std::unique_ptr<SampleReader> load(const DatasetRequest& req) const override {
     parts_of(req.split, {});
     std::string root = req.root;
     if (!io::is_directory(io::join_path(root, "QA_information"))) {

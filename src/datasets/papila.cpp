@@ -25,7 +25,7 @@ class PapilaDataset : public LoaderBase {
     info_.description = "PAPILA fundus photographs, glaucoma vs benign";
   }
 
-  std::unique_ptr<SampleReader> open(const DatasetRequest& req) const override {
+  std::unique_ptr<SampleReader> load(const DatasetRequest& req) const override {
     const std::string base = io::join_path(req.root, "PAPILA");
     const std::string images = io::join_path(io::join_path(base, "data"), "FundusImages");
     std::vector<Sample> samples;

@@ -25,7 +25,7 @@ class SlakeDataset : public LoaderBase {
     info_.description = "SLAKE bilingual radiology VQA, English questions (open and closed)";
   }
 
-  std::unique_ptr<SampleReader> open(const DatasetRequest& req) const override {
+  std::unique_ptr<SampleReader> load(const DatasetRequest& req) const override {
     std::vector<Sample> samples;
     for (const auto& part : parts_of(req.split, {"train", "validation", "test"})) load_part(req.root, part, samples);
     return std::make_unique<LazySampleReader>(std::move(samples));

@@ -197,6 +197,7 @@ TEST(BadInputJson, UnparsableJsonStopsWithTheFileAndLine) {
   write_text(root + "/annotation.json", "{\"train\": [ {\"id\": 1, ");
   const std::string e = error_of("MIMIC_CXR", "caption", "train", root);
   EXPECT_NE(e.find("annotation.json"), std::string::npos) << e;
+  EXPECT_NE(e.find("expected layout: {image_path}/annotation.json"), std::string::npos) << e;
 }
 
 TEST(BadInputJson, MedXpertQaBadLineAndLabelOutsideOptions) {
@@ -236,6 +237,9 @@ TEST(BadInputParquet, TruncatedShardStopsWithTheFile) {
   const std::string e = error_of("PathVQA", "vqa", "test", root);
   EXPECT_NE(e.find(shard), std::string::npos) << e;
   EXPECT_NE(e.find("not a Parquet file or truncated"), std::string::npos) << e;
+  EXPECT_EQ(e.rfind("PathVQA: ", 0), 0u) << e;
+  EXPECT_NE(e.find("; expected layout: {image_path}/[data/]{train,validation,test}-NNNNN-of-NNNNN"), std::string::npos)
+      << e;
   const CheckReport r = check("PathVQA", root);
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.counts.at("train"), 5);
