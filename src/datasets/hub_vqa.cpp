@@ -137,6 +137,7 @@ class HubVqaDataset : public LoaderBase {
             s.question_type = is_yes_no(s.answer) ? "closed" : "open";
             s.modality = info_.modality;
             s.images.push_back(ImageRef{where, nullptr, nullptr});
+            s.metadata["reference_image_path"] = "NA";  // what the reference writes for embedded images
             samples.push_back(std::move(s));
             images->rows.push_back({file_index, rg, static_cast<int64_t>(r)});
           }

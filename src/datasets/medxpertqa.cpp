@@ -96,6 +96,9 @@ class MedXpertQaDataset : public LoaderBase {
       }
       s.modality = info_.modality;
       s.metadata["subset"] = subset;
+      std::vector<std::string> paths;
+      for (const auto& im : s.images) paths.push_back(im.path);
+      s.metadata["reference_image_path"] = join(paths, ";");  // the reference's image_path field
       for (const char* k : {"medical_task", "body_system", "question_type"})
         if (r.contains(k)) s.metadata[k] = r[k];
       samples.push_back(std::move(s));

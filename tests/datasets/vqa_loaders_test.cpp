@@ -68,6 +68,7 @@ TEST(HubVqaLoaders, PathVqaParquetShardsWithEmbeddedImages) {
     EXPECT_EQ(sum / (3 * 32) > 60, s.answer == "yes") << s.id;
   }
   EXPECT_EQ(train[0].id, "train/0");
+  EXPECT_EQ(train[0].metadata["reference_image_path"], "NA");
   EXPECT_NE(train[0].images[0].path.find("train-00000-of-00001-fixture.parquet#row=0"), std::string::npos);
   EXPECT_EQ(load_split("PathVQA", "vqa", "validation", dataset_fixture("PathVQA")).size(), 2u);
   EXPECT_EQ(load_split("PathVQA", "vqa", "all", dataset_fixture("PathVQA")).size(), 11u);
@@ -146,6 +147,7 @@ TEST(MedXpertQaLoader, FoldsMultiImageChoicesAndPrompt) {
   ASSERT_EQ(s.images.size(), 2u);  // multi-image question
   EXPECT_NE(s.images[1].path.find("images/MM-3-b.jpeg"), std::string::npos);
   EXPECT_EQ(s.metadata["subset"], "cus_test_fold0");
+  EXPECT_EQ(s.metadata["reference_image_path"], s.images[0].path + ";" + s.images[1].path);
   EXPECT_EQ(load_split("MedXpertQA", "vqa", "train", dataset_fixture("MedXpertQA")).size(), 3u);
   EXPECT_EQ(load_split("MedXpertQA", "vqa", "all", dataset_fixture("MedXpertQA")).size(), 6u);
   EXPECT_THROW(load_split("MedXpertQA", "vqa", "validation", dataset_fixture("MedXpertQA")), UsageError);
