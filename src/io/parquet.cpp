@@ -5,6 +5,8 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -356,8 +358,13 @@ std::string ParquetValues::as_string(size_t i) const {
   if (!bytes.empty()) return bytes[i];
   if (!ints.empty()) return std::to_string(ints[i]);
   if (!doubles.empty()) {
-    std::string s = std::to_string(doubles[i]);
-    return s;
+    // The shortest text that reads back to the same double (%g style: 2.5, -3, 1e-05).
+    char buf[32];
+    for (int precision = 1; precision <= 17; ++precision) {
+      std::snprintf(buf, sizeof buf, "%.*g", precision, doubles[i]);
+      if (std::strtod(buf, nullptr) == doubles[i]) break;
+    }
+    return buf;
   }
   return "";
 }

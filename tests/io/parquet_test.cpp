@@ -181,6 +181,10 @@ TEST(ParquetReader, SchemaColumnsAndLevels) {
   EXPECT_EQ(names, (std::vector<std::string>{"s", "b", "i64", "i32", "f64", "flag", "image.bytes", "image.path"}));
   EXPECT_EQ(f.columns()[6].max_def, 2);  // optional struct, optional field
   EXPECT_EQ(f.column_index("nope"), -1);
+  const auto f64 = f.read_all(f.require_column("f64"));
+  EXPECT_EQ(f64.as_string(0), "-3.5");
+  EXPECT_EQ(f64.as_string(2), "-3");
+  EXPECT_EQ(f.read_all(f.require_column("i64")).as_string(0), "-20000000000");
   try {
     f.require_column("question");
     FAIL() << "expected an error";
