@@ -2,7 +2,9 @@
 // special_tokens_map.json, and the BERT-vocab / CLIP-BPE pipelines (built as the tokenizer.json
 // that transformers' converters would write for them).
 #include <fstream>
+#include <mutex>
 #include <sstream>
+#include <thread>
 
 #include "hf_tokenizer.h"
 #include "medvlmbench/core/error.h"
@@ -14,9 +16,32 @@ namespace mvb::text {
 
 std::vector<std::vector<int32_t>> Tokenizer::encode_batch(const std::vector<std::string>& texts,
                                                           bool add_special_tokens) const {
-  std::vector<std::vector<int32_t>> out;
-  out.reserve(texts.size());
-  for (const auto& t : texts) out.push_back(encode(t, add_special_tokens));
+  std::vector<std::vector<int32_t>> out(texts.size());
+  // encode() is const and thread-safe; large batches are split over a few threads (as tokenizers'
+  // encode_batch does with rayon), small ones are not worth a thread.
+  const size_t hw = std::max(1u, std::thread::hardware_concurrency());
+  const size_t n_threads = texts.size() >= 256 ? std::min<size_t>(hw, 8) : 1;
+  auto work = [&](size_t t) {
+    for (size_t i = t; i < texts.size(); i += n_threads) out[i] = encode(texts[i], add_special_tokens);
+  };
+  if (n_threads == 1) {
+    work(0);
+    return out;
+  }
+  std::vector<std::thread> pool;
+  std::exception_ptr error;
+  std::mutex mu;
+  for (size_t t = 0; t < n_threads; ++t)
+    pool.emplace_back([&, t] {
+      try {
+        work(t);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (!error) error = std::current_exception();
+      }
+    });
+  for (auto& th : pool) th.join();
+  if (error) std::rethrow_exception(error);
   return out;
 }
 
@@ -346,7 +371,8 @@ std::unique_ptr<Tokenizer> load_clip_bpe(const std::string& vocab_json, const st
     merges.push_back(line);
   }
   const std::string bos = "<|startoftext|>", eos = "<|endoftext|>";
-  MVB_CHECK(vocab.contains(bos) && vocab.contains(eos), vocab_json, ": a CLIP vocabulary needs ", bos, " and ", eos);
+  MVB_CHECK(vocab.contains(bos) && vocab.contains(eos), vocab_json, ": a CLIP vocabulary needs ", bos, " and ", eos,
+            " (GPT-2 style vocab.json + merges.txt are read only through the checkpoint's tokenizer.json)");
   const nlohmann::json tj = {
       {"added_tokens", {hf::special_added(bos, vocab[bos]), hf::special_added(eos, vocab[eos])}},
       {"normalizer",

@@ -24,6 +24,13 @@ TEST(TokenizerApi, BatchEqualsSingleAndInvalidUtf8BecomesReplacementChar) {
   const auto batch = tok->encode_batch(texts, false);
   ASSERT_EQ(batch.size(), texts.size());
   for (size_t i = 0; i < texts.size(); ++i) EXPECT_EQ(batch[i], tok->encode(texts[i], false)) << i;
+  // A large batch takes the multi-threaded path; results stay in order and identical.
+  const auto many = parity_corpus();
+  std::vector<std::string> big;
+  while (big.size() < 600) big.insert(big.end(), many.begin(), many.end());
+  const auto big_ids = tok->encode_batch(big, true);
+  ASSERT_EQ(big_ids.size(), big.size());
+  for (size_t i = 0; i < big.size(); ++i) ASSERT_EQ(big_ids[i], tok->encode(big[i], true)) << i;
   // Invalid bytes are read as U+FFFD, as a JS / Rust string would hold them.
   EXPECT_EQ(tok->encode("a\xff\xfe"
                         "b",

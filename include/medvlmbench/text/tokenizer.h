@@ -70,7 +70,7 @@ class Tokenizer {
 
   // Text -> ids. add_special_tokens adds what the model's post-processor / add_bos/eos adds.
   virtual std::vector<int32_t> encode(std::string_view text, bool add_special_tokens = true) const = 0;
-  // Encodes each text, results in input order.
+  // Encodes each text (on several threads for large batches), results in input order.
   std::vector<std::vector<int32_t>> encode_batch(const std::vector<std::string>& texts,
                                                  bool add_special_tokens = true) const;
   // Puts the special tokens around already-encoded ids (what add_special_tokens=true adds).
