@@ -147,6 +147,22 @@ def vqa_rad_original():
     write_json(os.path.join(root, "VQA_RAD Dataset Public.json"), recs)
 
 
+def pathvqa_original():
+    """PathVQA's own release: pvqa/qas/{split}/{split}_qa.pkl + pvqa/images/{split}/{image}.jpg."""
+    import pickle
+    root = os.path.join(OUT, "PathVQA-original", "pvqa")
+    for split, n in (("train", 3), ("val", 2), ("test", 3)):
+        recs = []
+        for i in range(n):
+            q, a, _ = (YESNO + OPEN)[(i * 3 + len(split)) % 8]
+            name = f"{split}_{i:04d}"
+            save(picture(1 if a.lower() == "yes" else 0), os.path.join(root, "images", split, name + ".jpg"))
+            recs.append({"image": name, "question": q, "answer": a.lower()})
+        os.makedirs(os.path.join(root, "qas", split), exist_ok=True)
+        with open(os.path.join(root, "qas", split, f"{split}_qa.pkl"), "wb") as f:
+            pickle.dump(recs, f, protocol=4)
+
+
 def fairvlmed():
     root = os.path.join(OUT, "FairVLMed10k")
     k = 0
@@ -380,6 +396,7 @@ def main():
     hub_vqa("PathVQA", ("train", "validation", "test"), {"train": 5, "validation": 2, "test": 4})
     hub_vqa("VQA-RAD", ("train", "test"), {"train": 5, "test": 4})
     vqa_rad_original()
+    pathvqa_original()
     fairvlmed()
     medxpertqa()
     omnimedvqa()

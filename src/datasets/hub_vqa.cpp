@@ -3,8 +3,10 @@
 // data/{split}-NNNNN-of-NNNNN-*.parquet with columns image{bytes,path}, question, answer (the image is
 // embedded). Open iff the answer is not yes/no. VQA-RAD's original release (VQA_RAD Dataset
 // Public.json + "VQA_RAD Image Folder") is read too; its test split is phrase_type test_freeform and
-// test_para.
+// test_para. PathVQA's original release (pvqa/qas/{train,val,test}/{split}_qa.pkl, a pickled list of
+// {image, question, answer}, + pvqa/images/{split}/{image}.jpg) is read too.
 #include <filesystem>
+#include <map>
 #include <regex>
 #include <set>
 
@@ -13,6 +15,7 @@
 #include "medvlmbench/core/strings.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/parquet.h"
+#include "medvlmbench/io/torch_pickle.h"
 
 namespace fs = std::filesystem;
 
@@ -236,13 +239,74 @@ class VqaRadDataset : public HubVqaDataset {
   }
 };
 
+class PathVqaDataset : public HubVqaDataset {
+ public:
+  PathVqaDataset()
+      : HubVqaDataset("PathVQA", "flaviagiammarino/path-vqa", {"train", "validation", "test"}, "pathology", "pathology",
+                      "PathVQA pathology VQA (open iff the answer is not yes/no)") {
+    info_.layout +=
+        "; or the original release: {image_path}/[pvqa/]qas/{train,val,test}/{split}_qa.pkl + "
+        "{image_path}/[pvqa/]images/{split}/{image}.jpg";
+  }
+
+ protected:
+  bool open_original(const std::string& root, const std::string& part, std::vector<Sample>& out) const override {
+    const std::string folder = part == "validation" ? "val" : part;
+    std::string base;
+    for (const std::string& b : {io::join_path(root, "pvqa"), root})
+      if (io::exists(io::join_path(b, "qas/" + folder + "/" + folder + "_qa.pkl"))) {
+        base = b;
+        break;
+      }
+    if (base.empty()) return false;
+    const std::string ann = io::join_path(base, "qas/" + folder + "/" + folder + "_qa.pkl");
+    const std::string image_dir = io::join_path(base, "images/" + folder);
+    const std::string bytes = io::read_file(ann);
+    // Plain values only: any object reference (a global) is refused by the restricted unpickler.
+    const io::pickle::ValuePtr list = io::pickle::unpickle(
+        reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(),
+        [&](const io::pickle::ValuePtr&) -> io::pickle::ValuePtr {
+          throw Error(ann + ": unexpected persistent id in a question list");
+        },
+        ann);
+    if (!list || list->kind != io::pickle::Value::Kind::kList) fail(ann + " is not a pickled list of question records");
+    for (size_t i = 0; i < list->items.size(); ++i) {
+      const auto& rec = list->items[i];
+      const std::string id = part + "/" + std::to_string(i);
+      std::map<std::string, std::string> f;
+      if (rec && rec->kind == io::pickle::Value::Kind::kDict)
+        for (const auto& [k, v] : rec->entries)
+          if (k && k->kind == io::pickle::Value::Kind::kStr && v && v->kind == io::pickle::Value::Kind::kStr)
+            f[k->s] = v->s;
+      if (!f.count("image") || !f.count("question") || !f.count("answer")) {
+        out.push_back(error_sample(id, part, ann + " record " + std::to_string(i) + " lacks image/question/answer"));
+        continue;
+      }
+      std::string err;
+      const std::string img = join_within(image_dir, f["image"] + ".jpg", &err);
+      if (img.empty() || !io::exists(img)) {
+        out.push_back(error_sample(id, part, img.empty() ? err : "missing image " + img));
+        continue;
+      }
+      Sample s;
+      s.id = id;
+      s.split = part;
+      s.images.push_back(ImageRef::file(img));
+      s.question = f["question"];
+      s.answer = f["answer"];
+      s.prompt = vqa_prompt(s.question, s.answer);
+      s.question_type = is_yes_no(s.answer) ? "closed" : "open";
+      s.modality = info_.modality;
+      s.metadata["image"] = f["image"];
+      out.push_back(std::move(s));
+    }
+    return true;
+  }
+};
+
 }  // namespace
 
-MVB_REGISTER(dataset_registry(), "PathVQA", DatasetEntry{[] {
-               return std::make_unique<HubVqaDataset>(
-                   "PathVQA", "flaviagiammarino/path-vqa", std::vector<std::string>{"train", "validation", "test"},
-                   "pathology", "pathology", "PathVQA pathology VQA (open iff the answer is not yes/no)");
-             }});
+MVB_REGISTER(dataset_registry(), "PathVQA", DatasetEntry{[] { return std::make_unique<PathVqaDataset>(); }});
 MVB_REGISTER(dataset_registry(), "VQA-RAD", DatasetEntry{[] { return std::make_unique<VqaRadDataset>(); }});
 
 }  // namespace mvb::datasets

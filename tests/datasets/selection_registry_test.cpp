@@ -137,6 +137,7 @@ TEST(DatasetRegistry, CheckOnEveryFixtureIsClean) {
   };
   for (const Case& c : {Case{"SLAKE", "SLAKE", "vqa"},
                         Case{"PathVQA", "PathVQA", "vqa"},
+                        Case{"PathVQA", "PathVQA-original", "vqa"},
                         Case{"VQA-RAD", "VQA-RAD", "vqa"},
                         Case{"VQA-RAD", "VQA-RAD-original", "vqa"},
                         Case{"Harvard-FairVLMed10k", "FairVLMed10k", "vqa"},

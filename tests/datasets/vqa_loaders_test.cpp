@@ -74,6 +74,24 @@ TEST(HubVqaLoaders, PathVqaParquetShardsWithEmbeddedImages) {
   EXPECT_EQ(load_split("PathVQA", "vqa", "all", dataset_fixture("PathVQA")).size(), 11u);
 }
 
+TEST(HubVqaLoaders, PathVqaOriginalPickleRelease) {
+  const auto val = load_split("PathVQA", "vqa", "validation", dataset_fixture("PathVQA-original"));
+  ASSERT_EQ(val.size(), 2u);
+  EXPECT_TRUE(errors_of(val).empty()) << errors_of(val)[0].error;
+  EXPECT_NE(val[0].image_path().find("pvqa/images/val/val_0000.jpg"), std::string::npos);
+  EXPECT_EQ(val[0].metadata["image"], "val_0000");
+  for (const auto& s : val) EXPECT_EQ(s.prompt, s.question_type == "closed" ? kYesNo + s.question : s.question);
+  EXPECT_EQ(load_split("PathVQA", "vqa", "all", dataset_fixture("PathVQA-original")).size(), 8u);
+  // Answers and questions equal what Python's pickle reads.
+  const auto r = run_python(
+      "import pickle,sys\nfor d in pickle.load(open(sys.argv[1],'rb')): print(d['question'] + '|' + d['answer'])",
+      {dataset_fixture("PathVQA-original/pvqa/qas/test/test_qa.pkl")});
+  std::string mine;
+  for (const auto& s : load_split("PathVQA", "vqa", "test", dataset_fixture("PathVQA-original")))
+    mine += s.question + "|" + s.answer + "\n";
+  EXPECT_EQ(mine, r.out);
+}
+
 TEST(HubVqaLoaders, VqaRadParquetAndHubCacheLayout) {
   EXPECT_EQ(load_split("VQA-RAD", "vqa", "test", dataset_fixture("VQA-RAD")).size(), 4u);
   // A Hugging Face hub cache folder: datasets--owner--name/snapshots/<rev>/data/*.parquet.
