@@ -238,7 +238,13 @@ std::unique_ptr<Tokenizer> finish_hf(const json& tj, const std::string& folder, 
                                      bool clip_decode) {
   std::unique_ptr<HfTokenizer> tok =
       clip_decode ? std::make_unique<ClipTokenizer>(tj) : std::make_unique<HfTokenizer>(tj);
-  apply_folder_config(*tok, folder, kind);
+  const json cfg = apply_folder_config(*tok, folder, kind);
+  // BertTokenizer(Fast)'s __init__ defaults clean_up_tokenization_spaces to True.
+  if (is_class(tok->config().tokenizer_class, {"BertTokenizer"}) && !cfg.contains("clean_up_tokenization_spaces")) {
+    TokenizerConfig bert = tok->config();
+    bert.clean_up_tokenization_spaces = true;
+    tok->set_metadata(kind, bert, tok->special_tokens());
+  }
   const auto& c = tok->config();
   // LlamaTokenizerFast / GemmaTokenizerFast rebuild their template from add_bos_token/add_eos_token.
   if (is_class(c.tokenizer_class, {"LlamaTokenizer", "GemmaTokenizer", "CodeLlamaTokenizer"}) &&
