@@ -45,35 +45,39 @@ void run_generative(RunContext& ctx, const GenerativeTaskSpec& spec) {
     while (static_cast<int>(batch.size()) < batch_size && (more = ctx.samples->next(s))) batch.push_back(std::move(s));
     if (batch.empty()) break;
 
+    // Samples that cannot be sent get their error row in place, so rows stay in dataset order.
     std::vector<GenerationRequest> requests;
-    std::vector<const Sample*> sent;
-    for (const Sample& sample : batch) {
+    std::vector<std::string> early_error(batch.size());
+    for (size_t b = 0; b < batch.size(); ++b) {
+      const Sample& sample = batch[b];
       if (!sample.error.empty()) {
-        ctx.sink->write(error_row(sample, sample.error));
-        ++totals.errors;
-        continue;
+        early_error[b] = sample.error;
+      } else if (sample.images.empty()) {
+        early_error[b] = "sample has no image";
+      } else {
+        GenerationRequest req;
+        req.prompt = sample.prompt.empty() && spec.fallback_prompt ? spec.fallback_prompt(sample) : sample.prompt;
+        req.images = sample.images;
+        requests.push_back(std::move(req));
       }
-      if (sample.images.empty()) {
-        ctx.sink->write(error_row(sample, "sample has no image"));
-        ++totals.errors;
-        continue;
-      }
-      GenerationRequest req;
-      req.prompt = sample.prompt.empty() && spec.fallback_prompt ? spec.fallback_prompt(sample) : sample.prompt;
-      req.images = sample.images;
-      requests.push_back(std::move(req));
-      sent.push_back(&sample);
     }
     std::vector<GenerationResult> results;
     if (!requests.empty()) results = gen->generate(requests);  // a systemic failure (bad key) throws
     MVB_CHECK(results.size() == requests.size(), "model returned ", results.size(), " results for ", requests.size(),
               " requests");
-    for (size_t i = 0; i < results.size(); ++i) {
-      const Sample& sample = *sent[i];
-      const GenerationResult& r = results[i];
+    size_t next = 0;
+    for (size_t b = 0; b < batch.size(); ++b) {
+      const Sample& sample = batch[b];
+      if (!early_error[b].empty()) {
+        ctx.sink->write(error_row(sample, early_error[b]));
+        ++totals.errors;
+        continue;
+      }
+      const GenerationRequest& req = requests[next];
+      const GenerationResult& r = results[next++];
       // Requests cut short by Ctrl-C get no row, so --resume sends them again.
       if (r.extra.value("cancelled", false)) continue;
-      const std::string prompt = r.extra.value("prompt", requests[i].prompt);
+      const std::string prompt = r.extra.value("prompt", req.prompt);
       if (!r.error.empty()) {
         nlohmann::json row = error_row(sample, r.error);
         row["prompt"] = prompt;
