@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "medvlmbench/metrics/porter.h"
 #include "medvlmbench/metrics/pytext.h"
@@ -30,6 +30,15 @@ void match_enums(Enum& hyp, Enum& ref, Matches& out, Same same) {
   }
 }
 
+// Stems repeat across a corpus; a per-thread memo keeps the Porter rules off the hot path.
+const std::string& stem_cached(const std::string& word) {
+  thread_local std::unordered_map<std::string, std::string> memo;
+  if (memo.size() > 200000) memo.clear();
+  auto it = memo.find(word);
+  if (it == memo.end()) it = memo.emplace(word, porter_stem(word)).first;
+  return it->second;
+}
+
 int count_chunks(const Matches& m) {
   int chunks = 1;
   for (size_t i = 0; i + 1 < m.size(); ++i)
@@ -51,17 +60,19 @@ double meteor_single(const std::vector<std::string>& reference, const std::vecto
   match_enums(hyp, ref, matches, [](const std::string& a, const std::string& b) { return a == b; });
   // Stem stage: nltk replaces the words of the unmatched lists by their stems from here on, so the
   // synonym stage looks up stems, not the original words.
-  for (auto& e : hyp) e.second = porter_stem(e.second);
-  for (auto& e : ref) e.second = porter_stem(e.second);
+  for (auto& e : hyp) e.second = stem_cached(e.second);
+  for (auto& e : ref) e.second = stem_cached(e.second);
   match_enums(hyp, ref, matches, [](const std::string& a, const std::string& b) { return a == b; });
   if (wordnet) {
     for (int i = static_cast<int>(hyp.size()) - 1; i >= 0; --i) {
       const std::string& w = hyp[static_cast<size_t>(i)].second;
-      std::unordered_set<std::string> syns = {w};
-      for (const auto& name : wordnet->synonyms(w))
-        if (name.find('_') == std::string::npos) syns.insert(name);
+      const auto& names = wordnet->synonyms(w);
+      // The word itself or a lemma name without "_" (multi-word lemmas never equal one word).
+      const auto is_synonym = [&](const std::string& r) {
+        return r == w || (r.find('_') == std::string::npos && std::find(names.begin(), names.end(), r) != names.end());
+      };
       for (int j = static_cast<int>(ref.size()) - 1; j >= 0; --j) {
-        if (syns.count(ref[static_cast<size_t>(j)].second)) {
+        if (is_synonym(ref[static_cast<size_t>(j)].second)) {
           matches.emplace_back(hyp[static_cast<size_t>(i)].first, ref[static_cast<size_t>(j)].first);
           hyp.erase(hyp.begin() + i);
           ref.erase(ref.begin() + j);

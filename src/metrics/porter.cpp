@@ -3,7 +3,6 @@
 // case, "alli", "fulli", "logi") are marked where they apply.
 #include "medvlmbench/metrics/porter.h"
 
-#include <functional>
 #include <unordered_map>
 #include <vector>
 
@@ -56,30 +55,76 @@ bool ends_cvc(const U& w) {
   return n == 2 && !is_consonant(w, 0) && is_consonant(w, 1);  // NLTK extension
 }
 
+bool positive_measure(const U& s) { return measure(s) > 0; }
+
+// A rule's condition on the stem left after removing the suffix. Some NLTK conditions look at the
+// whole word instead (kMinus3 / kMinus1 use the word minus 3 / 1 characters; kNotLSZ the letter
+// doubled by "*d").
+enum class Cond { kAlways, kPositiveMeasure, kMeasureGt1, kIonStem, kStep1bE, kNotLSZ, kY, kMinus3, kMinus1 };
+
 struct Rule {
-  U suffix, replacement;
-  std::function<bool(const U&)> condition;  // empty: always
+  std::u32string_view suffix, replacement;
+  Cond cond;
 };
 
-U apply_rules(const U& word, const std::vector<Rule>& rules) {
-  for (const auto& r : rules) {
+bool holds(Cond c, const U& stem, const U& word) {
+  switch (c) {
+    case Cond::kAlways:
+      return true;
+    case Cond::kPositiveMeasure:
+      return measure(stem) > 0;
+    case Cond::kMeasureGt1:
+      return measure(stem) > 1;
+    case Cond::kIonStem:
+      return measure(stem) > 1 && !stem.empty() && (stem.back() == U's' || stem.back() == U't');
+    case Cond::kStep1bE:
+      return measure(stem) == 1 && ends_cvc(stem);
+    case Cond::kNotLSZ:
+      return word.back() != U'l' && word.back() != U's' && word.back() != U'z';
+    case Cond::kY:
+      return stem.size() > 1 && is_consonant(stem, stem.size() - 1);
+    case Cond::kMinus3:
+      return measure(word.size() >= 3 ? word.substr(0, word.size() - 3) : U()) > 0;
+    case Cond::kMinus1:
+      return measure(word.empty() ? U() : word.substr(0, word.size() - 1)) > 1;
+  }
+  return false;
+}
+
+bool ends_with_view(const U& w, std::u32string_view suffix) {
+  return w.size() >= suffix.size() && std::u32string_view(w).substr(w.size() - suffix.size()) == suffix;
+}
+
+// nltk's _apply_rule_list: the first rule whose suffix matches decides (applied or not).
+// `star_d_letter`: the replacement of the "*d" rule (the doubled letter), 0 when absent.
+U apply_rules(const U& word, const Rule* rules, size_t n, char32_t star_d_letter = 0) {
+  for (size_t i = 0; i < n; ++i) {
+    const Rule& r = rules[i];
     if (r.suffix == U"*d" && ends_double_consonant(word)) {
       const U stem = word.substr(0, word.size() - 2);
-      return (!r.condition || r.condition(stem)) ? stem + r.replacement : word;
+      return holds(r.cond, stem, word) ? stem + U(1, star_d_letter) : word;
     }
-    if (ends_with(word, r.suffix)) {
+    if (ends_with_view(word, r.suffix)) {
       const U stem = word.substr(0, word.size() - r.suffix.size());
-      return (!r.condition || r.condition(stem)) ? stem + r.replacement : word;
+      if (!holds(r.cond, stem, word)) return word;
+      return r.suffix == U"*d" ? stem + U(1, star_d_letter) : stem + U(r.replacement);
     }
   }
   return word;
 }
 
-bool positive_measure(const U& s) { return measure(s) > 0; }
+template <size_t N>
+U apply_rules(const U& word, const Rule (&rules)[N], char32_t star_d_letter = 0) {
+  return apply_rules(word, rules, N, star_d_letter);
+}
 
 U step1a(const U& w) {
   if (ends_with(w, U"ies") && w.size() == 4) return w.substr(0, 1) + U"ie";  // NLTK extension
-  return apply_rules(w, {{U"sses", U"ss", {}}, {U"ies", U"i", {}}, {U"ss", U"ss", {}}, {U"s", U"", {}}});
+  static const Rule rules[] = {{U"sses", U"ss", Cond::kAlways},
+                               {U"ies", U"i", Cond::kAlways},
+                               {U"ss", U"ss", Cond::kAlways},
+                               {U"s", U"", Cond::kAlways}};
+  return apply_rules(w, rules);
 }
 
 U step1b(const U& w) {
@@ -90,8 +135,8 @@ U step1b(const U& w) {
   }
   U inter;
   bool ok = false;
-  for (const U suffix : {U"ed", U"ing"}) {
-    if (ends_with(w, suffix)) {
+  for (const std::u32string_view suffix : {std::u32string_view(U"ed"), std::u32string_view(U"ing")}) {
+    if (ends_with_view(w, suffix)) {
       inter = w.substr(0, w.size() - suffix.size());
       if (contains_vowel(inter)) {
         ok = true;
@@ -100,70 +145,56 @@ U step1b(const U& w) {
     }
   }
   if (!ok) return w;
-  const char32_t last = inter.back();
-  return apply_rules(inter,
-                     {{U"at", U"ate", {}},
-                      {U"bl", U"ble", {}},
-                      {U"iz", U"ize", {}},
-                      {U"*d", U(1, last), [last](const U&) { return last != U'l' && last != U's' && last != U'z'; }},
-                      {U"", U"e", [](const U& s) { return measure(s) == 1 && ends_cvc(s); }}});
+  // The "*d" condition and replacement use the last letter of the intermediate stem (kNotLSZ
+  // reads word.back(), and apply_rules passes `inter` as the word).
+  static const Rule rules[] = {{U"at", U"ate", Cond::kAlways},
+                               {U"bl", U"ble", Cond::kAlways},
+                               {U"iz", U"ize", Cond::kAlways},
+                               {U"*d", U"", Cond::kNotLSZ},
+                               {U"", U"e", Cond::kStep1bE}};
+  return apply_rules(inter, rules, inter.back());
 }
 
 U step1c(const U& w) {
-  return apply_rules(w, {{U"y", U"i", [](const U& s) { return s.size() > 1 && is_consonant(s, s.size() - 1); }}});
+  static const Rule rules[] = {{U"y", U"i", Cond::kY}};
+  return apply_rules(w, rules);
 }
 
 U step2(const U& w) {
   if (ends_with(w, U"alli") && positive_measure(w.substr(0, w.size() - 4)))  // NLTK extension
     return step2(w.substr(0, w.size() - 4) + U"al");
-  const auto pm = positive_measure;
-  std::vector<Rule> rules = {{U"ational", U"ate", pm}, {U"tional", U"tion", pm}, {U"enci", U"ence", pm},
-                             {U"anci", U"ance", pm},   {U"izer", U"ize", pm},    {U"bli", U"ble", pm},
-                             {U"alli", U"al", pm},     {U"entli", U"ent", pm},   {U"eli", U"e", pm},
-                             {U"ousli", U"ous", pm},   {U"ization", U"ize", pm}, {U"ation", U"ate", pm},
-                             {U"ator", U"ate", pm},    {U"alism", U"al", pm},    {U"iveness", U"ive", pm},
-                             {U"fulness", U"ful", pm}, {U"ousness", U"ous", pm}, {U"aliti", U"al", pm},
-                             {U"iviti", U"ive", pm},   {U"biliti", U"ble", pm},  {U"fulli", U"ful", pm}};
-  // NLTK extension: the condition looks at the word minus three letters (keeps the "l").
-  const U minus3 = w.size() >= 3 ? w.substr(0, w.size() - 3) : U();
-  rules.push_back({U"logi", U"log", [minus3](const U&) { return positive_measure(minus3); }});
+  constexpr Cond pm = Cond::kPositiveMeasure;
+  static const Rule rules[] = {
+      {U"ational", U"ate", pm}, {U"tional", U"tion", pm},
+      {U"enci", U"ence", pm},   {U"anci", U"ance", pm},
+      {U"izer", U"ize", pm},    {U"bli", U"ble", pm},
+      {U"alli", U"al", pm},     {U"entli", U"ent", pm},
+      {U"eli", U"e", pm},       {U"ousli", U"ous", pm},
+      {U"ization", U"ize", pm}, {U"ation", U"ate", pm},
+      {U"ator", U"ate", pm},    {U"alism", U"al", pm},
+      {U"iveness", U"ive", pm}, {U"fulness", U"ful", pm},
+      {U"ousness", U"ous", pm}, {U"aliti", U"al", pm},
+      {U"iviti", U"ive", pm},   {U"biliti", U"ble", pm},
+      {U"fulli", U"ful", pm},   {U"logi", U"log", Cond::kMinus3}};  // NLTK: condition on the word minus 3
   return apply_rules(w, rules);
 }
 
 U step3(const U& w) {
-  const auto pm = positive_measure;
-  return apply_rules(w, {{U"icate", U"ic", pm},
-                         {U"ative", U"", pm},
-                         {U"alize", U"al", pm},
-                         {U"iciti", U"ic", pm},
-                         {U"ical", U"ic", pm},
-                         {U"ful", U"", pm},
-                         {U"ness", U"", pm}});
+  constexpr Cond pm = Cond::kPositiveMeasure;
+  static const Rule rules[] = {{U"icate", U"ic", pm}, {U"ative", U"", pm}, {U"alize", U"al", pm}, {U"iciti", U"ic", pm},
+                               {U"ical", U"ic", pm},  {U"ful", U"", pm},   {U"ness", U"", pm}};
+  return apply_rules(w, rules);
 }
 
 U step4(const U& w) {
-  const auto gt1 = [](const U& s) { return measure(s) > 1; };
-  return apply_rules(
-      w,
-      {{U"al", U"", gt1},
-       {U"ance", U"", gt1},
-       {U"ence", U"", gt1},
-       {U"er", U"", gt1},
-       {U"ic", U"", gt1},
-       {U"able", U"", gt1},
-       {U"ible", U"", gt1},
-       {U"ant", U"", gt1},
-       {U"ement", U"", gt1},
-       {U"ment", U"", gt1},
-       {U"ent", U"", gt1},
-       {U"ion", U"", [](const U& s) { return measure(s) > 1 && !s.empty() && (s.back() == U's' || s.back() == U't'); }},
-       {U"ou", U"", gt1},
-       {U"ism", U"", gt1},
-       {U"ate", U"", gt1},
-       {U"iti", U"", gt1},
-       {U"ous", U"", gt1},
-       {U"ive", U"", gt1},
-       {U"ize", U"", gt1}});
+  constexpr Cond gt1 = Cond::kMeasureGt1;
+  static const Rule rules[] = {
+      {U"al", U"", gt1},    {U"ance", U"", gt1}, {U"ence", U"", gt1}, {U"er", U"", gt1},
+      {U"ic", U"", gt1},    {U"able", U"", gt1}, {U"ible", U"", gt1}, {U"ant", U"", gt1},
+      {U"ement", U"", gt1}, {U"ment", U"", gt1}, {U"ent", U"", gt1},  {U"ion", U"", Cond::kIonStem},
+      {U"ou", U"", gt1},    {U"ism", U"", gt1},  {U"ate", U"", gt1},  {U"iti", U"", gt1},
+      {U"ous", U"", gt1},   {U"ive", U"", gt1},  {U"ize", U"", gt1}};
+  return apply_rules(w, rules);
 }
 
 U step5a(const U& w) {
@@ -177,8 +208,8 @@ U step5a(const U& w) {
 }
 
 U step5b(const U& w) {
-  const U minus1 = w.empty() ? U() : w.substr(0, w.size() - 1);
-  return apply_rules(w, {{U"ll", U"l", [minus1](const U&) { return measure(minus1) > 1; }}});
+  static const Rule rules[] = {{U"ll", U"l", Cond::kMinus1}};
+  return apply_rules(w, rules);
 }
 
 const std::unordered_map<U, U>& irregular_forms() {

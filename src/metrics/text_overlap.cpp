@@ -80,6 +80,23 @@ double bleu(const std::vector<std::string>& pred, const std::vector<std::string>
   return bp * std::exp(log_sum);
 }
 
+std::array<double, 4> bleu_1_to_4(const std::vector<std::string>& pred, const std::vector<std::string>& ref) {
+  std::array<double, 4> out{};
+  const double c = static_cast<double>(pred.size()), r = static_cast<double>(ref.size());
+  const double bp = c > r ? 1.0 : std::exp(1.0 - r / c);
+  double log_p[4];
+  for (int k = 1; k <= 4; ++k) {
+    const NgramView p = sorted_ngrams(pred, k);
+    const double num = p.starts.empty() ? 0.0 : clipped_hits(p, sorted_ngrams(ref, k));
+    if (num == 0.0) break;  // this order and every higher one score 0
+    log_p[k - 1] = std::log(num / static_cast<double>(p.starts.size()));
+    double sum = 0;
+    for (int j = 0; j < k; ++j) sum += (1.0 / k) * log_p[j];
+    out[static_cast<size_t>(k - 1)] = bp * std::exp(sum);
+  }
+  return out;
+}
+
 std::vector<std::string> rouge_tokens(std::string_view text) {
   // Lower-casing can only turn a few non-ASCII code points into ASCII (K KELVIN SIGN -> k,
   // U+0130 -> i + combining dot), so lower first, then keep ASCII [a-z0-9] runs.

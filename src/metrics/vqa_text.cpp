@@ -1,6 +1,8 @@
 #include "medvlmbench/metrics/vqa_text.h"
 
 #include <algorithm>
+#include <array>
+#include <type_traits>
 #include <unordered_map>
 
 #include "medvlmbench/metrics/pytext.h"
@@ -169,18 +171,6 @@ const std::unordered_map<std::string, std::string>& number_words() {
   return m;
 }
 
-bool has_digit_comma_digit(const std::u32string& s) {
-  for (size_t i = 1; i + 1 < s.size(); ++i)
-    if (s[i] == U',' && is_digit(s[i - 1]) && is_digit(s[i + 1])) return true;
-  return false;
-}
-
-bool contains(const std::u32string& s, char32_t a, char32_t b) {
-  for (size_t i = 0; i + 1 < s.size(); ++i)
-    if (s[i] == a && s[i + 1] == b) return true;
-  return false;
-}
-
 std::vector<std::string> sorted_tokens(std::string_view normalized) {
   std::vector<std::string> t = word_tokens(normalized);
   std::sort(t.begin(), t.end());
@@ -189,33 +179,74 @@ std::vector<std::string> sorted_tokens(std::string_view normalized) {
 
 }  // namespace
 
-std::string normalize_word(std::string_view text) {
-  const std::u32string original = utf8_decode(text);
-  const bool dcd = has_digit_comma_digit(original);
-  std::u32string cur = original;
-  for (char pc : kPunct) {
-    const char32_t p = static_cast<char32_t>(pc);
-    const bool erase = dcd || contains(original, p, U' ') || contains(original, U' ', p);
-    if (erase) {
-      cur.erase(std::remove(cur.begin(), cur.end(), p), cur.end());
+namespace {
+
+// normalize_word's punctuation and period steps, generic over the character type: bytes for ASCII
+// input (the common case, no decoding), code points otherwise.
+bool is_punct(char32_t c) {
+  static const auto table = [] {
+    std::array<bool, 128> t{};
+    for (char p : kPunct) t[static_cast<unsigned char>(p)] = true;
+    return t;
+  }();
+  return c < 128 && table[c];
+}
+
+// normalize_word's punctuation and period steps in two passes. The reference loops over the marks
+// one at a time, but each mark's fate (deleted or replaced by a space) depends only on the ORIGINAL
+// text, and the edits of different marks touch different characters, so one pass gives the same
+// result. Generic over bytes (ASCII input) and code points.
+template <class Str>
+Str strip_punctuation(const Str& original) {
+  using C = typename Str::value_type;
+  auto code = [](C c) { return static_cast<char32_t>(static_cast<std::make_unsigned_t<C>>(c)); };
+  const size_t n = original.size();
+  bool dcd = false;
+  bool erase[128] = {};
+  for (size_t i = 0; i < n; ++i) {
+    const char32_t c = code(original[i]);
+    if (c == U',' && i > 0 && i + 1 < n && is_digit(code(original[i - 1])) && is_digit(code(original[i + 1])))
+      dcd = true;
+    if (c < 128 && is_punct(c) && ((i + 1 < n && original[i + 1] == C(' ')) || (i > 0 && original[i - 1] == C(' '))))
+      erase[c] = true;
+  }
+  Str cur;
+  cur.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    const char32_t c = code(original[i]);
+    if (c < 128 && is_punct(c)) {
+      if (!(dcd || erase[c])) cur.push_back(C(' '));
     } else {
-      std::replace(cur.begin(), cur.end(), p, U' ');
+      cur.push_back(original[i]);
     }
   }
   // Periods not followed by a digit, at most 32 of them (re.sub count = re.UNICODE = 32).
-  std::u32string stripped;
+  Str stripped;
   stripped.reserve(cur.size());
   int removed = 0;
   for (size_t i = 0; i < cur.size(); ++i) {
-    if (cur[i] == U'.' && removed < 32 && !(i + 1 < cur.size() && is_digit(cur[i + 1]))) {
+    if (cur[i] == C('.') && removed < 32 && !(i + 1 < cur.size() && is_digit(code(cur[i + 1])))) {
       ++removed;
       continue;
     }
     stripped.push_back(cur[i]);
   }
+  return stripped;
+}
+
+}  // namespace
+
+std::string normalize_word(std::string_view text) {
+  bool ascii = true;
+  for (unsigned char c : text) ascii &= c < 0x80;
+  std::vector<std::string> raw_words;
+  if (ascii) {
+    raw_words = py_split(py_lower(strip_punctuation(std::string(text))));
+  } else {
+    for (const auto& w : py_split(py_lower(strip_punctuation(utf8_decode(text))))) raw_words.push_back(utf8_encode(w));
+  }
   std::vector<std::string> words;
-  for (const auto& w32 : py_split(py_lower(stripped))) {
-    std::string w = utf8_encode(w32);
+  for (auto& w : raw_words) {
     auto num = number_words().find(w);
     if (num != number_words().end()) w = num->second;
     if (w == "a" || w == "an" || w == "the") continue;
@@ -235,8 +266,12 @@ std::string normalize_word(std::string_view text) {
 std::vector<std::string> word_tokens(std::string_view text) { return py_split(py_lower(text)); }
 
 PrfScore f1_precision_recall(std::string_view candidate, std::string_view reference) {
-  const auto cand = sorted_tokens(normalize_word(candidate));
-  const auto ref = sorted_tokens(normalize_word(reference));
+  return f1_precision_recall_normalized(normalize_word(candidate), normalize_word(reference));
+}
+
+PrfScore f1_precision_recall_normalized(std::string_view candidate_norm, std::string_view reference_norm) {
+  const auto cand = sorted_tokens(candidate_norm);
+  const auto ref = sorted_tokens(reference_norm);
   if (cand.empty() || ref.empty()) return {};
   // Merge the sorted token lists: shared types add their candidate count to tp.
   double tp = 0, fp = 0, fn = 0;
@@ -261,13 +296,45 @@ PrfScore f1_precision_recall(std::string_view candidate, std::string_view refere
 }
 
 double exact_match_ratio(std::string_view candidate, std::string_view reference) {
-  const auto cand = sorted_tokens(normalize_word(candidate));
-  auto ref = sorted_tokens(normalize_word(reference));
+  return exact_match_ratio_normalized(normalize_word(candidate), normalize_word(reference));
+}
+
+double exact_match_ratio_normalized(std::string_view candidate_norm, std::string_view reference_norm) {
+  const auto cand = sorted_tokens(candidate_norm);
+  auto ref = sorted_tokens(reference_norm);
   if (cand.empty()) return 0.0;
   ref.erase(std::unique(ref.begin(), ref.end()), ref.end());
   size_t count = 0;
   for (const auto& w : ref) count += std::binary_search(cand.begin(), cand.end(), w);
   return static_cast<double>(count) / static_cast<double>(cand.size());
+}
+
+WordOverlap word_overlap_normalized(std::string_view candidate_norm, std::string_view reference_norm) {
+  const auto cand = sorted_tokens(candidate_norm);
+  const auto ref = sorted_tokens(reference_norm);
+  WordOverlap o;
+  if (cand.empty()) return o;
+  // One merge: shared types give tp (candidate count) and one distinct match for exact_match.
+  double tp = 0, fp = 0, fn = 0, distinct_shared = 0;
+  size_t i = 0, j = 0;
+  while (i < cand.size() || j < ref.size()) {
+    if (j == ref.size() || (i < cand.size() && cand[i] < ref[j])) {
+      ++fp, ++i;
+    } else if (i == cand.size() || ref[j] < cand[i]) {
+      ++fn, ++j;
+    } else {
+      const std::string& w = cand[i];
+      while (i < cand.size() && cand[i] == w) ++tp, ++i;
+      while (j < ref.size() && ref[j] == w) ++j;
+      ++distinct_shared;
+    }
+  }
+  o.exact_match = distinct_shared / static_cast<double>(cand.size());
+  if (ref.empty() || tp == 0) return o;
+  o.prf.precision = tp / (tp + fp);
+  o.prf.recall = tp / (tp + fn);
+  o.prf.f1 = 2 * o.prf.precision * o.prf.recall / (o.prf.precision + o.prf.recall);
+  return o;
 }
 
 double exact_match_strict(std::string_view candidate, std::string_view reference) {

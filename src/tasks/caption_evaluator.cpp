@@ -53,7 +53,8 @@ class CaptionEvaluator : public TaskEvaluator {
       const std::string caption_l = metrics::py_lower(text_field(row, "answer"));
       const std::string out_n = metrics::normalize_word(output_l), cap_n = metrics::normalize_word(caption_l);
       const auto out_t = metrics::py_split(out_n), cap_t = metrics::py_split(cap_n);
-      for (int n = 1; n <= 4; ++n) meters.add("all", "bleu" + std::to_string(n), metrics::bleu(out_t, cap_t, n));
+      const auto b = metrics::bleu_1_to_4(out_t, cap_t);
+      for (int n = 1; n <= 4; ++n) meters.add("all", "bleu" + std::to_string(n), b[static_cast<size_t>(n - 1)]);
       const auto rp = metrics::rouge_tokens(out_n), rc = metrics::rouge_tokens(cap_n);
       const metrics::RougeScore rouge[3] = {metrics::rouge_n(rp, rc, 1), metrics::rouge_n(rp, rc, 2),
                                             metrics::rouge_l(rp, rc)};
@@ -68,8 +69,8 @@ class CaptionEvaluator : public TaskEvaluator {
         meters.add("all", "meteor", m);
         meters.add("all", "methor", m);
       }
-      meters.add("all", "exact_match", metrics::exact_match_ratio(output_l, caption_l));
-      meters.add("all", "exact_match_strict", metrics::exact_match_strict(output_l, caption_l));
+      meters.add("all", "exact_match", metrics::exact_match_ratio_normalized(out_n, cap_n));
+      meters.add("all", "exact_match_strict", out_n == cap_n ? 1.0 : 0.0);
       ++r.num_scored;
     }
     meters.write(r.metrics, r.ci95, opts.bootstrap, static_cast<uint64_t>(opts.seed), headline);

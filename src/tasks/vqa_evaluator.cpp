@@ -1,7 +1,11 @@
 // VQA evaluator: the reference's meters (eval/vqa.py of MedVLMBench, dev-repo version with
 // multi-choice), quirks kept, plus standard variants under their own names. docs/metrics.md lists
 // every meter and where ours differs from the reference.
+#include <cstring>
+#include <exception>
+#include <map>
 #include <set>
+#include <thread>
 
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/metrics/choice.h"
@@ -76,14 +80,84 @@ bool headline(const std::string& name) {
   return s.count(name) > 0;
 }
 
+// One scored answer: the meters it updates, in the order the reference logs them.
+struct SampleScores {
+  std::string kind, modality;
+  std::vector<std::pair<const char*, double>> values;  // meter name (static storage) -> value
+  std::optional<double> judge;
+  bool no_letter = false;
+};
+
+// The reference's per-answer computation (eval/vqa.py), on one row.
+SampleScores score_one(const nlohmann::json& row, const std::string& kind, const metrics::WordNet* wordnet) {
+  SampleScores s;
+  s.kind = kind;
+  s.modality = row.contains("modality") && row["modality"].is_string() ? row["modality"].get<std::string>() : "";
+  const std::string output_l = metrics::py_lower(text_field(row, "prediction"));
+  const std::string answer_l = metrics::py_lower(text_field(row, "answer"));
+  // Each answer is normalised once; every score below starts from these.
+  const std::string out_n = metrics::normalize_word(output_l), ans_n = metrics::normalize_word(answer_l);
+  const auto overlap = metrics::word_overlap_normalized(out_n, ans_n);
+  const auto& prf = overlap.prf;
+  const double exact_match = overlap.exact_match;
+  const double exact_strict = out_n == ans_n ? 1.0 : 0.0;
+  auto& v = s.values;
+  if (kind == "open") {
+    const auto out_t = metrics::py_split(out_n), ans_t = metrics::py_split(ans_n);
+    const auto b = metrics::bleu_1_to_4(out_t, ans_t);
+    v.emplace_back("bleu1_open", b[0]);
+    v.emplace_back("bleu2_open", b[1]);
+    v.emplace_back("bleu3_open", b[2]);
+    v.emplace_back("bleu4_open", b[3]);
+    const auto rp = metrics::rouge_tokens(out_n), ra = metrics::rouge_tokens(ans_n);
+    v.emplace_back("rouge1_open", metrics::rouge_n(rp, ra, 1).fmeasure);
+    v.emplace_back("rouge2_open", metrics::rouge_n(rp, ra, 2).fmeasure);
+    v.emplace_back("rougeL_open", metrics::rouge_l(rp, ra).fmeasure);
+    v.emplace_back("exact_match_open", exact_match);
+    v.emplace_back("exact_match_strict_open", exact_strict);
+    v.emplace_back("recall_open", prf.recall);
+    v.emplace_back("precision_open", prf.precision);
+    v.emplace_back("f1_score_open", prf.f1);
+    v.emplace_back("accuracy_open", metrics::open_accuracy(prf.recall));
+    if (wordnet) {
+      v.emplace_back("meteor_open", metrics::meteor_single(ans_t, out_t, wordnet));
+      v.emplace_back("meteor_open_whole_string", metrics::meteor_single({ans_n}, {out_n}, wordnet));
+    }
+  } else if (kind == "closed") {
+    v.emplace_back("exact_match_closed", exact_match);
+    v.emplace_back("exact_match_strict_closed", exact_strict);
+    v.emplace_back("recall_closed", prf.recall);
+    v.emplace_back("precision_closed", prf.precision);
+    v.emplace_back("f1_score_closed", prf.f1);
+    v.emplace_back("accuracy_closed", metrics::closed_accuracy_substring(output_l, answer_l));
+    v.emplace_back("accuracy_closed_strict", metrics::closed_accuracy_strict(output_l, answer_l));
+  } else {
+    const auto letter = metrics::extract_choice_letter(output_l, choice_letters(row));
+    s.no_letter = !letter;
+    v.emplace_back("exact_match_mc", exact_match);
+    v.emplace_back("exact_match_strict_mc", exact_strict);
+    v.emplace_back("recall_mc", prf.recall);
+    v.emplace_back("precision_mc", prf.precision);
+    v.emplace_back("f1_score_mc", prf.f1);
+    v.emplace_back("accuracy_mc", letter && metrics::py_lower(std::string(1, *letter)) == answer_l ? 1.0 : 0.0);
+  }
+  v.emplace_back("exact_match_overall", exact_match);
+  v.emplace_back("exact_match_strict_overall", exact_strict);
+  v.emplace_back("recall_overall", prf.recall);
+  v.emplace_back("precision_overall", prf.precision);
+  v.emplace_back("f1_overall", prf.f1);
+  s.judge = judge_score(row);
+  return s;
+}
+
 class VqaEvaluator : public TaskEvaluator {
  public:
   ScoreResult score(const std::vector<nlohmann::json>& rows, const ScoreOptions& opts) const override {
     ScoreResult r;
-    MeterSet meters, by_modality;
     const metrics::WordNet* wordnet = nullptr;
     std::string wordnet_error;
     int64_t unknown_type = 0, judged = 0, mc_no_letter = 0;
+    std::vector<std::pair<const nlohmann::json*, std::string>> todo;
     for (const auto& row : rows) {
       if (row.value("status", "") == "failed") {
         ++r.num_errors;
@@ -95,75 +169,53 @@ class VqaEvaluator : public TaskEvaluator {
         ++r.num_errors;
         continue;
       }
-      const std::string output = text_field(row, "prediction");
-      const std::string answer = text_field(row, "answer");
-      const std::string output_l = metrics::py_lower(output), answer_l = metrics::py_lower(answer);
-      const std::string modality =
-          row.contains("modality") && row["modality"].is_string() ? row["modality"].get<std::string>() : "";
-
-      const auto prf = metrics::f1_precision_recall(output_l, answer_l);
-      const double exact_match = metrics::exact_match_ratio(output_l, answer_l);
-      const double exact_strict = metrics::exact_match_strict(output_l, answer_l);
-      auto put = [&](const std::string& group, const std::string& name, double v) {
-        meters.add(group, name, v);
-        if (!modality.empty() && breakdown_meters().count(name))
-          by_modality.add(group + "@" + modality, name + "@" + modality, v);
-      };
-
-      if (kind == "open") {
-        const std::string out_n = metrics::normalize_word(output_l), ans_n = metrics::normalize_word(answer_l);
-        const auto out_t = metrics::py_split(out_n), ans_t = metrics::py_split(ans_n);
-        for (int n = 1; n <= 4; ++n) put("open", "bleu" + std::to_string(n) + "_open", metrics::bleu(out_t, ans_t, n));
-        const auto rp = metrics::rouge_tokens(out_n), ra = metrics::rouge_tokens(ans_n);
-        put("open", "rouge1_open", metrics::rouge_n(rp, ra, 1).fmeasure);
-        put("open", "rouge2_open", metrics::rouge_n(rp, ra, 2).fmeasure);
-        put("open", "rougeL_open", metrics::rouge_l(rp, ra).fmeasure);
-        put("open", "exact_match_open", exact_match);
-        put("open", "exact_match_strict_open", exact_strict);
-        put("open", "recall_open", prf.recall);
-        put("open", "precision_open", prf.precision);
-        put("open", "f1_score_open", prf.f1);
-        put("open", "accuracy_open", metrics::open_accuracy(prf.recall));
-        if (!wordnet && wordnet_error.empty()) {
-          try {
-            wordnet = &metrics::WordNet::shared();
-          } catch (const std::exception& e) {
-            wordnet_error = e.what();
-          }
+      if (kind == "open" && !wordnet && wordnet_error.empty()) {
+        try {
+          wordnet = &metrics::WordNet::shared();
+        } catch (const std::exception& e) {
+          wordnet_error = e.what();
         }
-        if (wordnet) {
-          put("open", "meteor_open", metrics::meteor_single(ans_t, out_t, wordnet));
-          put("open", "meteor_open_whole_string", metrics::meteor_single({ans_n}, {out_n}, wordnet));
+      }
+      todo.emplace_back(&row, kind);
+    }
+    // Answers are independent: score them on all cores, then reduce in row order (deterministic).
+    std::vector<SampleScores> scored(todo.size());
+    const size_t threads =
+        std::max<size_t>(1, std::min<size_t>(std::thread::hardware_concurrency(), todo.size() / 256));
+    std::vector<std::thread> pool;
+    std::vector<std::exception_ptr> errors(threads);
+    for (size_t t = 0; t < threads; ++t)
+      pool.emplace_back([&, t] {
+        try {
+          for (size_t i = t; i < todo.size(); i += threads)
+            scored[i] = score_one(*todo[i].first, todo[i].second, wordnet);
+        } catch (...) {
+          errors[t] = std::current_exception();
         }
-        if (auto g = judge_score(row)) {
-          meters.add("judge_open", "gpt_score_open", *g);
+      });
+    for (auto& th : pool) th.join();
+    for (auto& e : errors)
+      if (e) std::rethrow_exception(e);
+
+    MeterSet meters, by_modality;
+    static const std::map<std::string, std::string> kGroup = {{"open", "open"}, {"closed", "closed"}, {"mc", "mc"}};
+    for (const auto& s : scored) {
+      const std::string& group = kGroup.at(s.kind);
+      for (const auto& [name, value] : s.values) {
+        const bool overall = std::strstr(name, "_overall") != nullptr;
+        meters.add(overall ? "all" : group, name, value);
+        if (!s.modality.empty() && breakdown_meters().count(name))
+          by_modality.add((overall ? std::string("all") : group) + "@" + s.modality,
+                          std::string(name) + "@" + s.modality, value);
+      }
+      if (s.judge) {
+        meters.add("judge_all", "gpt_score_overall", *s.judge);
+        if (s.kind == "open") {
+          meters.add("judge_open", "gpt_score_open", *s.judge);
           ++judged;
         }
-      } else if (kind == "closed") {
-        put("closed", "exact_match_closed", exact_match);
-        put("closed", "exact_match_strict_closed", exact_strict);
-        put("closed", "recall_closed", prf.recall);
-        put("closed", "precision_closed", prf.precision);
-        put("closed", "f1_score_closed", prf.f1);
-        put("closed", "accuracy_closed", metrics::closed_accuracy_substring(output_l, answer_l));
-        put("closed", "accuracy_closed_strict", metrics::closed_accuracy_strict(output_l, answer_l));
-      } else {
-        const auto letters = choice_letters(row);
-        const auto letter = metrics::extract_choice_letter(output_l, letters);
-        if (!letter) ++mc_no_letter;
-        put("mc", "exact_match_mc", exact_match);
-        put("mc", "exact_match_strict_mc", exact_strict);
-        put("mc", "recall_mc", prf.recall);
-        put("mc", "precision_mc", prf.precision);
-        put("mc", "f1_score_mc", prf.f1);
-        put("mc", "accuracy_mc", letter && metrics::py_lower(std::string(1, *letter)) == answer_l ? 1.0 : 0.0);
       }
-      if (auto g = judge_score(row)) meters.add("judge_all", "gpt_score_overall", *g);
-      put("all", "exact_match_overall", exact_match);
-      put("all", "exact_match_strict_overall", exact_strict);
-      put("all", "recall_overall", prf.recall);
-      put("all", "precision_overall", prf.precision);
-      put("all", "f1_overall", prf.f1);
+      mc_no_letter += s.no_letter;
       ++r.num_scored;
     }
 

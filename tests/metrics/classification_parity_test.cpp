@@ -31,7 +31,7 @@ BinaryCase random_binary(std::mt19937& rng) {
     const int y = u(rng) < prevalence;
     double s = levels ? std::floor(u(rng) * levels) / levels : u(rng);
     if (y && u(rng) < 0.5) s = std::min(1.0, s + 0.2);  // some signal
-    if (rng() % 50 == 0) s = -0.0;                        // signed zeros tie with 0
+    if (rng() % 50 == 0) s = -0.0;                      // signed zeros tie with 0
     c.labels.push_back(y);
     c.scores.push_back(s);
   }
@@ -90,8 +90,8 @@ TEST(ClassificationParity, LargeBinaryAurocUsesTheRadixPathAndMatches) {
     c.labels.push_back(y);
     c.scores.push_back(std::round((u(rng) + y) * 100) / 100);
   }
-  const json out =
-      test::run_oracle("sklearn_oracle.py", {{"cases", {{{"kind", "binary"}, {"labels", c.labels}, {"scores", c.scores}}}}});
+  const json out = test::run_oracle("sklearn_oracle.py",
+                                    {{"cases", {{{"kind", "binary"}, {"labels", c.labels}, {"scores", c.scores}}}}});
   EXPECT_NEAR(*binary_auroc(c.labels, c.scores), out["results"][0]["auc"].get<double>(), 1e-9);
   std::vector<uint32_t> ones(c.labels.size(), 1);
   EXPECT_NEAR(*weighted_binary_auroc(c.labels, c.scores, ones), out["results"][0]["auc"].get<double>(), 1e-9);

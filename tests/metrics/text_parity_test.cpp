@@ -50,6 +50,10 @@ TEST(TextParity, NormalisationF1ExactMatchAndClosedAccuracyMatchPython) {
     EXPECT_NEAR(s.precision, o["prf"][1].get<double>(), 1e-12) << c << " | " << r;
     EXPECT_NEAR(s.recall, o["prf"][2].get<double>(), 1e-12) << c << " | " << r;
     EXPECT_NEAR(exact_match_ratio(c, r), o["exact"].get<double>(), 1e-12) << c << " | " << r;
+    const auto both = word_overlap_normalized(normalize_word(c), normalize_word(r));
+    EXPECT_NEAR(both.exact_match, o["exact"].get<double>(), 1e-12) << c << " | " << r;
+    EXPECT_NEAR(both.prf.f1, o["prf"][0].get<double>(), 1e-12) << c << " | " << r;
+    EXPECT_NEAR(both.prf.recall, o["prf"][2].get<double>(), 1e-12) << c << " | " << r;
     EXPECT_EQ(closed_accuracy_substring(c, r), o["closed"].get<double>()) << c << " | " << r;
   }
 }
@@ -110,8 +114,10 @@ TEST(TextParity, BleuMatchesNltkWithTorchmetricsDefaults) {
   const json out = test::run_oracle("text_oracle.py", in);
   int nonzero4 = 0;
   for (size_t i = 0; i < cases.size(); ++i) {
+    const auto all = bleu_1_to_4(cases[i].first, cases[i].second);
     for (int n = 1; n <= 4; ++n) {
       const double got = bleu(cases[i].first, cases[i].second, n);
+      EXPECT_NEAR(all[static_cast<size_t>(n - 1)], got, 1e-15);
       EXPECT_NEAR(got, out["bleu"][i][n - 1].get<double>(), 1e-6)
           << "n=" << n << " cand=" << json(cases[i].first) << " ref=" << json(cases[i].second);
       nonzero4 += n == 4 && got > 0;

@@ -62,13 +62,13 @@ TEST(VqaCases, NormalizeWord) {
 
 TEST(VqaCases, ExactMatchIsAPrecisionLikeRatio) {
   EXPECT_DOUBLE_EQ(exact_match_ratio("yes", "yes"), 1.0);
-  EXPECT_DOUBLE_EQ(exact_match_ratio("yes yes", "yes"), 0.5);         // repeated candidate words count
-  EXPECT_DOUBLE_EQ(exact_match_ratio("left lung", "lung"), 0.5);      // extra words lower it
-  EXPECT_DOUBLE_EQ(exact_match_ratio("lung", "left lung"), 1.0);      // a partial answer scores 1
-  EXPECT_DOUBLE_EQ(exact_match_ratio("lung", "lung lung"), 1.0);      // distinct reference words
-  EXPECT_DOUBLE_EQ(exact_match_ratio("", "yes"), 0.0);                // empty candidate
-  EXPECT_DOUBLE_EQ(exact_match_ratio("the", "the"), 0.0);             // both normalise to ""
-  EXPECT_DOUBLE_EQ(exact_match_ratio("two", "2"), 1.0);               // number words
+  EXPECT_DOUBLE_EQ(exact_match_ratio("yes yes", "yes"), 0.5);     // repeated candidate words count
+  EXPECT_DOUBLE_EQ(exact_match_ratio("left lung", "lung"), 0.5);  // extra words lower it
+  EXPECT_DOUBLE_EQ(exact_match_ratio("lung", "left lung"), 1.0);  // a partial answer scores 1
+  EXPECT_DOUBLE_EQ(exact_match_ratio("lung", "lung lung"), 1.0);  // distinct reference words
+  EXPECT_DOUBLE_EQ(exact_match_ratio("", "yes"), 0.0);            // empty candidate
+  EXPECT_DOUBLE_EQ(exact_match_ratio("the", "the"), 0.0);         // both normalise to ""
+  EXPECT_DOUBLE_EQ(exact_match_ratio("two", "2"), 1.0);           // number words
   EXPECT_DOUBLE_EQ(exact_match_ratio("No.", "no"), 1.0);
   EXPECT_DOUBLE_EQ(exact_match_strict("No.", "no"), 1.0);
   EXPECT_DOUBLE_EQ(exact_match_strict("lung", "left lung"), 0.0);

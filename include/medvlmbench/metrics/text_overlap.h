@@ -2,6 +2,7 @@
 // (prediction, reference) pair at a time.
 #pragma once
 
+#include <array>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,9 @@ namespace mvb::metrics {
 // orders 1..n, brevity penalty exp(1 - r/c) when c <= r (1 when c > r). 0 when any order has no
 // match (which includes an empty prediction or one shorter than n tokens).
 double bleu(const std::vector<std::string>& pred, const std::vector<std::string>& ref, int n);
+
+// bleu(pred, ref, n) for n = 1..4 at once (the n-gram counts are shared between the orders).
+std::array<double, 4> bleu_1_to_4(const std::vector<std::string>& pred, const std::vector<std::string>& ref);
 
 struct RougeScore {
   double precision = 0, recall = 0, fmeasure = 0;

@@ -36,6 +36,18 @@ PrfScore f1_precision_recall(std::string_view candidate, std::string_view refere
 // strict match (a repeated reference word counts once; extra candidate words lower it).
 double exact_match_ratio(std::string_view candidate, std::string_view reference);
 
+// The same two scores from already-normalised texts (normalize_word output), so that an evaluator
+// normalises each answer once.
+PrfScore f1_precision_recall_normalized(std::string_view candidate_norm, std::string_view reference_norm);
+double exact_match_ratio_normalized(std::string_view candidate_norm, std::string_view reference_norm);
+
+// Both of the above in one pass over the tokens.
+struct WordOverlap {
+  PrfScore prf;
+  double exact_match = 0;
+};
+WordOverlap word_overlap_normalized(std::string_view candidate_norm, std::string_view reference_norm);
+
 // Standard exact match (our `exact_match_strict`): normalised strings are equal.
 double exact_match_strict(std::string_view candidate, std::string_view reference);
 

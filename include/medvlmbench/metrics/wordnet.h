@@ -26,7 +26,8 @@ class WordNet {
 
   // Lemma names (as stored, case kept, syntactic markers such as "(a)" removed) of all synsets of
   // `word`, in nltk's order, duplicates removed.
-  std::vector<std::string> synonyms(const std::string& word) const;
+  // The reference stays valid for the life of this WordNet (results are cached per word).
+  const std::vector<std::string>& synonyms(const std::string& word) const;
 
   // nltk's _morphy(form, pos): base forms of `form` present in the index for pos ('n','v','a','r').
   std::vector<std::string> morphy(const std::string& form, char pos) const;
