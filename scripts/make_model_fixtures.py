@@ -29,6 +29,9 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "
 CLIP_ORACLE = {"provisional": True, "oracle": "python3-torch line-by-line port of transformers "
                "src/transformers/models/clip/modeling_clip.py@000f1ffdbf1ce6190cc8863af9a2fff817590937 "
                "(scripts/reference/clip_reference.py)"}
+SIGLIP_ORACLE = {"provisional": True, "oracle": "python3-torch line-by-line port of transformers "
+                 "src/transformers/models/siglip/modeling_siglip.py@000f1ffdbf1ce6190cc8863af9a2fff817590937 "
+                 "(scripts/reference/siglip_reference.py)"}
 META = {"generator": "scripts/make_model_fixtures.py", "weights": "seeded random (torch.manual_seed)"}
 
 
@@ -148,6 +151,69 @@ def make_clip(out, bin_out):
                dict(META, format="hf-clip torch.save zip (pytorch_model.bin)", **CLIP_ORACLE))
 
 
+SIGLIP_CORPUS = ["a photo of chest xray with no finding", "a photo of chest xray with pneumonia",
+                 "benign fundus", "glaucoma fundus", "diseased xray", "normal xray", "benign retina",
+                 "glaucomatous retina", "negative tumor", "positive tumor", "melanoma", "actinic keratoses"]
+
+
+def write_siglip_tokenizer(out):
+    import io
+    import sentencepiece as spm
+    buf = io.BytesIO()
+    spm.SentencePieceTrainer.train(sentence_iterator=iter(SIGLIP_CORPUS * 20), model_writer=buf, vocab_size=48,
+                                   model_type="unigram", normalization_rule_name="identity", pad_id=0, eos_id=1,
+                                   unk_id=2, bos_id=-1, minloglevel=2)
+    with open(os.path.join(out, "spiece.model"), "wb") as f:
+        f.write(buf.getvalue())
+    special = {"eos_token": "</s>", "pad_token": "</s>", "unk_token": "<unk>"}
+    write_json(os.path.join(out, "special_tokens_map.json"), special)
+    write_json(os.path.join(out, "tokenizer_config.json"),
+               dict(special, model_max_length=64, tokenizer_class="SiglipTokenizer", do_lower_case=True))
+    return 48
+
+
+def make_siglip(out):
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(2)
+    vocab_size = write_siglip_tokenizer(out)
+    t = dict(hidden_size=16, intermediate_size=32, num_hidden_layers=2, num_attention_heads=2,
+             max_position_embeddings=64, vocab_size=vocab_size, hidden_act="gelu_pytorch_tanh", layer_norm_eps=1e-6)
+    v = dict(hidden_size=16, intermediate_size=40, num_hidden_layers=2, num_attention_heads=4, image_size=32,
+             patch_size=8, num_channels=3, hidden_act="gelu_pytorch_tanh", layer_norm_eps=1e-6)
+    sd = {}
+    d = t["hidden_size"]
+    sd["text_model.embeddings.token_embedding.weight"] = rnd(vocab_size, d, std=0.5)
+    sd["text_model.embeddings.position_embedding.weight"] = rnd(t["max_position_embeddings"], d)
+    encoder_layers(sd, "text_model.encoder", t["num_hidden_layers"], d, t["intermediate_size"])
+    ln(sd, "text_model.final_layer_norm", d)
+    lin(sd, "text_model.head", d, d)
+    d = v["hidden_size"]
+    n_pos = (v["image_size"] // v["patch_size"]) ** 2
+    sd["vision_model.embeddings.patch_embedding.weight"] = rnd(d, 3, v["patch_size"], v["patch_size"], std=0.05)
+    sd["vision_model.embeddings.patch_embedding.bias"] = rnd(d, std=0.1)
+    sd["vision_model.embeddings.position_embedding.weight"] = rnd(n_pos, d)
+    encoder_layers(sd, "vision_model.encoder", v["num_hidden_layers"], d, v["intermediate_size"])
+    ln(sd, "vision_model.post_layernorm", d)
+    sd["vision_model.head.probe"] = rnd(1, 1, d, std=0.5)
+    sd["vision_model.head.attention.in_proj_weight"] = rnd(3 * d, d, std=d ** -0.5)
+    sd["vision_model.head.attention.in_proj_bias"] = rnd(3 * d, std=0.1)
+    lin(sd, "vision_model.head.attention.out_proj", d, d)
+    ln(sd, "vision_model.head.layernorm", d)
+    lin(sd, "vision_model.head.mlp.fc1", d, v["intermediate_size"])
+    lin(sd, "vision_model.head.mlp.fc2", v["intermediate_size"], d)
+    sd["logit_scale"] = torch.tensor([2.3026])
+    sd["logit_bias"] = torch.tensor([-10.0])
+    write_json(os.path.join(out, "config.json"), {"architectures": ["SiglipModel"], "model_type": "siglip",
+                                                  "text_config": t, "vision_config": v})
+    write_json(os.path.join(out, "preprocessor_config.json"),
+               {"do_normalize": True, "do_rescale": True, "do_resize": True, "image_mean": [0.5, 0.5, 0.5],
+                "image_std": [0.5, 0.5, 0.5], "image_processor_type": "SiglipImageProcessor", "resample": 3,
+                "rescale_factor": 0.00392156862745098, "size": {"height": 32, "width": 32}})
+    st_io.save(os.path.join(out, "model.safetensors"), sd, {"format": "pt"})
+    write_json(os.path.join(out, "fixture.json"), dict(META, format="hf-siglip safetensors", **SIGLIP_ORACLE))
+
+
 if __name__ == "__main__":
     make_clip(os.path.join(ROOT, "tiny-clip"), os.path.join(ROOT, "tiny-clip-bin"))
+    make_siglip(os.path.join(ROOT, "tiny-siglip"))
     print("wrote fixtures under", os.path.normpath(ROOT))

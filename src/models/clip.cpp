@@ -103,8 +103,8 @@ class ClipModel : public ContrastiveTowers {
     defaults.resize = defaults.crop = static_cast<int>(vopts.image_size);
     transform_ =
         transform_from_preprocessor_config(io::join_path(checkpoint_dir_, "preprocessor_config.json"), defaults);
-    MVB_CHECK(transform_.crop == vopts.image_size, "preprocessor_config.json crops to ", transform_.crop,
-              " but the vision tower expects ", vopts.image_size);
+    MVB_CHECK(transform_output_size(transform_) == vopts.image_size, "preprocessor_config.json gives ",
+              transform_output_size(transform_), " but the vision tower expects ", vopts.image_size);
     finish_setup("CLIP ViT-" + std::to_string(vopts.patch_size) + " (" + std::to_string(vopts.num_layers) + "L/" +
                  std::to_string(vopts.layer.dim) + ")");
     logit_scale_ = net_->logit_scale.to(at::kFloat).exp().item<double>();

@@ -10,6 +10,7 @@
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/state_dict.h"
+#include "medvlmbench/vision/preprocessor.h"
 
 namespace mvb {
 
@@ -117,28 +118,14 @@ nlohmann::json read_json_file(const std::string& path) {
 }
 
 ImageTransform transform_from_preprocessor_config(const std::string& path, ImageTransform t) {
-  if (!io::exists(path)) return t;
-  const nlohmann::json c = read_json_file(path);
-  auto edge = [](const nlohmann::json& v, int fallback) {
-    if (v.is_number()) return v.get<int>();
-    if (v.is_object()) {
-      if (v.contains("shortest_edge")) return v["shortest_edge"].get<int>();
-      if (v.contains("height")) return v["height"].get<int>();
-    }
-    return fallback;
-  };
-  if (c.contains("size")) t.resize = edge(c["size"], t.resize);
-  const bool crop = c.value("do_center_crop", c.contains("crop_size"));
-  t.crop = crop && c.contains("crop_size") ? edge(c["crop_size"], t.crop) : t.resize;
-  if (c.contains("image_mean")) t.mean = c["image_mean"].get<std::array<float, 3>>();
-  if (c.contains("image_std")) t.std = c["image_std"].get<std::array<float, 3>>();
-  if (!c.value("do_normalize", true)) {
-    t.mean = {0.f, 0.f, 0.f};
-    t.std = {1.f, 1.f, 1.f};
-  }
-  const int resample = c.value("resample", 3);  // PIL enums: 0 nearest, 2 bilinear, 3 bicubic
-  t.interpolation = resample == 0 ? "nearest" : resample == 2 ? "bilinear" : "bicubic";
-  return t;
+  // The checkpoint's own processor settings when it ships them (PIL-exact, vision/preprocessor.h).
+  return io::exists(path) ? load_image_transform(path) : t;
+}
+
+int transform_output_size(const ImageTransform& t) {
+  if (t.crop > 0) return t.crop_height > 0 ? t.crop_height : t.crop;
+  if (t.resize_mode == "exact") return t.resize_height;
+  return t.resize;
 }
 
 std::string fingerprint_files(const std::vector<std::string>& files, const std::string& salt) {

@@ -75,9 +75,11 @@ std::string resolve_checkpoint_dir(const ModelSpec& spec);
 at::ScalarType resolve_dtype(const ModelSpec& spec);
 // Reads a JSON file, with an error naming it.
 nlohmann::json read_json_file(const std::string& path);
-// A CLIPImageProcessor / SiglipImageProcessor preprocessor_config.json as our ImageTransform
-// (defaults: the given transform).
+// The checkpoint's preprocessor_config.json (CLIPImageProcessor, SiglipImageProcessor ...) as an
+// ImageTransform, or `defaults` when the file is absent.
 ImageTransform transform_from_preprocessor_config(const std::string& path, ImageTransform defaults);
+// The side of the square image a transform produces (crop, else the resize target).
+int transform_output_size(const ImageTransform& t);
 // Stable hex fingerprint of the files (see ContrastiveTowers::fingerprint()).
 std::string fingerprint_files(const std::vector<std::string>& files, const std::string& salt);
 
