@@ -74,7 +74,8 @@ Registry<DatasetEntry>& dataset_registry();
 
 // Deterministic sampling applied after a loader: shard i/n keeps samples whose position in the
 // dataset's order is congruent to i mod n (the reference's multi-GPU split), then --limit keeps the
-// first N of those.
+// first N of those. Samples outside the shard are passed with SkippableSampleReader::skip() when the
+// loader's reader supports it, so their images are never read.
 struct SampleSelection {
   int shard_index = 0;
   int shard_count = 1;
