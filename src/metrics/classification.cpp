@@ -4,8 +4,10 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <map>
 #include <numeric>
+#include <thread>
 
 #include "medvlmbench/core/error.h"
 
@@ -58,6 +60,58 @@ std::vector<uint32_t> ascending_order(const std::vector<double>& scores, std::ve
     k_in.swap(k_tmp);
   }
   return idx;
+}
+
+// In-place ascending sort of plain keys: LSD radix (16-bit digits, uniform digits skipped) for
+// large arrays, std::sort otherwise.
+void sort_keys(std::vector<uint64_t>& keys) {
+  const size_t n = keys.size();
+  if (n < 4096) {
+    std::sort(keys.begin(), keys.end());
+    return;
+  }
+  std::vector<uint64_t> tmp(n);
+  std::vector<size_t> count(1 << 16);
+  for (int pass = 0; pass < 4; ++pass) {
+    const int shift = pass * 16;
+    std::fill(count.begin(), count.end(), 0);
+    for (uint64_t k : keys) ++count[(k >> shift) & 0xFFFF];
+    if (count[(keys[0] >> shift) & 0xFFFF] == n) continue;
+    size_t sum = 0;
+    for (auto& c : count) {
+      const size_t t = c;
+      c = sum;
+      sum += t;
+    }
+    for (uint64_t k : keys) tmp[count[(k >> shift) & 0xFFFF]++] = k;
+    keys.swap(tmp);
+  }
+}
+
+// AUROC from the order keys of the positives and of the negatives: each positive beats the
+// negatives below it and half of those tied with it. Sorting two plain key arrays and merging them
+// moves half the memory of sorting (key, index) pairs.
+std::optional<double> auroc_from_split_keys(std::vector<uint64_t>& pos, std::vector<uint64_t>& neg,
+                                            std::string* reason) {
+  if (pos.empty() || neg.empty()) {
+    if (reason) *reason = "only one class present in the labels; AUROC is undefined";
+    return std::nullopt;
+  }
+  sort_keys(pos);
+  sort_keys(neg);
+  double area = 0;
+  size_t below = 0;
+  for (size_t i = 0; i < pos.size();) {
+    const uint64_t k = pos[i];
+    size_t j = i;
+    while (j < pos.size() && pos[j] == k) ++j;
+    while (below < neg.size() && neg[below] < k) ++below;
+    size_t tied = below;
+    while (tied < neg.size() && neg[tied] == k) ++tied;
+    area += static_cast<double>(j - i) * (static_cast<double>(below) + 0.5 * static_cast<double>(tied - below));
+    i = j;
+  }
+  return area / (static_cast<double>(pos.size()) * static_cast<double>(neg.size()));
 }
 
 bool any_nan(const std::vector<double>& v) {
@@ -229,21 +283,46 @@ MulticlassAuroc column_aurocs(const std::vector<int>& col_labels, const std::vec
                               const char* what) {
   const size_t n = k > 0 ? scores.size() / static_cast<size_t>(k) : 0;
   MulticlassAuroc r;
-  std::vector<int> y(n);
-  std::vector<double> s(n);
+  r.per_class.resize(static_cast<size_t>(k));
+  // Columns are independent: one thread per column, up to the machine's cores.
+  auto column = [&](int c) {
+    std::vector<uint64_t> pos, neg;
+    bool nan = false;
+    for (size_t i = 0; i < n; ++i) {
+      const size_t at = i * static_cast<size_t>(k) + static_cast<size_t>(c);
+      MVB_CHECK(col_labels[at] == 0 || col_labels[at] == 1, "AUROC: binary labels must be 0 or 1, got ",
+                col_labels[at]);
+      nan |= std::isnan(scores[at]);
+      (col_labels[at] ? pos : neg).push_back(order_key(scores[at]));
+    }
+    if (!nan) r.per_class[static_cast<size_t>(c)] = auroc_from_split_keys(pos, neg, nullptr);
+  };
+  const int threads =
+      n < 50000 ? 1 : std::max(1, std::min<int>(k, static_cast<int>(std::thread::hardware_concurrency())));
+  if (threads == 1) {
+    for (int c = 0; c < k; ++c) column(c);
+  } else {
+    std::vector<std::thread> pool;
+    std::vector<std::exception_ptr> errors(static_cast<size_t>(threads));
+    for (int t = 0; t < threads; ++t)
+      pool.emplace_back([&, t] {
+        try {
+          for (int c = t; c < k; c += threads) column(c);
+        } catch (...) {
+          errors[static_cast<size_t>(t)] = std::current_exception();
+        }
+      });
+    for (auto& th : pool) th.join();
+    for (auto& e : errors)
+      if (e) std::rethrow_exception(e);
+  }
   double macro_sum = 0, weighted_sum = 0, weight_total = 0;
   int defined = 0;
   std::vector<std::string> skipped;
   for (int c = 0; c < k; ++c) {
     double prevalence = 0;
-    for (size_t i = 0; i < n; ++i) {
-      y[i] = col_labels[i * static_cast<size_t>(k) + static_cast<size_t>(c)];
-      s[i] = scores[i * static_cast<size_t>(k) + static_cast<size_t>(c)];
-      prevalence += y[i];
-    }
-    std::string why;
-    auto a = n ? binary_auroc(y, s, &why) : std::nullopt;
-    r.per_class.push_back(a);
+    for (size_t i = 0; i < n; ++i) prevalence += col_labels[i * static_cast<size_t>(k) + static_cast<size_t>(c)];
+    const auto& a = r.per_class[static_cast<size_t>(c)];
     if (a) {
       ++defined;
       macro_sum += *a;
