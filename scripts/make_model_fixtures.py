@@ -32,6 +32,10 @@ CLIP_ORACLE = {"provisional": True, "oracle": "python3-torch line-by-line port o
 SIGLIP_ORACLE = {"provisional": True, "oracle": "python3-torch line-by-line port of transformers "
                  "src/transformers/models/siglip/modeling_siglip.py@000f1ffdbf1ce6190cc8863af9a2fff817590937 "
                  "(scripts/reference/siglip_reference.py)"}
+BIOMEDCLIP_ORACLE = {"provisional": True, "oracle": "python3-torch line-by-line port of timm "
+                     "timm/models/vision_transformer.py (VisionTransformer, Block, Attention), open_clip "
+                     "src/open_clip/timm_model.py + hf_model.py, and transformers "
+                     "src/transformers/models/bert/modeling_bert.py (scripts/reference/biomedclip_reference.py)"}
 META = {"generator": "scripts/make_model_fixtures.py", "weights": "seeded random (torch.manual_seed)"}
 
 
@@ -213,7 +217,77 @@ def make_siglip(out):
     write_json(os.path.join(out, "fixture.json"), dict(META, format="hf-siglip safetensors", **SIGLIP_ORACLE))
 
 
+BERT_WORDS = ["a", "photo", "of", "chest", "xray", "with", "no", "finding", "pneumonia", "benign", "fundus",
+              "glaucoma", "retina", "normal", "diseased", "tumor", "negative", "positive", "##s", "##ing"]
+
+
+def make_biomedclip(out):
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(3)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + BERT_WORDS + [c for c in "abcdefghijklmnopqrstuvwxyz" if c not in BERT_WORDS]
+    with open(os.path.join(out, "vocab.txt"), "w") as f:
+        f.write("\n".join(vocab) + "\n")
+    write_json(os.path.join(out, "tokenizer_config.json"),
+               {"do_lower_case": True, "model_max_length": 256, "tokenizer_class": "BertTokenizer",
+                "cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]", "unk_token": "[UNK]",
+                "mask_token": "[MASK]"})
+    write_json(os.path.join(out, "special_tokens_map.json"),
+               {"cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]", "unk_token": "[UNK]",
+                "mask_token": "[MASK]"})
+    dv, mlp_v, depth, patch, img = 16, 32, 2, 8, 32
+    dt, mlp_t, layers_t, embed = 16, 24, 2, 12
+    sd = {}
+    sd["visual.trunk.cls_token"] = rnd(1, 1, dv, std=0.5)
+    sd["visual.trunk.pos_embed"] = rnd(1, (img // patch) ** 2 + 1, dv)
+    sd["visual.trunk.patch_embed.proj.weight"] = rnd(dv, 3, patch, patch, std=0.05)
+    sd["visual.trunk.patch_embed.proj.bias"] = rnd(dv, std=0.1)
+    for i in range(depth):
+        p = f"visual.trunk.blocks.{i}"
+        ln(sd, p + ".norm1", dv)
+        lin(sd, p + ".attn.qkv", dv, 3 * dv)
+        lin(sd, p + ".attn.proj", dv, dv)
+        ln(sd, p + ".norm2", dv)
+        lin(sd, p + ".mlp.fc1", dv, mlp_v)
+        lin(sd, p + ".mlp.fc2", mlp_v, dv)
+    ln(sd, "visual.trunk.norm", dv)
+    sd["visual.head.proj.weight"] = rnd(embed, dv, std=dv ** -0.5)
+    b = "text.transformer."
+    sd[b + "embeddings.word_embeddings.weight"] = rnd(len(vocab), dt, std=0.5)
+    sd[b + "embeddings.position_embeddings.weight"] = rnd(64, dt)
+    sd[b + "embeddings.token_type_embeddings.weight"] = rnd(2, dt)
+    sd[b + "embeddings.position_ids"] = torch.arange(64).unsqueeze(0)
+    ln(sd, b + "embeddings.LayerNorm", dt)
+    for i in range(layers_t):
+        p = f"{b}encoder.layer.{i}"
+        for n in ("query", "key", "value"):
+            lin(sd, f"{p}.attention.self.{n}", dt, dt)
+        lin(sd, p + ".attention.output.dense", dt, dt)
+        ln(sd, p + ".attention.output.LayerNorm", dt)
+        lin(sd, p + ".intermediate.dense", dt, mlp_t)
+        lin(sd, p + ".output.dense", mlp_t, dt)
+        ln(sd, p + ".output.LayerNorm", dt)
+    lin(sd, b + "pooler.dense", dt, dt)
+    hidden = (dt + embed) // 2
+    sd["text.proj.0.weight"] = rnd(hidden, dt, std=dt ** -0.5)
+    sd["text.proj.2.weight"] = rnd(embed, hidden, std=hidden ** -0.5)
+    sd["logit_scale"] = torch.tensor(4.6052)
+    write_json(os.path.join(out, "open_clip_config.json"), {
+        "model_cfg": {"embed_dim": embed,
+                      "vision_cfg": {"timm_model_name": "vit_base_patch16_224", "timm_model_pretrained": False,
+                                     "timm_pool": "", "timm_proj": "linear", "image_size": img, "head_width": 4},
+                      "text_cfg": {"hf_model_name": "microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract",
+                                   "hf_tokenizer_name": "microsoft/BiomedNLP-BiomedBERT-base-uncased-abstract",
+                                   "hf_proj_type": "mlp", "hf_pooler_type": "cls_last_hidden_state_pooler",
+                                   "context_length": 256, "head_width": 4}},
+        "preprocess_cfg": {"mean": [0.48145466, 0.4578275, 0.40821073], "std": [0.26862954, 0.26130258, 0.27577711]}})
+    torch.save(sd, os.path.join(out, "open_clip_pytorch_model.bin"))
+    write_json(os.path.join(out, "fixture.json"),
+               dict(META, format="open_clip (open_clip_pytorch_model.bin)", **BIOMEDCLIP_ORACLE,
+                    note="head_width in vision_cfg/text_cfg sets the tiny head count (real: 64)"))
+
+
 if __name__ == "__main__":
+    make_biomedclip(os.path.join(ROOT, "tiny-biomedclip"))
     make_clip(os.path.join(ROOT, "tiny-clip"), os.path.join(ROOT, "tiny-clip-bin"))
     make_siglip(os.path.join(ROOT, "tiny-siglip"))
     print("wrote fixtures under", os.path.normpath(ROOT))
