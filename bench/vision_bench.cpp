@@ -1,0 +1,139 @@
+// Images per second for decode + CLIP preprocessing (shortest edge 224, bicubic, center crop 224,
+// rescale, normalise) of N 512x512 JPEGs: medvlmbench's BatchPrefetcher with W workers against
+// python3-pil + numpy doing the same work in one process, in the same run.
+//
+//   ninja bench_vision_bench && ./bench_vision_bench [--images 1000] [--workers 2] [--dir /tmp/x]
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <opencv2/imgcodecs.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "medvlmbench/build_info.h"
+#include "medvlmbench/core/sample_reader.h"
+#include "medvlmbench/vision/image.h"
+#include "medvlmbench/vision/prefetch.h"
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// CPU seconds used by this process (all threads): on a shared, loaded machine wall time says little,
+// so both sides also report CPU time per image.
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+namespace {
+
+void make_jpegs(const std::string& dir, int n) {
+  fs::create_directories(dir);
+  std::mt19937 rng(1);
+  for (int i = 0; i < n; ++i) {
+    const std::string p = dir + "/img" + std::to_string(i) + ".jpg";
+    if (fs::exists(p)) continue;
+    // Photographic-ish content: gradients, a few shapes and noise (JPEG size ~ real scans).
+    cv::Mat m(512, 512, CV_8UC3);
+    for (int y = 0; y < 512; ++y)
+      for (int x = 0; x < 512; ++x)
+        m.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<uint8_t>((x + i) % 256), static_cast<uint8_t>((y * 2) % 256),
+                                          static_cast<uint8_t>((x + y + rng() % 32) % 256));
+    cv::imwrite(p, m, {cv::IMWRITE_JPEG_QUALITY, 90});
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int n = 1000, workers = 2;
+  std::string dir = (fs::temp_directory_path() / "mvb_vision_bench").string();
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--images")
+      n = std::stoi(argv[i + 1]);
+    else if (a == "--workers")
+      workers = std::stoi(argv[i + 1]);
+    else if (a == "--dir")
+      dir = argv[i + 1];
+  }
+  at::set_num_threads(1);
+  make_jpegs(dir, n);
+
+  std::vector<mvb::Sample> samples(n);
+  for (int i = 0; i < n; ++i)
+    samples[i].images.push_back(mvb::ImageRef::file(dir + "/img" + std::to_string(i) + ".jpg"));
+  mvb::ImageTransform t;  // OpenAI CLIP defaults: 224 shortest edge, bicubic, crop 224
+  mvb::VectorSampleReader reader(samples);
+  const auto t0 = Clock::now();
+  const double c0 = cpu_seconds();
+  double checksum = 0;
+  {
+    mvb::BatchPrefetcher pf(
+        reader, [&](const mvb::Sample& s) { return mvb::preprocess(mvb::decode_image(s.images.front()), t); }, 32,
+        workers);
+    std::vector<mvb::PreparedSample> batch;
+    while (pf.next(batch))
+      for (const auto& p : batch) {
+        if (!p.error.empty()) {
+          std::cerr << p.error << "\n";
+          return 1;
+        }
+        checksum += p.pixels[0][100][100].item<float>();
+      }
+  }
+  const double cpp_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  const double cpp_cpu = cpu_seconds() - c0;
+
+  // Where the time goes, single-threaded: decode alone, then preprocessing of a decoded image.
+  {
+    const int m = std::min(n, 200);
+    double c = cpu_seconds();
+    mvb::RgbImage img;
+    for (int i = 0; i < m; ++i) img = mvb::decode_image(mvb::ImageRef::file(dir + "/img" + std::to_string(i) + ".jpg"));
+    const double dec = (cpu_seconds() - c) / m;
+    c = cpu_seconds();
+    for (int i = 0; i < m; ++i) checksum += mvb::preprocess(img, t)[0][0][0].item<float>() * 0;
+    const double pre = (cpu_seconds() - c) / m;
+    std::printf("single thread: decode %.2f ms, CLIP preprocess %.2f ms per image\n", 1e3 * dec, 1e3 * pre);
+  }
+  const std::string py = R"PY(
+import sys, time, numpy as np
+from PIL import Image
+d, n = sys.argv[1], int(sys.argv[2])
+mean = np.array([0.48145466, 0.4578275, 0.40821073], np.float32); std = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
+t0 = time.perf_counter(); c0 = time.process_time(); s = 0.0
+for i in range(n):
+    im = Image.open(f"{d}/img{i}.jpg").convert("RGB")
+    w, h = im.size; short, long = (w, h) if w <= h else (h, w); nl = int(224 * long / short)
+    im = im.resize((224, nl) if w <= h else (nl, 224), Image.BICUBIC)
+    a = np.array(im); H, W = a.shape[:2]; top, left = (H - 224) // 2, (W - 224) // 2
+    a = a[top:top + 224, left:left + 224]
+    a = ((a.astype(np.float64) * (1 / 255)).astype(np.float32) - mean) / std
+    a = a.transpose(2, 0, 1); s += float(a[0, 100, 100])
+print(time.perf_counter() - t0, time.process_time() - c0, s)
+)PY";
+  const std::string cmd = std::string(MVB_SYSTEM_PYTHON) + " -c '" + py + "' " + dir + " " + std::to_string(n);
+  FILE* f = popen(cmd.c_str(), "r");
+  double py_s = -1, py_cpu = -1, py_sum = 0;
+  if (!f || std::fscanf(f, "%lf %lf %lf", &py_s, &py_cpu, &py_sum) != 3) {
+    std::cerr << "python3-pil reference failed (needs /usr/bin/python3 with python3-pil and python3-numpy)\n";
+    return 1;
+  }
+  pclose(f);
+  std::printf("images: %d (512x512 JPEG), CLIP preprocessing 224\n", n);
+  std::printf("medvlmbench (%d workers): %.3f s wall, %.1f images/s; %.2f ms CPU per image\n", workers, cpp_s,
+              n / cpp_s, 1e3 * cpp_cpu / n);
+  std::printf("python3-pil + numpy (1 process): %.3f s wall, %.1f images/s; %.2f ms CPU per image\n", py_s, n / py_s,
+              1e3 * py_cpu / n);
+  std::printf("speed-up (wall, images/s): %.2fx; CPU per image: %.2fx less   (checksums: %.4f vs %.4f)\n", py_s / cpp_s,
+              py_cpu / cpp_cpu, checksum, py_sum);
+  return 0;
+}
