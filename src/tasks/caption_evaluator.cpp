@@ -16,9 +16,12 @@ namespace mvb {
 namespace {
 
 std::string text_field(const nlohmann::json& row, const char* key) {
-  if (!row.contains(key) || row[key].is_null()) return "";
-  MVB_CHECK(row[key].is_string(), "caption row ", row.value("id", "?"), ": \"", key, "\" must be a string");
-  return row[key].get<std::string>();
+  if (!row.contains(key) || row[key].is_null()) return "";  // the reference scores a None output as ""
+  const auto& v = row[key];
+  if (v.is_string()) return v.get<std::string>();
+  MVB_CHECK(v.is_number() || v.is_boolean(), "caption row ", row.value("id", "?"), ": \"", key,
+            "\" must be a string, got ", v.type_name());
+  return v.dump();  // numeric answers (VQA-RAD stores some as numbers) are scored as their text
 }
 
 bool headline(const std::string& name) {

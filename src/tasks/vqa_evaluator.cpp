@@ -24,8 +24,11 @@ using metrics::MeterSet;
 
 std::string text_field(const nlohmann::json& row, const char* key) {
   if (!row.contains(key) || row[key].is_null()) return "";  // the reference scores a None output as ""
-  MVB_CHECK(row[key].is_string(), "vqa row ", row.value("id", "?"), ": \"", key, "\" must be a string");
-  return row[key].get<std::string>();
+  const auto& v = row[key];
+  if (v.is_string()) return v.get<std::string>();
+  MVB_CHECK(v.is_number() || v.is_boolean(), "vqa row ", row.value("id", "?"), ": \"", key, "\" must be a string, got ",
+            v.type_name());
+  return v.dump();  // numeric answers (VQA-RAD stores some as numbers) are scored as their text
 }
 
 // "open", "closed" (ubc-tea) / "yes/no" (dev repo) or "multi-choice"; anything else is an error row.
@@ -187,8 +190,14 @@ class VqaEvaluator : public TaskEvaluator {
     for (size_t t = 0; t < threads; ++t)
       pool.emplace_back([&, t] {
         try {
-          for (size_t i = t; i < todo.size(); i += threads)
-            scored[i] = score_one(*todo[i].first, todo[i].second, wordnet);
+          for (size_t i = t; i < todo.size(); i += threads) {
+            try {
+              scored[i] = score_one(*todo[i].first, todo[i].second, wordnet);
+            } catch (const Error& e) {
+              scored[i].kind.clear();  // a malformed row is an error row, not a failed run
+              scored[i].modality = e.what();
+            }
+          }
         } catch (...) {
           errors[t] = std::current_exception();
         }
@@ -199,7 +208,15 @@ class VqaEvaluator : public TaskEvaluator {
 
     MeterSet meters, by_modality;
     static const std::map<std::string, std::string> kGroup = {{"open", "open"}, {"closed", "closed"}, {"mc", "mc"}};
+    int64_t malformed = 0;
+    std::string malformed_example;
     for (const auto& s : scored) {
+      if (s.kind.empty()) {
+        ++malformed;
+        ++r.num_errors;
+        if (malformed_example.empty()) malformed_example = s.modality;
+        continue;
+      }
       const std::string& group = kGroup.at(s.kind);
       for (const auto& [name, value] : s.values) {
         const bool overall = std::strstr(name, "_overall") != nullptr;
@@ -235,6 +252,8 @@ class VqaEvaluator : public TaskEvaluator {
       r.notes.push_back(
           std::to_string(unknown_type) +
           " rows lack an answer or a question_type of open, closed, yes/no or multi-choice; counted as errors");
+    if (malformed)
+      r.notes.push_back(std::to_string(malformed) + " malformed rows counted as errors, e.g.: " + malformed_example);
     if (mc_no_letter)
       r.notes.push_back("accuracy_mc: no option letter found in " + std::to_string(mc_no_letter) +
                         " multi-choice answers (scored 0, as the reference)");

@@ -152,6 +152,14 @@ TEST(VqaEvaluator, BadRowsAreErrorsWithANoteAndNoRowsMeansNoMeters) {
   EXPECT_TRUE(test::notes_mention(r, "question_type"));
   EXPECT_TRUE(r.metrics.empty());
   EXPECT_TRUE(test::notes_mention(r, "no scored rows"));
+  // A malformed row (an object as prediction) is an error row with a note; a numeric answer is text.
+  const ScoreResult bad =
+      test::score_rows("vqa", {{{"id", "1"}, {"answer", 3}, {"prediction", "3"}, {"question_type", "open"}},
+                               {{"id", "2"}, {"answer", "x"}, {"prediction", {{"k", 1}}}, {"question_type", "open"}}});
+  EXPECT_EQ(bad.num_scored, 1);
+  EXPECT_EQ(bad.num_errors, 1);
+  EXPECT_DOUBLE_EQ(bad.metrics["accuracy_open"], 1.0);
+  EXPECT_TRUE(test::notes_mention(bad, "malformed rows"));
   // A null prediction is scored as "" (the reference's None output).
   const ScoreResult n =
       test::score_rows("vqa", {{{"id", "1"}, {"answer", "x"}, {"prediction", nullptr}, {"question_type", "open"}}});
