@@ -105,7 +105,7 @@ def write_clip_tokenizer(out):
     return len(vocab), vocab.index("<|endoftext|>"), vocab.index("<|startoftext|>")
 
 
-def make_clip(out, bin_out):
+def make_clip(out, bin_out, base=False):
     os.makedirs(out, exist_ok=True)
     torch.manual_seed(1)
     vocab_size, eos, bos = write_clip_tokenizer(out)
@@ -115,6 +115,11 @@ def make_clip(out, bin_out):
     v = dict(hidden_size=24, intermediate_size=48, num_hidden_layers=2, num_attention_heads=3, image_size=32,
              patch_size=8, num_channels=3, hidden_act="quick_gelu", layer_norm_eps=1e-5)
     proj = 12
+    if base:  # openai/clip-vit-base-patch16 sizes (benchmarks only; never committed)
+        t.update(hidden_size=512, intermediate_size=2048, num_hidden_layers=12, num_attention_heads=8)
+        v.update(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+                 image_size=224, patch_size=16)
+        proj = 512
     sd = {}
     sd["text_model.embeddings.token_embedding.weight"] = rnd(vocab_size, t["hidden_size"], std=0.5)
     sd["text_model.embeddings.position_embedding.weight"] = rnd(t["max_position_embeddings"], t["hidden_size"])
@@ -134,13 +139,16 @@ def make_clip(out, bin_out):
     cfg = {"architectures": ["CLIPModel"], "model_type": "clip", "projection_dim": proj, "logit_scale_init_value": 2.6592,
            "text_config": t, "vision_config": v}
     write_json(os.path.join(out, "config.json"), cfg)
+    side = v["image_size"]
     write_json(os.path.join(out, "preprocessor_config.json"),
-               {"crop_size": {"height": 32, "width": 32}, "do_center_crop": True, "do_normalize": True,
+               {"crop_size": {"height": side, "width": side}, "do_center_crop": True, "do_normalize": True,
                 "do_resize": True, "image_processor_type": "CLIPImageProcessor",
                 "image_mean": [0.48145466, 0.4578275, 0.40821073], "image_std": [0.26862954, 0.26130258, 0.27577711],
-                "resample": 3, "size": {"shortest_edge": 32}})
+                "resample": 3, "size": {"shortest_edge": side}})
     st_io.save(os.path.join(out, "model.safetensors"), sd, {"format": "pt"})
     write_json(os.path.join(out, "fixture.json"), dict(META, format="hf-clip safetensors", **CLIP_ORACLE))
+    if bin_out is None:
+        return
     # The same model as a torch.save zip checkpoint (PubMedCLIP / PLIP ship pytorch_model.bin).
     os.makedirs(bin_out, exist_ok=True)
     for name in os.listdir(out):
@@ -287,6 +295,9 @@ def make_biomedclip(out):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--clip-base":
+        make_clip(sys.argv[2], None, base=True)  # a ViT-B/16-sized random CLIP for bench/clip_bench.cpp
+        sys.exit(0)
     make_biomedclip(os.path.join(ROOT, "tiny-biomedclip"))
     make_clip(os.path.join(ROOT, "tiny-clip"), os.path.join(ROOT, "tiny-clip-bin"))
     make_siglip(os.path.join(ROOT, "tiny-siglip"))
