@@ -4,6 +4,7 @@
 // line is scanned for the API key.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 
 #include "fake_api_server.h"
@@ -101,10 +102,13 @@ struct E2E : ::testing::Test {
     cache = dir / "cache";
     write_slake(data);
     server.answer = answer_for;
+    // The child inherits this environment; other tests in this binary set keys of their own.
+    setenv("MVB_API_KEY", kKey, 1);
+    for (const char* k : {"OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY"}) unsetenv(k);
   }
   test::CommandResult run(std::vector<std::string> args) {
     args.insert(args.begin(), test::exe_path());
-    auto r = test::run_command(args, {std::string("MVB_API_KEY=") + kKey});
+    auto r = test::run_command(args);
     logs.push_back(r.out + r.err);
     return r;
   }
@@ -210,11 +214,15 @@ TEST_F(E2E, JudgeScoresOpenAnswersAndFailsLoudlyWhenUnreachable) {
                 "--bootstrap", "0"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   ASSERT_EQ(server.request_count(), 2u) << "only the two open questions are judged";
-  const auto jb = nlohmann::json::parse(server.requests()[0].body);
+  // Requests run concurrently: find the one about the first question.
+  nlohmann::json jb;
+  for (const auto& req : server.requests())
+    if (req.body.find("What organ") != std::string::npos) jb = nlohmann::json::parse(req.body);
+  ASSERT_TRUE(jb.is_object()) << "no judge request for the first question";
   EXPECT_EQ(jb["model"], "judge-model");
   EXPECT_EQ(jb["temperature"], 0.0);
   const std::string jp = test::prompt_of(jb);
-  EXPECT_NE(jp.find("Reference answer: Lung"), std::string::npos) << jp;
+  EXPECT_NE(jp.find("Reference answer: Lung\nCandidate answer: Lung"), std::string::npos) << jp;
   EXPECT_EQ(jp.find("Please answer the question concisely"), std::string::npos) << "no reference suffix on the judge";
   const auto rows = io::read_jsonl(rd + "/predictions.jsonl").rows;
   ASSERT_EQ(rows.size(), 3u);
