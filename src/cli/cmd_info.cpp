@@ -54,7 +54,8 @@ nlohmann::json list_json(const std::string& what) {
                                {"multi_label", i.multi_label},
                                {"modality", i.modality},
                                {"layout", i.layout},
-                               {"description", i.description}});
+                               {"description", i.description},
+                               {"aliases", i.aliases}});
     }
   }
   if (what == "all" || what == "tasks") {

@@ -138,9 +138,11 @@ nlohmann::json score_and_write(const std::string& run_dir, const RunConfig& cfg,
     opts.class_texts = ds->class_texts;
     opts.multi_label = ds->multi_label;
   }
+  // results.csv carries the reference's own modality string ("Chest Xray", "image" ...).
+  const std::string results_modality = !ds ? "" : ds->results_modality.empty() ? ds->modality : ds->results_modality;
   opts.identity = {{"model", cfg.model},         {"model_name", io::basename(cfg.model_path)},
                    {"task", cfg.task},           {"dataset", cfg.dataset},
-                   {"model_type", model_family}, {"modality", ds ? ds->modality : ""}};
+                   {"model_type", model_family}, {"modality", results_modality}};
   ScoreResult r = evaluator->score(rows, opts);
   nlohmann::json m = {{"task", cfg.task},
                       {"dataset", cfg.dataset},
