@@ -14,5 +14,6 @@
 //              "prompt_tokens", "completion_tokens", "latency_s"}
 //
 // LLM judge output is added to vqa rows by `medvlmbench judge`: "judge": {"score": 0-100, "rationale",
-// "model", "rubric_version"}.
+// "model", "rubric_version"}. Its MC mode (`judge --mode mc`, for MedXpertQA/OmniMedVQA answers the
+// letter regex cannot parse) adds "judge_mc": {"letter", "correct", "raw", "model", "prompt_version"}.
 #pragma once
