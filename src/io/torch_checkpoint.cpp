@@ -26,14 +26,24 @@ std::string head(const std::string& path, size_t n) {
   return s;
 }
 
-bool holds_tensors(const ValuePtr& v) {
+// A pickle can build cyclic or absurdly deep containers (a list appended to itself); real state
+// dicts nest a few levels, so deeper structures are refused instead of recursing without bound.
+constexpr int kMaxDepth = 32;
+
+void check_depth(int depth) {
+  MVB_CHECK(depth <= kMaxDepth, "checkpoint containers nest deeper than ", kMaxDepth,
+            " levels (cyclic or not a state dict)");
+}
+
+bool holds_tensors(const ValuePtr& v, int depth = 0) {
+  check_depth(depth);
   if (v->kind == K::kTensor) return true;
   if (v->kind == K::kDict)
     for (const auto& [k, x] : v->entries)
-      if (holds_tensors(x)) return true;
+      if (holds_tensors(x, depth + 1)) return true;
   if (v->kind == K::kList || v->kind == K::kTuple)
     for (const auto& x : v->items)
-      if (holds_tensors(x)) return true;
+      if (holds_tensors(x, depth + 1)) return true;
   return false;
 }
 
@@ -44,14 +54,16 @@ std::string key_text(const ValuePtr& k) {
 }
 
 // Flattens nested containers to dotted names; non-tensor leaves (epochs, configs) are skipped.
-void flatten(const ValuePtr& v, const std::string& prefix, StateDict& out) {
+void flatten(const ValuePtr& v, const std::string& prefix, StateDict& out, int depth = 0) {
+  check_depth(depth);
   if (v->kind == K::kTensor) {
     out.add(prefix.empty() ? "tensor" : prefix, v->tensor);
   } else if (v->kind == K::kDict) {
-    for (const auto& [k, x] : v->entries) flatten(x, prefix.empty() ? key_text(k) : prefix + "." + key_text(k), out);
+    for (const auto& [k, x] : v->entries)
+      flatten(x, prefix.empty() ? key_text(k) : prefix + "." + key_text(k), out, depth + 1);
   } else if (v->kind == K::kList || v->kind == K::kTuple) {
     for (size_t i = 0; i < v->items.size(); ++i)
-      flatten(v->items[i], prefix.empty() ? std::to_string(i) : prefix + "." + std::to_string(i), out);
+      flatten(v->items[i], prefix.empty() ? std::to_string(i) : prefix + "." + std::to_string(i), out, depth + 1);
   }
 }
 
@@ -121,23 +133,24 @@ StateDict open_torch_checkpoint(const std::string& path) {
   };
   ValuePtr root =
       pickle::unpickle(static_cast<const uint8_t*>(pkl.get()), pkl_size, load_storage, "checkpoint " + path);
-  // Training checkpoints wrap the weights; take the wrapped dict alone (its siblings are optimizer
-  // state, epochs ...).
-  if (root->kind == K::kDict) {
-    for (const char* wrapper : {"state_dict", "model_state_dict", "model", "module", "net"}) {
-      for (const auto& [k, v] : root->entries) {
-        if (k->kind == K::kStr && k->s == wrapper && v->kind == K::kDict && holds_tensors(v)) {
-          root = v;
-          goto unwrapped;
-        }
-      }
-    }
-  }
-unwrapped:
-  MVB_CHECK(holds_tensors(root), "checkpoint ", path, " holds no tensors (top level is a ", root->repr_kind(), ")");
   StateDict sd;
   sd.set_source(path);
-  flatten(root, "", sd);
+  try {
+    // Training checkpoints wrap the weights; take the wrapped dict alone (its siblings are
+    // optimizer state, epochs ...).
+    if (root->kind == K::kDict) {
+      ValuePtr wrapped;
+      for (const char* wrapper : {"state_dict", "model_state_dict", "model", "module", "net"}) {
+        for (const auto& [k, v] : root->entries)
+          if (!wrapped && k->kind == K::kStr && k->s == wrapper && v->kind == K::kDict && holds_tensors(v)) wrapped = v;
+      }
+      if (wrapped) root = wrapped;
+    }
+    MVB_CHECK(holds_tensors(root), "it holds no tensors (top level is a ", root->repr_kind(), ")");
+    flatten(root, "", sd);
+  } catch (const Error& e) {
+    throw Error("cannot load checkpoint " + path + ": " + e.what());
+  }
   return sd;
 }
 

@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/io/files.h"
+#include "medvlmbench/io/torch_pickle.h"
 #include "support/test_support.h"
 
 using namespace mvb;
@@ -216,4 +218,75 @@ torch.save({"w": torch.ones(64), "b": torch.ones(1)}, sys.argv[2])
   }
   mvb::test::write_text(d / "text.bin", "hello, not a checkpoint");
   EXPECT_THROW(open_torch_checkpoint(d / "text.bin"), Error);
+}
+
+TEST(TorchPickle, MutatedPicklesNeverCrash) {
+  TempDir d;
+  // The data.pkl of a real torch.save archive, mutated at random: each must either load or raise
+  // mvb::Error (the unpickler is the part that parses attacker-controlled bytes).
+  auto r = mvb::test::run_python(R"PY(
+import collections, io, sys, torch, zipfile
+sd = collections.OrderedDict([("a.weight", torch.randn(3, 2)), ("a.bias", torch.zeros(3)), ("n", torch.tensor(4))])
+buf = io.BytesIO(); torch.save(sd, buf)
+z = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
+open(sys.argv[1], "wb").write(z.read([n for n in z.namelist() if n.endswith("data.pkl")][0]))
+)PY",
+                                 {d / "data.pkl"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string pkl = mvb::test::read_text(d / "data.pkl");
+  auto storage = [](const pickle::ValuePtr&) {
+    auto s = pickle::Value::make(pickle::Value::Kind::kStorage);
+    s->tensor.dtype = at::kFloat;
+    return s;
+  };
+  const auto& ok = pickle::unpickle(reinterpret_cast<const uint8_t*>(pkl.data()), pkl.size(), storage, "t");
+  ASSERT_EQ(ok->kind, pickle::Value::Kind::kDict);
+  EXPECT_EQ(ok->entries.size(), 3u);
+  std::mt19937 rng(99);
+  int refused = 0;
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string s = pkl;
+    for (int k = 0; k < 1 + static_cast<int>(rng() % 3); ++k) s[rng() % s.size()] = static_cast<char>(rng() % 256);
+    if (iter % 5 == 0) s.resize(rng() % s.size());
+    try {
+      pickle::unpickle(reinterpret_cast<const uint8_t*>(s.data()), s.size(), storage, "t");
+    } catch (const Error&) {
+      ++refused;
+    }
+  }
+  EXPECT_GT(refused, 1000);
+}
+
+TEST(StateDictRecord, ViewsOutsideTheirStorageAreRefused) {
+  TempDir d;
+  mvb::test::write_text(d / "blob", std::string(64, '\0'));
+  StateDict sd;
+  TensorRecord r;
+  r.file = MappedFile::open(d / "blob");
+  r.bytes = 16;  // 4 floats
+  r.shape = {2, 2};
+  r.strides = {2, 1};
+  r.storage_offset = 1;  // last element would be index 4
+  sd.add("bad", r);
+  r.storage_offset = 0;
+  sd.add("good", r);
+  EXPECT_THROW(sd.get("bad"), Error);
+  EXPECT_EQ(sd.get("good").sizes(), (at::IntArrayRef{2, 2}));
+}
+
+TEST(TorchCheckpoint, CyclicContainersAreRefusedCleanly) {
+  TempDir d;
+  auto r = mvb::test::run_python(R"PY(
+import sys, torch
+l = []; l.append(l)
+torch.save({"w": torch.ones(2), "loop": l}, sys.argv[1])
+)PY",
+                                 {d / "cyc.pt"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  try {
+    open_torch_checkpoint(d / "cyc.pt");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cyc.pt"), std::string::npos) << e.what();
+  }
 }
