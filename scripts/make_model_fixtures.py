@@ -36,6 +36,10 @@ BIOMEDCLIP_ORACLE = {"provisional": True, "oracle": "python3-torch line-by-line 
                      "timm/models/vision_transformer.py (VisionTransformer, Block, Attention), open_clip "
                      "src/open_clip/timm_model.py + hf_model.py, and transformers "
                      "src/transformers/models/bert/modeling_bert.py (scripts/reference/biomedclip_reference.py)"}
+PMCCLIP_ORACLE = {"provisional": True, "oracle": "python3-torch line-by-line port of ubc-tea/MedVLMBench "
+                  "model/pmcclip.py@b589983 (ModifiedResNet, Bottleneck, AttentionPool2d via "
+                  "F.multi_head_attention_forward) and transformers modeling_bert.py "
+                  "(scripts/reference/pmcclip_reference.py)"}
 META = {"generator": "scripts/make_model_fixtures.py", "weights": "seeded random (torch.manual_seed)"}
 
 
@@ -294,11 +298,81 @@ def make_biomedclip(out):
                     note="head_width in vision_cfg/text_cfg sets the tiny head count (real: 64)"))
 
 
+def bert_state(sd, b, vocab_size, dt, mlp_t, layers_t, max_pos=64):
+    sd[b + "embeddings.word_embeddings.weight"] = rnd(vocab_size, dt, std=0.5)
+    sd[b + "embeddings.position_embeddings.weight"] = rnd(max_pos, dt)
+    sd[b + "embeddings.token_type_embeddings.weight"] = rnd(2, dt)
+    ln(sd, b + "embeddings.LayerNorm", dt)
+    for i in range(layers_t):
+        p = f"{b}encoder.layer.{i}"
+        for n in ("query", "key", "value"):
+            lin(sd, f"{p}.attention.self.{n}", dt, dt)
+        lin(sd, p + ".attention.output.dense", dt, dt)
+        ln(sd, p + ".attention.output.LayerNorm", dt)
+        lin(sd, p + ".intermediate.dense", dt, mlp_t)
+        lin(sd, p + ".output.dense", mlp_t, dt)
+        ln(sd, p + ".output.LayerNorm", dt)
+    lin(sd, b + "pooler.dense", dt, dt)
+
+
+def bn(sd, p, c):
+    ln(sd, p, c)
+    sd[p + ".running_mean"] = rnd(c, std=0.1)
+    sd[p + ".running_var"] = 1.0 + rnd(c, std=0.1).abs()
+    sd[p + ".num_batches_tracked"] = torch.tensor(7)
+
+
+def make_pmcclip(out):
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(4)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + BERT_WORDS + [c for c in "abcdefghijklmnopqrstuvwxyz" if c not in BERT_WORDS]
+    with open(os.path.join(out, "vocab.txt"), "w") as f:
+        f.write("\n".join(vocab) + "\n")
+    write_json(os.path.join(out, "tokenizer_config.json"),
+               {"do_lower_case": True, "model_max_length": 512, "tokenizer_class": "BertTokenizer"})
+    width, out_dim, img = 2, 16, 64
+    img_sd = {}
+    for name, cin, cout in (("conv1", 3, width // 2), ("conv2", width // 2, width // 2), ("conv3", width // 2, width)):
+        img_sd[name + ".weight"] = rnd(cout, cin, 3, 3, std=(cin * 9) ** -0.5)
+        bn(img_sd, "bn" + name[-1], cout)
+    inplanes = width
+    for s in range(4):
+        planes = width << s
+        p = f"layer{s + 1}.0"
+        img_sd[p + ".conv1.weight"] = rnd(planes, inplanes, 1, 1, std=inplanes ** -0.5)
+        bn(img_sd, p + ".bn1", planes)
+        img_sd[p + ".conv2.weight"] = rnd(planes, planes, 3, 3, std=(planes * 9) ** -0.5)
+        bn(img_sd, p + ".bn2", planes)
+        img_sd[p + ".conv3.weight"] = rnd(planes * 4, planes, 1, 1, std=planes ** -0.5)
+        bn(img_sd, p + ".bn3", planes * 4)
+        img_sd[p + ".downsample.0.weight"] = rnd(planes * 4, inplanes, 1, 1, std=inplanes ** -0.5)
+        bn(img_sd, p + ".downsample.1", planes * 4)
+        inplanes = planes * 4
+    embed = width * 32
+    img_sd["attnpool.positional_embedding"] = rnd((img // 32) ** 2 + 1, embed, std=embed ** -0.5)
+    for n in ("q_proj", "k_proj", "v_proj"):
+        lin(img_sd, "attnpool." + n, embed, embed)
+    lin(img_sd, "attnpool.c_proj", embed, out_dim)
+    torch.save(img_sd, os.path.join(out, "image_encoder(resnet50).pth"))
+    txt_sd = {}
+    bert_state(txt_sd, "", len(vocab), 16, 24, 2)
+    torch.save(txt_sd, os.path.join(out, "text_encoder.pth"))
+    torch.save(rnd(16, out_dim, std=0.25), os.path.join(out, "text_projection_layer.pth"))
+    write_json(os.path.join(out, "config.json"), {"architectures": ["BertModel"], "model_type": "bert",
+                                                  "hidden_size": 16, "num_attention_heads": 4, "num_hidden_layers": 2,
+                                                  "intermediate_size": 24, "vocab_size": len(vocab),
+                                                  "max_position_embeddings": 64, "hidden_act": "gelu",
+                                                  "layer_norm_eps": 1e-12, "type_vocab_size": 2})
+    write_json(os.path.join(out, "pmc_clip.json"), {"heads": 2, "logit_scale": 4.4292})
+    write_json(os.path.join(out, "fixture.json"), dict(META, format="PMC-CLIP .pth folder", **PMCCLIP_ORACLE))
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--clip-base":
         make_clip(sys.argv[2], None, base=True)  # a ViT-B/16-sized random CLIP for bench/clip_bench.cpp
         sys.exit(0)
     make_biomedclip(os.path.join(ROOT, "tiny-biomedclip"))
+    make_pmcclip(os.path.join(ROOT, "tiny-pmcclip"))
     make_clip(os.path.join(ROOT, "tiny-clip"), os.path.join(ROOT, "tiny-clip-bin"))
     make_siglip(os.path.join(ROOT, "tiny-siglip"))
     print("wrote fixtures under", os.path.normpath(ROOT))

@@ -3,7 +3,9 @@
 #include <ATen/ATen.h>
 #include <torch/utils.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -78,7 +80,14 @@ void ContrastiveTowers::finish_setup(const std::string& architecture) {
   root().to(device_, dtype_);
   root().eval();
   for (auto& p : root().parameters()) p.set_requires_grad(false);
-  std::vector<std::string> files = io::StateDict::weight_files(checkpoint_dir_);
+  // Every weight file in the folder (PMC-CLIP keeps three .pth files that StateDict::open does not pick).
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(checkpoint_dir_)) {
+    const std::string ext = e.path().extension().string();
+    if (e.is_regular_file() && (ext == ".safetensors" || ext == ".bin" || ext == ".pth" || ext == ".pt"))
+      files.push_back(e.path().string());
+  }
+  std::sort(files.begin(), files.end());
   for (const char* cfg : {"config.json", "open_clip_config.json", "preprocessor_config.json"}) {
     const std::string p = io::join_path(checkpoint_dir_, cfg);
     if (io::exists(p)) files.push_back(p);
