@@ -86,6 +86,23 @@ TEST(DiagnosisData, ClassWeightsAreTheReferenceFormula) {
   EXPECT_EQ(w[2].item<double>(), 0.0);  // absent class: no weight instead of a division by zero
 }
 
+TEST(DiagnosisData, MultiLabelTargetsAndMacroAuroc) {
+  std::vector<Sample> s(4);
+  s[0].labels = {1, 0};
+  s[1].labels = {0, 1};
+  s[2].labels = {1, 1};
+  s[3].labels = {0, 0};
+  at::Tensor y = train::label_tensor(s, true, 2);
+  EXPECT_EQ(y.sizes(), (std::vector<int64_t>{4, 2}));
+  EXPECT_EQ(y[2][1].item<float>(), 1.0f);
+  // Label 0 ranked perfectly (1.0); label 1: positives 0.2, 0.3 vs negatives 0.1, 0.9 win 2 of 4 pairs (0.5).
+  at::Tensor probs = at::tensor({0.9, 0.1, 0.2, 0.2, 0.8, 0.3, 0.1, 0.9}, at::kDouble).view({4, 2});
+  auto m = train::evaluate_probs(probs, s, true);
+  EXPECT_NEAR(m["auc"].get<double>(), 0.75, 1e-12);
+  s[3].labels = {0};
+  EXPECT_THROW(train::label_tensor(s, true, 2), Error);
+}
+
 TEST(LinearProbe, LearnsTheDemoAndReloadsFromTheRunFolderWithCachedFeatures) {
   TempDir tmp;
   RunConfig t = base_config("train", "lp", tmp.path());
