@@ -67,6 +67,27 @@ void flatten(const ValuePtr& v, const std::string& prefix, StateDict& out, int d
   }
 }
 
+uint16_t le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+
+// Storages are mapped straight from the archive, which is only right for records stored without
+// compression (what torch.save writes). A checkpoint re-zipped by another tool could deflate them;
+// find the record's local zip header just before its data and refuse anything but "stored".
+void check_stored_uncompressed(const MappedFile& f, uint64_t data_offset, const std::string& record,
+                               const std::string& path) {
+  const uint8_t* base = f.data();
+  const uint64_t lowest = data_offset > 30 + 65535 + 65535 ? data_offset - 30 - 65535 - 65535 : 0;
+  for (uint64_t pos = data_offset >= 30 ? data_offset - 30 : 0; pos + 1 > lowest && pos + 30 <= f.size(); --pos) {
+    const uint8_t* h = base + pos;
+    if (h[0] == 'P' && h[1] == 'K' && h[2] == 3 && h[3] == 4 && pos + 30 + le16(h + 26) + le16(h + 28) == data_offset) {
+      MVB_CHECK(le16(h + 8) == 0, "checkpoint ", path, ": record ", record,
+                " is compressed inside the zip (not written by torch.save); re-save it with torch.save");
+      return;
+    }
+    if (pos == 0) break;
+  }
+  throw Error("corrupt checkpoint " + path + ": no zip header found for record " + record);
+}
+
 }  // namespace
 
 bool is_zip_checkpoint(const std::string& path) { return head(path, 4) == std::string("PK\x03\x04", 4); }
@@ -117,6 +138,8 @@ StateDict open_torch_checkpoint(const std::string& path) {
     } catch (const c10::Error& e) {
       throw Error("corrupt checkpoint " + path + ": " + e.what_without_backtrace());
     }
+    MVB_CHECK(off <= file->size(), "corrupt checkpoint ", path, ": record ", rec, " starts past the end of the file");
+    check_stored_uncompressed(*file, off, rec, path);
     const uint64_t bytes = static_cast<uint64_t>(numel->i) * c10::elementSize(dt);
     MVB_CHECK(
         static_cast<uint64_t>(numel->i) <= (uint64_t{1} << 60) && off <= file->size() && bytes <= file->size() - off,

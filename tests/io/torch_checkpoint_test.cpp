@@ -290,3 +290,25 @@ torch.save({"w": torch.ones(2), "loop": l}, sys.argv[1])
     EXPECT_NE(std::string(e.what()).find("cyc.pt"), std::string::npos) << e.what();
   }
 }
+
+TEST(TorchCheckpoint, RecompressedArchiveIsRefusedNotMisread) {
+  TempDir d;
+  // The same checkpoint re-zipped with deflate: mapping its storages would read compressed bytes.
+  auto r = mvb::test::run_python(R"PY(
+import sys, torch, zipfile
+torch.save({"w": torch.arange(4096.0), "b": torch.ones(2)}, sys.argv[1])
+src = zipfile.ZipFile(sys.argv[1])
+with zipfile.ZipFile(sys.argv[2], "w", zipfile.ZIP_DEFLATED) as dst:
+    for n in src.namelist():
+        dst.writestr(n, src.read(n))
+)PY",
+                                 {d / "ok.pt", d / "deflated.pt"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(at::equal(open_torch_checkpoint(d / "ok.pt").get("w"), at::arange(4096.0)));
+  try {
+    StateDict sd = open_torch_checkpoint(d / "deflated.pt");
+    FAIL() << "a deflated archive must not load";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("compressed"), std::string::npos) << e.what();
+  }
+}
