@@ -33,7 +33,9 @@ int cmd_eval(const RunConfig& cfg, const std::vector<std::string>& argv) {
 
 int cmd_train(const RunConfig& cfg, const std::vector<std::string>& argv) {
   RunOutcome out = run_train(cfg, argv);
-  std::cout << "training " << out.status << " in " << out.seconds << " s; outputs: " << out.run_dir << std::endl;
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%.1f", out.seconds);
+  std::cout << "training " << out.status << " in " << secs << " s; outputs: " << out.run_dir << std::endl;
   return out.exit_code();
 }
 
