@@ -172,7 +172,8 @@ struct Validated {
 };
 
 Validated validate(const RunConfig& in, const std::string& kind) {
-  Validated v{in};
+  Validated v;
+  v.cfg = in;
   RunConfig& cfg = v.cfg;
   cfg.task = task_registry().canonical(cfg.task);
   cfg.dataset = dataset_registry().canonical(cfg.dataset);
