@@ -7,11 +7,13 @@
 #include <string>
 #include <string_view>
 
+#include "medvlmbench/core/strings.h"
+
 namespace mvb::text::uni {
 
 // Decodes the code point at s[i] and advances i. Invalid bytes decode as U+FFFD (one byte each).
 char32_t next_cp(std::string_view s, size_t& i);
-void append_utf8(std::string& out, char32_t cp);
+using ::mvb::append_utf8;  // core/strings.h
 std::string to_utf8(char32_t cp);
 // Replaces invalid UTF-8 sequences with U+FFFD (what a Rust &str / JS string would hold).
 std::string sanitize_utf8(std::string_view s);

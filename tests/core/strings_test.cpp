@@ -29,5 +29,11 @@ TEST(Strings, SplitJoinTrim) {
   EXPECT_FALSE(ends_with("a", "abc"));
 }
 
+TEST(Strings, AppendUtf8EncodesEveryLength) {
+  std::string s;
+  for (char32_t cp : {U'A', U'\u00e9', U'\u20ac', U'\U0001F600'}) append_utf8(s, cp);
+  EXPECT_EQ(s, "A\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");  // A, e-acute, euro sign, grinning face
+}
+
 }  // namespace
 }  // namespace mvb

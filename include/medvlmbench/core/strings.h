@@ -14,6 +14,9 @@ bool ends_with(std::string_view s, std::string_view suffix);
 std::vector<std::string> split(std::string_view s, char sep);
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 
+// Appends the UTF-8 encoding of code point `cp` (shared by the tokenizers and the metrics).
+void append_utf8(std::string& out, char32_t cp);
+
 // Levenshtein distance, case-insensitive; used to suggest the closest valid name.
 size_t edit_distance(std::string_view a, std::string_view b);
 // The candidate closest to `name` if it is plausibly a typo of it, else "".
