@@ -8,6 +8,11 @@
   tests/fixtures/models/tiny-siglip/      HF SigLIP layout (config.json, model.safetensors, tokenizer)
   tests/fixtures/models/tiny-biomedclip/  open_clip layout: open_clip_config.json,
                                           open_clip_pytorch_model.bin, vocab.txt (WordPiece)
+  tests/fixtures/models/tiny-clinicalbert/ the files of emilyalsentzer/Bio_ClinicalBERT (the BERTScore
+                                          model): config.json, pytorch_model.bin (BertForPreTraining,
+                                          "bert." prefixed), vocab.txt, no tokenizer_config.json
+  tests/fixtures/models/tiny-medclip/     MedCLIP-ViT release: pytorch_model.bin (Swin + BERT +
+                                          projection heads), swin_config.json, BERT config.json, vocab.txt
 
 Names and shapes are those of the real checkpoints (transformers CLIPModel / SiglipModel state dicts,
 open_clip CustomTextCLIP with a timm ViT trunk and an HF BERT text tower); only the sizes are tiny.
@@ -40,6 +45,10 @@ PMCCLIP_ORACLE = {"provisional": True, "oracle": "python3-torch line-by-line por
                   "model/pmcclip.py@b589983 (ModifiedResNet, Bottleneck, AttentionPool2d via "
                   "F.multi_head_attention_forward) and transformers modeling_bert.py "
                   "(scripts/reference/pmcclip_reference.py)"}
+MEDCLIP_ORACLE = {"provisional": True, "oracle": "python3-torch line-by-line port of RyanWangZf/MedCLIP "
+                  "medclip/modeling_medclip.py (MedCLIPVisionModelViT, MedCLIPTextModel, MedCLIPModel), transformers "
+                  "src/transformers/models/swin/modeling_swin.py@0004a3c206a354820edc45954e80b6657f10a7c7 and "
+                  "modeling_bert.py (scripts/reference/medclip_reference.py)"}
 META = {"generator": "scripts/make_model_fixtures.py", "weights": "seeded random (torch.manual_seed)"}
 
 
@@ -367,12 +376,111 @@ def make_pmcclip(out):
     write_json(os.path.join(out, "fixture.json"), dict(META, format="PMC-CLIP .pth folder", **PMCCLIP_ORACLE))
 
 
+def make_medclip(out):
+    """MedCLIP-ViT release layout: pytorch_model.bin (MedCLIPModel state dict: HF SwinModel + BertModel +
+    projection heads + logit_scale), swin_config.json, Bio_ClinicalBERT's config.json + vocab.txt (it has
+    no tokenizer_config.json). Swin sizes make every block pad its map to the window (26 -> 27, 13 -> 15,
+    7 -> 9 with window 3), shift it, and one patch merging see an odd size (13 -> 7)."""
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(5)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + BERT_WORDS + [c for c in "abcdefghijklmnopqrstuvwxyz" if c not in BERT_WORDS]
+    with open(os.path.join(out, "vocab.txt"), "w") as f:
+        f.write("\n".join(vocab) + "\n")
+    img, patch, dim, depths, heads, win, mlp_ratio, proj = 52, 2, 8, [2, 2, 2], [2, 2, 4], 3, 2.0, 12
+    sd = {}
+    v = "vision_model.model."
+    sd[v + "embeddings.patch_embeddings.projection.weight"] = rnd(dim, 3, patch, patch, std=0.3)
+    sd[v + "embeddings.patch_embeddings.projection.bias"] = rnd(dim, std=0.1)
+    ln(sd, v + "embeddings.norm", dim)
+    coords = torch.stack(torch.meshgrid([torch.arange(win), torch.arange(win)], indexing="ij")).flatten(1)
+    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0).contiguous()
+    rel[:, :, 0] += win - 1
+    rel[:, :, 1] += win - 1
+    rel[:, :, 0] *= 2 * win - 1
+    for i, (depth, h) in enumerate(zip(depths, heads)):
+        d = dim << i
+        for j in range(depth):
+            p = f"{v}encoder.layers.{i}.blocks.{j}"
+            ln(sd, p + ".layernorm_before", d)
+            sd[p + ".attention.self.relative_position_bias_table"] = rnd((2 * win - 1) ** 2, h, std=0.5)
+            sd[p + ".attention.self.relative_position_index"] = rel.sum(-1)
+            for n in ("query", "key", "value"):
+                lin(sd, f"{p}.attention.self.{n}", d, d)
+            lin(sd, p + ".attention.output.dense", d, d)
+            ln(sd, p + ".layernorm_after", d)
+            lin(sd, p + ".intermediate.dense", d, int(mlp_ratio * d))
+            lin(sd, p + ".output.dense", int(mlp_ratio * d), d)
+        if i + 1 < len(depths):
+            sd[f"{v}encoder.layers.{i}.downsample.reduction.weight"] = rnd(2 * d, 4 * d, std=(4 * d) ** -0.5)
+            ln(sd, f"{v}encoder.layers.{i}.downsample.norm", 4 * d)
+    final = dim << (len(depths) - 1)
+    ln(sd, v + "layernorm", final)
+    sd["vision_model.projection_head.weight"] = rnd(proj, final, std=final ** -0.5)
+    dt, layers_t = 16, 3  # three layers, so hidden_states[2] and [-1] differ
+    sd["text_model.model.embeddings.position_ids"] = torch.arange(64).unsqueeze(0)
+    bert_state(sd, "text_model.model.", len(vocab), dt, 24, layers_t)
+    sd["text_model.projection_head.weight"] = rnd(proj, dt, std=dt ** -0.5)
+    sd["logit_scale"] = torch.tensor(4.9)  # above MedCLIP's clamp (4.6052), so the clamp is exercised
+    torch.save(sd, os.path.join(out, "pytorch_model.bin"))
+    write_json(os.path.join(out, "swin_config.json"), {
+        "architectures": ["SwinForImageClassification"], "model_type": "swin", "image_size": img,
+        "patch_size": patch, "num_channels": 3, "embed_dim": dim, "depths": depths, "num_heads": heads,
+        "window_size": win, "mlp_ratio": mlp_ratio, "qkv_bias": True, "hidden_act": "gelu",
+        "layer_norm_eps": 1e-5, "use_absolute_embeddings": False, "drop_path_rate": 0.1,
+        "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0, "encoder_stride": 32})
+    write_json(os.path.join(out, "config.json"), {"architectures": ["BertModel"], "model_type": "bert",
+                                                  "hidden_size": dt, "num_attention_heads": 4,
+                                                  "num_hidden_layers": layers_t, "intermediate_size": 24,
+                                                  "vocab_size": len(vocab), "max_position_embeddings": 64,
+                                                  "hidden_act": "gelu", "layer_norm_eps": 1e-12,
+                                                  "type_vocab_size": 2})
+    write_json(os.path.join(out, "fixture.json"),
+               dict(META, format="MedCLIP-ViT release folder (pytorch_model.bin + swin_config.json + "
+                    "Bio_ClinicalBERT config.json/vocab.txt)", **MEDCLIP_ORACLE))
+
+
+def make_clinicalbert(out):
+    """12 layers as the real model (BERTScore takes layer 12), tiny width; 40 positions so that long
+    texts hit the trim to model_max_length - 2."""
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(5)
+    letters = "abcdefghijklmnopqrstuvwxyz0123456789"
+    words = BERT_WORDS + ["do", "not", "don", "'", "t", "left", "right", "lung", "heart", "is", "the", "and",
+                          "effusion", "opacity", "size", "x", "ray", ".", ",", "-", "?", "!", "##ion", "##al"]
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + words
+    vocab += [c for c in letters if c not in vocab] + ["##" + c for c in letters if "##" + c not in vocab]
+    with open(os.path.join(out, "vocab.txt"), "w") as f:
+        f.write("\n".join(vocab) + "\n")
+    d, mlp, layers, pos = 8, 16, 12, 40
+    sd = {}
+    bert_state(sd, "bert.", len(vocab), d, mlp, layers, max_pos=pos)
+    for k in list(sd):  # weak residual branches, so 12 random layers keep tokens apart (scores spread out)
+        if k.endswith("output.dense.weight"):
+            sd[k] = sd[k] * 0.3
+    sd["bert.embeddings.position_ids"] = torch.arange(pos).unsqueeze(0)
+    lin(sd, "cls.predictions.transform.dense", d, d)  # the pre-training heads AutoModel ignores
+    sd["cls.predictions.bias"] = rnd(len(vocab))
+    torch.save(sd, os.path.join(out, "pytorch_model.bin"))
+    write_json(os.path.join(out, "config.json"), {
+        "attention_probs_dropout_prob": 0.1, "hidden_act": "gelu", "hidden_dropout_prob": 0.1, "hidden_size": d,
+        "initializer_range": 0.02, "intermediate_size": mlp, "layer_norm_eps": 1e-12,
+        "max_position_embeddings": pos, "model_type": "bert", "num_attention_heads": 2,
+        "num_hidden_layers": layers, "pad_token_id": 0, "type_vocab_size": 2, "vocab_size": len(vocab)})
+    write_json(os.path.join(out, "fixture.json"), dict(
+        META, format="Hugging Face BERT folder as emilyalsentzer/Bio_ClinicalBERT ships it", provisional=True,
+        oracle="python3-torch line-by-line port of bert_score 0.3.13 bert_score/utils.py + score.py and "
+               "transformers modeling_bert.py (scripts/reference/bertscore_reference.py); ids from the npm "
+               "tokenizers oracle (tests/tasks/bertscore_tokens_oracle.js)"))
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--clip-base":
         make_clip(sys.argv[2], None, base=True)  # a ViT-B/16-sized random CLIP for bench/clip_bench.cpp
         sys.exit(0)
     make_biomedclip(os.path.join(ROOT, "tiny-biomedclip"))
     make_pmcclip(os.path.join(ROOT, "tiny-pmcclip"))
+    make_clinicalbert(os.path.join(ROOT, "tiny-clinicalbert"))
     make_clip(os.path.join(ROOT, "tiny-clip"), os.path.join(ROOT, "tiny-clip-bin"))
     make_siglip(os.path.join(ROOT, "tiny-siglip"))
+    make_medclip(os.path.join(ROOT, "tiny-medclip"))
     print("wrote fixtures under", os.path.normpath(ROOT))

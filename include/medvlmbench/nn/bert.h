@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "medvlmbench/nn/transformer.h"
 
@@ -33,6 +34,10 @@ class BertEncoderImpl : public torch::nn::Module {
   // Returns last_hidden_state [B, L, D]. attention_mask [B, L] 1/0 (undefined = all ones).
   at::Tensor forward(const at::Tensor& input_ids, const at::Tensor& attention_mask = {},
                      const at::Tensor& token_type_ids = {});
+  // transformers' output_hidden_states=True: the embeddings output, then each layer's output
+  // (num_layers + 1 tensors [B, L, D]). MedCLIP pools layers 1, 2 and the last; BERTScore picks one.
+  std::vector<at::Tensor> hidden_states(const at::Tensor& input_ids, const at::Tensor& attention_mask = {},
+                                        const at::Tensor& token_type_ids = {});
 
   BertOptions opts;
   torch::nn::Embedding word_embeddings{nullptr}, position_embeddings{nullptr}, token_type_embeddings{nullptr};

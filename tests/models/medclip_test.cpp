@@ -1,0 +1,116 @@
+// MedCLIP-ViT (the release's pytorch_model.bin + Swin/BERT configs) on the tiny fixture, checked against
+// scripts/reference/medclip_reference.py: a PROVISIONAL oracle (python3-torch port of MedCLIP's
+// modeling_medclip.py and transformers' Swin and BERT), until a device session regenerates it with
+// transformers itself. The fixture's Swin pads every stage's map to its window, shifts windows and
+// merges an odd-sized map; the 53-pixel input adds the patch embedding's own padding.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "contrastive_test_util.h"
+#include "medvlmbench/core/error.h"
+#include "medvlmbench/nn/bert.h"
+#include "support/test_support.h"
+
+namespace mvb::test {
+namespace {
+
+const char* kDir = "models/tiny-medclip";
+
+TEST(MedClipModel, MatchesProvisionalReference) {
+  const std::string dir = fixture_path(kDir);
+  auto model = load_contrastive("MedCLIP", dir);
+  ASSERT_TRUE(model);
+  // Padded rows: MedCLIP's text pooling averages every position, padding included.
+  at::Tensor ids = at::tensor({2L, 5L, 6L, 7L, 8L, 3L, 2L, 14L, 15L, 3L, 0L, 0L}, at::kLong).view({2, 6});
+  at::Tensor mask = (ids != 0).to(at::kLong);
+  for (int64_t side : {52, 53}) {
+    SCOPED_TRACE("image side " + std::to_string(side));
+    at::manual_seed(side);
+    std::map<std::string, at::Tensor> in = {
+        {"pixel_values", at::randn({2, 3, side, side})}, {"input_ids", ids}, {"attention_mask", mask}};
+    auto ref = run_reference("medclip_reference.py", dir, in);
+    ASSERT_FALSE(ref.empty());
+    at::NoGradGuard no_grad;
+    at::Tensor img = model->encode_image(in["pixel_values"]);
+    at::Tensor txt = model->text_features(TextBatch{ids, mask});
+    EXPECT_LT(max_abs_diff(img, ref["image_embeds"]), 1e-4) << "image embeddings vs provisional oracle";
+    EXPECT_LT(max_abs_diff(txt, ref["text_embeds"]), 1e-4) << "text embeddings vs provisional oracle";
+    EXPECT_LT(max_abs_diff(model->logits_per_image(img, txt), ref["logits_per_image"]), 1e-3);
+    EXPECT_GT((img[0] - img[1]).abs().max().item<double>(), 1e-3);  // not a constant
+  }
+  EXPECT_NEAR(model->logit_scale(), std::exp(4.6052), 1e-6);  // the fixture's 4.9 is clamped as MedCLIP does
+  EXPECT_EQ(model->embed_dim(), 12);
+}
+
+TEST(MedClipModel, BertHiddenStatesMatchTransformers) {
+  // The shared BERT encoder's hidden_states() (what MedCLIP pools) against the oracle's BERT port.
+  const std::string dir = fixture_path(kDir);
+  auto model = load_contrastive("MedCLIP", dir);
+  ASSERT_TRUE(model);
+  TextBatch b = model->tokenize({"a photo of chest xray", "pneumonia"});
+  auto ref = run_reference(
+      "medclip_reference.py", dir,
+      {{"pixel_values", at::zeros({1, 3, 52, 52})}, {"input_ids", b.input_ids}, {"attention_mask", b.attention_mask}});
+  ASSERT_FALSE(ref.empty());
+  auto* bert = model->root().named_modules().find("text_model.model");
+  ASSERT_NE(bert, nullptr);
+  auto enc = std::dynamic_pointer_cast<nn::BertEncoderImpl>(*bert);
+  ASSERT_TRUE(enc);
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> hs = enc->hidden_states(b.input_ids, b.attention_mask);
+  ASSERT_EQ(static_cast<int64_t>(hs.size()), ref["text_hidden_states"].size(0));
+  EXPECT_EQ(hs.size(), 4u);  // embeddings + 3 layers
+  for (size_t i = 0; i < hs.size(); ++i)
+    EXPECT_LT(max_abs_diff(hs[i], ref["text_hidden_states"][static_cast<int64_t>(i)]), 1e-4) << "hidden state " << i;
+  EXPECT_LT(max_abs_diff(hs.back(), enc->forward(b.input_ids, b.attention_mask)), 1e-6);
+}
+
+TEST(MedClipModel, TokenisesLikeBioClinicalBertAndPadsTheBatch) {
+  auto model = load_contrastive("MedCLIP", fixture_path(kDir));
+  ASSERT_TRUE(model);
+  // No tokenizer_config.json (as Bio_ClinicalBERT): lower-cased like AutoTokenizer's default.
+  TextBatch b = model->tokenize({"A Photo", "chest xray with pneumonia"});
+  ASSERT_EQ(b.input_ids.size(1), 6);                // [CLS] chest xray with pneumonia [SEP]: the longest row
+  EXPECT_EQ(b.input_ids[0][0].item<int64_t>(), 2);  // [CLS]
+  EXPECT_EQ(b.input_ids[0][3].item<int64_t>(), 3);  // [SEP]
+  EXPECT_EQ(b.input_ids[0][4].item<int64_t>(), 0);  // [PAD]
+  EXPECT_NE(b.input_ids[0][1].item<int64_t>(), 1);  // "a" found, not [UNK]: lower-cased
+  // The padded length changes MedCLIP's text embedding (the reference pools padding too).
+  at::Tensor alone = model->encode_text({"a photo"});
+  at::Tensor batched = model->encode_text({"a photo", "chest xray with pneumonia"});
+  EXPECT_GT((alone[0] - batched[0]).abs().max().item<double>(), 1e-5);
+}
+
+TEST(MedClipModel, PreprocessingIsTheReferenceFeatureExtractor) {
+  auto model = load_contrastive("MedCLIP", fixture_path(kDir));
+  ASSERT_TRUE(model);
+  const ImageTransform& t = model->transform();
+  EXPECT_TRUE(t.pad_to_square);
+  EXPECT_EQ(t.resize, 52);  // swin_config.json's image_size (224 for the release)
+  EXPECT_EQ(t.interpolation, "bilinear");
+  EXPECT_FLOAT_EQ(t.mean[0], 0.0f);
+  // ToTensor then * 0.5862785803043838, Normalize(mean 0, std 0.26862954 ...): a white pixel becomes
+  EXPECT_NEAR(t.rescale_factor * 255.0 / t.std[0], 0.5862785803043838 / 0.26862954, 1e-6);
+}
+
+TEST(MedClipModel, MissingFilesNameTheFileAndTheFix) {
+  const std::string src = fixture_path(kDir);
+  for (const char* missing : {"swin_config.json", "config.json", "vocab.txt", "pytorch_model.bin"}) {
+    TempDir tmp;
+    for (const auto& e : std::filesystem::directory_iterator(src))
+      if (e.path().filename() != missing) std::filesystem::copy(e.path(), tmp / e.path().filename().string());
+    try {
+      load_contrastive("MedCLIP", tmp.path());
+      ADD_FAILURE() << "loaded without " << missing;
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find(missing), std::string::npos) << msg;
+      EXPECT_NE(msg.find("models/README.md"), std::string::npos) << msg;
+      EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mvb::test
