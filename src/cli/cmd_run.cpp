@@ -39,8 +39,9 @@ int cmd_train(const RunConfig& cfg, const std::vector<std::string>& argv) {
   return out.exit_code();
 }
 
-int cmd_score(const std::string& run_dir, int bootstrap, const std::string& format) {
-  nlohmann::json m = score_run_dir(run_dir, bootstrap);
+int cmd_score(const std::string& run_dir, int bootstrap, const std::string& format, const std::string& bertscore_model,
+              const std::string& device) {
+  nlohmann::json m = score_run_dir(run_dir, bootstrap, bertscore_model, device);
   print_result(m, run_dir, format, "scored");
   return 0;
 }

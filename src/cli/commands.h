@@ -38,7 +38,9 @@ CLI::App* add_judge_command(CLI::App& app, JudgeOptions& opts);
 int cmd_judge(const JudgeOptions& opts);
 int cmd_eval(const RunConfig& cfg, const std::vector<std::string>& argv);
 int cmd_train(const RunConfig& cfg, const std::vector<std::string>& argv);
-int cmd_score(const std::string& run_dir, int bootstrap, const std::string& format);
+// bertscore_model: "" = the folder run.json recorded, "none" = off.
+int cmd_score(const std::string& run_dir, int bootstrap, const std::string& format, const std::string& bertscore_model,
+              const std::string& device);
 int cmd_list(const ListOptions& opts);
 int cmd_check(const CheckOptions& opts);
 int cmd_version(const std::string& format);

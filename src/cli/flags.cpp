@@ -79,6 +79,7 @@ void add_eval_flags(CLI::App& app, RunConfig& c) {
   opt(app, "--eval_print_freq", c.eval_print_freq, "Accepted for compatibility (progress is time-based)");
   add_reference_compat_flags(app);
   opt(app, "--bootstrap", c.bootstrap, "Bootstrap resamples for 95% confidence intervals (0 = off)");
+  add_bertscore_flag(app, c.bertscore_model);
   opt(app, "--format", c.format, "End-of-run summary on stdout: text or json")->check(CLI::IsMember({"text", "json"}));
   add_api_flags(app, c);
   opt(app, "--judge", c.judge,
@@ -86,6 +87,13 @@ void add_eval_flags(CLI::App& app, RunConfig& c) {
       "openai-compatible)");
   opt(app, "--judge_api_base", c.judge_api_base, "Base URL of the judge's server (default: the provider's)");
   opt(app, "--judge_api_model", c.judge_api_model, "The judge's model id at its provider");
+}
+
+void add_bertscore_flag(CLI::App& app, std::string& target) {
+  opt(app, "--bertscore_model", target,
+      "BERTScore model folder (BERT: config.json, weights, vocab.txt); default models/Bio_ClinicalBERT when present; "
+      "none = off")
+      ->check(CLI::ExistingDirectory | CLI::IsMember({"none"}));
 }
 
 void add_api_flags(CLI::App& app, RunConfig& c) {

@@ -62,6 +62,8 @@ int main(int argc, char** argv) {
   score->add_option("--bootstrap", score_bootstrap, "Bootstrap resamples for 95% confidence intervals");
   score->add_option("--format", cfg.format, "text or json")->check(CLI::IsMember({"text", "json"}));
   score->add_option("--log_level", cfg.log_level, "Log level");
+  mvb::cli::add_bertscore_flag(*score, cfg.bertscore_model);
+  score->add_option("--device", cfg.device, "Device for BERTScore: cpu, cuda, cuda:N or auto");
 
   CLI::App* list = app.add_subcommand("list", "List models, datasets, tasks, usages and agents");
   list->add_option("what", list_opts.what, "models, datasets, tasks, usages, agents or all")
@@ -119,7 +121,8 @@ int main(int argc, char** argv) {
       mvb::install_signal_handlers();
       return mvb::cli::cmd_judge(judge_opts);
     }
-    if (score->parsed()) return mvb::cli::cmd_score(score_dir, score_bootstrap, cfg.format);
+    if (score->parsed())
+      return mvb::cli::cmd_score(score_dir, score_bootstrap, cfg.format, cfg.bertscore_model, cfg.device);
     if (list->parsed()) return mvb::cli::cmd_list(list_opts);
     if (check->parsed()) return mvb::cli::cmd_check(check_opts);
     if (version->parsed()) return mvb::cli::cmd_version(version_format);

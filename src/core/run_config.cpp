@@ -27,6 +27,7 @@ nlohmann::json RunConfig::to_json() const {
       {"resume", resume},
       {"log_level", log_level},
       {"bootstrap", bootstrap},
+      {"bertscore_model", bertscore_model},
       {"prompt_template", prompt_template},
       {"config", config_file},
       {"api_base", api_base},

@@ -10,6 +10,7 @@
 #include "medvlmbench/metrics/text_overlap.h"
 #include "medvlmbench/metrics/vqa_text.h"
 #include "medvlmbench/metrics/wordnet.h"
+#include "medvlmbench/tasks/bertscore.h"
 #include "medvlmbench/tasks/task.h"
 
 namespace mvb {
@@ -25,7 +26,7 @@ std::string text_field(const nlohmann::json& row, const char* key) {
 }
 
 bool headline(const std::string& name) {
-  static const std::set<std::string> s = {"bleu1", "bleu4", "rougeL_fmeasure", "meteor", "exact_match"};
+  static const std::set<std::string> s = {"bleu1", "bleu4", "rougeL_fmeasure", "meteor", "exact_match", "bertscore"};
   return s.count(name) > 0;
 }
 
@@ -42,6 +43,7 @@ class CaptionEvaluator : public TaskEvaluator {
       wordnet_error = e.what();
     }
     int64_t missing = 0;
+    std::vector<std::string> bert_cands, bert_refs;  // normalised texts, one pair per scored row
     for (const auto& row : rows) {
       if (row.value("status", "") == "failed") {
         ++r.num_errors;
@@ -74,12 +76,23 @@ class CaptionEvaluator : public TaskEvaluator {
       }
       meters.add("all", "exact_match", metrics::exact_match_ratio_normalized(out_n, cap_n));
       meters.add("all", "exact_match_strict", out_n == cap_n ? 1.0 : 0.0);
+      bert_cands.push_back(out_n);
+      bert_refs.push_back(cap_n);
       ++r.num_scored;
+    }
+    // The reference's calculate_bertscore(output_normed, caption_normed), batched over all rows.
+    std::string bert_note = bertscore::absent_note("bertscore");
+    if (!opts.bertscore_model.empty() && !bert_cands.empty()) {
+      bertscore::Options bo;
+      bo.model_dir = opts.bertscore_model;
+      bo.device = opts.device;
+      auto scorer = bertscore::Scorer::load(bo);
+      for (const auto& s : scorer->score(bert_cands, bert_refs)) meters.add("all", "bertscore", s.f1);
+      bert_note = bertscore::used_note("bertscore", *scorer);
     }
     meters.write(r.metrics, r.ci95, opts.bootstrap, static_cast<uint64_t>(opts.seed), headline);
     if (r.num_scored > 0) {
-      r.notes.push_back(
-          "bertscore: absent; BERTScore needs the Bio_ClinicalBERT text encoder, which is not available yet");
+      r.notes.push_back(bert_note);
       if (wordnet)
         r.notes.push_back("methor: the reference's misspelled key for meteor, kept as an alias with the same value");
       else

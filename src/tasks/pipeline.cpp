@@ -18,6 +18,7 @@
 #include "medvlmbench/io/jsonl.h"
 #include "medvlmbench/io/run_layout.h"
 #include "medvlmbench/models/model.h"
+#include "medvlmbench/tasks/bertscore.h"
 #include "medvlmbench/tasks/judge.h"
 #include "medvlmbench/tasks/task.h"
 #include "medvlmbench/tasks/usage.h"
@@ -134,6 +135,10 @@ nlohmann::json score_and_write(const std::string& run_dir, const RunConfig& cfg,
   ScoreOptions opts;
   opts.bootstrap = cfg.bootstrap;
   opts.seed = cfg.seed;
+  if (cfg.task == "vqa" || cfg.task == "caption") {
+    opts.bertscore_model = bertscore::resolve_model_dir(cfg.bertscore_model);
+    opts.device = cfg.device;
+  }
   if (ds) {
     opts.class_texts = ds->class_texts;
     opts.multi_label = ds->multi_label;
@@ -352,7 +357,8 @@ RunOutcome run_train(const RunConfig& in, const std::vector<std::string>& argv) 
   return out;
 }
 
-nlohmann::json score_run_dir(const std::string& run_dir, int bootstrap) {
+nlohmann::json score_run_dir(const std::string& run_dir, int bootstrap, const std::string& bertscore_model,
+                             const std::string& device) {
   const std::string manifest_path = io::join_path(run_dir, kManifestFile);
   MVB_CHECK(io::exists(manifest_path), run_dir, " is not a run folder (no ", kManifestFile,
             "); give the folder that `medvlmbench eval` printed");
@@ -368,6 +374,8 @@ nlohmann::json score_run_dir(const std::string& run_dir, int bootstrap) {
   cfg.usage = c.value("usage", "");
   cfg.seed = c.value("seed", 0);
   cfg.bootstrap = bootstrap;
+  cfg.bertscore_model = bertscore_model.empty() ? c.value("bertscore_model", "") : bertscore_model;
+  cfg.device = device;
   std::unique_ptr<Dataset> ds;
   if (const DatasetEntry* e = dataset_registry().find(cfg.dataset)) ds = e->factory();
   std::string family;

@@ -15,6 +15,7 @@
 #include "medvlmbench/metrics/text_overlap.h"
 #include "medvlmbench/metrics/vqa_text.h"
 #include "medvlmbench/metrics/wordnet.h"
+#include "medvlmbench/tasks/bertscore.h"
 #include "medvlmbench/tasks/task.h"
 
 namespace mvb {
@@ -76,10 +77,10 @@ const std::set<std::string>& breakdown_meters() {
 
 bool headline(const std::string& name) {
   static const std::set<std::string> s = {
-      "accuracy_open",  "recall_open",      "f1_score_open",       "bleu1_open",
-      "rougeL_open",    "meteor_open",      "accuracy_closed",     "accuracy_closed_strict",
-      "accuracy_mc",    "f1_overall",       "exact_match_overall", "exact_match_strict_overall",
-      "gpt_score_open", "gpt_score_overall"};
+      "accuracy_open",  "recall_open",       "f1_score_open",       "bleu1_open",
+      "rougeL_open",    "meteor_open",       "accuracy_closed",     "accuracy_closed_strict",
+      "accuracy_mc",    "f1_overall",        "exact_match_overall", "exact_match_strict_overall",
+      "gpt_score_open", "gpt_score_overall", "bertscore_open"};
   return s.count(name) > 0;
 }
 
@@ -89,6 +90,7 @@ struct SampleScores {
   std::vector<std::pair<const char*, double>> values;  // meter name (static storage) -> value
   std::optional<double> judge;
   bool no_letter = false;
+  std::string bert_cand, bert_ref;  // open questions: the normalised texts BERTScore compares
 };
 
 // The reference's per-answer computation (eval/vqa.py), on one row.
@@ -122,6 +124,8 @@ SampleScores score_one(const nlohmann::json& row, const std::string& kind, const
     v.emplace_back("precision_open", prf.precision);
     v.emplace_back("f1_score_open", prf.f1);
     v.emplace_back("accuracy_open", metrics::open_accuracy(prf.recall));
+    s.bert_cand = out_n;
+    s.bert_ref = ans_n;
     if (wordnet) {
       v.emplace_back("meteor_open", metrics::meteor_single(ans_t, out_t, wordnet));
       v.emplace_back("meteor_open_whole_string", metrics::meteor_single({ans_n}, {out_n}, wordnet));
@@ -151,6 +155,28 @@ SampleScores score_one(const nlohmann::json& row, const std::string& kind, const
   v.emplace_back("f1_overall", prf.f1);
   s.judge = judge_score(row);
   return s;
+}
+
+// bertscore_open (the reference's calculate_bertscore on the normalised texts of open questions),
+// batched over all of them; returns the note for metrics.json.
+std::string add_bertscore(std::vector<SampleScores>& scored, const ScoreOptions& opts) {
+  if (opts.bertscore_model.empty()) return bertscore::absent_note("bertscore_open");
+  std::vector<size_t> open;
+  std::vector<std::string> cands, refs;
+  for (size_t i = 0; i < scored.size(); ++i)
+    if (scored[i].kind == "open") {
+      open.push_back(i);
+      cands.push_back(scored[i].bert_cand);
+      refs.push_back(scored[i].bert_ref);
+    }
+  if (open.empty()) return "";
+  bertscore::Options bo;
+  bo.model_dir = opts.bertscore_model;
+  bo.device = opts.device;
+  auto scorer = bertscore::Scorer::load(bo);
+  const auto f = scorer->score(cands, refs);
+  for (size_t k = 0; k < open.size(); ++k) scored[open[k]].values.emplace_back("bertscore_open", f[k].f1);
+  return bertscore::used_note("bertscore_open", *scorer);
 }
 
 class VqaEvaluator : public TaskEvaluator {
@@ -205,6 +231,7 @@ class VqaEvaluator : public TaskEvaluator {
     for (auto& th : pool) th.join();
     for (auto& e : errors)
       if (e) std::rethrow_exception(e);
+    const std::string bert_note = add_bertscore(scored, opts);
 
     MeterSet meters, by_modality;
     static const std::map<std::string, std::string> kGroup = {{"open", "open"}, {"closed", "closed"}, {"mc", "mc"}};
@@ -239,8 +266,7 @@ class VqaEvaluator : public TaskEvaluator {
     meters.write(r.metrics, r.ci95, opts.bootstrap, static_cast<uint64_t>(opts.seed), headline);
     by_modality.write(r.metrics, r.ci95, 0, 0, [](const std::string&) { return false; });
     if (meters.contains("bleu1_open")) {
-      r.notes.push_back(
-          "bertscore_open: absent; BERTScore needs the Bio_ClinicalBERT text encoder, which is not available yet");
+      r.notes.push_back(bert_note);
       if (wordnet)
         r.notes.push_back(
             "meteor_open: METEOR over words with WordNet synonyms (nltk meteor_score); the reference scores each "

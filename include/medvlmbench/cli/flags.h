@@ -12,7 +12,8 @@ namespace mvb::cli {
 
 void add_common_flags(CLI::App& app, RunConfig& cfg);  // shared by eval and train
 void add_eval_flags(CLI::App& app, RunConfig& cfg);
-void add_api_flags(CLI::App& app, RunConfig& cfg);  // --api_* and --no_cache (eval and judge)
+void add_api_flags(CLI::App& app, RunConfig& cfg);            // --api_* and --no_cache (eval and judge)
+void add_bertscore_flag(CLI::App& app, std::string& target);  // --bertscore_model (eval and score)
 void add_train_flags(CLI::App& app, RunConfig& cfg);
 
 // --config FILE: YAML (or JSON, a YAML subset) whose keys are flag names without dashes. CLI11 2.1

@@ -40,6 +40,8 @@ struct RunConfig {
   std::string format = "text";  // end-of-run summary on stdout: text or json
   std::string config_file;
   int bootstrap = 1000;  // bootstrap resamples for confidence intervals (0 disables)
+  // BERTScore model folder; "" = models/Bio_ClinicalBERT when present, "none" = off (tasks/bertscore.h).
+  std::string bertscore_model;
   // Contrastive diagnosis (clip-zs, clip-img-lora): class prompt template(s); "{}" is the class text,
   // "|" separates templates whose normalised text embeddings are averaged (prompt ensembling).
   std::string prompt_template = "a photo of {}";

@@ -26,8 +26,10 @@ RunOutcome run_eval(const RunConfig& cfg, const std::vector<std::string>& argv);
 RunOutcome run_train(const RunConfig& cfg, const std::vector<std::string>& argv);
 
 // Re-scores a finished (or interrupted) eval run folder from its predictions.jsonl and run.json;
-// rewrites metrics.json and results.csv. Returns the new metrics.json content.
-nlohmann::json score_run_dir(const std::string& run_dir, int bootstrap);
+// rewrites metrics.json and results.csv. Returns the new metrics.json content. bertscore_model: the
+// BERTScore folder ("" = the one run.json recorded, "none" = off); device runs its forwards.
+nlohmann::json score_run_dir(const std::string& run_dir, int bootstrap, const std::string& bertscore_model = "",
+                             const std::string& device = "auto");
 
 // Human-readable summary of a metrics.json (for stdout).
 std::string format_summary(const nlohmann::json& metrics, const std::string& run_dir);

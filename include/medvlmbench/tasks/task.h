@@ -20,6 +20,10 @@ struct ScoreOptions {
   // Who produced the predictions, for the reference's results.csv columns:
   // model, model_name, task, dataset, model_type, modality.
   nlohmann::json identity = nlohmann::json::object();
+  // BERTScore (vqa bertscore_open, caption bertscore): the BERT folder, "" = none (meter absent with a
+  // note); see tasks/bertscore.h. The device runs its forwards.
+  std::string bertscore_model;
+  std::string device = "auto";
 };
 
 struct ScoreResult {
