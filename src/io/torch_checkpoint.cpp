@@ -10,6 +10,7 @@
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/torch_pickle.h"
+#include "torch_legacy.h"
 
 namespace mvb::io {
 namespace {
@@ -88,20 +89,30 @@ void check_stored_uncompressed(const MappedFile& f, uint64_t data_offset, const 
   throw Error("corrupt checkpoint " + path + ": no zip header found for record " + record);
 }
 
-}  // namespace
-
-bool is_zip_checkpoint(const std::string& path) { return head(path, 4) == std::string("PK\x03\x04", 4); }
-
-StateDict open_torch_checkpoint(const std::string& path) {
-  MVB_CHECK(exists(path), "missing checkpoint ", path);
-  if (!is_zip_checkpoint(path)) {
-    const std::string h = head(path, 2);
-    if (h.size() == 2 && static_cast<uint8_t>(h[0]) == 0x80)
-      throw Error("checkpoint " + path +
-                  " uses the legacy (pre-1.6) torch.save format, which is not supported; re-save it with a recent "
-                  "torch: torch.save(torch.load(p), p)");
-    throw Error("not a PyTorch checkpoint: " + path + " is neither a torch.save zip archive nor a safetensors file");
+// Training checkpoints wrap the weights; the wrapped dict alone is taken (its siblings are optimizer
+// state, epochs ...), and any other nesting is flattened to dotted names.
+StateDict to_state_dict(ValuePtr root, const std::string& path) {
+  StateDict sd;
+  sd.set_source(path);
+  try {
+    if (root->kind == K::kDict) {
+      ValuePtr wrapped;
+      for (const char* wrapper : {"state_dict", "model_state_dict", "model", "module", "net"}) {
+        for (const auto& [k, v] : root->entries)
+          if (!wrapped && k->kind == K::kStr && k->s == wrapper && v->kind == K::kDict && holds_tensors(v)) wrapped = v;
+      }
+      if (wrapped) root = wrapped;
+    }
+    MVB_CHECK(holds_tensors(root), "it holds no tensors (top level is a ", root->repr_kind(), ")");
+    flatten(root, "", sd);
+  } catch (const Error& e) {
+    throw Error("cannot load checkpoint " + path + ": " + e.what());
   }
+  return sd;
+}
+
+// The object of a torch >= 1.6 zip archive: data.pkl, with each storage mapped from its record.
+ValuePtr unpickle_zip_checkpoint(const std::string& path) {
   auto file = MappedFile::open(path);
   std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
   at::DataPtr pkl;
@@ -154,27 +165,38 @@ StateDict open_torch_checkpoint(const std::string& path) {
     storages.emplace(key->s, s);
     return s;
   };
-  ValuePtr root =
-      pickle::unpickle(static_cast<const uint8_t*>(pkl.get()), pkl_size, load_storage, "checkpoint " + path);
-  StateDict sd;
-  sd.set_source(path);
-  try {
-    // Training checkpoints wrap the weights; take the wrapped dict alone (its siblings are
-    // optimizer state, epochs ...).
-    if (root->kind == K::kDict) {
-      ValuePtr wrapped;
-      for (const char* wrapper : {"state_dict", "model_state_dict", "model", "module", "net"}) {
-        for (const auto& [k, v] : root->entries)
-          if (!wrapped && k->kind == K::kStr && k->s == wrapper && v->kind == K::kDict && holds_tensors(v)) wrapped = v;
-      }
-      if (wrapped) root = wrapped;
-    }
-    MVB_CHECK(holds_tensors(root), "it holds no tensors (top level is a ", root->repr_kind(), ")");
-    flatten(root, "", sd);
-  } catch (const Error& e) {
-    throw Error("cannot load checkpoint " + path + ": " + e.what());
+  return pickle::unpickle(static_cast<const uint8_t*>(pkl.get()), pkl_size, load_storage, "checkpoint " + path);
+}
+
+}  // namespace
+
+TorchCheckpointFormat torch_checkpoint_format(const std::string& path) {
+  // A tar archive carries "ustar" at byte 257 of its first header.
+  const std::string h = head(path, 512);
+  if (h.compare(0, 4, std::string("PK\x03\x04", 4)) == 0) return TorchCheckpointFormat::kZip;
+  if (starts_like_legacy_checkpoint(h)) return TorchCheckpointFormat::kLegacy;
+  if (h.size() >= 262 && h.compare(257, 5, "ustar") == 0) return TorchCheckpointFormat::kTar;
+  return TorchCheckpointFormat::kUnknown;
+}
+
+bool is_zip_checkpoint(const std::string& path) { return torch_checkpoint_format(path) == TorchCheckpointFormat::kZip; }
+
+StateDict open_torch_checkpoint(const std::string& path) {
+  MVB_CHECK(exists(path), "missing checkpoint ", path);
+  switch (torch_checkpoint_format(path)) {
+    case TorchCheckpointFormat::kZip:
+      return to_state_dict(unpickle_zip_checkpoint(path), path);
+    case TorchCheckpointFormat::kLegacy:
+      return to_state_dict(unpickle_legacy_checkpoint(path), path);
+    case TorchCheckpointFormat::kTar:
+      throw Error("checkpoint " + path +
+                  " uses the tar-based format of the earliest torch.save versions, which is not supported; re-save "
+                  "it with a recent torch: torch.save(torch.load(p), p)");
+    case TorchCheckpointFormat::kUnknown:
+      break;
   }
-  return sd;
+  throw Error("not a PyTorch checkpoint: " + path +
+              " is neither a torch.save file (zip archive or legacy pickle stream) nor a safetensors file");
 }
 
 }  // namespace mvb::io

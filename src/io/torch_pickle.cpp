@@ -58,6 +58,7 @@ class Unpickler {
           break;   // FRAME: framing is only a hint
         case '.':  // STOP
           fail_if(stack_.size() != 1, "STOP with ", stack_.size(), " values on the stack");
+          consumed_ = static_cast<size_t>(p_ - begin_);
           return stack_.back();
         case '}':
           push(Value::make(K::kDict));
@@ -238,10 +239,13 @@ class Unpickler {
     }
   }
 
+ public:
+  size_t consumed() const { return consumed_; }
+
  private:
   template <class... A>
   void fail_if(bool c, A&&... parts) {
-    if (c) throw Error("corrupt checkpoint " + where_ + ": " + detail::concat(std::forward<A>(parts)...));
+    if (c) throw Error("corrupt " + where_ + ": " + detail::concat(std::forward<A>(parts)...));
   }
 
   uint8_t u8() {
@@ -398,6 +402,7 @@ class Unpickler {
   std::vector<ValuePtr> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, ValuePtr> memo_;
+  size_t consumed_ = 0;
 };
 
 }  // namespace
@@ -453,9 +458,12 @@ bool storage_dtype(const std::string& type_name, at::ScalarType* out) {
   return true;
 }
 
-ValuePtr unpickle(const uint8_t* data, size_t size, const PersistentLoader& persistent, const std::string& where) {
+ValuePtr unpickle(const uint8_t* data, size_t size, const PersistentLoader& persistent, const std::string& where,
+                  size_t* consumed) {
   Unpickler u(data, size, persistent, where);
-  return u.run();
+  ValuePtr v = u.run();
+  if (consumed) *consumed = u.consumed();
+  return v;
 }
 
 }  // namespace mvb::io::pickle

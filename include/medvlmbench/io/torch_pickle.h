@@ -58,8 +58,11 @@ struct Value {
 // Resolves a persistent id (the tuple torch.save writes for each storage) to a storage value.
 using PersistentLoader = std::function<ValuePtr(const ValuePtr& pid)>;
 
-// Unpickles `data`; `where` names the source in errors.
-ValuePtr unpickle(const uint8_t* data, size_t size, const PersistentLoader& persistent, const std::string& where);
+// Unpickles `data`; `where` names the source in errors ("checkpoint /path/x.bin"). When `consumed` is
+// given it receives the bytes read up to and including STOP (the legacy torch.save format writes
+// several pickles back to back).
+ValuePtr unpickle(const uint8_t* data, size_t size, const PersistentLoader& persistent, const std::string& where,
+                  size_t* consumed = nullptr);
 
 // Storage type name ("FloatStorage") -> dtype; false when unknown.
 bool storage_dtype(const std::string& type_name, at::ScalarType* out);
