@@ -390,7 +390,9 @@ def make_medclip(out):
     sd = {}
     v = "vision_model.model."
     sd[v + "embeddings.patch_embeddings.projection.weight"] = rnd(dim, 3, patch, patch, std=0.3)
-    sd[v + "embeddings.patch_embeddings.projection.bias"] = rnd(dim, std=0.1)
+    # A large patch bias keeps brightness visible after the per-token LayerNorm (else a random tower maps
+    # every demo radiograph to nearly one feature and the lp demo cannot learn).
+    sd[v + "embeddings.patch_embeddings.projection.bias"] = rnd(dim, std=2.0)
     ln(sd, v + "embeddings.norm", dim)
     coords = torch.stack(torch.meshgrid([torch.arange(win), torch.arange(win)], indexing="ij")).flatten(1)
     rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0).contiguous()

@@ -14,6 +14,7 @@ It reads pytorch_model.bin, swin_config.json and config.json from the checkpoint
 the C++ code.
 
 usage: medclip_reference.py CHECKPOINT_DIR INPUTS.safetensors OUTPUT.safetensors
+       medclip_reference.py --swin SWIN_CONFIG.json WEIGHTS.safetensors INPUTS.safetensors OUTPUT.safetensors
   inputs: pixel_values [N,3,H,W] (any H, W: padding is HF's), input_ids [T,L], attention_mask [T,L]
   outputs: image_embeds, text_embeds (normalised, as MedCLIPModel.encode_*), logits_per_image,
            text_hidden_states [layers+1, T, L, D] (BERT hidden states, for the shared encoder's test)
@@ -206,7 +207,7 @@ def swin_model(sd, cfg, pixel_values):
             input_dimensions = ((height + 1) // 2, (width + 1) // 2)
     sequence_output = layer_norm(sd, "layernorm", hidden_states, cfg.get("layer_norm_eps", 1e-5))
     pooled_output = F.adaptive_avg_pool1d(sequence_output.transpose(1, 2), 1)
-    return torch.flatten(pooled_output, 1)
+    return torch.flatten(pooled_output, 1), sequence_output
 
 
 # ----------------------------------------------------------------------------- BERT (transformers)
@@ -256,7 +257,7 @@ def main(ckpt, inputs_path, out_path):
         pixel_values = inp["pixel_values"].float()
         if pixel_values.shape[1] == 1:
             pixel_values = pixel_values.repeat((1, 3, 1, 1))
-        img_embeds = swin_model(subtree(sd, "vision_model.model."), swin_cfg, pixel_values)
+        img_embeds, _ = swin_model(subtree(sd, "vision_model.model."), swin_cfg, pixel_values)
         img_embeds = F.linear(img_embeds, sd["vision_model.projection_head.weight"])
         # MedCLIPTextModel.forward
         hidden_states = bert_hidden_states(subtree(sd, "text_model.model."), bert_cfg, inp["input_ids"].long(),
@@ -275,5 +276,17 @@ def main(ckpt, inputs_path, out_path):
                           "text_hidden_states": torch.stack(hidden_states)})
 
 
+def swin_only(cfg_path, weights_path, inputs_path, out_path):
+    """SwinModel alone, on SwinModel-named weights in a safetensors file (the C++ Swin block's test)."""
+    cfg = json.load(open(cfg_path))
+    sd = st_io.load(weights_path)
+    with torch.no_grad():
+        pooled, sequence = swin_model(sd, cfg, st_io.load(inputs_path)["pixel_values"].float())
+    st_io.save(out_path, {"pooler_output": pooled, "last_hidden_state": sequence.contiguous()})
+
+
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    if sys.argv[1] == "--swin":
+        swin_only(*sys.argv[2:6])
+    else:
+        main(*sys.argv[1:4])

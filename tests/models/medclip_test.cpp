@@ -5,11 +5,13 @@
 // merges an odd-sized map; the 53-pixel input adds the patch embedding's own padding.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 
 #include "contrastive_test_util.h"
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/nn/bert.h"
+#include "medvlmbench/vision/image.h"
 #include "support/test_support.h"
 
 namespace mvb::test {
@@ -92,6 +94,50 @@ TEST(MedClipModel, PreprocessingIsTheReferenceFeatureExtractor) {
   EXPECT_FLOAT_EQ(t.mean[0], 0.0f);
   // ToTensor then * 0.5862785803043838, Normalize(mean 0, std 0.26862954 ...): a white pixel becomes
   EXPECT_NEAR(t.rescale_factor * 255.0 / t.std[0], 0.5862785803043838 / 0.26862954, 1e-6);
+}
+
+TEST(MedClipModel, PreprocessingMatchesThePilPortOfTheReferenceExtractor) {
+  // MedVLMBench model/medclip.py MedCLIPFeatureExtractor with torchvision's PIL paths spelled out:
+  // convert('RGB'), pad (ImageOps.expand, fill 0) to a centred square, Resize -> PIL bilinear, CenterCrop,
+  // ToTensor (/255), * rescale_factor, Normalize(mean 0, std). Non-square images, up- and down-scaled.
+  auto model = load_contrastive("MedCLIP", fixture_path(kDir));
+  ASSERT_TRUE(model);
+  const int size = transform_output_size(model->transform());
+  TempDir tmp;
+  const std::string code = R"(
+import sys, numpy as np, torch
+from PIL import Image, ImageOps
+out, size = sys.argv[1], int(sys.argv[2])
+rng = np.random.RandomState(3)
+res = []
+for i, (w, h) in enumerate([(30, 20), (61, 97)]):
+    arr = (rng.rand(h, w) * 255).astype(np.uint8)  # grayscale, as most radiographs
+    Image.fromarray(arr, 'L').save(f'{out}/img{i}.png')
+    img = Image.open(f'{out}/img{i}.png').convert('RGB')
+    m = max(img.size)
+    pad = [(m - img.size[0]) // 2, (m - img.size[1]) // 2]
+    pad += [m - img.size[0] - pad[0], m - img.size[1] - pad[1]]
+    img = ImageOps.expand(img, border=tuple(pad), fill=0)
+    img = img.resize((size, size), Image.BILINEAR)
+    t = torch.from_numpy(np.array(img)).permute(2, 0, 1).float().div(255)
+    t = t * 0.5862785803043838
+    t = (t - torch.tensor([0., 0., 0.])[:, None, None]) / torch.tensor([0.26862954, 0.26130258, 0.27577711])[:, None, None]
+    res.append(t)
+np.save(f'{out}/ref.npy', torch.stack(res).numpy())
+)";
+  CommandResult r = run_python(code, {tmp.path(), std::to_string(size)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string npy = read_text(tmp / "ref.npy");
+  // .npy v1: 10-byte preamble + header, then little-endian float32 data.
+  const size_t header = 10 + static_cast<uint8_t>(npy[8]) + (static_cast<uint8_t>(npy[9]) << 8);
+  at::Tensor ref = at::empty({2, 3, size, size}, at::kFloat);
+  ASSERT_EQ(npy.size() - header, static_cast<size_t>(ref.numel()) * 4);
+  std::memcpy(ref.data_ptr<float>(), npy.data() + header, npy.size() - header);
+  for (int i = 0; i < 2; ++i) {
+    at::Tensor ours =
+        preprocess(decode_image(ImageRef::file(tmp / ("img" + std::to_string(i) + ".png"))), model->transform());
+    EXPECT_LT(max_abs_diff(ours, ref[i]), 1e-5) << "image " << i;
+  }
 }
 
 TEST(MedClipModel, MissingFilesNameTheFileAndTheFix) {
