@@ -73,6 +73,31 @@ std::string join_within(const std::string& root, const std::string& rel, std::st
   return p;
 }
 
+std::string existing_within(const std::string& root, const std::string& rel, std::string* error,
+                            const std::string& missing) {
+  const std::string p = join_within(root, rel, error);
+  if (p.empty()) return "";
+  if (!io::exists(p)) {
+    *error = missing + " " + p;
+    return "";
+  }
+  return p;
+}
+
+bool start_image_sample(Sample& s, std::vector<Sample>& out, const std::string& id, const std::string& split,
+                        const std::string& root, const std::string& rel, const std::string& missing) {
+  std::string err;
+  const std::string img = existing_within(root, rel, &err, missing);
+  if (img.empty()) {
+    out.push_back(error_sample(id, split, err));
+    return false;
+  }
+  s.id = id;
+  s.split = split;
+  s.images.push_back(ImageRef::file(img));
+  return true;
+}
+
 std::string first_existing(const std::vector<std::string>& candidates) {
   for (const auto& c : candidates)
     if (!c.empty() && io::exists(c)) return c;
@@ -128,16 +153,8 @@ bool parse_int(const std::string& text, long long* out) {
 
 void add_image_sample(std::vector<Sample>& out, const std::string& id, const std::string& split,
                       const std::string& base, const std::string& rel, int label, const std::string& modality) {
-  std::string err;
-  const std::string img = join_within(base, rel, &err);
-  if (img.empty() || !io::exists(img)) {
-    out.push_back(error_sample(id, split, img.empty() ? err : "missing image " + img));
-    return;
-  }
   Sample s;
-  s.id = id;
-  s.split = split;
-  s.images.push_back(ImageRef::file(img));
+  if (!start_image_sample(s, out, id, split, base, rel)) return;
   s.labels = {label};
   s.modality = modality;
   out.push_back(std::move(s));

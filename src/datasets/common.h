@@ -63,6 +63,15 @@ std::string vqa_prompt(const std::string& question, const std::string& answer);
 // --- paths ---
 // root/rel when it stays inside root; otherwise sets *error and returns "".
 std::string join_within(const std::string& root, const std::string& rel, std::string* error);
+// join_within, and the file must exist: otherwise "" with *error set to why (the escape, or
+// "<missing> <path>").
+std::string existing_within(const std::string& root, const std::string& rel, std::string* error,
+                            const std::string& missing = "missing image");
+// Starts sample `id` of `split` on the image root/rel (s.id, s.split, s.images) and returns true;
+// when that path escapes `root` or the file is missing, appends an error row saying so to `out`
+// instead and returns false. `missing` words the second case ("missing image array").
+bool start_image_sample(Sample& s, std::vector<Sample>& out, const std::string& id, const std::string& split,
+                        const std::string& root, const std::string& rel, const std::string& missing = "missing image");
 // The first of `candidates` that exists, or "".
 std::string first_existing(const std::vector<std::string>& candidates);
 std::string parent_dir(const std::string& path);

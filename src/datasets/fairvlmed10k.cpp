@@ -117,16 +117,8 @@ class FairVlmedDataset : public LoaderBase {
             error_sample(id, part, t.path + " row " + std::to_string(r + 2) + ": empty image_path or gpt_summary"));
         continue;
       }
-      std::string err;
-      const std::string img = join_within(root, t.cell(r, img_col), &err);
-      if (img.empty() || !io::exists(img)) {
-        out.push_back(error_sample(id, part, img.empty() ? err : "missing image array " + img));
-        continue;
-      }
       Sample s;
-      s.id = id;
-      s.split = part;
-      s.images.push_back(ImageRef::file(img));
+      if (!start_image_sample(s, out, id, part, root, t.cell(r, img_col), "missing image array")) continue;
       s.modality = info_.modality;
       s.answer = t.cell(r, a_col);
       if (task == "vqa") {
@@ -158,19 +150,7 @@ class FairVlmedDataset : public LoaderBase {
                                        t.cell(r, label_col) + "' (expected yes or no)"));
         continue;
       }
-      std::string err;
-      const std::string img = join_within(base, t.cell(r, path_col), &err);
-      if (img.empty() || !io::exists(img)) {
-        out.push_back(error_sample(id, part, img.empty() ? err : "missing image " + img));
-        continue;
-      }
-      Sample s;
-      s.id = id;
-      s.split = part;
-      s.images.push_back(ImageRef::file(img));
-      s.labels = {g == "yes" ? 1 : 0};
-      s.modality = info_.modality;
-      out.push_back(std::move(s));
+      add_image_sample(out, id, part, base, t.cell(r, path_col), g == "yes" ? 1 : 0, info_.modality);
     }
   }
 };

@@ -78,9 +78,8 @@ struct ParquetImages {
     MVB_CHECK(paths.size() > static_cast<size_t>(r.row) && !paths.is_null(r.row) && !paths.bytes[r.row].empty(), where,
               ": the image cell is empty (no bytes and no path)");
     std::string err;
-    const std::string p = join_within(root, paths.bytes[r.row], &err);
+    const std::string p = existing_within(root, paths.bytes[r.row], &err);
     MVB_CHECK(!p.empty(), where, ": ", err);
-    MVB_CHECK(io::exists(p), where, ": missing image ", p);
     s.images.front() = ImageRef::file(p);
   }
 };
@@ -216,16 +215,8 @@ class VqaRadDataset : public HubVqaDataset {
         out.push_back(error_sample(id, part, ann + " record " + std::to_string(i) + " lacks field(s) " + missing));
         continue;
       }
-      std::string err;
-      const std::string img = join_within(image_dir, json_str(r["image_name"]), &err);
-      if (img.empty() || !io::exists(img)) {
-        out.push_back(error_sample(id, part, img.empty() ? err : "missing image " + img));
-        continue;
-      }
       Sample s;
-      s.id = id;
-      s.split = part;
-      s.images.push_back(ImageRef::file(img));
+      if (!start_image_sample(s, out, id, part, image_dir, json_str(r["image_name"]))) continue;
       s.question = json_str(r["question"]);
       s.answer = json_str(r["answer"]);
       s.prompt = vqa_prompt(s.question, s.answer);
@@ -282,16 +273,8 @@ class PathVqaDataset : public HubVqaDataset {
         out.push_back(error_sample(id, part, ann + " record " + std::to_string(i) + " lacks image/question/answer"));
         continue;
       }
-      std::string err;
-      const std::string img = join_within(image_dir, f["image"] + ".jpg", &err);
-      if (img.empty() || !io::exists(img)) {
-        out.push_back(error_sample(id, part, img.empty() ? err : "missing image " + img));
-        continue;
-      }
       Sample s;
-      s.id = id;
-      s.split = part;
-      s.images.push_back(ImageRef::file(img));
+      if (!start_image_sample(s, out, id, part, image_dir, f["image"] + ".jpg")) continue;
       s.question = f["question"];
       s.answer = f["answer"];
       s.prompt = vqa_prompt(s.question, s.answer);

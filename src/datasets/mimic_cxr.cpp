@@ -46,16 +46,8 @@ class MimicCxrDataset : public LoaderBase {
           samples.push_back(error_sample(id, part, where + " lacks report or a non-empty image_path list"));
           continue;
         }
-        std::string err;
-        const std::string img = join_within(image_root, json_str(it["image_path"][0]), &err);
-        if (img.empty() || !io::exists(img)) {
-          samples.push_back(error_sample(id, part, img.empty() ? err : "missing image " + img));
-          continue;
-        }
         Sample s;
-        s.id = id;
-        s.split = part;
-        s.images.push_back(ImageRef::file(img));
+        if (!start_image_sample(s, samples, id, part, image_root, json_str(it["image_path"][0]))) continue;
         s.question = s.prompt = kCaptionPrompt;
         s.answer = it["report"].get<std::string>();
         s.question_type = "caption";

@@ -59,19 +59,7 @@ class SlakeDataset : public LoaderBase {
       }
       if (!starts_with(json_str(r["q_lang"]), "en")) continue;  // the reference keeps English rows only
       Sample s;
-      s.id = id;
-      s.split = part;
-      std::string err;
-      const std::string img = join_within(image_root, json_str(r["img_name"]), &err);
-      if (img.empty()) {
-        out.push_back(error_sample(id, part, err));
-        continue;
-      }
-      if (!io::exists(img)) {
-        out.push_back(error_sample(id, part, "missing image " + img));
-        continue;
-      }
-      s.images.push_back(ImageRef::file(img));
+      if (!start_image_sample(s, out, id, part, image_root, json_str(r["img_name"]))) continue;
       s.question = json_str(r["question"]);
       s.answer = json_str(r["answer"]);
       s.prompt = vqa_prompt(s.question, s.answer);
