@@ -140,6 +140,22 @@ np.save(f'{out}/ref.npy', torch.stack(res).numpy())
   }
 }
 
+TEST(MedClipModel, Bf16TowersStayCloseToFp32) {
+  // The reduced-precision path CUDA runs by default (masks, bias tables and LayerNorms in bf16), on CPU.
+  ModelSpec spec;
+  spec.model_path = fixture_path(kDir);
+  spec.dtype = "bf16";
+  auto half = model_registry().get("MedCLIP").factory(spec);
+  auto* h = dynamic_cast<ContrastiveModel*>(half.get());
+  ASSERT_NE(h, nullptr);
+  auto full = load_contrastive("MedCLIP", fixture_path(kDir));
+  at::manual_seed(2);
+  at::Tensor px = at::randn({2, 3, 52, 52});
+  EXPECT_LT(max_abs_diff(h->encode_image(px), full->encode_image(px)), 0.05);
+  EXPECT_LT(max_abs_diff(h->encode_text({"a photo of chest xray"}), full->encode_text({"a photo of chest xray"})),
+            0.05);
+}
+
 TEST(MedClipModel, MissingFilesNameTheFileAndTheFix) {
   const std::string src = fixture_path(kDir);
   for (const char* missing : {"swin_config.json", "config.json", "vocab.txt", "pytorch_model.bin"}) {

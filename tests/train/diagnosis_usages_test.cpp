@@ -184,5 +184,49 @@ TEST(LoraUsages, ClipImgLoraTrainsAgainstThePromptsAndEvaluates) {
   EXPECT_TRUE(ev.metrics["metrics"]["auc"].is_number());
 }
 
+// MedCLIP (Swin + Bio_ClinicalBERT fixture) through the same runners. Its features are L2-normalised, as
+// the reference's MedCLIPModel.encode_image returns them, so they spread less than CLIP's and the lp runs
+// use a larger learning rate.
+TEST(MedClipUsages, ClipZsLpAndImgLoraLpRunOnTheDemo) {
+  TempDir tmp;
+  auto medclip = [&](const std::string& command, const std::string& usage, const std::string& out) {
+    RunConfig c = base_config(command, usage, out);
+    c.model = "MedCLIP";
+    c.model_path = fixture_path("models/tiny-medclip");
+    c.learning_rate = 0.1;
+    return c;
+  };
+  RunOutcome zs = run_eval(medclip("eval", "clip-zs", tmp / "zs"), {"test"});
+  auto rows = io::read_jsonl(io::join_path(zs.run_dir, "predictions.jsonl")).rows;
+  ASSERT_EQ(rows.size(), 12u);
+  EXPECT_NEAR(rows[0].at("scores")[0].get<double>() + rows[0].at("scores")[1].get<double>(), 1.0, 1e-6);
+  ASSERT_TRUE(zs.metrics["metrics"]["auc"].is_number()) << zs.metrics.dump();
+
+  RunConfig t = medclip("train", "lp", tmp / "lp");
+  t.num_train_epochs = 50;
+  RunOutcome trained = run_train(t, {"train"});
+  const auto meta = io::read_json(io::join_path(trained.run_dir, "mvb_head.json"));
+  EXPECT_GT(meta["final_eval"]["auc"].get<double>(), 0.95) << meta.dump();
+  RunConfig e = medclip("eval", "lp", tmp / "lp_eval");
+  e.model_path = trained.run_dir;
+  e.cache_dir = tmp / "cache";
+  RunOutcome first = run_eval(e, {"eval"});
+  EXPECT_NEAR(first.metrics["metrics"]["auc"].get<double>(), meta["final_eval"]["auc"].get<double>(), 1e-9);
+  RunOutcome second = run_eval(e, {"eval"});
+  EXPECT_TRUE(
+      io::read_json(io::join_path(second.run_dir, "run.json"))["usage_stats"]["features_from_cache"].get<bool>());
+
+  RunConfig l = medclip("train", "img-lora-lp", tmp / "lora");  // LoRA on the Swin tower's Linear layers
+  l.num_train_epochs = 2;
+  l.per_device_train_batch_size = 4;
+  RunOutcome lora = run_train(l, {"train"});
+  EXPECT_GT(lora_b_norm(lora.run_dir).item<double>(), 0.0);
+  RunConfig le = medclip("eval", "img-lora-lp", tmp / "lora_eval");
+  le.model_path = lora.run_dir;
+  RunOutcome lev = run_eval(le, {"eval"});
+  auto lmeta = io::read_json(io::join_path(lora.run_dir, "mvb_head.json"));
+  EXPECT_NEAR(lev.metrics["metrics"]["auc"].get<double>(), lmeta["final_eval"]["auc"].get<double>(), 1e-6);
+}
+
 }  // namespace
 }  // namespace mvb::test
