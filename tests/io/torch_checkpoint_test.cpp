@@ -1,5 +1,7 @@
 // torch.save checkpoints written by Debian's python3-torch in the test, in the shapes real checkpoints
-// take, must load to identical values; anything that is not weights must be refused.
+// take, must load to identical values (and bytes) in both formats — the zip archive of torch >= 1.6
+// and the legacy stream before it; anything that is not weights must be refused. Format-specific
+// damage: below for zip, torch_legacy_checkpoint_test.cpp for the legacy stream.
 #include "medvlmbench/io/torch_checkpoint.h"
 
 #include <ATen/ATen.h>
@@ -8,6 +10,7 @@
 #include <random>
 
 #include "medvlmbench/core/error.h"
+#include "medvlmbench/io/checkpoint_inspect.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/torch_pickle.h"
 #include "support/test_support.h"
@@ -15,52 +18,91 @@
 
 using namespace mvb;
 using namespace mvb::io;
+using mvb::test::expect_identical;
 using mvb::test::TempDir;
 
-using mvb::test::expect_identical;
-using mvb::test::save_with_python;
+namespace {
 
-TEST(TorchCheckpoint, OrderedDictStateDictOfARealModule) {
+// Parameter: true for the zip format, false for the legacy stream (_use_new_zipfile_serialization=False).
+class TorchCheckpointFormats : public ::testing::TestWithParam<bool> {
+ protected:
+  bool zip() const { return GetParam(); }
+  // Saves with python's save() in this format; `raw` (a folder made here) receives the bytes.
+  nlohmann::json save(const std::string& body, const std::string& path, const std::string& raw = "") {
+    if (!raw.empty()) io::create_directories(raw);
+    return mvb::test::save_with_python(body, path, raw, zip());
+  }
+  std::string error_of(const std::string& path) {
+    try {
+      open_torch_checkpoint(path);
+      return "";
+    } catch (const Error& e) {
+      return e.what();
+    }
+  }
   TempDir d;
+};
+
+INSTANTIATE_TEST_SUITE_P(Formats, TorchCheckpointFormats, ::testing::Values(true, false),
+                         [](const ::testing::TestParamInfo<bool>& i) { return i.param ? "Zip" : "Legacy"; });
+
+}  // namespace
+
+TEST_P(TorchCheckpointFormats, OrderedDictStateDictOfARealModule) {
   // model.state_dict() is an OrderedDict with _metadata, the case LibTorch's pickle_load rejects.
-  const auto expected = save_with_python(R"PY(
+  const auto expected = save(R"PY(
 m = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(), torch.nn.Linear(4, 2))
 m[1].running_mean.uniform_(); m[1].num_batches_tracked += 5
 sd = m.state_dict()
 assert isinstance(sd, collections.OrderedDict)
-torch.save(sd, sys.argv[1])
+save(sd, sys.argv[1])
 dump(sd)
 )PY",
-                                         d / "pytorch_model.bin");
+                             d / "pytorch_model.bin", d / "raw");
+  EXPECT_EQ(torch_checkpoint_format(d / "pytorch_model.bin"),
+            zip() ? TorchCheckpointFormat::kZip : TorchCheckpointFormat::kLegacy);
   StateDict sd = open_torch_checkpoint(d / "pytorch_model.bin");
-  expect_identical(sd, expected);
+  expect_identical(sd, expected, d / "raw");
   EXPECT_EQ(sd.names().front(), "0.weight");  // file order kept
   EXPECT_EQ(sd.get("1.num_batches_tracked").item<int64_t>(), 5);
-  // Folder lookup finds pytorch_model.bin.
+  // Lazy: the tensors are byte ranges of the mapped file, not copies.
+  EXPECT_EQ(sd.record("0.weight").file->path(), d / "pytorch_model.bin");
+  EXPECT_EQ(sd.record("0.weight").bytes, 4u * 3 * 3 * 3 * 4);
+  // Folder lookup and `check --model_path` (inspect_checkpoint) read it too.
   EXPECT_EQ(StateDict::open(d.path()).size(), sd.size());
+  mvb::test::write_text(d / "config.json", R"({"architectures": ["TinyConvNet"]})");
+  const CheckpointSummary s = inspect_checkpoint(d.path());
+  EXPECT_EQ(s.architecture, "TinyConvNet");
+  EXPECT_EQ(s.tensors, static_cast<int64_t>(sd.size()));
+  EXPECT_EQ(s.parameters, 4 * 3 * 3 * 3 + 4 + 4 * 4 + 1 + 2 * 4 + 2);
+  EXPECT_EQ(s.dtypes.at("F32"), 8);
+  EXPECT_EQ(s.dtypes.at("I64"), 1);
+  EXPECT_TRUE(s.problems.empty()) << s.to_json().dump();
 }
 
-TEST(TorchCheckpoint, OneEntryDictAndHalfPrecisions) {
-  TempDir d;
-  const auto one = save_with_python(R"PY(
+TEST_P(TorchCheckpointFormats, OneEntryDictAndEveryDtype) {
+  const auto one = save(R"PY(
 sd = {"w": torch.randn(3, 2)}
-torch.save(sd, sys.argv[1]); dump(sd)
+save(sd, sys.argv[1]); dump(sd)
 )PY",
-                                    d / "one.pt");
-  expect_identical(open_torch_checkpoint(d / "one.pt"), one);
-  const auto half = save_with_python(R"PY(
+                        d / "one.pt", d / "raw1");
+  expect_identical(open_torch_checkpoint(d / "one.pt"), one, d / "raw1");
+  // int64 beyond 2^53, -0.0 and subnormals are checked bit for bit through the raw bytes.
+  const auto many = save(R"PY(
 sd = collections.OrderedDict([("h", torch.randn(4, 5).half()), ("b", torch.randn(7).bfloat16()),
                               ("d", torch.randn(2).double()), ("i", torch.arange(6, dtype=torch.int32)),
-                              ("u", torch.arange(250, 256).to(torch.uint8)), ("m", torch.tensor([True, False]))])
-torch.save(sd, sys.argv[1]); dump(sd)
+                              ("l", torch.tensor([-2**62 - 1, 2**62 + 3, 7])), ("u", torch.arange(250, 256).to(torch.uint8)),
+                              ("m", torch.tensor([True, False, True])), ("special", torch.tensor([-0.0, 1e-40, 3e38]))])
+save(sd, sys.argv[1]); dump(sd)
 )PY",
-                                     d / "half.pth");
-  expect_identical(open_torch_checkpoint(d / "half.pth"), half);
+                         d / "many.pth", d / "raw2");
+  StateDict sd = open_torch_checkpoint(d / "many.pth");
+  expect_identical(sd, many, d / "raw2");
+  EXPECT_EQ(sd.get("l")[0].item<int64_t>(), -(int64_t{1} << 62) - 1);
 }
 
-TEST(TorchCheckpoint, NonContiguousAndSharedStorages) {
-  TempDir d;
-  const auto expected = save_with_python(R"PY(
+TEST_P(TorchCheckpointFormats, NonContiguousAndSharedStorages) {
+  const auto expected = save(R"PY(
 base = torch.randn(6, 4)
 sd = collections.OrderedDict()
 sd["t"] = base.t()                 # transposed view
@@ -68,74 +110,86 @@ sd["row"] = base[2]                # offset into shared storage
 sd["cols"] = base[:, 1::2]         # strided view
 sd["base"] = base
 sd["tied"] = base                  # tied weights: same tensor twice
+sd["other"] = torch.arange(10.0)[3:7]   # a second storage, used at an offset
 sd["scalar"] = torch.tensor(2.5)
 sd["empty"] = torch.empty(0, 3)
-torch.save(sd, sys.argv[1]); dump(sd)
+save(sd, sys.argv[1]); dump(sd)
 )PY",
-                                         d / "views.bin");
+                             d / "views.bin", d / "raw");
   StateDict sd = open_torch_checkpoint(d / "views.bin");
-  expect_identical(sd, expected);
+  expect_identical(sd, expected, d / "raw");
+  // One storage, one byte range: the tensors on it share its key and its bytes in the file.
   EXPECT_EQ(sd.record("t").storage_key, sd.record("base").storage_key);
+  EXPECT_EQ(sd.record("row").offset, sd.record("base").offset);
+  EXPECT_NE(sd.record("other").storage_key, sd.record("base").storage_key);
   EXPECT_EQ(sd.record("row").storage_offset, 8);
+  EXPECT_EQ(sd.record("other").storage_offset, 3);
   EXPECT_EQ(sd.get("t").strides().vec(), (std::vector<int64_t>{1, 4}));
 }
 
-TEST(TorchCheckpoint, NestedTrainingCheckpointsAreUnwrapped) {
-  TempDir d;
-  const auto expected = save_with_python(R"PY(
+TEST_P(TorchCheckpointFormats, NestedTrainingCheckpointsAreUnwrapped) {
+  const auto expected = save(R"PY(
 inner = torch.nn.Linear(3, 2).state_dict()
 ckpt = {"epoch": 7, "state_dict": inner, "optimizer": {"state": {}, "param_groups": [{"lr": 0.1, "params": [0, 1]}]},
         "best": 0.93, "name": "x", "flags": (True, None)}
-torch.save(ckpt, sys.argv[1]); dump(inner)
+save(ckpt, sys.argv[1]); dump(inner)
 )PY",
-                                         d / "ckpt.pth");
+                             d / "ckpt.pth");
   expect_identical(open_torch_checkpoint(d / "ckpt.pth"), expected);
-  const auto model_wrapped = save_with_python(R"PY(
+  const auto model_wrapped = save(R"PY(
 inner = collections.OrderedDict([("module.enc.weight", torch.randn(2, 2))])
-torch.save({"model": inner, "step": 10**12}, sys.argv[1]); dump(inner)
+save({"model": inner, "step": 10**12}, sys.argv[1]); dump(inner)
 )PY",
-                                              d / "m.pt");
+                                  d / "m.pt");
   expect_identical(open_torch_checkpoint(d / "m.pt"), model_wrapped);
   // Other nesting is flattened with dots.
-  const auto nested = save_with_python(R"PY(
+  const auto nested = save(R"PY(
 obj = {"vision": {"w": torch.ones(2)}, "heads": [torch.zeros(1), torch.arange(3)]}
-torch.save(obj, sys.argv[1]); dump({"vision.w": obj["vision"]["w"], "heads.0": obj["heads"][0], "heads.1": obj["heads"][1]})
+save(obj, sys.argv[1]); dump({"vision.w": obj["vision"]["w"], "heads.0": obj["heads"][0], "heads.1": obj["heads"][1]})
 )PY",
-                                       d / "n.pt");
+                           d / "n.pt");
   expect_identical(open_torch_checkpoint(d / "n.pt"), nested);
 }
 
-TEST(TorchCheckpoint, ParametersSavedDirectly) {
-  TempDir d;
-  const auto expected = save_with_python(R"PY(
+TEST_P(TorchCheckpointFormats, ParametersSavedDirectly) {
+  const auto expected = save(R"PY(
 lin = torch.nn.Linear(2, 2)
 obj = {"weight": lin.weight, "bias": lin.bias}   # nn.Parameter objects, not detached tensors
-torch.save(obj, sys.argv[1]); dump({k: v.detach() for k, v in obj.items()})
+save(obj, sys.argv[1]); dump({k: v.detach() for k, v in obj.items()})
 )PY",
-                                         d / "p.pt");
+                             d / "p.pt");
   expect_identical(open_torch_checkpoint(d / "p.pt"), expected);
 }
 
-TEST(TorchCheckpoint, RefusesCodeExecutingGlobals) {
-  TempDir d;
-  auto r = mvb::test::run_python(R"PY(
-import os, sys, torch
+TEST_P(TorchCheckpointFormats, RefusesCodeExecutingGlobalsAndWholeModules) {
+  auto r = mvb::test::run_torch_python(R"PY(
 class Evil:
     def __reduce__(self):
         return (os.system, ("touch " + sys.argv[1] + ".pwned",))
-torch.save({"w": torch.ones(2), "evil": Evil()}, sys.argv[1])
+save({"w": torch.ones(2), "evil": Evil()}, sys.argv[1])
+save(torch.nn.Linear(2, 2), sys.argv[2])
 )PY",
-                                 {d / "evil.pt"});
+                                       {d / "evil.pt", d / "module.pt"}, zip());
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  try {
-    open_torch_checkpoint(d / "evil.pt");
-    FAIL() << "a checkpoint calling os.system must be refused";
-  } catch (const Error& e) {
-    const std::string m = e.what();
-    EXPECT_NE(m.find("system"), std::string::npos) << m;
-    EXPECT_NE(m.find("refusing"), std::string::npos) << m;
-  }
+  std::string e = error_of(d / "evil.pt");
+  EXPECT_NE(e.find("refusing to load checkpoint " + d / "evil.pt"), std::string::npos) << e;
+  EXPECT_NE(e.find("system"), std::string::npos) << e;
   EXPECT_FALSE(io::exists(d / "evil.pt.pwned"));
+  e = error_of(d / "module.pt");
+  EXPECT_NE(e.find("refusing"), std::string::npos) << e;
+  EXPECT_NE(e.find("torch.nn.modules.linear.Linear"), std::string::npos) << e;
+}
+
+TEST_P(TorchCheckpointFormats, CyclicContainersAreRefusedCleanly) {
+  auto r = mvb::test::run_torch_python(R"PY(
+l = []; l.append(l)
+save({"w": torch.ones(2), "loop": l}, sys.argv[1])
+)PY",
+                                       {d / "cyc.pt"}, zip());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string e = error_of(d / "cyc.pt");
+  EXPECT_NE(e.find("cyc.pt"), std::string::npos) << e;
+  EXPECT_NE(e.find("nest deeper"), std::string::npos) << e;
 }
 
 TEST(TorchCheckpoint, TruncatedAndForeignFilesGiveClearErrors) {
@@ -213,23 +267,6 @@ TEST(StateDictRecord, ViewsOutsideTheirStorageAreRefused) {
   sd.add("good", r);
   EXPECT_THROW(sd.get("bad"), Error);
   EXPECT_EQ(sd.get("good").sizes(), (at::IntArrayRef{2, 2}));
-}
-
-TEST(TorchCheckpoint, CyclicContainersAreRefusedCleanly) {
-  TempDir d;
-  auto r = mvb::test::run_python(R"PY(
-import sys, torch
-l = []; l.append(l)
-torch.save({"w": torch.ones(2), "loop": l}, sys.argv[1])
-)PY",
-                                 {d / "cyc.pt"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  try {
-    open_torch_checkpoint(d / "cyc.pt");
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("cyc.pt"), std::string::npos) << e.what();
-  }
 }
 
 TEST(TorchCheckpoint, RecompressedArchiveIsRefusedNotMisread) {

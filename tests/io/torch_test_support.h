@@ -14,11 +14,14 @@
 
 namespace mvb::test {
 
-// Python prelude: dump(flat) prints {name: [dtype, shape, flat values as float64]} and, when the
-// snippet got a second argument (a folder), writes each tensor's contiguous bytes to <folder>/<name>.
+// Python prelude: save(obj, path) is torch.save in the format under test (ZIP), and dump(flat)
+// prints {name: [dtype, shape, flat values as float64]} and, when the snippet got a second argument
+// (a folder), writes each tensor's contiguous bytes to <folder>/<name>.
 inline const char* kTorchPrelude = R"PY(
 import collections, json, os, sys, torch
 torch.manual_seed(0)
+def save(obj, path):
+    torch.save(obj, path, _use_new_zipfile_serialization=ZIP)
 def dump(flat):
     if len(sys.argv) > 2:
         for k, v in flat.items():
@@ -27,11 +30,17 @@ def dump(flat):
                       for k, v in flat.items()}))
 )PY";
 
+// Runs `body` after the prelude; `zip` picks the torch.save format save() writes (false: the legacy
+// stream of torch < 1.6).
+inline CommandResult run_torch_python(const std::string& body, const std::vector<std::string>& args, bool zip = true) {
+  return run_python(std::string("ZIP = ") + (zip ? "True" : "False") + kTorchPrelude + body, args);
+}
+
 inline nlohmann::json save_with_python(const std::string& body, const std::string& path,
-                                       const std::string& raw_dir = "") {
+                                       const std::string& raw_dir = "", bool zip = true) {
   std::vector<std::string> args{path};
   if (!raw_dir.empty()) args.push_back(raw_dir);
-  auto r = run_python(std::string(kTorchPrelude) + body, args);
+  auto r = run_torch_python(body, args, zip);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   if (r.exit_code != 0) return nlohmann::json::object();
   return nlohmann::json::parse(r.out);
