@@ -15,7 +15,7 @@ Provisional: a later session with transformers + bert_score installed replaces i
 
 usage: bertscore_reference.py score CHECKPOINT_DIR REQUEST.json OUT.json
          request {"num_layers": 12, "pairs": [[cand, ref], ...], "ids": {text: [ids incl. CLS/SEP]}}
-         out     {"scores": [[P, R, F], ...]}
+         out     {"scores": [[P, R, F], ...], "seconds": scoring time}
        bertscore_reference.py match REQUEST.json OUT.json
          request {"cases": [{"cand": [[..D..]..], "ref": [...], "cand_idf": [...], "ref_idf": [...]}]}
          out     {"scores": [[P, R, F], ...]}   (greedy_cos_idf on one pair)
@@ -23,6 +23,7 @@ usage: bertscore_reference.py score CHECKPOINT_DIR REQUEST.json OUT.json
 import json
 import os
 import sys
+import time
 from collections import defaultdict
 
 import torch
@@ -206,12 +207,14 @@ def score_cmd(ckpt, req, out):
         return ids[sent]
 
     scores = []
+    t0 = time.perf_counter()
     for cand, ref in req["pairs"]:  # calculate_bertscore(): one score([cand], [ref]) call per answer
         all_preds = bert_cos_score_idf(model, [ref], [cand], encode, idf_dict, vocab["[PAD]"])
         P, R, F1 = all_preds[..., 0], all_preds[..., 1], all_preds[..., 2]
         scores.append([P.item(), R.item(), F1.item()])
+    seconds = time.perf_counter() - t0  # scoring only (bench/bertscore_bench.cpp); the model loads once
     with open(out, "w") as f:
-        json.dump({"scores": scores}, f)
+        json.dump({"scores": scores, "seconds": seconds}, f)
 
 
 def match_cmd(req, out):
