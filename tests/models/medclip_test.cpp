@@ -7,6 +7,8 @@
 
 #include <cstring>
 #include <filesystem>
+#include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "contrastive_test_util.h"
 #include "medvlmbench/core/error.h"
@@ -41,6 +43,11 @@ TEST(MedClipModel, MatchesProvisionalReference) {
     EXPECT_LT(max_abs_diff(model->logits_per_image(img, txt), ref["logits_per_image"]), 1e-3);
     EXPECT_GT((img[0] - img[1]).abs().max().item<double>(), 1e-3);  // not a constant
   }
+  // Say which kind of oracle this was (fixture.json records it; a device session replaces it).
+  const bool provisional = nlohmann::json::parse(read_text(dir + "/fixture.json")).value("provisional", false);
+  EXPECT_TRUE(provisional) << "fixture.json no longer says provisional: compare against its stored outputs instead";
+  RecordProperty("oracle", "provisional: python3-torch port, scripts/reference/medclip_reference.py");
+  std::cout << "[ oracle   ] MedCLIP checked against the PROVISIONAL python3-torch port of MedCLIP + transformers\n";
   EXPECT_NEAR(model->logit_scale(), std::exp(4.6052), 1e-6);  // the fixture's 4.9 is clamped as MedCLIP does
   EXPECT_EQ(model->embed_dim(), 12);
 }
