@@ -19,6 +19,7 @@ APT_PACKAGES=(
   libtorch-dev libopenblas0-pthread   # LibTorch (CPU); OpenBLAS: 25x faster fp32 matmul than reference BLAS
   libcli11-dev nlohmann-json3-dev libspdlog-dev libyaml-cpp-dev
   libopencv-dev libsentencepiece-dev libcurl4-openssl-dev libpcre2-dev libicu-dev
+  libjpeg62-turbo-dev   # JPEG decoding in src/vision: the libjpeg-turbo PIL links, for identical pixels
   libzstd-dev libsnappy-dev zlib1g-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev
   # test oracles (independent references the tests compare against), fixtures

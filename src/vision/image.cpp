@@ -1,8 +1,8 @@
 #include "medvlmbench/vision/image.h"
 
-#include <ATen/ATen.h>
-
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -10,6 +10,7 @@
 
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/io/files.h"
+#include "medvlmbench/vision/jpeg_decoder.h"
 #include "medvlmbench/vision/resample.h"
 
 namespace mvb {
@@ -17,7 +18,7 @@ namespace {
 
 // Converts a decoded Mat (OpenCV's BGR order) to 8-bit RGB the way PIL's convert("RGB") would
 // treat the same file.
-RgbImage from_mat(const cv::Mat& in, const std::string& name) {
+void from_mat(const cv::Mat& in, const std::string& name, RgbImage& out) {
   MVB_CHECK(!in.empty(), "cannot decode image ", name, ": not a readable PNG/JPEG/TIFF/BMP file");
   cv::Mat m = in;
   if (m.depth() == CV_16U) {
@@ -47,7 +48,6 @@ RgbImage from_mat(const cv::Mat& in, const std::string& name) {
   // OpenCV worker threads competing with the prefetcher's.
   const int ch = m.channels();
   MVB_CHECK(ch == 1 || ch == 3 || ch == 4, "cannot decode image ", name, ": unsupported channel count ", ch);
-  RgbImage out;
   out.width = m.cols;
   out.height = m.rows;
   out.pixels.resize(static_cast<size_t>(m.cols) * m.rows * 3);
@@ -64,7 +64,29 @@ RgbImage from_mat(const cv::Mat& in, const std::string& name) {
       }
     }
   }
-  return out;
+}
+
+// Reads a whole file into `buf`, reusing its capacity (no stream copies: this runs per image).
+void read_file_into(const std::string& path, std::string& buf) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  MVB_CHECK(f, "cannot read image ", path, ": ", std::strerror(errno));
+  std::fseek(f, 0, SEEK_END);
+  const long size = std::ftell(f);
+  std::fseek(f, 0, SEEK_SET);
+  buf.resize(size > 0 ? static_cast<size_t>(size) : 0);
+  const size_t got = buf.empty() ? 0 : std::fread(buf.data(), 1, buf.size(), f);
+  std::fclose(f);
+  MVB_CHECK(size >= 0 && got == buf.size(), "cannot read image ", path);
+}
+
+// JPEGs go through libjpeg directly (same pixels as PIL, straight to RGB); everything else, and
+// the JPEGs that decoder leaves aside (CMYK, corrupt data), through OpenCV.
+void decode_bytes(const std::string& bytes, const std::string& name, RgbImage& out) {
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  if (decode_jpeg_rgb(data, bytes.size(), out.pixels, out.width, out.height)) return;
+  // EXIF orientation is ignored on purpose: PIL's Image.open, which the reference uses, ignores it too.
+  cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
+  from_mat(cv::imdecode(buf, cv::IMREAD_UNCHANGED | cv::IMREAD_IGNORE_ORIENTATION), name, out);
 }
 
 // Python's round() (half to even) of a double.
@@ -72,34 +94,39 @@ int round_half_even(double v) { return static_cast<int>(std::nearbyint(v)); }
 
 }  // namespace
 
-RgbImage decode_image(const ImageRef& ref) {
-  // EXIF orientation is ignored on purpose: PIL's Image.open, which the reference uses, ignores it too.
-  const int flags = cv::IMREAD_UNCHANGED | cv::IMREAD_IGNORE_ORIENTATION;
+void decode_image_into(const ImageRef& ref, RgbImage& out) {
   if (ref.pixels) {
     const PixelBuffer& p = *ref.pixels;
     MVB_CHECK(p.channels == 1 || p.channels == 3, "image ", ref.path, ": unsupported channel count ", p.channels);
     MVB_CHECK(p.data.size() == static_cast<size_t>(p.height) * p.width * p.channels, "image ", ref.path,
               ": pixel buffer size does not match its shape");
-    RgbImage out;
     out.width = p.width;
     out.height = p.height;
     if (p.channels == 3) {
-      out.pixels = p.data;
+      out.pixels.assign(p.data.begin(), p.data.end());
     } else {
       out.pixels.resize(p.data.size() * 3);
       for (size_t i = 0; i < p.data.size(); ++i)
         out.pixels[3 * i] = out.pixels[3 * i + 1] = out.pixels[3 * i + 2] = p.data[i];
     }
-    return out;
+    return;
   }
   if (ref.encoded) {
-    const std::string& b = *ref.encoded;
-    MVB_CHECK(!b.empty(), "cannot decode image ", ref.path, ": no image bytes");
-    cv::Mat buf(1, static_cast<int>(b.size()), CV_8U, const_cast<char*>(b.data()));
-    return from_mat(cv::imdecode(buf, flags), ref.path);
+    MVB_CHECK(!ref.encoded->empty(), "cannot decode image ", ref.path, ": no image bytes");
+    decode_bytes(*ref.encoded, ref.path, out);
+    return;
   }
   MVB_CHECK(io::exists(ref.path), "missing image ", ref.path, "; check --image_path and the dataset layout");
-  return from_mat(cv::imread(ref.path, flags), ref.path);
+  thread_local std::string bytes;
+  read_file_into(ref.path, bytes);
+  MVB_CHECK(!bytes.empty(), "cannot decode image ", ref.path, ": empty file");
+  decode_bytes(bytes, ref.path, out);
+}
+
+RgbImage decode_image(const ImageRef& ref) {
+  RgbImage out;
+  decode_image_into(ref, out);
+  return out;
 }
 
 std::pair<int, int> shortest_edge_size(int width, int height, int shortest_edge) {
@@ -107,6 +134,16 @@ std::pair<int, int> shortest_edge_size(int width, int height, int shortest_edge)
   const int shorter = std::min(width, height), longer = std::max(width, height);
   const int new_long = static_cast<int>(static_cast<double>(static_cast<int64_t>(shortest_edge) * longer) / shorter);
   return width <= height ? std::make_pair(shortest_edge, new_long) : std::make_pair(new_long, shortest_edge);
+}
+
+std::pair<int, int> resized_size(int width, int height, const ImageTransform& t) {
+  if (t.resize_mode == "shortest_edge") return shortest_edge_size(width, height, t.resize);
+  if (t.resize_mode == "exact") {
+    MVB_CHECK(t.resize_width > 0 && t.resize_height > 0, "exact resize needs resize_width and resize_height");
+    return {t.resize_width, t.resize_height};
+  }
+  MVB_CHECK(t.resize_mode == "none", "unknown resize mode '", t.resize_mode, "' (shortest_edge, exact or none)");
+  return {width, height};
 }
 
 RgbImage crop_box(const RgbImage& img, int left, int top, int right, int bottom) {
@@ -176,17 +213,10 @@ RgbImage transform_pixels(const RgbImage& in, const ImageTransform& t) {
     tmp = expand_to_square(*cur, bg);
     cur = &tmp;
   }
-  const Resample filter = parse_resample(t.interpolation);
-  if (t.resize_mode == "shortest_edge") {
-    const auto [w, h] = shortest_edge_size(cur->width, cur->height, t.resize);
-    tmp = pil_resize(*cur, w, h, filter);
+  const auto [w, h] = resized_size(cur->width, cur->height, t);
+  if (w != cur->width || h != cur->height) {
+    tmp = pil_resize(*cur, w, h, parse_resample(t.interpolation));
     cur = &tmp;
-  } else if (t.resize_mode == "exact") {
-    MVB_CHECK(t.resize_width > 0 && t.resize_height > 0, "exact resize needs resize_width and resize_height");
-    tmp = pil_resize(*cur, t.resize_width, t.resize_height, filter);
-    cur = &tmp;
-  } else {
-    MVB_CHECK(t.resize_mode == "none", "unknown resize mode '", t.resize_mode, "' (shortest_edge, exact or none)");
   }
   const int cw = t.crop_width > 0 ? t.crop_width : t.crop;
   const int chh = t.crop_height > 0 ? t.crop_height : t.crop;
@@ -195,28 +225,6 @@ RgbImage transform_pixels(const RgbImage& in, const ImageTransform& t) {
     cur = &tmp;
   }
   return cur == &in ? in : std::move(tmp);
-}
-
-at::Tensor to_normalized_tensor(const RgbImage& img, const ImageTransform& t) {
-  const int64_t hw = static_cast<int64_t>(img.width) * img.height;
-  at::Tensor out = at::empty({3, img.height, img.width}, at::kFloat);
-  float* o = out.data_ptr<float>();
-  // Per-channel lookup table: numpy computes float32(u8 * scale), then (x - mean) / std in float32.
-  for (int c = 0; c < 3; ++c) {
-    float lut[256];
-    for (int v = 0; v < 256; ++v) {
-      const float x = static_cast<float>(v * t.rescale_factor);
-      lut[v] = t.normalize ? (x - t.mean[c]) / t.std[c] : x;
-    }
-    float* oc = o + c * hw;
-    const uint8_t* p = img.pixels.data() + c;
-    for (int64_t i = 0; i < hw; ++i) oc[i] = lut[p[3 * i]];
-  }
-  return out;
-}
-
-at::Tensor preprocess(const RgbImage& img, const ImageTransform& t) {
-  return to_normalized_tensor(transform_pixels(img, t), t);
 }
 
 }  // namespace mvb

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "medvlmbench/core/error.h"
@@ -122,72 +123,152 @@ inline uint8_t clip8(int32_t v) {
   return static_cast<uint8_t>(s < 0 ? 0 : (s > 255 ? 255 : s));
 }
 
-// Inner loops are plain int32 multiply-adds over contiguous bytes, which GCC vectorises; the AVX2
-// clone is picked at run time where the CPU has it (integer sums are exact, so results are identical).
-__attribute__((target_clones("avx2", "default"))) void resample_vertical(const uint8_t* in, int w, int ch,
-                                                                         const Coeffs& c, int out_h, int row_shift,
-                                                                         uint8_t* out) {
-  const size_t stride = static_cast<size_t>(w) * ch;
-  std::vector<int32_t> acc(stride);
-  for (int yy = 0; yy < out_h; ++yy) {
-    const int32_t* k = &c.k[static_cast<size_t>(yy) * c.ksize];
-    const int ymin = c.xmin[yy] - row_shift;
-    std::fill(acc.begin(), acc.end(), 1 << (kPrecisionBits - 1));
-    for (int y = 0; y < c.xcount[yy]; ++y) {
-      const uint8_t* row = in + static_cast<size_t>(ymin + y) * stride;
-      const int32_t ky = k[y];
-      for (size_t i = 0; i < stride; ++i) acc[i] += static_cast<int32_t>(row[i]) * ky;
-    }
-    uint8_t* orow = out + static_cast<size_t>(yy) * stride;
-    for (size_t i = 0; i < stride; ++i) orow[i] = clip8(acc[i]);
+// Coefficients depend only on (input size, output size, filter), and a dataset resizes the same
+// sizes over and over: each thread keeps the last few instead of recomputing them per image.
+// Shared pointers, so a caller's coefficients survive an eviction by its own next lookup.
+std::shared_ptr<const Coeffs> cached_coeffs(int in_size, int out_size, Resample r) {
+  struct Entry {
+    int in_size, out_size;
+    Resample r;
+    std::shared_ptr<const Coeffs> c;
+  };
+  constexpr size_t kEntries = 8;
+  thread_local std::vector<Entry> cache;
+  thread_local size_t next_victim = 0;
+  for (const Entry& e : cache)
+    if (e.in_size == in_size && e.out_size == out_size && e.r == r) return e.c;
+  Entry e{in_size, out_size, r,
+          std::make_shared<const Coeffs>(
+              precompute_coeffs(in_size, 0.f, static_cast<float>(in_size), out_size, filter_for(r)))};
+  if (cache.size() < kEntries) {
+    cache.push_back(e);
+  } else {
+    cache[next_victim] = e;
+    next_victim = (next_victim + 1) % kEntries;
+  }
+  return e.c;
+}
+
+// The multiply-add at the heart of both passes: dst[i] = clip8(round + sum_t src[t * step + i] * k[t])
+// for kN lanes, with the accumulators in registers across taps. Always inlined, so each
+// target_clones caller below compiles it for its own instruction set.
+template <int kN>
+__attribute__((always_inline)) inline void mac_lanes(const uint8_t* src, size_t step, const int32_t* k, int taps,
+                                                     uint8_t* dst) {
+  int32_t acc[kN];
+  for (int i = 0; i < kN; ++i) acc[i] = 1 << (kPrecisionBits - 1);
+  for (int t = 0; t < taps; ++t, src += step) {
+    const int32_t kt = k[t];
+    for (int i = 0; i < kN; ++i) acc[i] += static_cast<int32_t>(src[i]) * kt;
+  }
+  for (int i = 0; i < kN; ++i) dst[i] = clip8(acc[i]);
+}
+
+// PIL's vertical pass for output rows [first, first + rows): out row i = sum over taps of input
+// rows. `in` points at input row `in_row0`; each row has `row_bytes` used bytes, `in_stride` apart.
+// Integer sums are exact, so vectorising (the x86-64-v4 / AVX2 clones are picked at run time)
+// gives PIL's results.
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default"))) void vertical_pass(const uint8_t* in,
+                                                                                       size_t in_stride, int in_row0,
+                                                                                       int row_bytes, const Coeffs& c,
+                                                                                       int first, int rows,
+                                                                                       uint8_t* out) {
+  constexpr int kChunk = 64;
+  for (int yy = 0; yy < rows; ++yy) {
+    const int32_t* k = &c.k[static_cast<size_t>(first + yy) * c.ksize];
+    const uint8_t* top = in + static_cast<size_t>(c.xmin[first + yy] - in_row0) * in_stride;
+    const int taps = c.xcount[first + yy];
+    uint8_t* orow = out + static_cast<size_t>(yy) * row_bytes;
+    int i = 0;
+    for (; i + kChunk <= row_bytes; i += kChunk) mac_lanes<kChunk>(top + i, in_stride, k, taps, orow + i);
+    for (; i + 8 <= row_bytes; i += 8) mac_lanes<8>(top + i, in_stride, k, taps, orow + i);
+    for (; i < row_bytes; ++i) mac_lanes<1>(top + i, in_stride, k, taps, orow + i);
   }
 }
 
-// Pixel transpose of a (rows x cols) RGB block: out[x][y] = in[y][x]. Tiled for cache locality.
-void transpose_rgb(const uint8_t* in, int rows, int cols, uint8_t* out) {
-  constexpr int kTile = 32;
-  for (int y0 = 0; y0 < rows; y0 += kTile)
-    for (int x0 = 0; x0 < cols; x0 += kTile) {
-      const int y1 = std::min(rows, y0 + kTile), x1 = std::min(cols, x0 + kTile);
-      for (int y = y0; y < y1; ++y) {
-        const uint8_t* src = in + (static_cast<size_t>(y) * cols + x0) * 3;
-        for (int x = x0; x < x1; ++x, src += 3) {
-          uint8_t* dst = out + (static_cast<size_t>(x) * rows + y) * 3;
-          dst[0] = src[0];
-          dst[1] = src[1];
-          dst[2] = src[2];
-        }
-      }
+// PIL's horizontal pass for output columns [first, first + cols) of input rows [0, rows), written
+// as rows of cols * 3 bytes. Taps along a row are 3 bytes apart, which does not vectorise; so
+// blocks of kBlockRows rows are transposed into a small column-major tile (L1-resident), where one
+// tap becomes a contiguous multiply-add over kLanes bytes, the same shape as the vertical
+// pass. Same integer sums as PIL's per-pixel loop, so identical output.
+// 21 rows fill 63 of 64 lanes: a multiple of the vector width (the 64th lane is computed and dropped).
+constexpr int kBlockRows = 21;
+constexpr int kLanes = 64;
+// A tile column holds one pixel per row (3 bytes each) in kLanes bytes; pixels are moved with one
+// 4-byte copy each (the fourth byte lands in the next row's slot, or in the spare lane, and is
+// overwritten or unused).
+constexpr int kTileStride = kLanes;
+
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default"))) void horizontal_block(const uint8_t* tile,
+                                                                                          int tile_x0, const Coeffs& c,
+                                                                                          int first, int cols,
+                                                                                          int block_rows, uint8_t* out,
+                                                                                          size_t out_stride) {
+  alignas(64) uint8_t px[kLanes];
+  for (int xx = 0; xx < cols; ++xx) {
+    const uint8_t* col = tile + static_cast<size_t>(c.xmin[first + xx] - tile_x0) * kTileStride;
+    mac_lanes<kLanes>(col, kTileStride, &c.k[static_cast<size_t>(first + xx) * c.ksize], c.xcount[first + xx], px);
+    uint8_t* o = out + static_cast<size_t>(xx) * 3;
+    // 4-byte stores: the extra byte is the next output pixel's, written on the next iteration;
+    // the last column must not spill into the following row.
+    if (xx + 1 < cols) {
+      for (int r = 0; r < block_rows; ++r) std::memcpy(o + r * out_stride, px + 3 * r, 4);
+    } else {
+      for (int r = 0; r < block_rows; ++r) std::memcpy(o + r * out_stride, px + 3 * r, 3);
     }
+  }
 }
 
-// Image.resize(..., NEAREST): an affine scale sampling at pixel centres (ImagingScaleAffine).
-RgbImage nearest(const RgbImage& img, int width, int height) {
-  RgbImage out;
-  out.width = width;
-  out.height = height;
-  out.pixels.assign(static_cast<size_t>(width) * height * 3, 0);
-  const double a0 = static_cast<double>(static_cast<float>(img.width) - 0.0f) / width;
-  const double a4 = static_cast<double>(static_cast<float>(img.height) - 0.0f) / height;
-  std::vector<int> xin(width, -1);
+void horizontal_pass(const uint8_t* in, size_t in_stride, int rows, const Coeffs& c, int first, int cols,
+                     uint8_t* out) {
+  const int x_lo = c.xmin[first];
+  const int x_hi = c.xmin[first + cols - 1] + c.xcount[first + cols - 1];
+  thread_local std::vector<uint8_t> tile;
+  tile.resize(static_cast<size_t>(x_hi - x_lo) * kTileStride);
+  const size_t out_stride = static_cast<size_t>(cols) * 3;
+  for (int r0 = 0; r0 < rows; r0 += kBlockRows) {
+    const int n = std::min(kBlockRows, rows - r0);
+    for (int r = 0; r < n; ++r) {
+      const uint8_t* src = in + static_cast<size_t>(r0 + r) * in_stride + static_cast<size_t>(x_lo) * 3;
+      uint8_t* dst = tile.data() + 3 * r;
+      // 4-byte copies read one byte of the next pixel, so the last pixel of the range (possibly
+      // the last of the image) is copied with 3.
+      for (int x = x_lo; x + 1 < x_hi; ++x, src += 3, dst += kTileStride) std::memcpy(dst, src, 4);
+      std::memcpy(dst, src, 3);
+    }
+    horizontal_block(tile.data(), x_lo, c, first, cols, n, out + static_cast<size_t>(r0) * out_stride, out_stride);
+  }
+}
+
+// Image.resize(..., NEAREST): an affine scale sampling at pixel centres (ImagingScaleAffine);
+// writes the [x0, x0 + out_w) x [y0, y0 + out_h) window.
+void nearest_window(RgbView in, int width, int height, int x0, int y0, int out_w, int out_h, uint8_t* out) {
+  const double a0 = static_cast<double>(static_cast<float>(in.width) - 0.0f) / width;
+  const double a4 = static_cast<double>(static_cast<float>(in.height) - 0.0f) / height;
+  std::vector<int> xin(width);
   double xo = 0.0 + a0 * 0.5;
-  for (int x = 0; x < width; ++x) {
+  for (int x = 0; x < width; ++x, xo += a0) {
     const int xi = xo < 0.0 ? -1 : static_cast<int>(xo);
-    if (xi >= 0 && xi < img.width) xin[x] = xi;
-    xo += a0;
+    xin[x] = xi < in.width ? xi : -1;
   }
   double yo = 0.0 + a4 * 0.5;
-  for (int y = 0; y < height; ++y) {
+  for (int y = 0; y < y0; ++y) yo += a4;
+  for (int y = 0; y < out_h; ++y, yo += a4) {
+    uint8_t* o = out + static_cast<size_t>(y) * out_w * 3;
     const int yi = yo < 0.0 ? -1 : static_cast<int>(yo);
-    if (yi >= 0 && yi < img.height) {
-      const uint8_t* in = img.pixels.data() + static_cast<size_t>(yi) * img.width * 3;
-      uint8_t* o = out.pixels.data() + static_cast<size_t>(y) * width * 3;
-      for (int x = 0; x < width; ++x)
-        if (xin[x] >= 0) std::memcpy(o + 3 * x, in + 3 * xin[x], 3);
+    if (yi < 0 || yi >= in.height) {
+      std::memset(o, 0, static_cast<size_t>(out_w) * 3);
+      continue;
     }
-    yo += a4;
+    const uint8_t* row = in.data + static_cast<size_t>(yi) * in.width * 3;
+    for (int x = 0; x < out_w; ++x) {
+      const int xi = xin[x0 + x];
+      if (xi >= 0)
+        std::memcpy(o + 3 * x, row + 3 * xi, 3);
+      else
+        std::memset(o + 3 * x, 0, 3);
+    }
   }
-  return out;
 }
 
 }  // namespace
@@ -226,44 +307,55 @@ const char* resample_name(Resample r) {
   return "?";
 }
 
+void pil_resize_window(RgbView in, int width, int height, Resample resample, int x0, int y0, int out_w, int out_h,
+                       uint8_t* out) {
+  MVB_CHECK(width > 0 && height > 0, "cannot resize to ", width, "x", height);
+  MVB_CHECK(in.width > 0 && in.height > 0 && in.data, "cannot resize an empty image");
+  MVB_CHECK(x0 >= 0 && y0 >= 0 && out_w > 0 && out_h > 0 && x0 + out_w <= width && y0 + out_h <= height,
+            "resize window outside the ", width, "x", height, " output");
+  const size_t in_stride = static_cast<size_t>(in.width) * 3;
+  const size_t out_stride = static_cast<size_t>(out_w) * 3;
+  if (resample == Resample::kNearest && (width != in.width || height != in.height))
+    return nearest_window(in, width, height, x0, y0, out_w, out_h, out);
+  const bool need_h = width != in.width;
+  const bool need_v = height != in.height;
+  if (!need_h && !need_v) {
+    for (int y = 0; y < out_h; ++y)
+      std::memcpy(out + y * out_stride, in.data + (y0 + y) * in_stride + static_cast<size_t>(x0) * 3, out_stride);
+    return;
+  }
+  if (!need_v) {
+    const auto ch = cached_coeffs(in.width, width, resample);
+    horizontal_pass(in.data + y0 * in_stride, in_stride, out_h, *ch, x0, out_w, out);
+    return;
+  }
+  const auto cv = cached_coeffs(in.height, height, resample);
+  if (!need_h) {
+    vertical_pass(in.data + static_cast<size_t>(x0) * 3, in_stride, 0, static_cast<int>(out_stride), *cv, y0, out_h,
+                  out);
+    return;
+  }
+  // Horizontal first, then vertical, as PIL does (the 8-bit intermediate is part of its result);
+  // only the input rows the wanted output rows read go through the horizontal pass.
+  const auto ch = cached_coeffs(in.width, width, resample);
+  const int row_first = cv->xmin[y0];
+  const int row_last = cv->xmin[y0 + out_h - 1] + cv->xcount[y0 + out_h - 1];
+  thread_local std::vector<uint8_t> mid;
+  mid.resize(static_cast<size_t>(row_last - row_first) * out_stride);
+  horizontal_pass(in.data + row_first * in_stride, in_stride, row_last - row_first, *ch, x0, out_w, mid.data());
+  vertical_pass(mid.data(), out_stride, row_first, static_cast<int>(out_stride), *cv, y0, out_h, out);
+}
+
 RgbImage pil_resize(const RgbImage& img, int width, int height, Resample resample) {
   MVB_CHECK(width > 0 && height > 0, "cannot resize to ", width, "x", height);
   MVB_CHECK(img.width > 0 && img.height > 0 && img.pixels.size() == static_cast<size_t>(img.width) * img.height * 3,
             "cannot resize an empty or malformed image");
-  if (img.width == width && img.height == height) return img;
-  if (resample == Resample::kNearest) return nearest(img, width, height);
-  const Filter f = filter_for(resample);
-  const bool need_h = width != img.width;
-  const bool need_v = height != img.height;
-  const Coeffs ch = precompute_coeffs(img.width, 0.f, static_cast<float>(img.width), width, f);
-  const Coeffs cv = precompute_coeffs(img.height, 0.f, static_cast<float>(img.height), height, f);
-  // Only the input rows the vertical pass reads go through the horizontal pass (as PIL does).
-  const int ybox_first = cv.xmin[0];
-  const int ybox_last = cv.xmin[height - 1] + cv.xcount[height - 1];
   RgbImage out;
   out.width = width;
   out.height = height;
-  if (need_h) {
-    const int rows = need_v ? ybox_last - ybox_first : img.height;
-    const int y0 = need_v ? ybox_first : 0;
-    // The horizontal pass runs as a vertical one on the transposed rows: contiguous multiply-adds
-    // that vectorise, with the same integer sums as PIL's per-pixel loop (so identical output).
-    std::vector<uint8_t> t_in(static_cast<size_t>(img.width) * rows * 3);
-    transpose_rgb(img.pixels.data() + static_cast<size_t>(y0) * img.width * 3, rows, img.width, t_in.data());
-    std::vector<uint8_t> t_out(static_cast<size_t>(width) * rows * 3);
-    resample_vertical(t_in.data(), rows, 3, ch, width, 0, t_out.data());
-    std::vector<uint8_t> tmp(static_cast<size_t>(width) * rows * 3);
-    transpose_rgb(t_out.data(), width, rows, tmp.data());
-    if (!need_v) {
-      out.pixels = std::move(tmp);
-      return out;
-    }
-    out.pixels.resize(static_cast<size_t>(width) * height * 3);
-    resample_vertical(tmp.data(), width, 3, cv, height, ybox_first, out.pixels.data());
-    return out;
-  }
   out.pixels.resize(static_cast<size_t>(width) * height * 3);
-  resample_vertical(img.pixels.data(), width, 3, cv, height, 0, out.pixels.data());
+  pil_resize_window(RgbView{img.pixels.data(), img.width, img.height}, width, height, resample, 0, 0, width, height,
+                    out.pixels.data());
   return out;
 }
 

@@ -24,6 +24,8 @@ struct RgbImage {
 // not a rescale), 16-bit colour keeps the high byte, and EXIF orientation is ignored. Throws
 // mvb::Error naming the image when it is missing or cannot be decoded.
 RgbImage decode_image(const ImageRef& ref);
+// The same into `out`, reusing its pixel buffer (no allocation when the size repeats).
+void decode_image_into(const ImageRef& ref, RgbImage& out);
 
 // The preprocessing of one model family, in the order Hugging Face image processors apply it:
 // [pad to square] -> resize -> center crop -> rescale -> normalise. Defaults are OpenAI CLIP's.
@@ -55,8 +57,13 @@ struct ImageTransform {
 RgbImage transform_pixels(const RgbImage& img, const ImageTransform& t);
 // Rescale and normalise an 8-bit image into float [3, H, W] (float32 arithmetic, as numpy does).
 at::Tensor to_normalized_tensor(const RgbImage& img, const ImageTransform& t);
-// Applies `t` and returns a float tensor [3, H, W].
+// Applies `t` and returns a float tensor [3, H, W]. When the center crop lies inside the resized
+// image (the usual case), only the cropped window of the resize is computed, straight into
+// per-thread buffers; the result is the same as to_normalized_tensor(transform_pixels(img, t), t).
 at::Tensor preprocess(const RgbImage& img, const ImageTransform& t);
+// preprocess(decode_image(ref), t) with the decoded pixels kept in a per-thread buffer: what
+// data loaders should call per sample.
+at::Tensor load_preprocessed(const ImageRef& ref, const ImageTransform& t);
 
 // Building blocks.
 RgbImage center_crop(const RgbImage& img, int width, int height, const std::string& rounding = "floor");
@@ -64,5 +71,7 @@ RgbImage crop_box(const RgbImage& img, int left, int top, int right, int bottom)
 RgbImage expand_to_square(const RgbImage& img, std::array<uint8_t, 3> background);
 // Output (width, height) of a shortest-edge resize.
 std::pair<int, int> shortest_edge_size(int width, int height, int shortest_edge);
+// Output (width, height) of t's resize step for a width x height image.
+std::pair<int, int> resized_size(int width, int height, const ImageTransform& t);
 
 }  // namespace mvb
