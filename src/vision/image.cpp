@@ -80,10 +80,13 @@ void read_file_into(const std::string& path, std::string& buf) {
 }
 
 // JPEGs go through libjpeg directly (same pixels as PIL, straight to RGB); everything else, and
-// the JPEGs that decoder leaves aside (CMYK, corrupt data), through OpenCV.
+// the JPEGs that decoder leaves aside (corrupt data, unusual component counts), through OpenCV.
 void decode_bytes(const std::string& bytes, const std::string& name, RgbImage& out) {
   const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
-  if (decode_jpeg_rgb(data, bytes.size(), out.pixels, out.width, out.height)) return;
+  const JpegStatus jpeg = decode_jpeg_rgb(data, bytes.size(), out.pixels, out.width, out.height);
+  if (jpeg == JpegStatus::kOk) return;
+  MVB_CHECK(jpeg != JpegStatus::kTruncated, "cannot decode image ", name,
+            ": truncated JPEG data (PIL refuses it too); re-export or drop the file");
   // EXIF orientation is ignored on purpose: PIL's Image.open, which the reference uses, ignores it too.
   cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
   from_mat(cv::imdecode(buf, cv::IMREAD_UNCHANGED | cv::IMREAD_IGNORE_ORIENTATION), name, out);

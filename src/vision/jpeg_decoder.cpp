@@ -31,14 +31,30 @@ void on_message(j_common_ptr cinfo, int level) {
 
 void silent_output(j_common_ptr) {}
 
+// Pillow's MULDIV255: a * b / 255, rounded its way.
+inline int muldiv255(int a, int b) {
+  const int t = a * b + 128;
+  return ((t >> 8) + t) >> 8;
+}
+
+// Pillow reads CMYK JPEGs as "CMYK;I" (Adobe's inverted samples) and converts CMYK -> RGB as
+// channel = (255 - K) - C * (255 - K) / 255 (Convert.c cmyk2rgb).
+inline void cmyk_inverted_to_rgb(const uint8_t* raw, uint8_t* out) {
+  const int nk = raw[3];  // 255 - K, with K = 255 - raw
+  for (int c = 0; c < 3; ++c) {
+    const int v = nk - muldiv255(255 - raw[c], nk);
+    out[c] = static_cast<uint8_t>(v < 0 ? 0 : (v > 255 ? 255 : v));
+  }
+}
+
 }  // namespace
 
 bool looks_like_jpeg(const uint8_t* data, size_t size) {
   return size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF;
 }
 
-bool decode_jpeg_rgb(const uint8_t* data, size_t size, std::vector<uint8_t>& rgb, int& width, int& height) {
-  if (!looks_like_jpeg(data, size)) return false;
+JpegStatus decode_jpeg_rgb(const uint8_t* data, size_t size, std::vector<uint8_t>& rgb, int& width, int& height) {
+  if (!looks_like_jpeg(data, size)) return JpegStatus::kNotHandled;
   jpeg_decompress_struct cinfo;
   ErrorManager err;
   cinfo.err = jpeg_std_error(&err.base);
@@ -48,24 +64,37 @@ bool decode_jpeg_rgb(const uint8_t* data, size_t size, std::vector<uint8_t>& rgb
   // Nothing with a destructor may live between setjmp and the longjmp that can return here.
   if (setjmp(err.jump)) {
     jpeg_destroy_decompress(&cinfo);
-    return false;
+    return JpegStatus::kNotHandled;
   }
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
   jpeg_read_header(&cinfo, TRUE);
-  if (cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK || cinfo.num_components == 2 ||
-      cinfo.num_components > 4) {
+  const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
+  const bool supported =
+      cmyk ? cinfo.num_components == 4
+           : (cinfo.num_components == 1 || cinfo.num_components == 3) && cinfo.jpeg_color_space != JCS_UNKNOWN;
+  if (!supported) {
     jpeg_destroy_decompress(&cinfo);
-    return false;
+    return JpegStatus::kNotHandled;
   }
-  // Grey expands to RGB inside libjpeg (R = G = B = Y, as PIL's L -> RGB conversion does).
-  cinfo.out_color_space = JCS_RGB;
+  // Grey expands to RGB inside libjpeg (R = G = B = Y, as PIL's L -> RGB conversion does); YCCK
+  // becomes CMYK inside libjpeg, as it does for PIL.
+  cinfo.out_color_space = cmyk ? JCS_CMYK : JCS_RGB;
   jpeg_start_decompress(&cinfo);
   width = static_cast<int>(cinfo.output_width);
   height = static_cast<int>(cinfo.output_height);
   rgb.resize(static_cast<size_t>(width) * height * 3);
   const size_t stride = static_cast<size_t>(width) * 3;
+  thread_local std::vector<uint8_t> cmyk_row;
+  if (cmyk) cmyk_row.resize(static_cast<size_t>(width) * 4);
   while (cinfo.output_scanline < cinfo.output_height) {
+    if (cmyk) {
+      uint8_t* dst = rgb.data() + cinfo.output_scanline * stride;
+      JSAMPROW row = cmyk_row.data();
+      jpeg_read_scanlines(&cinfo, &row, 1);
+      for (int x = 0; x < width; ++x) cmyk_inverted_to_rgb(&cmyk_row[4 * x], dst + 3 * x);
+      continue;
+    }
     // Several rows per call where the sampling factors allow it (fewer library round trips).
     JSAMPROW rows[16];
     const int n = static_cast<int>(std::min<JDIMENSION>(16, cinfo.output_height - cinfo.output_scanline));
@@ -74,7 +103,7 @@ bool decode_jpeg_rgb(const uint8_t* data, size_t size, std::vector<uint8_t>& rgb
   }
   jpeg_finish_decompress(&cinfo);
   jpeg_destroy_decompress(&cinfo);
-  return !err.truncated;
+  return err.truncated ? JpegStatus::kTruncated : JpegStatus::kOk;
 }
 
 }  // namespace mvb

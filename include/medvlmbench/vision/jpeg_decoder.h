@@ -13,10 +13,17 @@ namespace mvb {
 // True when `data` starts with the JPEG start-of-image marker.
 bool looks_like_jpeg(const uint8_t* data, size_t size);
 
-// Decodes an 8-bit grayscale, YCbCr or RGB JPEG (baseline or progressive) into `rgb`
-// (width * height * 3 bytes; EXIF orientation ignored, as PIL's plain open does). Returns false for
-// what it leaves to the general decoder: CMYK/YCCK files (PIL converts those its own way), and
-// corrupt or truncated data (PIL refuses truncated files; the general decoder words the error).
-bool decode_jpeg_rgb(const uint8_t* data, size_t size, std::vector<uint8_t>& rgb, int& width, int& height);
+enum class JpegStatus {
+  kOk,
+  kTruncated,   // data ends early: PIL refuses such files ("image file is truncated")
+  kNotHandled,  // not a JPEG this decoder reads (corrupt, 12-bit, unusual components)
+};
+
+// Decodes an 8-bit grayscale, YCbCr, RGB, CMYK or YCCK JPEG (baseline or progressive) into `rgb`
+// (width * height * 3 bytes; EXIF orientation ignored, as PIL's plain open does). CMYK goes through
+// PIL's own conversion: Adobe-inverted samples ("CMYK;I", which Pillow assumes for every CMYK JPEG),
+// then R = (255 - K) - (C * (255 - K)) / 255 with PIL's rounding. kNotHandled leaves the outputs
+// unspecified; callers use the general decoder, which also words the error for corrupt data.
+JpegStatus decode_jpeg_rgb(const uint8_t* data, size_t size, std::vector<uint8_t>& rgb, int& width, int& height);
 
 }  // namespace mvb

@@ -1,0 +1,171 @@
+// The libjpeg decode path (jpeg_decoder.cpp) against python3-pil's Image.open(f).convert("RGB"):
+// every chroma subsampling, baseline and progressive, grayscale, CMYK, sizes that are not whole
+// MCUs, an EXIF orientation (ignored, like PIL's plain open) and a truncated file (refused, like
+// PIL). Then the per-thread load_preprocessed() path against decode + preprocess.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "medvlmbench/core/error.h"
+#include "medvlmbench/vision/image.h"
+#include "medvlmbench/vision/jpeg_decoder.h"
+#include "support/test_support.h"
+
+using namespace mvb;
+using mvb::test::TempDir;
+
+namespace {
+
+// Writes the JPEG variants with PIL and, for each, PIL's decoded RGB bytes next to it
+// (<name>.ref), printing "<name> <width> <height>" per file, or "<name> refused" when PIL raises.
+const char* kMakeJpegs = R"PY(
+import io, sys, numpy as np
+from PIL import Image
+d = sys.argv[1]; rng = np.random.default_rng(3)
+def photo(w, h):
+    y, x = np.mgrid[0:h, 0:w]
+    base = np.stack([(x * 3 + y) % 256, (y * 2 + 40) % 256, (x + y * 5) % 256], -1).astype(np.int32)
+    return np.clip(base + rng.integers(-30, 30, (h, w, 3)), 0, 255).astype(np.uint8)
+files = {}
+rgb = Image.fromarray(photo(53, 37))
+files["s444.jpg"] = (rgb, dict(quality=90, subsampling=0))
+files["s422.jpg"] = (rgb, dict(quality=90, subsampling=1))
+files["s420.jpg"] = (rgb, dict(quality=75, subsampling=2))
+files["s420_odd.jpg"] = (Image.fromarray(photo(131, 67)), dict(quality=85, subsampling=2))
+files["progressive.jpg"] = (Image.fromarray(photo(96, 81)), dict(quality=80, progressive=True, subsampling=2))
+files["progressive444.jpg"] = (rgb, dict(quality=95, progressive=True, subsampling=0, optimize=True))
+files["gray.jpg"] = (Image.fromarray(photo(45, 29)[..., 1]), dict(quality=90))
+files["gray_progressive.jpg"] = (Image.fromarray(photo(45, 29)[..., 2]), dict(quality=70, progressive=True))
+files["cmyk.jpg"] = (Image.fromarray(np.dstack([photo(33, 21), photo(33, 21)[..., :1]]), "CMYK"), dict(quality=90))
+exif = Image.Exif(); exif[0x0112] = 6  # orientation: rotate 90 on display
+files["exif_rotated.jpg"] = (Image.fromarray(photo(40, 24)), dict(quality=90, exif=exif.tobytes()))
+for name, (im, kw) in files.items():
+    im.save(f"{d}/{name}", **kw)
+whole = open(f"{d}/s420_odd.jpg", "rb").read()
+open(f"{d}/truncated.jpg", "wb").write(whole[: len(whole) // 2])
+for name in list(files) + ["truncated.jpg"]:
+    try:
+        im = Image.open(f"{d}/{name}").convert("RGB")
+    except OSError:
+        print(name, "refused"); continue
+    open(f"{d}/{name}.ref", "wb").write(im.tobytes())
+    print(name, im.size[0], im.size[1])
+)PY";
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+struct Expected {
+  std::string name;
+  int width = 0, height = 0;
+  bool refused = false;
+};
+
+std::vector<Expected> make_jpegs(const TempDir& d) {
+  auto r = mvb::test::run_python(kMakeJpegs, {d.path()});
+  EXPECT_EQ(r.exit_code, 0) << "python3-pil oracle failed (is python3-pil installed?): " << r.err;
+  std::vector<Expected> out;
+  std::istringstream lines(r.out);
+  std::string line;
+  while (std::getline(lines, line)) {
+    std::istringstream f(line);
+    Expected e;
+    std::string second;
+    f >> e.name >> second;
+    if (second == "refused") {
+      e.refused = true;
+    } else {
+      e.width = std::stoi(second);
+      f >> e.height;
+    }
+    out.push_back(e);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(JpegDecode, MatchesPilConvertRgbExactly) {
+  TempDir d;
+  const auto files = make_jpegs(d);
+  ASSERT_EQ(files.size(), 11u);
+  int decoded = 0;
+  for (const auto& e : files) {
+    SCOPED_TRACE(e.name);
+    const std::string bytes = read_bytes(d / e.name);
+    if (e.refused) continue;
+    // The libjpeg path itself handles every variant here (no silent OpenCV fallback).
+    std::vector<uint8_t> rgb;
+    int w = 0, h = 0;
+    ASSERT_EQ(decode_jpeg_rgb(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), rgb, w, h),
+              JpegStatus::kOk);
+    EXPECT_EQ(w, e.width);
+    EXPECT_EQ(h, e.height);
+    const std::string ref = read_bytes(d / (e.name + ".ref"));
+    ASSERT_EQ(rgb.size(), ref.size());
+    int max_diff = 0;
+    for (size_t i = 0; i < rgb.size(); ++i)
+      max_diff =
+          std::max(max_diff, std::abs(static_cast<int>(rgb[i]) - static_cast<int>(static_cast<uint8_t>(ref[i]))));
+    EXPECT_EQ(max_diff, 0);
+    // Through the public entry points: a file and embedded bytes give the same pixels.
+    RgbImage from_file = decode_image(ImageRef::file(d / e.name));
+    EXPECT_EQ(from_file.pixels, rgb);
+    ImageRef embedded{"x.parquet#row=1", std::make_shared<const std::string>(bytes), nullptr};
+    EXPECT_EQ(decode_image(embedded).pixels, rgb);
+    ++decoded;
+  }
+  EXPECT_EQ(decoded, 10);
+}
+
+TEST(JpegDecode, TruncatedFileIsRefusedLikePil) {
+  TempDir d;
+  const auto files = make_jpegs(d);
+  ASSERT_FALSE(files.empty());
+  ASSERT_EQ(files.back().name, "truncated.jpg");
+  EXPECT_TRUE(files.back().refused) << "PIL decoded a truncated JPEG; the premise of this test changed";
+  try {
+    decode_image(ImageRef::file(d / "truncated.jpg"));
+    FAIL() << "a truncated JPEG decoded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("truncated.jpg"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+  }
+  // Not a JPEG at all: the decoder declines and leaves it to the general path.
+  const std::string png = "\x89PNG\r\n\x1a\n";
+  std::vector<uint8_t> rgb;
+  int w = 0, h = 0;
+  EXPECT_EQ(decode_jpeg_rgb(reinterpret_cast<const uint8_t*>(png.data()), png.size(), rgb, w, h),
+            JpegStatus::kNotHandled);
+}
+
+TEST(JpegDecode, LoadPreprocessedEqualsDecodeThenPreprocess) {
+  TempDir d;
+  const auto files = make_jpegs(d);
+  ImageTransform clip;  // shortest edge 224, bicubic, crop 224: upscaling these small files
+  ImageTransform small;
+  small.resize = 24;
+  small.crop = 20;
+  small.interpolation = "bilinear";
+  ImageTransform padded = small;  // LLaVA pad: the general path
+  padded.pad_to_square = true;
+  ImageTransform big_crop = small;  // crop larger than the resized image: zero padding, general path
+  big_crop.crop = 40;
+  for (const auto& e : files) {
+    if (e.refused) continue;
+    SCOPED_TRACE(e.name);
+    const ImageRef ref = ImageRef::file(d / e.name);
+    for (const ImageTransform* t : {&clip, &small, &padded, &big_crop}) {
+      const at::Tensor fused = load_preprocessed(ref, *t);
+      const at::Tensor plain = to_normalized_tensor(transform_pixels(decode_image(ref), *t), *t);
+      ASSERT_EQ(fused.sizes(), plain.sizes());
+      EXPECT_TRUE(at::equal(fused, plain));
+    }
+  }
+}
