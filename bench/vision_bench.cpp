@@ -35,6 +35,12 @@ double cpu_seconds() {
   return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
+long minor_faults() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_minflt;
+}
+
 namespace {
 
 void make_jpegs(const std::string& dir, int n) {
@@ -77,6 +83,7 @@ int main(int argc, char** argv) {
   mvb::VectorSampleReader reader(samples);
   const auto t0 = Clock::now();
   const double c0 = cpu_seconds();
+  const long f0 = minor_faults();
   double checksum = 0;
   {
     mvb::BatchPrefetcher pf(
@@ -93,6 +100,7 @@ int main(int argc, char** argv) {
   }
   const double cpp_s = std::chrono::duration<double>(Clock::now() - t0).count();
   const double cpp_cpu = cpu_seconds() - c0;
+  const double faults_per_image = static_cast<double>(minor_faults() - f0) / n;
 
   // Where the time goes, single-threaded, phase by phase over the first images (CPU time).
   double phase_sum = 0;
@@ -154,8 +162,10 @@ print(time.perf_counter() - t0, time.process_time() - c0, s)
               n / cpp_s, 1e3 * cpp_cpu / n);
   std::printf("python3-pil + numpy (1 process): %.3f s wall, %.1f images/s; %.2f ms CPU per image\n", py_s, n / py_s,
               1e3 * py_cpu / n);
-  std::printf("pipeline overhead beyond the phases (threads, handoff, futures): %.3f ms CPU per image\n",
-              1e3 * cpp_cpu / n - phase_sum);
+  std::printf(
+      "pipeline overhead beyond the phases (threads, handoff, allocation): %.3f ms CPU per image; %.1f page faults "
+      "per image\n",
+      1e3 * cpp_cpu / n - phase_sum, faults_per_image);
   std::printf("speed-up (wall, images/s): %.2fx; CPU per image: %.2fx less   (checksums: %.4f vs %.4f)\n", py_s / cpp_s,
               py_cpu / cpp_cpu, checksum, py_sum);
   return 0;

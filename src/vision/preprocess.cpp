@@ -8,6 +8,7 @@
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/vision/image.h"
 #include "medvlmbench/vision/resample.h"
+#include "medvlmbench/vision/tensor_pool.h"
 
 namespace mvb {
 namespace {
@@ -59,7 +60,7 @@ void write_normalized(const uint8_t* px, int64_t hw, const ImageTransform& t, fl
 }  // namespace
 
 at::Tensor to_normalized_tensor(const RgbImage& img, const ImageTransform& t) {
-  at::Tensor out = at::empty({3, img.height, img.width}, at::kFloat);
+  at::Tensor out = pooled_float_tensor({3, img.height, img.width});
   write_normalized(img.pixels.data(), static_cast<int64_t>(img.width) * img.height, t, out.data_ptr<float>());
   return out;
 }
@@ -75,7 +76,7 @@ at::Tensor preprocess(const RgbImage& img, const ImageTransform& t) {
   window_pixels.resize(static_cast<size_t>(win.width) * win.height * 3);
   pil_resize_window(RgbView{img.pixels.data(), img.width, img.height}, rw, rh, parse_resample(t.interpolation), win.x0,
                     win.y0, win.width, win.height, window_pixels.data());
-  at::Tensor out = at::empty({3, win.height, win.width}, at::kFloat);
+  at::Tensor out = pooled_float_tensor({3, win.height, win.width});
   write_normalized(window_pixels.data(), static_cast<int64_t>(win.width) * win.height, t, out.data_ptr<float>());
   return out;
 }

@@ -1,11 +1,14 @@
 // pil_resize_window computes only part of a resize (the center crop of CLIP-style processors):
 // every window must equal the same part of the full resize, which the PIL parity tests pin to PIL.
+// Also the recycled output tensors of the preprocessing path.
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <random>
 
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/vision/resample.h"
+#include "medvlmbench/vision/tensor_pool.h"
 
 using namespace mvb;
 
@@ -43,4 +46,25 @@ TEST(ResizeWindow, EqualsTheSamePartOfTheFullResize) {
   RgbImage img{4, 4, std::vector<uint8_t>(48, 7)};
   EXPECT_THROW(pil_resize_window(RgbView{img.pixels.data(), 4, 4}, 8, 8, Resample::kBicubic, 6, 0, 4, 1, out.data()),
                Error);
+}
+
+// Model-input tensors recycle their memory (tensor_pool.h): a freed block is handed out again,
+// live tensors never share memory, and small tensors are plain allocations.
+TEST(TensorPool, RecyclesFreedBlocksAndNeverSharesLiveOnes) {
+  const void* first = nullptr;
+  {
+    at::Tensor a = pooled_float_tensor({3, 224, 224});
+    a.fill_(1.5f);
+    first = a.data_ptr();
+    at::Tensor b = pooled_float_tensor({3, 224, 224});
+    EXPECT_NE(b.data_ptr(), first);
+    EXPECT_EQ(b.sizes(), (std::vector<int64_t>{3, 224, 224}));
+    EXPECT_EQ(b.scalar_type(), at::kFloat);
+    EXPECT_TRUE(b.is_contiguous());
+    EXPECT_FLOAT_EQ(a[2][223][223].item<float>(), 1.5f);
+  }
+  at::Tensor c = pooled_float_tensor({3, 224, 224});
+  at::Tensor d = pooled_float_tensor({3, 224, 224});
+  EXPECT_TRUE(c.data_ptr() == first || d.data_ptr() == first);
+  EXPECT_EQ(pooled_float_tensor({3, 4, 4}).numel(), 48);
 }
