@@ -1,6 +1,9 @@
 // Images per second for decode + CLIP preprocessing (shortest edge 224, bicubic, center crop 224,
 // rescale, normalise) of N 512x512 JPEGs: medvlmbench's BatchPrefetcher with W workers against
-// python3-pil + numpy doing the same work in one process, in the same run.
+// python3-pil + numpy doing the same work in one process, in the same run. Also prints where the
+// CPU time goes (read, JPEG decode, resize + crop, rescale + normalise, single-threaded) and what
+// the threaded pipeline costs beyond that (hand-off, allocation, page faults). On a busy machine
+// the wall-clock ratio swings with the load; the CPU-per-image ratio is the steadier number.
 //
 //   ninja bench_vision_bench && ./bench_vision_bench [--images 1000] [--workers 2] [--dir /tmp/x]
 #include <ATen/ATen.h>

@@ -1,7 +1,8 @@
 // A transcription of Pillow's separable convolution resampler (libImaging/Resample.c) for 8-bit
 // images, and of its nearest-neighbour path (ImagingScaleAffine in Geometry.c). Coefficients are
 // computed in double and quantised to 22-bit fixed point exactly as PIL does, so results match to
-// the bit.
+// the bit. The integer sums are PIL's; only their layout differs (row blocks, windows, vector
+// lanes), which is what makes it several times faster than PIL's per-pixel loops.
 #include "medvlmbench/vision/resample.h"
 
 #include <algorithm>
