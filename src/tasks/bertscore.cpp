@@ -26,22 +26,6 @@ constexpr const char* kDefaultDir = "models/Bio_ClinicalBERT";
 // eval/metrics.py: model_max_length / max_position_embeddings above this count as "unknown".
 constexpr int64_t kSentinel = 10000;
 
-// transformers' PreTrainedTokenizerBase.clean_up_tokenization.
-std::string transformers_clean_up(std::string s) {
-  static const std::pair<const char*, const char*> kRules[] = {
-      {" .", "."},     {" ?", "?"},   {" !", "!"},   {" ,", ","},     {" ' ", "'"},
-      {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
-  for (const auto& [from, to] : kRules) {
-    const std::string f = from, t = to;
-    std::string out;
-    size_t pos = 0;
-    for (size_t hit; (hit = s.find(f, pos)) != std::string::npos; pos = hit + f.size())
-      out += s.substr(pos, hit - pos) + t;
-    s = out + s.substr(pos);
-  }
-  return s;
-}
-
 class BertScorer : public Scorer {
  public:
   explicit BertScorer(const Options& o) : opts_(o), device_(resolve_device(o.device)) {
@@ -102,7 +86,7 @@ class BertScorer : public Scorer {
       // The backend decode, then transformers' own clean-up list (which, unlike the old
       // pytorch-transformers list, has no " do not" -> " don't").
       t = tok_->decode(ids, /*skip_special_tokens=*/true, /*clean_up_spaces=*/false);
-      if (tok_->config().clean_up_tokenization_spaces) t = transformers_clean_up(std::move(t));
+      if (tok_->config().clean_up_tokenization_spaces) t = text::clean_up_tokenization(std::move(t));
     }
     t = metrics::py_strip(t);  // sent_encode()
     if (t.empty()) return tok_->add_special_tokens({});

@@ -293,7 +293,7 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
   return s;
 }
 
-// tokenizers' decoders::wordpiece::cleanup (same list as transformers' clean_up_tokenization).
+// tokenizers' decoders::wordpiece::cleanup, applied per token (see cleanup_tokenization_spaces below).
 std::string wordpiece_cleanup(std::string s) {
   s = replace_all(std::move(s), " .", ".");
   s = replace_all(std::move(s), " ?", "?");
@@ -311,7 +311,16 @@ std::string wordpiece_cleanup(std::string s) {
 
 }  // namespace
 
-std::string cleanup_tokenization_spaces(std::string s) { return wordpiece_cleanup(std::move(s)); }
+// transformers' PreTrainedTokenizerBase.clean_up_tokenization. Unlike the Rust WordPiece decoder's
+// list above it has no " do not" -> " don't" rule; that rule only ever sees one token at a time in
+// the Rust decoder (so never fires), but over a whole decoded string it would rewrite real text.
+std::string cleanup_tokenization_spaces(std::string s) {
+  static const std::pair<const char*, const char*> kRules[] = {
+      {" .", "."},     {" ?", "?"},   {" !", "!"},   {" ,", ","},     {" ' ", "'"},
+      {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+  for (const auto& [from, to] : kRules) s = replace_all(std::move(s), from, to);
+  return s;
+}
 
 std::unique_ptr<PostProcessor> make_post_processor(const json& j) {
   if (j.is_null()) return nullptr;

@@ -13,6 +13,8 @@ TEST(TokenizerApi, CleanUpTokenizationMatchesTransformers) {
   EXPECT_EQ(text::clean_up_tokenization("Hello , world ! Is it ? I do n't know . He 's here , they 're ' ok '"),
             "Hello, world! Is it? I don't know. He's here, they're'ok '");
   EXPECT_EQ(text::clean_up_tokenization("I 'm sure we 've seen it"), "I'm sure we've seen it");
+  // transformers has no " do not" rule (the Rust WordPiece decoder's list does, per token only).
+  EXPECT_EQ(text::clean_up_tokenization("I do not see it ."), "I do not see it.");
 }
 
 TEST(TokenizerApi, BatchEqualsSingleAndInvalidUtf8BecomesReplacementChar) {
