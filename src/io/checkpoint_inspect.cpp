@@ -62,7 +62,15 @@ CheckpointSummary inspect_checkpoint(const std::string& dir) {
   }
   const std::string cfg_path = join_path(dir, "config.json");
   const std::string oc_path = join_path(dir, "open_clip_config.json");
-  if (exists(cfg_path)) {
+  // Releases that pair a vision config with a text tower's config.json: the config.json alone would
+  // name only the text tower (BertModel), so the folder's marker file decides.
+  if (exists(join_path(dir, "swin_config.json"))) {
+    s.architecture = "MedCLIP (Swin vision: swin_config.json; BERT text: config.json)";
+    s.model_type = "medclip";
+  } else if (exists(join_path(dir, "pmc_clip.json"))) {
+    s.architecture = "PMC-CLIP (ResNet vision + BERT text: pmc_clip.json)";
+    s.model_type = "pmc_clip";
+  } else if (exists(cfg_path)) {
     try {
       const auto cfg = read_json(cfg_path);
       s.model_type = cfg.value("model_type", "");
@@ -91,12 +99,24 @@ CheckpointSummary inspect_checkpoint(const std::string& dir) {
   } else {
     // Headers only: safetensors JSON headers and torch.save pickles, never tensor data.
     try {
-      const StateDict sd = StateDict::open(dir);
-      s.parameters = sd.num_parameters();
-      s.tensors = static_cast<int64_t>(sd.size());
-      for (const auto& [dt, n] : sd.dtype_counts()) s.dtypes[dt] = n;
-      if (s.architecture.empty()) s.architecture = architecture_from_weight_names(sd.names());
+      // PMC-CLIP ships one file per tower (image encoder, text encoder, projection): all of them
+      // together are the model. Elsewhere several files without an index are ambiguous (open() says so).
+      std::vector<std::string> sources = {dir};
+      if (s.model_type == "pmc_clip") {
+        sources.clear();
+        for (const auto& f : s.weight_files) sources.push_back(join_path(dir, f));
+      }
+      s.parameters = 0;
+      s.tensors = 0;
+      for (const auto& src : sources) {
+        const StateDict sd = StateDict::open(src);
+        s.parameters += sd.num_parameters();
+        s.tensors += static_cast<int64_t>(sd.size());
+        for (const auto& [dt, n] : sd.dtype_counts()) s.dtypes[dt] = s.dtypes.value(dt, int64_t{0}) + n;
+        if (s.architecture.empty()) s.architecture = architecture_from_weight_names(sd.names());
+      }
     } catch (const std::exception& e) {
+      s.parameters = s.tensors = -1;
       s.problems.push_back(e.what());
     }
   }

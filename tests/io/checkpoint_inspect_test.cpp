@@ -69,3 +69,16 @@ TEST(CheckpointInspect, EmptyAndCorruptFolders) {
   for (const auto& p : s.problems) corrupt |= p.find("model.safetensors") != std::string::npos;
   EXPECT_TRUE(corrupt) << s.to_json().dump();
 }
+
+// MedCLIP and PMC-CLIP folders carry the text tower's BERT config.json beside a vision config: the
+// summary must name the whole model, not "BertModel".
+TEST(CheckpointInspect, CompositeContrastiveReleasesAreNamedByTheirMarkerFile) {
+  CheckpointSummary s = inspect_checkpoint(mvb::test::fixture_path("models/tiny-medclip"));
+  EXPECT_NE(s.architecture.find("MedCLIP"), std::string::npos) << s.to_json().dump();
+  EXPECT_GT(s.parameters, 0);
+  EXPECT_TRUE(s.problems.empty()) << s.to_json().dump();
+  s = inspect_checkpoint(mvb::test::fixture_path("models/tiny-pmcclip"));
+  EXPECT_NE(s.architecture.find("PMC-CLIP"), std::string::npos) << s.to_json().dump();
+  EXPECT_GT(s.parameters, 0);
+  EXPECT_TRUE(s.problems.empty()) << s.to_json().dump();
+}
