@@ -36,8 +36,9 @@ BertEncoderImpl::BertEncoderImpl(const BertOptions& o) : opts(o) {
   encoder = register_module("encoder", TransformerEncoder(o.layer, o.num_layers));
 }
 
-at::Tensor BertEncoderImpl::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
-                                    const at::Tensor& token_type_ids) {
+// The embeddings output (word + token type + position, LayerNorm) and the additive padding mask.
+std::pair<at::Tensor, at::Tensor> BertEncoderImpl::embed(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                                                         const at::Tensor& token_type_ids) {
   const int64_t len = input_ids.size(1);
   MVB_CHECK(len <= opts.max_positions, "text of ", len, " tokens exceeds BERT's ", opts.max_positions, " positions");
   const auto dev = word_embeddings->weight.device();
@@ -48,21 +49,19 @@ at::Tensor BertEncoderImpl::forward(const at::Tensor& input_ids, const at::Tenso
   x = embeddings_norm->forward(x);
   at::Tensor mask;
   if (attention_mask.defined()) mask = additive_padding_mask(attention_mask.to(dev), x.scalar_type());
+  return {x, mask};
+}
+
+at::Tensor BertEncoderImpl::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                                    const at::Tensor& token_type_ids) {
+  auto [x, mask] = embed(input_ids, attention_mask, token_type_ids);
   return encoder->forward(x, mask, false);
 }
 
 std::vector<at::Tensor> BertEncoderImpl::hidden_states(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                                                        const at::Tensor& token_type_ids) {
-  const int64_t len = input_ids.size(1);
-  MVB_CHECK(len <= opts.max_positions, "text of ", len, " tokens exceeds BERT's ", opts.max_positions, " positions");
-  const auto dev = word_embeddings->weight.device();
-  at::Tensor ids = input_ids.to(dev, at::kLong);
-  at::Tensor types = token_type_ids.defined() ? token_type_ids.to(dev, at::kLong) : at::zeros_like(ids);
-  at::Tensor x = word_embeddings->forward(ids) + token_type_embeddings->forward(types) +
-                 position_embeddings->weight.slice(0, 0, len).unsqueeze(0);
-  std::vector<at::Tensor> out{embeddings_norm->forward(x)};
-  at::Tensor mask;
-  if (attention_mask.defined()) mask = additive_padding_mask(attention_mask.to(dev), out.back().scalar_type());
+  auto [x, mask] = embed(input_ids, attention_mask, token_type_ids);
+  std::vector<at::Tensor> out{x};
   for (auto& layer : encoder->typed_layers) out.push_back(layer->forward(out.back(), mask, false));
   return out;
 }

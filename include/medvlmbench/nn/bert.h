@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "medvlmbench/nn/transformer.h"
@@ -43,6 +44,10 @@ class BertEncoderImpl : public torch::nn::Module {
   torch::nn::Embedding word_embeddings{nullptr}, position_embeddings{nullptr}, token_type_embeddings{nullptr};
   torch::nn::LayerNorm embeddings_norm{nullptr};
   TransformerEncoder encoder{nullptr};
+
+ private:
+  std::pair<at::Tensor, at::Tensor> embed(const at::Tensor& input_ids, const at::Tensor& attention_mask,
+                                          const at::Tensor& token_type_ids);
 };
 TORCH_MODULE(BertEncoder);
 
