@@ -11,6 +11,7 @@
 #include "medvlmbench/metrics/vqa_text.h"
 #include "medvlmbench/metrics/wordnet.h"
 #include "medvlmbench/tasks/bertscore.h"
+#include "medvlmbench/tasks/rows.h"
 #include "medvlmbench/tasks/task.h"
 
 namespace mvb {
@@ -127,10 +128,7 @@ class CaptionEvaluator : public TaskEvaluator {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& row : rows) {
       if (row.value("status", "") == "failed") {
-        out.push_back({{"image_path", row.value("image_path", "")},
-                       {"prediction", ""},
-                       {"error", row.value("error", "")},
-                       {"status", "failed"}});
+        out.push_back(reference_failed_row(row, {"answer"}));
         continue;
       }
       out.push_back({{"image_path", row.value("image_path", "")},

@@ -16,6 +16,7 @@
 #include "medvlmbench/metrics/vqa_text.h"
 #include "medvlmbench/metrics/wordnet.h"
 #include "medvlmbench/tasks/bertscore.h"
+#include "medvlmbench/tasks/rows.h"
 #include "medvlmbench/tasks/task.h"
 
 namespace mvb {
@@ -314,13 +315,7 @@ class VqaEvaluator : public TaskEvaluator {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& row : rows) {
       if (row.value("status", "") == "failed") {
-        nlohmann::json e = {{"image_path", row.value("image_path", "")},
-                            {"prediction", ""},
-                            {"error", row.value("error", "")},
-                            {"status", "failed"}};
-        for (const char* k : {"question", "answer", "question_type"})
-          if (row.contains(k)) e[k] = row[k];
-        out.push_back(e);
+        out.push_back(reference_failed_row(row, {"question", "answer", "question_type"}));
         continue;
       }
       nlohmann::json rec = {{"image_path", row.value("image_path", "")},

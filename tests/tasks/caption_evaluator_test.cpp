@@ -39,6 +39,8 @@ TEST(CaptionEvaluator, ReferenceMetersAndValues) {
   const json p = task_registry().get("caption").evaluator()->reference_predictions(rows);
   EXPECT_EQ(p[0]["prediciton"], "No acute cardiopulmonary process.");  // the reference's key (sic)
   EXPECT_EQ(p[0]["caption"], "No acute cardiopulmonary process.");
+  // A failed sample is logged, not skipped: {image_path, prediction "", error, status}.
+  EXPECT_EQ(p[2], json({{"image_path", ""}, {"prediction", ""}, {"error", "timeout"}, {"status", "failed"}}));
 }
 
 }  // namespace

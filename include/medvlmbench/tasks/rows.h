@@ -17,3 +17,14 @@
 // "model", "rubric_version"}. Its MC mode (`judge --mode mc`, for MedXpertQA/OmniMedVQA answers the
 // letter regex cannot parse) adds "judge_mc": {"letter", "correct", "raw", "model", "prompt_version"}.
 #pragma once
+
+#include <initializer_list>
+#include <nlohmann/json.hpp>
+
+namespace mvb {
+
+// A failed row as the reference's predictions.json logs it: {image_path, prediction: "", error,
+// status: "failed"} plus those of `keys` the row holds (the question, the answer ...).
+nlohmann::json reference_failed_row(const nlohmann::json& row, std::initializer_list<const char*> keys);
+
+}  // namespace mvb
