@@ -151,6 +151,13 @@ for i in range(n):
     a = ((a.astype(np.float64) * (1 / 255)).astype(np.float32) - mean) / std
     a = a.transpose(2, 0, 1); s += float(a[0, 100, 100])
 print(time.perf_counter() - t0, time.process_time() - c0, s)
+m = min(n, 200); ph = [0.0, 0.0, 0.0]; clock = time.process_time
+for i in range(m):
+    c = clock(); im = Image.open(f"{d}/img{i}.jpg").convert("RGB"); ph[0] += clock() - c
+    c = clock(); im = im.resize((224, 224), Image.BICUBIC); ph[1] += clock() - c
+    c = clock(); a = np.array(im); a = ((a.astype(np.float64) * (1 / 255)).astype(np.float32) - mean) / std
+    a = a.transpose(2, 0, 1); ph[2] += clock() - c
+print(*[1e3 * x / m for x in ph])
 )PY";
   const std::string cmd = std::string(MVB_SYSTEM_PYTHON) + " -c '" + py + "' " + dir + " " + std::to_string(n);
   FILE* f = popen(cmd.c_str(), "r");
@@ -159,12 +166,20 @@ print(time.perf_counter() - t0, time.process_time() - c0, s)
     std::cerr << "python3-pil reference failed (needs /usr/bin/python3 with python3-pil and python3-numpy)\n";
     return 1;
   }
+  double py_decode = -1, py_resize = -1, py_numpy = -1;
+  if (std::fscanf(f, "%lf %lf %lf", &py_decode, &py_resize, &py_numpy) != 3) {
+    std::cerr << "python3-pil reference printed no phase times\n";
+    return 1;
+  }
   pclose(f);
   std::printf("images: %d (512x512 JPEG), CLIP preprocessing 224\n", n);
   std::printf("medvlmbench (%d workers): %.3f s wall, %.1f images/s; %.2f ms CPU per image\n", workers, cpp_s,
               n / cpp_s, 1e3 * cpp_cpu / n);
   std::printf("python3-pil + numpy (1 process): %.3f s wall, %.1f images/s; %.2f ms CPU per image\n", py_s, n / py_s,
               1e3 * py_cpu / n);
+  std::printf(
+      "python3-pil, single thread, ms CPU per image: open+decode %.3f, resize %.3f, rescale+normalise (numpy) %.3f\n",
+      py_decode, py_resize, py_numpy);
   std::printf(
       "pipeline overhead beyond the phases (threads, handoff, allocation): %.3f ms CPU per image; %.1f page faults "
       "per image\n",
