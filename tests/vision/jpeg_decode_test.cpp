@@ -124,7 +124,7 @@ TEST(JpegDecode, MatchesPilConvertRgbExactly) {
   EXPECT_EQ(decoded, 10);
 }
 
-TEST(JpegDecode, TruncatedFileIsRefusedLikePil) {
+TEST(JpegDecode, TruncatedOrCorruptDataIsAnError) {
   TempDir d;
   const auto files = make_jpegs(d);
   ASSERT_FALSE(files.empty());
@@ -136,6 +136,20 @@ TEST(JpegDecode, TruncatedFileIsRefusedLikePil) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("truncated.jpg"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("truncated"), std::string::npos) << e.what();
+  }
+  // A JPEG signature followed by garbage: libjpeg's fatal error comes back as kNotHandled (no
+  // crash, no exit), and decode_image reports an undecodable image naming it.
+  const std::string garbage = std::string("\xFF\xD8\xFF\xE0", 4) + std::string(64, '\x55');
+  std::vector<uint8_t> pixels;
+  int gw = 0, gh = 0;
+  EXPECT_EQ(decode_jpeg_rgb(reinterpret_cast<const uint8_t*>(garbage.data()), garbage.size(), pixels, gw, gh),
+            JpegStatus::kNotHandled);
+  ImageRef bad{"x.parquet#row=9", std::make_shared<const std::string>(garbage), nullptr};
+  try {
+    decode_image(bad);
+    FAIL() << "garbage after a JPEG signature decoded";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("x.parquet#row=9"), std::string::npos) << e.what();
   }
   // Not a JPEG at all: the decoder declines and leaves it to the general path.
   const std::string png = "\x89PNG\r\n\x1a\n";
