@@ -12,6 +12,7 @@
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/state_dict.h"
+#include "medvlmbench/nn/cpu_threads.h"
 #include "medvlmbench/vision/preprocessor.h"
 
 namespace mvb {
@@ -77,6 +78,7 @@ nlohmann::json ContrastiveTowers::describe() const {
 
 void ContrastiveTowers::finish_setup(const std::string& architecture) {
   architecture_ = architecture;
+  if (device_.is_cpu()) nn::configure_cpu_threads();  // one intra-op thread per CPU (nn/cpu_threads.h)
   root().to(device_, dtype_);
   root().eval();
   for (auto& p : root().parameters()) p.set_requires_grad(false);

@@ -3,11 +3,28 @@
 #include <ATen/ATen.h>
 #include <torch/nn/init.h>
 
+#include <atomic>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 
 #include "medvlmbench/core/error.h"
 
 namespace mvb::nn {
+namespace {
+std::atomic<bool>& onednn_switch() {
+  static std::atomic<bool> on{[] {
+    const char* env = std::getenv("MVB_ONEDNN_LINEAR");
+    return at::hasMKLDNN() && !(env && std::strcmp(env, "0") == 0);
+  }()};
+  return on;
+}
+// Below ~1M multiply-adds the layout conversions cost more than oneDNN saves (tiny test towers, heads).
+constexpr int64_t kOnednnMinMacs = int64_t{1} << 20;
+}  // namespace
+
+bool use_onednn_linear() { return onednn_switch().load(); }
+void set_onednn_linear(bool on) { onednn_switch().store(on && at::hasMKLDNN()); }
 
 LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias) : in_features(in), out_features(out) {
   weight = register_parameter("weight", at::empty({out, in}));
@@ -19,8 +36,44 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias) : in_features(in
   }
 }
 
+bool LinearImpl::onednn_eligible(const at::Tensor& x) const {
+  if (!use_onednn_linear() || at::GradMode::is_enabled() || !x.device().is_cpu() || x.dim() < 2) return false;
+  if (in_features == 0 || out_features == 0) return false;
+  if (x.scalar_type() != at::kFloat || weight.scalar_type() != at::kFloat || !weight.device().is_cpu()) return false;
+  return x.numel() / in_features * in_features * out_features >= kOnednnMinMacs;
+}
+
+at::Tensor LinearImpl::onednn_forward(const at::Tensor& x) {
+  at::Tensor w, b;
+  {
+    std::lock_guard<std::mutex> lock(*dnn_mutex_);
+    const bool fresh = dnn_weight_.defined() && dnn_source_.weight_data == weight.data_ptr() &&
+                       dnn_source_.weight_version == static_cast<int64_t>(weight._version()) &&
+                       dnn_source_.bias_data == (bias.defined() ? bias.data_ptr() : nullptr) &&
+                       dnn_source_.bias_version == (bias.defined() ? static_cast<int64_t>(bias._version()) : -1);
+    if (!fresh) {
+      dnn_weight_ = weight.contiguous().to_mkldnn();
+      dnn_bias_ = bias.defined() ? bias.contiguous().to_mkldnn() : at::Tensor();
+      dnn_source_.weight = weight.storage();
+      dnn_source_.weight_data = weight.data_ptr();
+      dnn_source_.weight_version = static_cast<int64_t>(weight._version());
+      dnn_source_.bias = bias.defined() ? bias.storage() : c10::Storage();
+      dnn_source_.bias_data = bias.defined() ? bias.data_ptr() : nullptr;
+      dnn_source_.bias_version = bias.defined() ? static_cast<int64_t>(bias._version()) : -1;
+    }
+    w = dnn_weight_;
+    b = dnn_bias_;
+  }
+  at::Tensor rows = x.reshape({-1, in_features}).contiguous().to_mkldnn();
+  at::Tensor y = at::mkldnn_linear(rows, w, b.defined() ? c10::optional<at::Tensor>(b) : c10::nullopt).to_dense();
+  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+  shape.back() = out_features;
+  return y.view(shape);
+}
+
 at::Tensor LinearImpl::forward(const at::Tensor& x) {
-  at::Tensor y = at::linear(x, weight, bias);
+  last_onednn_ = onednn_eligible(x);
+  at::Tensor y = last_onednn_ ? onednn_forward(x) : at::linear(x, weight, bias);
   if (lora_A.defined() && !merged_) {
     at::Tensor h = lora.dropout > 0 && is_training() ? at::dropout(x, lora.dropout, true) : x;
     y = y + at::linear(at::linear(h, lora_A), lora_B) * lora.scaling();

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
 #include <limits>
 
 #include "medvlmbench/core/error.h"
@@ -22,13 +23,41 @@ namespace {
 at::Tensor split_heads(const at::Tensor& x, int64_t heads) {
   return x.view({x.size(0), x.size(1), heads, x.size(2) / heads}).transpose(1, 2);
 }
+
+// softmax(q k^T / sqrt(d) + mask) v over [B, heads, L, d] views. With autograd on, or on LibTorch 2.x
+// (fused kernels), this is compat::scaled_dot_product_attention. Inference on 1.13 takes the same
+// steps with fewer passes: the scale goes into q (3x smaller than the scores when L ~ 200, d = 64), and
+// the causal/padding masks and the fp32 softmax work in place on the scores.
+at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask, bool causal) {
+#if !MVB_TORCH_AT_LEAST(2, 0)
+  if (!at::GradMode::is_enabled()) {
+    at::Tensor scores = at::matmul(q * (1.0 / std::sqrt(static_cast<double>(q.size(-1)))), k.transpose(-2, -1));
+    if (causal) {
+      const int64_t lq = q.size(-2), lk = k.size(-2);
+      at::Tensor drop = at::ones({lq, lk}, q.options().dtype(at::kBool)).triu(lk - lq + 1);
+      scores.masked_fill_(drop, -std::numeric_limits<float>::infinity());
+    }
+    if (mask.defined()) scores.add_(mask);
+    // fp32 softmax for half inputs, as HF's eager attention does.
+    at::Tensor probs = scores.scalar_type() == at::kFloat ? scores.softmax(-1)
+                                                          : at::softmax(scores, -1, at::kFloat).to(q.scalar_type());
+    return at::matmul(probs, v);
+  }
+#endif
+  return compat::scaled_dot_product_attention(q, k, v, mask, causal);
+}
+
+// Adds `residual` to the freshly computed `branch` (in place when no autograd graph is recorded).
+at::Tensor add_residual(at::Tensor branch, const at::Tensor& residual) {
+  return at::GradMode::is_enabled() ? branch + residual : branch.add_(residual);
+}
 }  // namespace
 
 at::Tensor MultiHeadAttentionImpl::forward(const at::Tensor& x, const at::Tensor& mask, bool causal) {
   at::Tensor q = split_heads(q_proj->forward(x), heads);
   at::Tensor k = split_heads(k_proj->forward(x), heads);
   at::Tensor v = split_heads(v_proj->forward(x), heads);
-  at::Tensor o = compat::scaled_dot_product_attention(q, k, v, mask, causal);
+  at::Tensor o = attend(q, k, v, mask, causal);
   return out_proj->forward(o.transpose(1, 2).reshape({x.size(0), x.size(1), dim}));
 }
 
@@ -37,7 +66,7 @@ at::Tensor MultiHeadAttentionImpl::forward_cross(const at::Tensor& q_in, const a
   at::Tensor q = split_heads(q_proj->forward(q_in), heads);
   at::Tensor k = split_heads(k_proj->forward(kv_in), heads);
   at::Tensor v = split_heads(v_proj->forward(kv_in), heads);
-  at::Tensor o = compat::scaled_dot_product_attention(q, k, v, mask, false);
+  at::Tensor o = attend(q, k, v, mask, false);
   return out_proj->forward(o.transpose(1, 2).reshape({q_in.size(0), q_in.size(1), dim}));
 }
 
@@ -46,7 +75,29 @@ MlpImpl::MlpImpl(int64_t dim, int64_t hidden, Activation a, bool bias) : act(a) 
   fc2 = register_module("fc2", Linear(hidden, dim, bias));
 }
 
-at::Tensor MlpImpl::forward(const at::Tensor& x) { return fc2->forward(activate(fc1->forward(x), act)); }
+at::Tensor MlpImpl::forward(const at::Tensor& x) {
+  at::Tensor h = fc1->forward(x);
+  if (at::GradMode::is_enabled()) return fc2->forward(activate(h, act));
+  // Inference: the hidden activation (4x wider than the model) is rewritten in place instead of
+  // allocating one tensor per elementwise step.
+  switch (act) {
+    case Activation::kQuickGelu: {
+      at::Tensor gate = h * 1.702;
+      h.mul_(gate.sigmoid_());
+      break;
+    }
+    case Activation::kGelu:
+      at::gelu_(h);
+      break;
+    case Activation::kGeluTanh:
+      at::gelu_(h, "tanh");
+      break;
+    case Activation::kRelu:
+      h.relu_();
+      break;
+  }
+  return fc2->forward(h);
+}
 
 TransformerLayerImpl::TransformerLayerImpl(const TransformerLayerOptions& o) : opts(o) {
   self_attn = register_module("self_attn", MultiHeadAttention(o.dim, o.heads, o.qkv_bias));
@@ -57,11 +108,11 @@ TransformerLayerImpl::TransformerLayerImpl(const TransformerLayerOptions& o) : o
 
 at::Tensor TransformerLayerImpl::forward(const at::Tensor& x, const at::Tensor& mask, bool causal) {
   if (opts.pre_norm) {
-    at::Tensor h = x + self_attn->forward(layer_norm1->forward(x), mask, causal);
-    return h + mlp->forward(layer_norm2->forward(h));
+    at::Tensor h = add_residual(self_attn->forward(layer_norm1->forward(x), mask, causal), x);
+    return add_residual(mlp->forward(layer_norm2->forward(h)), h);
   }
-  at::Tensor h = layer_norm1->forward(x + self_attn->forward(x, mask, causal));
-  return layer_norm2->forward(h + mlp->forward(h));
+  at::Tensor h = layer_norm1->forward(add_residual(self_attn->forward(x, mask, causal), x));
+  return layer_norm2->forward(add_residual(mlp->forward(h), h));
 }
 
 TransformerEncoderImpl::TransformerEncoderImpl(const TransformerLayerOptions& o, int64_t n) {

@@ -4,9 +4,12 @@
 // the identity change. Parameter names are weight / bias / lora_A / lora_B.
 #pragma once
 
+#include <c10/core/Storage.h>
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
+#include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -32,15 +35,41 @@ class LinearImpl : public torch::nn::Module {
   void merge_lora();
   void unmerge_lora();
   bool lora_merged() const { return merged_; }
+  // Whether the latest forward() went through oneDNN (for tests and benchmarks).
+  bool last_forward_used_onednn() const { return last_onednn_; }
 
   int64_t in_features, out_features;
   at::Tensor weight, bias, lora_A, lora_B;
   LoraConfig lora;
 
  private:
+  // Inference on CPU in fp32 runs the product through oneDNN (see use_onednn_linear), with the
+  // weight copied into oneDNN's layout once and kept; the copy is refreshed when the weight's or the
+  // bias's data or version counter changes (loading, merging an adapter, an optimizer step, a move).
+  bool onednn_eligible(const at::Tensor& x) const;
+  at::Tensor onednn_forward(const at::Tensor& x);
+  // What the copy was made from. The storages are held so that a replaced weight's memory cannot be
+  // reused by a new weight at the same address (which would make a stale copy look current).
+  struct DnnSource {
+    c10::Storage weight, bias;
+    const void* weight_data = nullptr;
+    const void* bias_data = nullptr;
+    int64_t weight_version = -1, bias_version = -1;
+  };
+  at::Tensor dnn_weight_, dnn_bias_;
+  DnnSource dnn_source_;
+  bool last_onednn_ = false;
+  std::shared_ptr<std::mutex> dnn_mutex_ = std::make_shared<std::mutex>();
   bool merged_ = false;
 };
 TORCH_MODULE(Linear);
+
+// Whether no-grad fp32 CPU forwards of large enough layers use oneDNN's matmul (on by default when
+// LibTorch has oneDNN; MVB_ONEDNN_LINEAR=0 in the environment turns it off). Debian's LibTorch sends
+// fp32 at::linear to the generic BLAS (OpenBLAS), which measured ~1.3x slower per product here;
+// results agree to fp32 rounding (tests/nn/linear_onednn_test.cpp).
+bool use_onednn_linear();
+void set_onednn_linear(bool on);
 
 // Every Linear inside `module` (recursively), with its dotted path.
 std::vector<std::pair<std::string, Linear>> find_linears(torch::nn::Module& module);

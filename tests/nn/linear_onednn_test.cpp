@@ -1,0 +1,86 @@
+// The oneDNN route of nn::Linear (no-grad fp32 CPU inference of large layers) against at::linear,
+// and its weight cache following every change of the weight.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <gtest/gtest.h>
+
+#include "medvlmbench/nn/cpu_threads.h"
+#include "medvlmbench/nn/linear.h"
+
+namespace mvb::nn {
+namespace {
+
+// 64 x 256 x 128 = 2M multiply-adds: above the size where oneDNN is used.
+constexpr int64_t kIn = 256, kOut = 128;
+
+TEST(OnednnLinear, MatchesAtLinearAndFollowsWeightChanges) {
+  if (!at::hasMKLDNN()) GTEST_SKIP() << "this LibTorch has no oneDNN: nn::Linear always uses at::linear";
+  set_onednn_linear(true);
+  ASSERT_TRUE(use_onednn_linear());
+  at::manual_seed(0);
+  Linear lin(kIn, kOut, true);
+  at::Tensor x = at::randn({4, 16, kIn});
+  at::NoGradGuard no_grad;
+  auto expect = [&] { return at::linear(x, lin->weight, lin->bias); };
+  at::Tensor y = lin->forward(x);
+  EXPECT_TRUE(lin->last_forward_used_onednn());
+  EXPECT_EQ(y.sizes(), (std::vector<int64_t>{4, 16, kOut}));
+  EXPECT_LT((y - expect()).abs().max().item<double>(), 1e-4);
+  // An in-place change of the weight or the bias (loading, merging LoRA) is seen by the next forward.
+  lin->weight.mul_(-2.0);
+  EXPECT_LT((lin->forward(x) - expect()).abs().max().item<double>(), 1e-4);
+  lin->bias.add_(1.0);
+  EXPECT_LT((lin->forward(x) - expect()).abs().max().item<double>(), 1e-4);
+  // A merged adapter too.
+  lin->enable_lora(LoraConfig{4, 8, 0.0});
+  lin->lora_B.normal_();
+  at::Tensor adapted = lin->forward(x);
+  EXPECT_LT(
+      (adapted - (expect() + at::linear(at::linear(x, lin->lora_A), lin->lora_B) * 2.0)).abs().max().item<double>(),
+      1e-3);
+  lin->merge_lora();
+  EXPECT_LT((lin->forward(x) - adapted).abs().max().item<double>(), 1e-3);
+  // Non-contiguous input.
+  at::Tensor xt = at::randn({kIn, 64}).t();
+  EXPECT_LT((lin->forward(xt) - at::linear(xt, lin->weight, lin->bias)).abs().max().item<double>(), 1e-3);
+  EXPECT_TRUE(lin->last_forward_used_onednn());
+}
+
+TEST(OnednnLinear, AutogradStillFlowsThroughAtLinear) {
+  // With grad mode on (training LoRA), the oneDNN path is not taken and gradients reach the weights.
+  set_onednn_linear(true);
+  Linear lin(kIn, kOut, true);
+  at::Tensor x = at::randn({64, kIn});
+  lin->forward(x).sum().backward();
+  EXPECT_FALSE(lin->last_forward_used_onednn());
+  ASSERT_TRUE(lin->weight.grad().defined());
+  EXPECT_GT(lin->weight.grad().abs().sum().item<double>(), 0.0);
+}
+
+TEST(OnednnLinear, SmallLayersStayOnAtLinear) {
+  set_onednn_linear(true);
+  Linear lin(8, 4, true);
+  at::NoGradGuard no_grad;
+  lin->forward(at::randn({3, 8}));
+  EXPECT_FALSE(lin->last_forward_used_onednn());
+}
+
+TEST(OnednnLinear, SwitchOffUsesAtLinearExactly) {
+  set_onednn_linear(false);
+  Linear lin(kIn, kOut, true);
+  at::Tensor x = at::randn({64, kIn});
+  at::NoGradGuard no_grad;
+  EXPECT_TRUE(at::equal(lin->forward(x), at::linear(x, lin->weight, lin->bias)));
+  EXPECT_FALSE(lin->last_forward_used_onednn());
+  set_onednn_linear(true);
+}
+
+TEST(CpuThreads, GivesLibTorchOneThreadPerCpuOnce) {
+  const CpuThreads first = configure_cpu_threads();
+  EXPECT_GE(first.intra_op, 1);
+  EXPECT_EQ(at::get_num_threads(), first.intra_op);
+  EXPECT_EQ(configure_cpu_threads().intra_op, first.intra_op);  // idempotent
+}
+
+}  // namespace
+}  // namespace mvb::nn
