@@ -118,6 +118,7 @@ class BiomedClipModel : public ContrastiveTowers {
     v.patch_bias = true;
     v.pre_norm = false;
     v.final_norm = true;
+    v.position_embedding_module = false;  // timm's pos_embed is an nn.Parameter: PEFT's LoRA skips it
     nn::BertOptions t;
     const auto& words = sd.record("text.transformer.embeddings.word_embeddings.weight").shape;
     t.vocab_size = words[0];

@@ -29,8 +29,8 @@ VisionTransformerImpl::VisionTransformerImpl(const VisionTransformerOptions& o) 
       "patch_embedding",
       torch::nn::Conv2d(torch::nn::Conv2dOptions(o.channels, d, o.patch_size).stride(o.patch_size).bias(o.patch_bias)));
   if (o.class_token) class_embedding = register_parameter("class_embedding", at::randn({d}));
-  position_embedding =
-      register_module("position_embedding", torch::nn::Embedding(num_patches() + (o.class_token ? 1 : 0), d));
+  position_embedding = register_module(
+      "position_embedding", Embedding(num_patches() + (o.class_token ? 1 : 0), d, o.position_embedding_module));
   if (o.pre_norm)
     pre_layrnorm =
         register_module("pre_layrnorm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(o.layer.eps)));
@@ -49,7 +49,8 @@ VisionOutput VisionTransformerImpl::forward(const at::Tensor& pixel_values) {
   const at::Tensor& w = patch_embedding->weight;
   at::Tensor x = patch_embedding->forward(pixel_values.to(w.scalar_type())).flatten(2).transpose(1, 2);
   if (opts.class_token) x = at::cat({class_embedding.view({1, 1, -1}).expand({x.size(0), 1, x.size(2)}), x}, 1);
-  x = x + position_embedding->weight.unsqueeze(0);
+  // HF adds position_embedding(position_ids) with position_ids = arange(num_positions): the whole table.
+  x = x + position_embedding->table().unsqueeze(0);
   if (opts.pre_norm) x = pre_layrnorm->forward(x);
   x = encoder->forward(x);
   VisionOutput out;

@@ -99,7 +99,9 @@ std::vector<std::pair<std::string, at::Tensor>> named_tensors(torch::nn::Module&
 }
 
 bool is_lora_name(const std::string& name) {
-  return name.find("lora_A") != std::string::npos || name.find("lora_B") != std::string::npos;
+  // lora_A / lora_B (Linear adapters), lora_embedding_A / lora_embedding_B (embedding adapters, PEFT's names).
+  return name.find("lora_A") != std::string::npos || name.find("lora_B") != std::string::npos ||
+         name.find("lora_embedding_A") != std::string::npos || name.find("lora_embedding_B") != std::string::npos;
 }
 
 }  // namespace mvb::nn

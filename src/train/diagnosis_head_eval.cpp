@@ -11,6 +11,7 @@
 #include "medvlmbench/core/log.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/models/contrastive_towers.h"
+#include "medvlmbench/nn/embedding.h"
 #include "medvlmbench/tasks/usage.h"
 #include "medvlmbench/tasks/zero_shot.h"
 #include "medvlmbench/train/diagnosis_data.h"
@@ -51,6 +52,7 @@ class DiagnosisHeadEvalRunner : public UsageRunner {
       model->root().to(model->device(), model->dtype());
       load_lora_weights(cfg.model_path, model->vision_tower());
       for (auto& [name, lin] : nn::find_linears(model->vision_tower())) lin->merge_lora();
+      for (auto& [name, emb] : nn::find_embeddings(model->vision_tower())) emb->merge_lora();
       const std::string lora_file = io::join_path(cfg.model_path, kLoraWeightsFile);
       extra_key = "lora:" + fingerprint_files({lora_file}, "lora");
     }

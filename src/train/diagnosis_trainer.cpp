@@ -83,8 +83,8 @@ class DiagnosisTrainRunner : public UsageRunner {
     if (lora) {
       adapted = apply_lora(model->vision_tower(), lcfg);
       model->root().to(model->device(), model->dtype());
-      spdlog::info("{}: LoRA r={} alpha={} dropout={} on {} linear layers of the vision tower ({})", mode_name(mode_),
-                   lcfg.r, lcfg.alpha, lcfg.dropout, adapted,
+      spdlog::info("{}: LoRA r={} alpha={} dropout={} on {} layers (Linear, Embedding) of the vision tower ({})",
+                   mode_name(mode_), lcfg.r, lcfg.alpha, lcfg.dropout, adapted,
                    train_tower ? "trained" : "frozen, as the reference: only the head trains");
     }
     std::vector<at::Tensor> params;

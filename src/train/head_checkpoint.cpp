@@ -5,8 +5,10 @@
 #include <filesystem>
 
 #include "medvlmbench/core/error.h"
+#include "medvlmbench/core/log.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/safetensors.h"
+#include "medvlmbench/nn/embedding.h"
 #include "medvlmbench/nn/weights.h"
 
 namespace mvb::train {
@@ -17,6 +19,12 @@ int apply_lora(torch::nn::Module& tower, const nn::LoraConfig& cfg) {
     lin->enable_lora(cfg);
     ++n;
   }
+  // PEFT also wraps the tower's nn.Embedding tables (HF CLIP / SigLIP position embeddings).
+  for (auto& [name, emb] : nn::find_embeddings(tower))
+    if (emb->peft_target) {
+      emb->enable_lora(cfg);
+      ++n;
+    }
   MVB_CHECK(n > 0, "the vision tower has no linear layers to adapt with LoRA");
   return n;
 }
@@ -75,6 +83,13 @@ void load_lora_weights(const std::string& run_dir, torch::nn::Module& lora_tower
   for (auto& param : lora_tower.named_parameters(true)) {
     if (!nn::is_lora_name(param.key())) continue;
     auto it = m.find(param.key());
+    // Runs saved before embedding tables carried adapters lack them; a missing one is PEFT's initial
+    // (zero) change, so the tower computes exactly what it computed when that run was saved.
+    if (it == m.end() && param.key().find("lora_embedding_") != std::string::npos) {
+      spdlog::warn("{} has no '{}' (saved before embedding adapters existed); it stays zero", p, param.key());
+      if (param.key().find("lora_embedding_A") != std::string::npos) param.value().zero_();
+      continue;
+    }
     MVB_CHECK(it != m.end(), p, " lacks adapter '", param.key(), "'; was it trained with another LoRA config?");
     MVB_CHECK(it->second.sizes() == param.value().sizes(), p, ": adapter '", param.key(), "' has shape ",
               it->second.sizes(), ", expected ", param.value().sizes());

@@ -7,9 +7,9 @@
 
 #include <torch/nn/module.h>
 #include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/embedding.h>
 #include <torch/nn/modules/normalization.h>
 
+#include "medvlmbench/nn/embedding.h"
 #include "medvlmbench/nn/transformer.h"
 
 namespace mvb::nn {
@@ -25,6 +25,9 @@ struct VisionTransformerOptions {
   bool pre_norm = false;        // LN on the embeddings before the encoder (CLIP's pre_layrnorm)
   bool final_norm = true;       // LN after the encoder (post_layernorm / norm)
   bool attention_pool = false;  // SigLIP multihead attention pooling head instead of the class token
+  // Whether the published model keeps the position table in an nn.Embedding (HF CLIP / SigLIP: PEFT's
+  // LoRA adapts it) or in an nn.Parameter (timm's pos_embed: PEFT leaves it alone).
+  bool position_embedding_module = true;
 };
 
 // SigLIP's SiglipMultiheadAttentionPoolingHead: a learned probe attends over the tokens.
@@ -52,8 +55,8 @@ class VisionTransformerImpl : public torch::nn::Module {
 
   VisionTransformerOptions opts;
   torch::nn::Conv2d patch_embedding{nullptr};
-  at::Tensor class_embedding;                        // [D] when class_token
-  torch::nn::Embedding position_embedding{nullptr};  // [num_positions, D]
+  at::Tensor class_embedding;             // [D] when class_token
+  Embedding position_embedding{nullptr};  // [num_positions, D]
   torch::nn::LayerNorm pre_layrnorm{nullptr}, post_layernorm{nullptr};
   TransformerEncoder encoder{nullptr};
   AttentionPoolHead head{nullptr};

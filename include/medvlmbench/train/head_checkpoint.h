@@ -3,7 +3,8 @@
 // command line (unlike the reference, whose pytorch_model.bin holds only the backbone):
 //   mvb_head.json       base checkpoint path, model, usage, classes, LoRA settings, fingerprint
 //   head.safetensors    the linear head: weight [C, D], bias [C]          (lp, img-lora-lp)
-//   lora.safetensors    LoRA adapters of the vision tower (lora_A, lora_B) (img-lora-lp, clip-img-lora)
+//   lora.safetensors    LoRA adapters of the vision tower (lora_A, lora_B, lora_embedding_A/B) (img-lora-lp,
+//   clip-img-lora)
 #pragma once
 
 #include <torch/nn/module.h>
@@ -19,9 +20,10 @@ inline constexpr const char* kHeadMetaFile = "mvb_head.json";
 inline constexpr const char* kHeadWeightsFile = "head.safetensors";
 inline constexpr const char* kLoraWeightsFile = "lora.safetensors";
 
-// Puts a LoRA adapter on every Linear of `tower` (the reference targets every nn.Linear of the vision
-// tower; it also lists nn.Embedding, which PEFT adapts too: we leave embeddings frozen). Returns how
-// many layers got one.
+// Puts a LoRA adapter on every Linear of `tower` and on every embedding table that the published
+// model holds in an nn.Embedding (the reference targets every nn.Linear / nn.Embedding of the vision
+// tower with PEFT: HF CLIP's and SigLIP's position_embedding; timm's pos_embed is a Parameter and is
+// left alone). Returns how many layers got one.
 int apply_lora(torch::nn::Module& tower, const nn::LoraConfig& cfg);
 // The LoRA config the diagnosis usages use: the reference's r 8, alpha 32, dropout 0.05, unless the
 // user changed --lora_r/--lora_alpha/--lora_dropout from their (VQA) defaults.
