@@ -113,7 +113,12 @@ std::string resolve_checkpoint_dir(const ModelSpec& spec) {
 at::ScalarType resolve_dtype(const ModelSpec& spec) {
   const std::string& d = spec.dtype;
   if (d == "fp32" || d == "float32") return at::kFloat;
-  if (d == "fp16" || d == "float16") return at::kHalf;
+  if (d == "fp16" || d == "float16") {
+    // CPU LibTorch 1.13 has no fp16 matmul or LayerNorm kernels ("addmm_impl_cpu_ not implemented for
+    // 'Half'"); say so before loading instead of failing mid-forward.
+    MVB_USAGE_CHECK(!spec.device.is_cpu(), "dtype fp16 needs a CUDA device; on CPU use bf16 or fp32");
+    return at::kHalf;
+  }
   if (d == "bf16" || d == "bfloat16") return at::kBFloat16;
   MVB_USAGE_CHECK(d == "auto" || d.empty(), "unknown dtype '", d, "' (use auto, fp32, fp16 or bf16)");
   return spec.device.is_cuda() ? at::kBFloat16 : at::kFloat;

@@ -90,5 +90,14 @@ TEST(ReducedPrecision, UnknownDtypeIsAUsageError) {
   EXPECT_THROW(load_with_dtype("CLIP", fixture_path("models/tiny-clip"), "fp8"), UsageError);
 }
 
+TEST(ReducedPrecision, Fp16OnCpuIsRefusedWithTheAlternatives) {
+  try {
+    load_with_dtype("SigLIP", fixture_path("models/tiny-siglip"), "fp16");
+    ADD_FAILURE() << "fp16 on CPU was accepted";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("bf16"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace mvb::test
