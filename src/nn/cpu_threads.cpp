@@ -4,6 +4,8 @@
 #include <dlfcn.h>
 #include <sched.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <thread>
 
@@ -17,15 +19,22 @@ int usable_cpus() {
   return static_cast<int>(std::thread::hardware_concurrency());
 }
 
+double load_average_1min() {
+  double load[1] = {0};
+  return getloadavg(load, 1) == 1 ? load[0] : 0.0;
+}
+
 CpuThreads configure_once() {
-  CpuThreads out{at::get_num_threads(), false};
+  CpuThreads out;
+  out.intra_op = at::get_num_threads();
+  out.load_average = load_average_1min();
   int want = 0;
   if (const char* mvb = std::getenv("MVB_NUM_THREADS"))
     want = std::atoi(mvb);
   else if (std::getenv("OMP_NUM_THREADS"))
     return out;  // the user's setting wins
   else
-    want = usable_cpus();
+    want = idle_cpu_threads(usable_cpus(), out.load_average);
   if (want <= 0) return out;
   // OpenBLAS exports this symbol; other BLAS libraries do not, and then nothing is changed.
   using SetThreads = void (*)(int);
@@ -39,6 +48,12 @@ CpuThreads configure_once() {
 }
 
 }  // namespace
+
+int idle_cpu_threads(int cpus, double load_average) {
+  if (load_average < cpus) return std::max(1, cpus);
+  const int excess = static_cast<int>(std::lround(load_average - cpus));
+  return std::max(1, cpus - excess);
+}
 
 CpuThreads configure_cpu_threads() {
   static const CpuThreads done = configure_once();
