@@ -85,7 +85,7 @@ double clip_zs_images_per_s(const std::string& model_path, const std::string& da
 int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 96;
   if (argc > 2 && std::atoi(argv[2]) > 0) setenv("MVB_NUM_THREADS", argv[2], 1);
-  const nn::CpuThreads policy = nn::configure_cpu_threads();  // what the CLIP factory does on CPU
+  nn::configure_cpu_threads();  // what the CLIP factory does on CPU
   log::init("warn");
   const std::string work = "/tmp/mvb_clip_bench";
   fs::remove_all(work);
@@ -96,10 +96,8 @@ int main(int argc, char** argv) {
     std::cerr << "cannot make the ViT-B/16-sized checkpoint (needs /usr/bin/python3 with python3-torch)\n";
     return 1;
   }
-  std::printf(
-      "clip-zs on %d 512x512 PNGs, CPU, %d libtorch threads (1-min load average %.2f at start; "
-      "nn/cpu_threads.h)\n",
-      n, at::get_num_threads(), policy.load_average);
+  std::printf("clip-zs on %d 512x512 PNGs, CPU, %d libtorch threads (nn/cpu_threads.h; load %s at start)\n", n,
+              at::get_num_threads(), load_average().c_str());
   const double tiny = clip_zs_images_per_s(std::string(MVB_SOURCE_DIR) + "/tests/fixtures/models/tiny-clip", data,
                                            work + "/out_tiny", 64);
   std::printf("  tiny CLIP (ViT 2L/24, 32px):      %8.1f images/s end to end\n", tiny);

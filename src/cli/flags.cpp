@@ -20,9 +20,12 @@ CLI::Option* opt(CLI::App& app, const std::string& name, T& target, const std::s
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 }
 
-// HF-style booleans ("--bf16 True", "--lora_enable", "--bf16 false").
+// HF-style booleans ("--bf16 True", "--lora_enable", "--bf16 false"): the value is optional
+// (expected(0, 1)), as HfArgumentParser's nargs="?" booleans, so the reference's command lines parse.
 CLI::Option* bool_opt(CLI::App& app, const std::string& name, bool& target, const std::string& help) {
-  return app.add_flag(name + "{true}", target, help)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  return app.add_flag(name + "{true}", target, help)
+      ->expected(0, 1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 }
 
 // run_eval.py flags that have no effect here. Accepted so the reference's command lines run unchanged;
@@ -62,6 +65,8 @@ void add_common_flags(CLI::App& app, RunConfig& c) {
   opt(app, "--context_length", c.context_length, "Text context length for CLIP text towers");
   opt(app, "--seed", c.seed, "Random seed");
   opt(app, "--device", c.device, "cpu, cuda, cuda:N or auto");
+  opt(app, "--dtype", c.dtype, "Model precision: auto (fp32 on CPU, bf16 on CUDA), fp32, bf16 or fp16")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16", "fp16"}));
   opt(app, "--batch_size", c.batch_size, "Batch size (0 = the usage's default)");
   opt(app, "--num_workers", c.num_workers, "Threads decoding and preprocessing images");
   opt(app, "--limit,--max_samples", c.limit, "Process only the first N samples (after --shard)");
@@ -135,8 +140,8 @@ void add_train_flags(CLI::App& app, RunConfig& c) {
   opt(app, "--mm_projector_lr", c.mm_projector_lr, "Separate learning rate for the projector");
   opt(app, "--model_max_length", c.model_max_length, "Maximum sequence length");
   opt(app, "--max_grad_norm", c.max_grad_norm, "Gradient clipping norm");
-  bool_opt(app, "--bf16", c.bf16, "Train in bfloat16");
-  bool_opt(app, "--fp16", c.fp16, "Train in float16");
+  bool_opt(app, "--bf16", c.bf16, "Run the model in bfloat16 (same as --dtype bf16)");
+  bool_opt(app, "--fp16", c.fp16, "Run the model in float16 (same as --dtype fp16; CUDA only)");
   opt(app, "--eval_every", c.eval_every,
       "Diagnosis LP/LoRA: evaluate on the test split every N epochs (0 = only at the end)");
   bool_opt(app, "--lora_head_only", c.lora_head_only,

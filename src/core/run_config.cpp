@@ -1,5 +1,7 @@
 #include "medvlmbench/core/run_config.h"
 
+#include "medvlmbench/core/error.h"
+
 namespace mvb {
 
 nlohmann::json RunConfig::to_json() const {
@@ -20,6 +22,7 @@ nlohmann::json RunConfig::to_json() const {
       {"context_length", context_length},
       {"seed", seed},
       {"device", device},
+      {"dtype", dtype},
       {"batch_size", batch_size},
       {"num_workers", num_workers},
       {"limit", limit},
@@ -87,6 +90,14 @@ nlohmann::json RunConfig::model_options() const {
   if (api_max_tokens > 0) o["api_max_tokens"] = api_max_tokens;
   if (!api_prices.empty()) o["api_prices"] = api_prices;
   return o;
+}
+
+std::string RunConfig::model_dtype() const {
+  MVB_USAGE_CHECK(!(bf16 && fp16), "--bf16 and --fp16 both given; pick one (or --dtype)");
+  const std::string flag = bf16 ? "bf16" : fp16 ? "fp16" : "";
+  if (flag.empty()) return dtype;
+  MVB_USAGE_CHECK(dtype == "auto" || dtype == flag, "--", flag, " contradicts --dtype ", dtype, "; give one of them");
+  return flag;
 }
 
 }  // namespace mvb

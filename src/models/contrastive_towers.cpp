@@ -94,7 +94,10 @@ void ContrastiveTowers::finish_setup(const std::string& architecture) {
     const std::string p = io::join_path(checkpoint_dir_, cfg);
     if (io::exists(p)) files.push_back(p);
   }
-  fingerprint_ = fingerprint_files(files, architecture);
+  // Features computed in bf16/fp16 differ from fp32 ones, so the precision is part of the cache key
+  // (fp32 keeps the plain key, which earlier caches were written under).
+  const std::string precision = dtype_ == at::kFloat ? "" : std::string("|") + c10::toString(dtype_);
+  fingerprint_ = fingerprint_files(files, architecture + precision);
 }
 
 std::string resolve_checkpoint_dir(const ModelSpec& spec) {

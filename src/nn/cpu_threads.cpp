@@ -5,36 +5,22 @@
 #include <sched.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdlib>
 #include <thread>
 
 namespace mvb::nn {
 namespace {
 
-int usable_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
-  return static_cast<int>(std::thread::hardware_concurrency());
-}
-
-double load_average_1min() {
-  double load[1] = {0};
-  return getloadavg(load, 1) == 1 ? load[0] : 0.0;
-}
-
 CpuThreads configure_once() {
   CpuThreads out;
   out.intra_op = at::get_num_threads();
-  out.load_average = load_average_1min();
   int want = 0;
   if (const char* mvb = std::getenv("MVB_NUM_THREADS"))
     want = std::atoi(mvb);
   else if (std::getenv("OMP_NUM_THREADS"))
     return out;  // the user's setting wins
   else
-    want = idle_cpu_threads(usable_cpus(), out.load_average);
+    want = usable_cpus();
   if (want <= 0) return out;
   // OpenBLAS exports this symbol; other BLAS libraries do not, and then nothing is changed.
   using SetThreads = void (*)(int);
@@ -49,10 +35,11 @@ CpuThreads configure_once() {
 
 }  // namespace
 
-int idle_cpu_threads(int cpus, double load_average) {
-  if (load_average < cpus) return std::max(1, cpus);
-  const int excess = static_cast<int>(std::lround(load_average - cpus));
-  return std::max(1, cpus - excess);
+int usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return CPU_COUNT(&set);
+  return static_cast<int>(std::thread::hardware_concurrency());
 }
 
 CpuThreads configure_cpu_threads() {

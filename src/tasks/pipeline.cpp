@@ -26,6 +26,14 @@
 namespace mvb {
 namespace {
 
+// The precision the model is built in, checked against the device before any output is written
+// (the model factory checks again, for library callers).
+std::string model_dtype_for(const RunConfig& cfg, const c10::Device& device) {
+  const std::string dtype = cfg.model_dtype();
+  MVB_USAGE_CHECK(!(dtype == "fp16" && device.is_cpu()), "dtype fp16 needs a CUDA device; on CPU use bf16 or fp32");
+  return dtype;
+}
+
 std::string now_iso8601() {
   std::time_t t = std::time(nullptr);
   char buf[32];
@@ -224,6 +232,7 @@ RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
   const DatasetInfo& info = v.dataset->info();
   const SampleSelection selection = SampleSelection::parse(cfg.shard, cfg.limit);
   const c10::Device device = resolve_device(cfg.device);
+  const std::string dtype = model_dtype_for(cfg, device);
 
   MVB_CHECK(!io::exists(cfg.exp_path) || io::is_directory(cfg.exp_path), "--exp_path ", cfg.exp_path,
             " is a file; give a folder for run outputs");
@@ -270,6 +279,7 @@ RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
   spec.model_path = cfg.model_path;
   spec.model_base = cfg.model_base;
   spec.device = device;
+  spec.dtype = dtype;
   spec.seed = cfg.seed;
   spec.cache_dir = cfg.cache_dir;
   spec.class_texts = info.class_texts;
@@ -321,6 +331,7 @@ RunOutcome run_train(const RunConfig& in, const std::vector<std::string>& argv) 
   Validated v = validate(in, "train");
   const RunConfig& cfg = v.cfg;
   const c10::Device device = resolve_device(cfg.device);
+  const std::string dtype = model_dtype_for(cfg, device);
   MVB_CHECK(!io::exists(cfg.output_dir) || io::is_directory(cfg.output_dir), "--output_dir ", cfg.output_dir,
             " is a file; give a folder for training outputs");
   RunOutcome out;
@@ -338,6 +349,7 @@ RunOutcome run_train(const RunConfig& in, const std::vector<std::string>& argv) 
   spec.name = cfg.model;
   spec.model_path = cfg.model_path;
   spec.device = device;
+  spec.dtype = dtype;
   spec.seed = cfg.seed;
   spec.cache_dir = cfg.cache_dir;
   spec.class_texts = info.class_texts;

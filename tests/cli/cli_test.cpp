@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "medvlmbench/build_info.h"
 #include "medvlmbench/io/jsonl.h"
 #include "support/test_support.h"
 
@@ -22,10 +23,9 @@ CommandResult mvb_cmd(std::vector<std::string> args) {
 std::string demo_data() { return test::fixture_path("demo/ChestXray"); }
 
 std::vector<std::string> demo_args(const std::string& exp) {
-  return {"eval",         "--task",       "diagnosis", "--dataset",    "ChestXray",
-          "--split",      "test",         "--model",   "tiny-fixture", "--model_path",
-          "original_pretrained", "--image_path", demo_data(), "--exp_path", exp,
-          "--log_level",  "warn"};
+  return {"eval",    "--task",       "diagnosis",    "--dataset",           "ChestXray",    "--split",   "test",
+          "--model", "tiny-fixture", "--model_path", "original_pretrained", "--image_path", demo_data(), "--exp_path",
+          exp,       "--log_level",  "warn"};
 }
 
 std::string run_dir(const std::string& exp) {
@@ -121,9 +121,10 @@ TEST(Cli, JsonSummaryOnStdout) {
 TEST(Cli, ConfigFileMergesAndCommandLineWins) {
   test::TempDir exp;
   const std::string cfg = exp / "run.yaml";
-  test::write_text(cfg, "task: diagnosis\ndataset: ChestXray\nsplit: train\nmodel: tiny-fixture\n"
-                        "model_path: original_pretrained\nbatch_size: 5\nlimit: 4\nseed: 7\nimage_path: " +
-                            demo_data() + "\nexp_path: " + exp.path() + "\nlog_level: warn\n");
+  test::write_text(cfg,
+                   "task: diagnosis\ndataset: ChestXray\nsplit: train\nmodel: tiny-fixture\n"
+                   "model_path: original_pretrained\nbatch_size: 5\nlimit: 4\nseed: 7\nimage_path: " +
+                       demo_data() + "\nexp_path: " + exp.path() + "\nlog_level: warn\n");
   // The command line overrides split and seed from the file.
   auto r = mvb_cmd({"eval", "--config", cfg, "--split", "test", "--seed", "2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -185,6 +186,70 @@ TEST(Cli, UsageErrorsExitTwoWithOneLine) {
   args = demo_args(exp.path());
   args.insert(args.end(), {"--usage", "clip-zz"});
   expect_one_line_error(mvb_cmd(args), 2, "unknown usage 'clip-zz'");
+}
+
+// --dtype (and the reference's --bf16 / --fp16) reach the model: run.json records the precision the
+// weights were built in; clashing or impossible requests are usage errors before any output.
+TEST(Cli, PrecisionFlagsReachTheModel) {
+  test::TempDir exp;
+  auto clip_args = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = {"eval",
+                                  "--task",
+                                  "diagnosis",
+                                  "--dataset",
+                                  "ChestXray",
+                                  "--split",
+                                  "test",
+                                  "--usage",
+                                  "clip-zs",
+                                  "--model",
+                                  "CLIP",
+                                  "--model_path",
+                                  test::fixture_path("models/tiny-clip"),
+                                  "--image_path",
+                                  demo_data(),
+                                  "--exp_path",
+                                  exp.path(),
+                                  "--log_level",
+                                  "warn",
+                                  "--device",
+                                  "cpu"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  const std::string dir = exp.path() + "/diagnosis/ChestXray/CLIP/eval_seed0/tiny-clip/clip-zs";
+  for (const auto& [flags, dtype] : std::vector<std::pair<std::vector<std::string>, std::string>>{
+           {{}, "Float"}, {{"--dtype", "bf16"}, "BFloat16"}, {{"--dtype", "fp32"}, "Float"}}) {
+    auto r = mvb_cmd(clip_args(flags));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto manifest = nlohmann::json::parse(test::read_text(dir + "/run.json"));
+    EXPECT_EQ(manifest["model"]["dtype"], dtype) << manifest["model"].dump();
+  }
+  expect_one_line_error(mvb_cmd(clip_args({"--dtype", "fp16"})), 2, "fp16 needs a CUDA device");
+  // Training takes the reference's HF booleans, with or without a value ("--bf16 True" as its README).
+  auto train_args = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = {"train",
+                                  "--config",
+                                  std::string(MVB_SOURCE_DIR) + "/configs/demo_lp_train.yaml",
+                                  "--image_path",
+                                  demo_data(),
+                                  "--model_path",
+                                  test::fixture_path("models/tiny-clip"),
+                                  "--output_dir",
+                                  exp.path() + "/train",
+                                  "--num_train_epochs",
+                                  "2",
+                                  "--log_level",
+                                  "warn"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  };
+  auto r = mvb_cmd(train_args({"--bf16", "True", "--lora_head_only", "--seed", "0"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = mvb_cmd(train_args({"--bf16", "false", "--fp16", "False"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_one_line_error(mvb_cmd(train_args({"--bf16", "True", "--fp16"})), 2, "--bf16 and --fp16 both given");
+  expect_one_line_error(mvb_cmd(train_args({"--bf16", "--dtype", "fp32"})), 2, "contradicts --dtype fp32");
 }
 
 TEST(Cli, RuntimeErrorsExitOneNamingThePath) {

@@ -31,6 +31,9 @@ struct RunConfig {
 
   // Ours
   std::string device = "auto";
+  // Model weights' precision: auto (fp32 on CPU, bf16 on CUDA), fp32, bf16, fp16. The reference's
+  // --bf16 / --fp16 ask for bf16 / fp16 when --dtype is left at auto.
+  std::string dtype = "auto";
   int batch_size = 0;  // 0 = the usage's default
   int num_workers = 2;
   int64_t limit = -1;      // -1 = all samples
@@ -94,6 +97,9 @@ struct RunConfig {
   bool lora_head_only = false;
 
   nlohmann::json to_json() const;
+  // The dtype the model is built in: --dtype, else --bf16 / --fp16, else "auto". Both --bf16 and
+  // --fp16, or either beside a different --dtype, is a usage error.
+  std::string model_dtype() const;
 };
 
 }  // namespace mvb
