@@ -53,7 +53,8 @@ std::optional<std::string> biomedclip_rename(const std::string& n) {
        "vision.encoder.layers.$1.layer_norm1.$2"},
       {std::regex(R"(^visual\.trunk\.blocks\.(\d+)\.norm2\.(weight|bias)$)"),
        "vision.encoder.layers.$1.layer_norm2.$2"},
-      {std::regex(R"(^visual\.trunk\.blocks\.(\d+)\.attn\.qkv\.(weight|bias)$)"), "vision.encoder.layers.$1.qkv.$2"},
+      {std::regex(R"(^visual\.trunk\.blocks\.(\d+)\.attn\.qkv\.(weight|bias)$)"),
+       "vision.encoder.layers.$1.self_attn.qkv.$2"},
       {std::regex(R"(^visual\.trunk\.blocks\.(\d+)\.attn\.proj\.(weight|bias)$)"),
        "vision.encoder.layers.$1.self_attn.out_proj.$2"},
       {std::regex(R"(^visual\.trunk\.blocks\.(\d+)\.mlp\.(fc1|fc2)\.(weight|bias)$)"),
@@ -113,7 +114,8 @@ class BiomedClipModel : public ContrastiveTowers {
     v.layer.mlp_dim = sd.record("visual.trunk.blocks.0.mlp.fc1.weight").shape[0];
     v.layer.heads = v.layer.dim / vc.value("head_width", int64_t{64});
     v.layer.act = nn::Activation::kGelu;
-    v.layer.eps = 1e-6;  // timm ViT's LayerNorm
+    v.layer.eps = 1e-6;                                // timm ViT's LayerNorm
+    v.layer.qkv_layout = nn::QkvLayout::kFusedLinear;  // timm's attn.qkv: one LoRA adapter, as PEFT
     v.class_token = true;
     v.patch_bias = true;
     v.pre_norm = false;
@@ -134,12 +136,6 @@ class BiomedClipModel : public ContrastiveTowers {
     net_ = BiomedClipNet(v, t, embed_dim, proj == "mlp");
 
     nn::TensorMap w = nn::read_weights(sd, biomedclip_rename);
-    for (int64_t i = 0; i < v.num_layers; ++i) {
-      const std::string p = "vision.encoder.layers." + std::to_string(i) + ".";
-      for (const char* kind : {"weight", "bias"})
-        nn::split_fused(w, p + "qkv." + kind, p + "self_attn.q_proj." + kind, p + "self_attn.k_proj." + kind,
-                        p + "self_attn.v_proj." + kind);
-    }
     if (w.count("vision.class_embedding")) w["vision.class_embedding"] = w["vision.class_embedding"].reshape({-1});
     if (w.count("vision.position_embedding.weight"))
       w["vision.position_embedding.weight"] = w["vision.position_embedding.weight"].squeeze(0);

@@ -1,6 +1,6 @@
 // SigLIP in the Hugging Face layout (google/siglip-*, google/medsiglip-448), following transformers'
 // modeling_siglip.py: ViT without class token (patch conv with bias), LN over all tokens, a
-// multihead-attention pooling head (its nn.MultiheadAttention in_proj is split into q/k/v here);
+// multihead-attention pooling head (its nn.MultiheadAttention in_proj kept fused, as PEFT sees it);
 // a bidirectional text transformer pooled at the LAST position, then a Linear head; get_image_features
 // is the pooled output itself; logits = exp(logit_scale) * cos + logit_bias, read with a sigmoid.
 // As the reference (MedSigLIPForDiagnosis), prompts are padded to the longest and encoded without an
@@ -88,9 +88,6 @@ class SiglipModel : public ContrastiveTowers {
     net_ = SiglipNet(topts, vopts, text_proj);
     io::StateDict sd = io::StateDict::open(checkpoint_dir_);
     nn::TensorMap w = nn::read_weights(sd, siglip_rename);
-    const std::string a = "vision_model.head.attention.";
-    nn::split_fused(w, a + "in_proj_weight", a + "q_proj.weight", a + "k_proj.weight", a + "v_proj.weight");
-    nn::split_fused(w, a + "in_proj_bias", a + "q_proj.bias", a + "k_proj.bias", a + "v_proj.bias");
     nn::assign_weights(*net_, w, sd.source());
     tokenizer_ = text::load_tokenizer(checkpoint_dir_);
     max_len_ = std::min<int64_t>(topts.max_positions, tokenizer_->config().model_max_length);

@@ -10,12 +10,38 @@
 
 namespace mvb::nn {
 
-MultiHeadAttentionImpl::MultiHeadAttentionImpl(int64_t d, int64_t h, bool bias) : dim(d), heads(h) {
+MultiHeadAttentionImpl::MultiHeadAttentionImpl(int64_t d, int64_t h, bool bias, QkvLayout l)
+    : dim(d), heads(h), layout(l) {
   MVB_CHECK(h > 0 && d % h == 0, "attention width ", d, " is not divisible by ", h, " heads");
-  q_proj = register_module("q_proj", Linear(d, d, bias));
-  k_proj = register_module("k_proj", Linear(d, d, bias));
-  v_proj = register_module("v_proj", Linear(d, d, bias));
+  switch (layout) {
+    case QkvLayout::kSeparate:
+      q_proj = register_module("q_proj", Linear(d, d, bias));
+      k_proj = register_module("k_proj", Linear(d, d, bias));
+      v_proj = register_module("v_proj", Linear(d, d, bias));
+      break;
+    case QkvLayout::kFusedLinear:
+      qkv = register_module("qkv", Linear(d, 3 * d, bias));
+      break;
+    case QkvLayout::kFusedParameter:
+      in_proj_weight = register_parameter("in_proj_weight", at::empty({3 * d, d}));
+      if (bias) in_proj_bias = register_parameter("in_proj_bias", at::zeros({3 * d}));
+      break;
+  }
   out_proj = register_module("out_proj", Linear(d, d, bias));
+}
+
+at::Tensor MultiHeadAttentionImpl::project(const at::Tensor& x, int64_t part, int64_t count) {
+  if (layout == QkvLayout::kSeparate) {
+    MVB_CHECK(count == 1, "separate q/k/v projections are applied one at a time");
+    return (part == 0 ? q_proj : part == 1 ? k_proj : v_proj)->forward(x);
+  }
+  const at::Tensor& w = layout == QkvLayout::kFusedLinear ? qkv->weight : in_proj_weight;
+  const at::Tensor& b = layout == QkvLayout::kFusedLinear ? qkv->bias : in_proj_bias;
+  if (layout == QkvLayout::kFusedLinear && part == 0 && count == 3) return qkv->forward(x);  // LoRA, oneDNN
+  MVB_CHECK(layout == QkvLayout::kFusedParameter || !qkv->has_lora(),
+            "a LoRA-adapted fused qkv projection cannot be split across query and key/value inputs");
+  const int64_t from = part * dim, rows = count * dim;
+  return at::linear(x, w.narrow(0, from, rows), b.defined() ? b.narrow(0, from, rows) : at::Tensor());
 }
 
 namespace {
@@ -54,18 +80,31 @@ at::Tensor add_residual(at::Tensor branch, const at::Tensor& residual) {
 }  // namespace
 
 at::Tensor MultiHeadAttentionImpl::forward(const at::Tensor& x, const at::Tensor& mask, bool causal) {
-  at::Tensor q = split_heads(q_proj->forward(x), heads);
-  at::Tensor k = split_heads(k_proj->forward(x), heads);
-  at::Tensor v = split_heads(v_proj->forward(x), heads);
+  at::Tensor q, k, v;
+  if (layout == QkvLayout::kSeparate) {
+    q = split_heads(project(x, 0, 1), heads);
+    k = split_heads(project(x, 1, 1), heads);
+    v = split_heads(project(x, 2, 1), heads);
+  } else {
+    // [B, L, 3D] -> 3 x [B, heads, L, D/heads], in timm's and torch MHA's q, k, v order.
+    auto parts = project(x, 0, 3).view({x.size(0), x.size(1), 3, heads, dim / heads}).permute({2, 0, 3, 1, 4});
+    q = parts[0], k = parts[1], v = parts[2];
+  }
   at::Tensor o = attend(q, k, v, mask, causal);
   return out_proj->forward(o.transpose(1, 2).reshape({x.size(0), x.size(1), dim}));
 }
 
 at::Tensor MultiHeadAttentionImpl::forward_cross(const at::Tensor& q_in, const at::Tensor& kv_in,
                                                  const at::Tensor& mask) {
-  at::Tensor q = split_heads(q_proj->forward(q_in), heads);
-  at::Tensor k = split_heads(k_proj->forward(kv_in), heads);
-  at::Tensor v = split_heads(v_proj->forward(kv_in), heads);
+  at::Tensor q = split_heads(project(q_in, 0, 1), heads);
+  at::Tensor k, v;
+  if (layout == QkvLayout::kSeparate) {
+    k = split_heads(project(kv_in, 1, 1), heads);
+    v = split_heads(project(kv_in, 2, 1), heads);
+  } else {
+    auto kv = project(kv_in, 1, 2).view({kv_in.size(0), kv_in.size(1), 2, heads, dim / heads}).permute({2, 0, 3, 1, 4});
+    k = kv[0], v = kv[1];
+  }
   at::Tensor o = attend(q, k, v, mask, false);
   return out_proj->forward(o.transpose(1, 2).reshape({q_in.size(0), q_in.size(1), dim}));
 }
@@ -100,7 +139,7 @@ at::Tensor MlpImpl::forward(const at::Tensor& x) {
 }
 
 TransformerLayerImpl::TransformerLayerImpl(const TransformerLayerOptions& o) : opts(o) {
-  self_attn = register_module("self_attn", MultiHeadAttention(o.dim, o.heads, o.qkv_bias));
+  self_attn = register_module("self_attn", MultiHeadAttention(o.dim, o.heads, o.qkv_bias, o.qkv_layout));
   layer_norm1 = register_module("layer_norm1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.dim}).eps(o.eps)));
   mlp = register_module("mlp", Mlp(o.dim, o.mlp_dim, o.act));
   layer_norm2 = register_module("layer_norm2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.dim}).eps(o.eps)));

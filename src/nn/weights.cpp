@@ -22,19 +22,6 @@ TensorMap read_weights(const io::StateDict& sd, const RenameFn& rename) {
   return out;
 }
 
-void split_fused(TensorMap& m, const std::string& fused, const std::string& q, const std::string& k,
-                 const std::string& v) {
-  auto it = m.find(fused);
-  if (it == m.end()) return;
-  at::Tensor t = it->second;
-  MVB_CHECK(t.size(0) % 3 == 0, "fused tensor '", fused, "' has first dimension ", t.size(0), ", not a multiple of 3");
-  auto parts = t.chunk(3, 0);
-  m.erase(it);
-  m[q] = parts[0];
-  m[k] = parts[1];
-  m[v] = parts[2];
-}
-
 std::string AssignReport::summary() const {
   auto head = [](const std::vector<std::string>& v) {
     std::ostringstream os;

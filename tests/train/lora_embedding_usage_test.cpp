@@ -65,6 +65,41 @@ TEST(LoraEmbeddingUsage, ClipVisionTowerAdaptsThePositionEmbeddingTimmDoesNot) {
     EXPECT_EQ(n.find("lora_embedding"), std::string::npos) << n;
 }
 
+// PEFT adapts modules, so the module layout decides the adapters: timm's fused attn.qkv Linear gets
+// ONE adapter of rank r over q, k and v (B is [3d, r]); HF SigLIP's pooling head is a
+// torch.nn.MultiheadAttention whose in_proj_weight is no Linear (no adapter) but whose out_proj is.
+TEST(LoraEmbeddingUsage, AdaptersFollowTheOriginalModuleLayout) {
+  auto bmc = load("BioMedCLIP", "models/tiny-biomedclip");
+  ASSERT_TRUE(bmc);
+  train::apply_lora(bmc->vision_tower(), nn::LoraConfig{});
+  int fused = 0;
+  for (const auto& p : bmc->vision_tower().named_parameters(true)) {
+    EXPECT_EQ(p.key().find("q_proj"), std::string::npos) << p.key();
+    if (p.key().find("self_attn.qkv.lora_B") != std::string::npos) {
+      ++fused;
+      const int64_t d = p.value().size(0) / 3;
+      EXPECT_EQ(p.value().sizes(), (std::vector<int64_t>{3 * d, nn::LoraConfig{}.r})) << p.key();
+    }
+  }
+  int64_t layers = 0;
+  for (const auto& p : bmc->vision_tower().named_parameters(true))
+    if (p.key().find("self_attn.out_proj.weight") != std::string::npos) ++layers;
+  EXPECT_GT(layers, 0);
+  EXPECT_EQ(fused, layers);
+
+  auto siglip = load("SigLIP", "models/tiny-siglip");
+  ASSERT_TRUE(siglip);
+  train::apply_lora(siglip->vision_tower(), nn::LoraConfig{});
+  const auto names = lora_parameter_names(siglip->vision_tower());
+  bool head_out = false;
+  for (const auto& n : names) {
+    EXPECT_EQ(n.find("in_proj"), std::string::npos) << n;
+    EXPECT_EQ(n.find("head.attention.q_proj"), std::string::npos) << n;
+    head_out |= n.find("head.attention.out_proj.lora_A") != std::string::npos;
+  }
+  EXPECT_TRUE(head_out);
+}
+
 RunConfig train_config(const std::string& usage, const std::string& out) {
   RunConfig c;
   c.command = "train";

@@ -12,17 +12,34 @@
 
 namespace mvb::nn {
 
-// Multi-head attention with separate q/k/v projections. `mask` is additive, broadcastable to
-// [B, heads, Lq, Lk] (or undefined); `causal` adds a lower-triangular mask.
+// How the q/k/v projections are stored. It matters beyond loading: PEFT's LoRA adapts every
+// nn.Linear, so HF's three q/k/v Linears get three adapters, timm's one fused qkv Linear gets one
+// (rank r over all three), and torch.nn.MultiheadAttention's in_proj_weight (a bare parameter) none.
+enum class QkvLayout {
+  kSeparate,       // q_proj, k_proj, v_proj (Hugging Face CLIP/SigLIP/BERT)
+  kFusedLinear,    // qkv: Linear(d, 3d) (timm ViT)
+  kFusedParameter  // in_proj_weight [3d, d], in_proj_bias [3d] (torch.nn.MultiheadAttention)
+};
+
+// Multi-head attention. `mask` is additive, broadcastable to [B, heads, Lq, Lk] (or undefined);
+// `causal` adds a lower-triangular mask.
 class MultiHeadAttentionImpl : public torch::nn::Module {
  public:
-  MultiHeadAttentionImpl(int64_t dim, int64_t heads, bool bias = true);
+  MultiHeadAttentionImpl(int64_t dim, int64_t heads, bool bias = true, QkvLayout layout = QkvLayout::kSeparate);
   at::Tensor forward(const at::Tensor& x, const at::Tensor& mask = {}, bool causal = false);
   // Queries from `q_in`, keys and values from `kv_in` (attention pooling heads).
   at::Tensor forward_cross(const at::Tensor& q_in, const at::Tensor& kv_in, const at::Tensor& mask = {});
 
   int64_t dim, heads;
-  Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, out_proj{nullptr};
+  QkvLayout layout;
+  Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr};  // kSeparate
+  Linear qkv{nullptr};                                       // kFusedLinear
+  at::Tensor in_proj_weight, in_proj_bias;                   // kFusedParameter
+  Linear out_proj{nullptr};
+
+ private:
+  // Rows [part * dim, (part + count) * dim) of the fused projection applied to x (part 0 q, 1 k, 2 v).
+  at::Tensor project(const at::Tensor& x, int64_t part, int64_t count);
 };
 TORCH_MODULE(MultiHeadAttention);
 
@@ -43,6 +60,7 @@ struct TransformerLayerOptions {
   double eps = 1e-5;
   bool pre_norm = true;  // CLIP/SigLIP/ViT: x + f(LN(x)); BERT (post-norm): LN(x + f(x))
   bool qkv_bias = true;
+  QkvLayout qkv_layout = QkvLayout::kSeparate;
 };
 
 class TransformerLayerImpl : public torch::nn::Module {

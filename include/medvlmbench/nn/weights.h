@@ -23,10 +23,6 @@ using RenameFn = std::function<std::optional<std::string>(const std::string&)>;
 // Reads (lazily mapped) tensors from `sd`, renamed by `rename`; two names mapping to one is an error.
 TensorMap read_weights(const io::StateDict& sd, const RenameFn& rename);
 
-// Splits a fused [3*D, ...] tensor stored under `fused` into three entries (q, k, v order).
-void split_fused(TensorMap& m, const std::string& fused, const std::string& q, const std::string& k,
-                 const std::string& v);
-
 struct AssignReport {
   std::vector<std::string> missing, unexpected, mismatched;
   size_t loaded = 0;
