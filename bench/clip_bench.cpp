@@ -109,9 +109,9 @@ int main(int argc, char** argv) {
   // (what `python clip_reference.py` gets) and with our thread policy (nn/cpu_threads.h: one LibTorch
   // thread per CPU, OpenBLAS single-threaded); the ratio is against the faster of the two.
   ModelSpec spec;
+  spec.name = "CLIP";
   spec.model_path = base;
-  auto model = model_registry().get("CLIP").factory(spec);
-  auto* clip = dynamic_cast<ContrastiveTowers*>(model.get());
+  const auto clip = make_contrastive_towers(spec);
   const nn::CpuThreads threads = nn::configure_cpu_threads();
   const int64_t b = 16;
   const int reps = 3;

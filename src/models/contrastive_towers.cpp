@@ -180,4 +180,12 @@ std::string fingerprint_files(const std::vector<std::string>& files, const std::
   return out;
 }
 
+std::unique_ptr<ContrastiveTowers> make_contrastive_towers(const ModelSpec& spec) {
+  std::unique_ptr<Model> model = model_registry().get(spec.name).factory(spec);
+  auto* towers = dynamic_cast<ContrastiveTowers*>(model.get());
+  MVB_USAGE_CHECK(towers != nullptr, "model '", spec.name, "' is not a contrastive image/text model");
+  model.release();
+  return std::unique_ptr<ContrastiveTowers>(towers);
+}
+
 }  // namespace mvb

@@ -10,16 +10,14 @@
 
 namespace mvb::test {
 
-std::unique_ptr<ContrastiveTowers> load_contrastive(const std::string& name, const std::string& dir) {
+std::unique_ptr<ContrastiveTowers> load_contrastive(const std::string& name, const std::string& dir,
+                                                    const std::string& dtype) {
   ModelSpec spec;
   spec.name = name;
   spec.model_path = dir;
+  spec.dtype = dtype;
   spec.class_texts = {"a", "b"};
-  std::unique_ptr<Model> m = model_registry().get(name).factory(spec);
-  auto* towers = dynamic_cast<ContrastiveTowers*>(m.get());
-  if (!towers) return nullptr;
-  m.release();
-  return std::unique_ptr<ContrastiveTowers>(towers);
+  return make_contrastive_towers(spec);
 }
 
 std::map<std::string, at::Tensor> run_reference(const std::string& script, const std::string& ckpt,

@@ -12,7 +12,8 @@
 
 namespace mvb::test {
 
-std::unique_ptr<ContrastiveTowers> load_contrastive(const std::string& name, const std::string& dir);
+std::unique_ptr<ContrastiveTowers> load_contrastive(const std::string& name, const std::string& dir,
+                                                    const std::string& dtype = "auto");
 
 // Writes `inputs` to a safetensors file, runs scripts/reference/<script> CKPT IN OUT with Debian's
 // python3 and returns the tensors it wrote. Fails the test (ADD_FAILURE + empty map) when it fails.

@@ -14,20 +14,6 @@
 namespace mvb::test {
 namespace {
 
-std::unique_ptr<ContrastiveTowers> load_with_dtype(const std::string& name, const std::string& dir,
-                                                   const std::string& dtype) {
-  ModelSpec spec;
-  spec.name = name;
-  spec.model_path = dir;
-  spec.dtype = dtype;
-  spec.class_texts = {"a", "b"};
-  std::unique_ptr<Model> m = model_registry().get(name).factory(spec);
-  auto* towers = dynamic_cast<ContrastiveTowers*>(m.get());
-  if (!towers) return nullptr;
-  m.release();
-  return std::unique_ptr<ContrastiveTowers>(towers);
-}
-
 // Row-wise cosine similarity of two [N, D] feature sets.
 at::Tensor row_cosine(const at::Tensor& a, const at::Tensor& b) {
   return (a * b).sum(-1) / (a.norm(2, -1) * b.norm(2, -1));
@@ -42,8 +28,8 @@ class Bf16Towers : public ::testing::TestWithParam<Case> {};
 
 TEST_P(Bf16Towers, WeightsAreBf16AndFeaturesAgreeWithFp32) {
   const Case c = GetParam();
-  auto half = load_with_dtype(c.model, fixture_path(c.dir), "bf16");
-  auto full = load_with_dtype(c.model, fixture_path(c.dir), "fp32");
+  auto half = load_contrastive(c.model, fixture_path(c.dir), "bf16");
+  auto full = load_contrastive(c.model, fixture_path(c.dir), "fp32");
   ASSERT_TRUE(half && full);
   // The dtype is not ignored: every floating weight of the bf16 model is bf16 (and fp32 in the other).
   EXPECT_EQ(half->dtype(), at::kBFloat16);
@@ -87,12 +73,12 @@ INSTANTIATE_TEST_SUITE_P(Contrastive, Bf16Towers,
                          });
 
 TEST(ReducedPrecision, UnknownDtypeIsAUsageError) {
-  EXPECT_THROW(load_with_dtype("CLIP", fixture_path("models/tiny-clip"), "fp8"), UsageError);
+  EXPECT_THROW(load_contrastive("CLIP", fixture_path("models/tiny-clip"), "fp8"), UsageError);
 }
 
 TEST(ReducedPrecision, Fp16OnCpuIsRefusedWithTheAlternatives) {
   try {
-    load_with_dtype("SigLIP", fixture_path("models/tiny-siglip"), "fp16");
+    load_contrastive("SigLIP", fixture_path("models/tiny-siglip"), "fp16");
     ADD_FAILURE() << "fp16 on CPU was accepted";
   } catch (const UsageError& e) {
     EXPECT_NE(std::string(e.what()).find("bf16"), std::string::npos) << e.what();

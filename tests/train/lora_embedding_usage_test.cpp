@@ -23,11 +23,7 @@ std::unique_ptr<ContrastiveTowers> load(const std::string& name, const std::stri
   spec.name = name;
   spec.model_path = fixture_path(dir);
   spec.class_texts = {"a", "b"};
-  std::unique_ptr<Model> m = model_registry().get(name).factory(spec);
-  auto* towers = dynamic_cast<ContrastiveTowers*>(m.get());
-  if (!towers) return nullptr;
-  m.release();
-  return std::unique_ptr<ContrastiveTowers>(towers);
+  return make_contrastive_towers(spec);
 }
 
 // The trainable set the usages build: every LoRA parameter of the vision tower.

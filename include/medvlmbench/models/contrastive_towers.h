@@ -82,5 +82,8 @@ ImageTransform transform_from_preprocessor_config(const std::string& path, Image
 int transform_output_size(const ImageTransform& t);
 // Stable hex fingerprint of the files (see ContrastiveTowers::fingerprint()).
 std::string fingerprint_files(const std::vector<std::string>& files, const std::string& salt);
+// Builds the registered model spec.name and returns it as ContrastiveTowers (the LP / LoRA hooks);
+// a usage error when that model is not a contrastive image/text model.
+std::unique_ptr<ContrastiveTowers> make_contrastive_towers(const ModelSpec& spec);
 
 }  // namespace mvb
