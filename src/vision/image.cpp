@@ -87,6 +87,9 @@ void decode_bytes(const std::string& bytes, const std::string& name, RgbImage& o
   if (jpeg == JpegStatus::kOk) return;
   MVB_CHECK(jpeg != JpegStatus::kTruncated, "cannot decode image ", name,
             ": truncated JPEG data (PIL refuses it too); re-export or drop the file");
+  MVB_CHECK(jpeg != JpegStatus::kTooLarge, "cannot decode image ", name, ": ", out.width, "x", out.height,
+            " pixels is over the decompression-bomb limit of ", kMaxJpegPixels,
+            " (PIL refuses it too); downscale the file");
   // EXIF orientation is ignored on purpose: PIL's Image.open, which the reference uses, ignores it too.
   cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
   from_mat(cv::imdecode(buf, cv::IMREAD_UNCHANGED | cv::IMREAD_IGNORE_ORIENTATION), name, out);

@@ -69,6 +69,12 @@ JpegStatus decode_jpeg_rgb(const uint8_t* data, size_t size, std::vector<uint8_t
   jpeg_create_decompress(&cinfo);
   jpeg_mem_src(&cinfo, data, static_cast<unsigned long>(size));
   jpeg_read_header(&cinfo, TRUE);
+  width = static_cast<int>(cinfo.image_width);
+  height = static_cast<int>(cinfo.image_height);
+  if (static_cast<uint64_t>(cinfo.image_width) * cinfo.image_height > kMaxJpegPixels) {
+    jpeg_destroy_decompress(&cinfo);
+    return JpegStatus::kTooLarge;
+  }
   const bool cmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
   const bool supported =
       cmyk ? cinfo.num_components == 4

@@ -124,6 +124,40 @@ TEST(JpegDecode, MatchesPilConvertRgbExactly) {
   EXPECT_EQ(decoded, 10);
 }
 
+// A header claiming 60000 x 60000 pixels (3.6 G) is refused before anything is allocated, as PIL's
+// DecompressionBombError refuses it, and the error names the image.
+TEST(JpegDecode, DecompressionBombIsRefusedFromTheHeader) {
+  TempDir d;
+  const auto files = make_jpegs(d);
+  ASSERT_FALSE(files.empty());
+  std::string bytes = mvb::test::read_text(d / files.front().name);
+  size_t sof = std::string::npos;
+  for (size_t i = 2; i + 9 < bytes.size(); ++i)
+    if (static_cast<uint8_t>(bytes[i]) == 0xFF &&
+        (static_cast<uint8_t>(bytes[i + 1]) == 0xC0 || static_cast<uint8_t>(bytes[i + 1]) == 0xC2)) {
+      sof = i;
+      break;
+    }
+  ASSERT_NE(sof, std::string::npos) << "no SOF marker in " << files.front().name;
+  for (size_t k : {5, 7}) {  // height and width: 60000 (libjpeg's own ceiling is 65500 per side)
+    bytes[sof + k] = '\xEA';
+    bytes[sof + k + 1] = '\x60';
+  }
+  std::vector<uint8_t> rgb;
+  int w = 0, h = 0;
+  EXPECT_EQ(decode_jpeg_rgb(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size(), rgb, w, h),
+            JpegStatus::kTooLarge);
+  EXPECT_TRUE(rgb.empty());
+  ImageRef bomb{"bomb.jpg", std::make_shared<const std::string>(bytes), nullptr};
+  try {
+    decode_image(bomb);
+    FAIL() << "a 60000x60000 JPEG header was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bomb.jpg"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("60000x60000"), std::string::npos) << e.what();
+  }
+}
+
 TEST(JpegDecode, TruncatedOrCorruptDataIsAnError) {
   TempDir d;
   const auto files = make_jpegs(d);

@@ -17,7 +17,12 @@ enum class JpegStatus {
   kOk,
   kTruncated,   // data ends early: PIL refuses such files ("image file is truncated")
   kNotHandled,  // not a JPEG this decoder reads (corrupt, 12-bit, unusual components)
+  kTooLarge,    // more pixels than kMaxJpegPixels (a decompression bomb): nothing was allocated
 };
+
+// PIL's DecompressionBombError threshold (2 * Image.MAX_IMAGE_PIXELS): the reference could not open
+// a larger image either, and the header alone must not make us allocate gigabytes.
+constexpr uint64_t kMaxJpegPixels = 2ull * 89478485ull;
 
 // Decodes an 8-bit grayscale, YCbCr, RGB, CMYK or YCCK JPEG (baseline or progressive) into `rgb`
 // (width * height * 3 bytes; EXIF orientation ignored, as PIL's plain open does). CMYK goes through
