@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -98,7 +99,14 @@ void add_bertscore_flag(CLI::App& app, std::string& target) {
   opt(app, "--bertscore_model", target,
       "BERTScore model folder (BERT: config.json, weights, vocab.txt); default models/Bio_ClinicalBERT when present; "
       "none = off")
-      ->check(CLI::ExistingDirectory | CLI::IsMember({"none"}));
+      ->check(CLI::ExistingDirectory | CLI::IsMember({"none"}))
+      // Absolute, so run.json records a folder that `score` finds from any working directory.
+      ->transform(CLI::Validator(
+          [](std::string& dir) {
+            if (dir != "none") dir = std::filesystem::absolute(dir).lexically_normal().string();
+            return std::string();
+          },
+          "DIR"));
 }
 
 void add_api_flags(CLI::App& app, RunConfig& c) {

@@ -3,6 +3,7 @@
 // `eval` records the flag in run.json so a later `score` uses the same model; bad folders exit 2.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "support/test_support.h"
@@ -60,14 +61,15 @@ TEST(CliBertScore, ScoreWithAndWithoutModel) {
 
 TEST(CliBertScore, EvalRecordsTheFlagAndBadFoldersExitTwo) {
   test::TempDir exp;
-  const auto r =
-      mvb_cmd({"eval", "--task", "diagnosis", "--dataset", "ChestXray", "--split", "test", "--model", "tiny-fixture",
-               "--model_path", "original_pretrained", "--image_path", test::fixture_path("demo/ChestXray"),
-               "--exp_path", exp.path(), "--log_level", "warn", "--bertscore_model", bert()});
+  const auto r = mvb_cmd({"eval", "--task", "diagnosis", "--dataset", "ChestXray", "--split", "test", "--model",
+                          "tiny-fixture", "--model_path", "original_pretrained", "--image_path",
+                          test::fixture_path("demo/ChestXray"), "--exp_path", exp.path(), "--log_level", "warn",
+                          "--bertscore_model", std::filesystem::relative(bert()).string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json run =
       json::parse(test::read_text(exp / "diagnosis/ChestXray/tiny-fixture/eval_seed0/original_pretrained/run.json"));
-  EXPECT_EQ(run["config"]["bertscore_model"], bert());
+  // Given relative, recorded absolute: `score` must find it from any working directory.
+  EXPECT_EQ(run["config"]["bertscore_model"], std::filesystem::absolute(bert()).lexically_normal().string());
 
   for (const std::string cmd : {"eval", "score"}) {
     const auto bad =
