@@ -355,6 +355,8 @@ RunOutcome run_train(const RunConfig& in, const std::vector<std::string>& argv) 
   spec.class_texts = info.class_texts;
   spec.multi_label = info.multi_label;
   std::unique_ptr<Model> model = v.model->factory(spec);
+  manifest["model"] = model->describe();  // architecture, parameters, dtype, checkpoint, as eval records
+  write_manifest(out.run_dir, manifest);
   RunContext ctx{cfg, info, out.run_dir, device, std::move(reader), -1, model.get(), nullptr};
   ctx.total = ctx.samples->size_hint();
   v.usage->factory()->run(ctx);

@@ -7,6 +7,7 @@
 
 #include "medvlmbench/build_info.h"
 #include "medvlmbench/io/jsonl.h"
+#include "medvlmbench/io/safetensors.h"
 #include "support/test_support.h"
 
 namespace mvb {
@@ -248,6 +249,19 @@ TEST(Cli, PrecisionFlagsReachTheModel) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   r = mvb_cmd(train_args({"--bf16", "false", "--fp16", "False"}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  // LoRA + AdamW in bf16: the adapters train (the final evaluation is recorded) and are saved in bf16.
+  r = mvb_cmd(train_args({"--usage", "img-lora-lp", "--bf16", "True", "--output_dir", exp.path() + "/bf16lora"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string lora_run = exp.path() + "/bf16lora/diagnosis/ChestXray/CLIP/train_img-lora-lp_seed0";
+  const auto head = nlohmann::json::parse(test::read_text(lora_run + "/mvb_head.json"));
+  EXPECT_TRUE(head["final_eval"]["auc"].is_number()) << head.dump();
+  EXPECT_TRUE(head["lora"]["trained"].get<bool>());
+  const auto manifest = nlohmann::json::parse(test::read_text(lora_run + "/run.json"));
+  EXPECT_EQ(manifest["model"]["dtype"], "BFloat16") << manifest["model"].dump();
+  // Saved as float32 whatever the training precision, so any run can load them.
+  const auto dtypes = io::open_safetensors(lora_run + "/lora.safetensors").dtype_counts();
+  EXPECT_EQ(dtypes, (std::map<std::string, int64_t>{{"F32", dtypes.count("F32") ? dtypes.at("F32") : 0}}));
+  EXPECT_GT(dtypes.count("F32") ? dtypes.at("F32") : 0, 0);
   expect_one_line_error(mvb_cmd(train_args({"--bf16", "True", "--fp16"})), 2, "--bf16 and --fp16 both given");
   expect_one_line_error(mvb_cmd(train_args({"--bf16", "--dtype", "fp32"})), 2, "contradicts --dtype fp32");
 }
