@@ -3,6 +3,7 @@
 
 #include "hf_pipeline.h"
 #include "medvlmbench/core/error.h"
+#include "medvlmbench/core/strings.h"
 #include "regex.h"
 #include "unicode.h"
 
@@ -105,16 +106,7 @@ class Replace : public Normalizer {
   }
   void normalize(std::string& s) const override {
     if (!regex_) {
-      if (literal_.empty() || s.find(literal_) == std::string::npos) return;
-      std::string out;
-      size_t pos = 0, hit;
-      while ((hit = s.find(literal_, pos)) != std::string::npos) {
-        out.append(s, pos, hit - pos);
-        out += content_;
-        pos = hit + literal_.size();
-      }
-      out.append(s, pos, std::string::npos);
-      s = std::move(out);
+      s = replace_all(std::move(s), literal_, content_);
       return;
     }
     std::string out;

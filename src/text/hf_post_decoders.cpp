@@ -3,6 +3,7 @@
 
 #include "hf_pipeline.h"
 #include "medvlmbench/core/error.h"
+#include "medvlmbench/core/strings.h"
 #include "unicode.h"
 
 namespace mvb::text::hf {
@@ -132,18 +133,7 @@ class ReplaceDecoder : public Decoder {
  public:
   ReplaceDecoder(std::string from, std::string to) : from_(std::move(from)), to_(std::move(to)) {}
   std::vector<std::string> decode_chain(std::vector<std::string> tokens) const override {
-    for (auto& t : tokens) {
-      if (from_.empty()) continue;
-      std::string out;
-      size_t pos = 0, hit;
-      while ((hit = t.find(from_, pos)) != std::string::npos) {
-        out.append(t, pos, hit - pos);
-        out += to_;
-        pos = hit + from_.size();
-      }
-      out.append(t, pos, std::string::npos);
-      t = std::move(out);
-    }
+    for (auto& t : tokens) t = replace_all(std::move(t), from_, to_);
     return tokens;
   }
 
@@ -283,15 +273,6 @@ class BPEDecoder : public Decoder {
  private:
   std::string suffix_;
 };
-
-std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-  size_t pos = 0;
-  while ((pos = s.find(from, pos)) != std::string::npos) {
-    s.replace(pos, from.size(), to);
-    pos += to.size();
-  }
-  return s;
-}
 
 // tokenizers' decoders::wordpiece::cleanup, applied per token (see cleanup_tokenization_spaces below).
 std::string wordpiece_cleanup(std::string s) {

@@ -8,6 +8,7 @@
 
 #include "hf_tokenizer.h"
 #include "medvlmbench/core/error.h"
+#include "medvlmbench/core/strings.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/text/tokenizer.h"
 #include "unicode.h"
@@ -201,14 +202,7 @@ class ClipTokenizer : public HfTokenizer {
   using HfTokenizer::HfTokenizer;
   std::string decode_raw(const std::vector<int32_t>& ids, bool skip_special_tokens) const override {
     std::string s = HfTokenizer::decode_raw(ids, skip_special_tokens);
-    std::string out;
-    size_t pos = 0, hit;
-    while ((hit = s.find("</w>", pos)) != std::string::npos) {
-      out.append(s, pos, hit - pos);
-      out += ' ';
-      pos = hit + 4;
-    }
-    out.append(s, pos, std::string::npos);
+    std::string out = replace_all(std::move(s), "</w>", " ");
     // Python str.strip(): str.isspace() characters at both ends.
     auto space = [](char32_t c) { return uni::is_whitespace(c) || (c >= 0x1C && c <= 0x1F); };
     size_t b = 0, e = out.size();

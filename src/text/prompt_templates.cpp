@@ -24,15 +24,6 @@ std::string repeat(const std::string& s, int n) {
   return out;
 }
 
-std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-  size_t pos = 0;
-  while ((pos = s.find(from, pos)) != std::string::npos) {
-    s.replace(pos, from.size(), to);
-    pos += to.size();
-  }
-  return s;
-}
-
 // conversation.py system prompts.
 constexpr const char* kVicunaV1System =
     "A chat between a curious user and an artificial intelligence assistant. "

@@ -35,5 +35,15 @@ TEST(Strings, AppendUtf8EncodesEveryLength) {
   EXPECT_EQ(s, "A\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80");  // A, e-acute, euro sign, grinning face
 }
 
+// Python's str.replace (non-overlapping, left to right; what the results must equal is worked by hand).
+TEST(Strings, ReplaceAllScansLeftToRightWithoutOverlap) {
+  EXPECT_EQ(replace_all("aaaa", "aa", "b"), "bb");
+  EXPECT_EQ(replace_all("aaa", "aa", "b"), "ba");
+  EXPECT_EQ(replace_all("abc", "", "x"), "abc");  // an empty pattern changes nothing
+  EXPECT_EQ(replace_all("a</w>b</w>", "</w>", " "), "a b ");
+  EXPECT_EQ(replace_all("xyx", "x", "xx"), "xxyxx");  // the replacement is not rescanned
+  EXPECT_EQ(replace_all("", "a", "b"), "");
+}
+
 }  // namespace
 }  // namespace mvb

@@ -13,6 +13,8 @@ bool starts_with(std::string_view s, std::string_view prefix);
 bool ends_with(std::string_view s, std::string_view suffix);
 std::vector<std::string> split(std::string_view s, char sep);
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
+// Every occurrence of `from` (non-empty) replaced by `to`, scanning left to right like Python's str.replace.
+std::string replace_all(std::string s, std::string_view from, std::string_view to);
 
 // Appends the UTF-8 encoding of code point `cp` (shared by the tokenizers and the metrics).
 void append_utf8(std::string& out, char32_t cp);
