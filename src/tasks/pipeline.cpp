@@ -26,6 +26,23 @@
 namespace mvb {
 namespace {
 
+// What the model factory gets, for eval and train alike.
+ModelSpec model_spec(const RunConfig& cfg, const DatasetInfo& info, const c10::Device& device,
+                     const std::string& dtype) {
+  ModelSpec spec;
+  spec.name = cfg.model;
+  spec.model_path = cfg.model_path;
+  spec.model_base = cfg.model_base;
+  spec.device = device;
+  spec.dtype = dtype;
+  spec.seed = cfg.seed;
+  spec.cache_dir = cfg.cache_dir;
+  spec.class_texts = info.class_texts;
+  spec.multi_label = info.multi_label;
+  spec.options = cfg.model_options();  // api_* settings for API-backed models
+  return spec;
+}
+
 // The precision the model is built in, checked against the device before any output is written
 // (the model factory checks again, for library callers).
 std::string model_dtype_for(const RunConfig& cfg, const c10::Device& device) {
@@ -274,19 +291,8 @@ RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
   reader = select_samples(std::move(reader), selection);
   if (!done.empty()) reader = std::make_unique<SkipDoneReader>(std::move(reader), done);
 
-  ModelSpec spec;
-  spec.name = cfg.model;
-  spec.model_path = cfg.model_path;
-  spec.model_base = cfg.model_base;
-  spec.device = device;
-  spec.dtype = dtype;
-  spec.seed = cfg.seed;
-  spec.cache_dir = cfg.cache_dir;
-  spec.class_texts = info.class_texts;
-  spec.multi_label = info.multi_label;
-  spec.options = cfg.model_options();  // api_* settings for API-backed models
   const auto t_load = std::chrono::steady_clock::now();
-  std::unique_ptr<Model> model = v.model->factory(spec);
+  std::unique_ptr<Model> model = v.model->factory(model_spec(cfg, info, device, dtype));
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
   spdlog::info("model {} ready in {:.2f} s", cfg.model, load_s);
 
@@ -345,16 +351,7 @@ RunOutcome run_train(const RunConfig& in, const std::vector<std::string>& argv) 
   const DatasetInfo& info = v.dataset->info();
   auto reader = select_samples(v.dataset->open(DatasetRequest{cfg.task, cfg.split, cfg.image_path}),
                                SampleSelection::parse(cfg.shard, cfg.limit));
-  ModelSpec spec;
-  spec.name = cfg.model;
-  spec.model_path = cfg.model_path;
-  spec.device = device;
-  spec.dtype = dtype;
-  spec.seed = cfg.seed;
-  spec.cache_dir = cfg.cache_dir;
-  spec.class_texts = info.class_texts;
-  spec.multi_label = info.multi_label;
-  std::unique_ptr<Model> model = v.model->factory(spec);
+  std::unique_ptr<Model> model = v.model->factory(model_spec(cfg, info, device, dtype));
   manifest["model"] = model->describe();  // architecture, parameters, dtype, checkpoint, as eval records
   write_manifest(out.run_dir, manifest);
   RunContext ctx{cfg, info, out.run_dir, device, std::move(reader), -1, model.get(), nullptr};
