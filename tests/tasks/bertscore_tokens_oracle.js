@@ -11,16 +11,7 @@
 // stdout:  {"results": [{"trimmed": "...", "ids": [...]}, ...]}
 'use strict';
 const fs = require('fs');
-const path = require('path');
-
-const modDir = path.join(__dirname, '..', 'oracles', 'node_modules', 'tokenizers');
-let tk;
-try {
-  tk = require(modDir);
-} catch (e) {
-  process.stderr.write(`npm package 'tokenizers' is missing at ${modDir} (run scripts/setup.sh): ${e.message}\n`);
-  process.exit(3);
-}
+const {bertTokenizer, pyStrip} = require('../oracles/hf_common.js');
 
 // transformers' PreTrainedTokenizerBase.clean_up_tokenization (BertTokenizerFast: clean_up_tokenization_spaces).
 function cleanUp(s) {
@@ -31,28 +22,14 @@ function cleanUp(s) {
   return s;
 }
 
-// Python's str.strip() (not JS trim(), which also strips U+FEFF).
-const ws = '[\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
-const strip = new RegExp(`^${ws}+|${ws}+$`, 'g');
-
 (async () => {
   const req = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
-  const vocab = fs.readFileSync(req.vocab, 'utf8').split('\n');
-  if (vocab.length && vocab[vocab.length - 1] === '') vocab.pop();
-  const ids = {};
-  vocab.forEach((t, i) => { ids[t.replace(/\r$/, '')] = i; });
-  const model = await tk.WordPiece.fromFile(req.vocab, {unkToken: '[UNK]'});
-  const t = new tk.Tokenizer(model);
-  t.setNormalizer(tk.bertNormalizer({lowercase: req.lowercase, cleanText: true, handleChineseChars: true}));
-  t.setPreTokenizer(tk.bertPreTokenizer());
-  t.setPostProcessor(tk.bertProcessing(['[SEP]', ids['[SEP]']], ['[CLS]', ids['[CLS]']]));
-  t.setDecoder(tk.wordPieceDecoder('##', true));
-  t.addSpecialTokens(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].filter((x) => x in ids));
+  const {tokenizer: t, ids} = await bertTokenizer(req.vocab, req.lowercase);
   const allowed = Math.max(req.limit - 2, 1);
   const results = [];
   for (const text of req.texts) {
     const plain = (await t.encode(text, null, {addSpecialTokens: false})).getIds().slice(0, allowed);
-    const trimmed = cleanUp(await t.decode(plain, true)).replace(strip, '');
+    const trimmed = pyStrip(cleanUp(await t.decode(plain, true)));
     const out = trimmed === '' ? [ids['[CLS]'], ids['[SEP]']]
                                : (await t.encode(trimmed, null, {addSpecialTokens: true})).getIds();
     results.push({trimmed, ids: out});

@@ -10,33 +10,14 @@
 //           "decoded_skip": "..."}, ...]}   (ids: with special tokens; ids_plain: without)
 'use strict';
 const fs = require('fs');
-const path = require('path');
-
-const modDir = path.join(__dirname, '..', 'oracles', 'node_modules', 'tokenizers');
-let tk;
-try {
-  tk = require(modDir);
-} catch (e) {
-  process.stderr.write(`npm package 'tokenizers' is missing at ${modDir} (run scripts/setup.sh): ${e.message}\n`);
-  process.exit(3);
-}
+const {tk, bertTokenizer, pyStrip} = require('../oracles/hf_common.js');
 
 async function build(req) {
   if (req.mode === 'file') return tk.Tokenizer.fromFile(req.path);
   if (req.mode === 'json') return tk.Tokenizer.fromString(req.json);
   if (req.mode === 'bert') {
     // BertTokenizerFast's pipeline, assembled from the binding's own components.
-    const vocab = fs.readFileSync(req.vocab, 'utf8').split('\n');
-    if (vocab.length && vocab[vocab.length - 1] === '') vocab.pop();
-    const ids = {};
-    vocab.forEach((t, i) => { ids[t.replace(/\r$/, '')] = i; });
-    const model = await tk.WordPiece.fromFile(req.vocab, {unkToken: '[UNK]'});
-    const t = new tk.Tokenizer(model);
-    t.setNormalizer(tk.bertNormalizer({lowercase: req.lowercase, cleanText: true, handleChineseChars: true}));
-    t.setPreTokenizer(tk.bertPreTokenizer());
-    t.setPostProcessor(tk.bertProcessing(['[SEP]', ids['[SEP]']], ['[CLS]', ids['[CLS]']]));
-    t.setDecoder(tk.wordPieceDecoder('##', true));
-    t.addSpecialTokens(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'].filter((x) => x in ids));
+    const {tokenizer: t} = await bertTokenizer(req.vocab, req.lowercase);
     if (req.save) t.save(req.save, false);
     return t;
   }
@@ -65,10 +46,7 @@ async function build(req) {
     const t = tk.Tokenizer.fromString(JSON.stringify(spec));
     // CLIPTokenizerFast wraps the backend decode: "</w>" -> " ", then strip().
     const decode = t.decode.bind(t);
-    // Python's str.strip() (not JS trim(), which also strips U+FEFF).
-    const ws = '[\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]';
-    const strip = new RegExp(`^${ws}+|${ws}+$`, 'g');
-    t.decode = async (ids, skip) => (await decode(ids, skip)).split('</w>').join(' ').replace(strip, '');
+    t.decode = async (ids, skip) => pyStrip((await decode(ids, skip)).split('</w>').join(' '));
     return t;
   }
   throw new Error(`unknown mode ${req.mode}`);
