@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include "demo_run_config.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/jsonl.h"
 #include "medvlmbench/io/safetensors.h"
@@ -13,25 +14,6 @@
 
 namespace mvb::test {
 namespace {
-
-RunConfig base_config(const std::string& command, const std::string& usage, const std::string& out) {
-  RunConfig c;
-  c.command = command;
-  c.task = "diagnosis";
-  c.dataset = "ChestXray";
-  c.split = command == "train" ? "train" : "test";
-  c.image_path = fixture_path("demo/ChestXray");
-  c.model = "CLIP";
-  c.model_path = fixture_path("models/tiny-clip");
-  c.usage = usage;
-  c.exp_path = out;
-  c.output_dir = out;
-  c.device = "cpu";
-  c.bootstrap = 0;
-  c.num_workers = 1;
-  c.log_level = "warn";
-  return c;
-}
 
 TEST(ZeroShot, PromptsKeepTheReferenceClassTextsExactly) {
   auto p = class_prompts({"chest xray with no finding", " chest xray with pneumonia"}, "a photo of {}");
@@ -45,7 +27,7 @@ TEST(ZeroShot, PromptsKeepTheReferenceClassTextsExactly) {
 
 TEST(ZeroShot, ClipZsWritesScoredPredictionsOnTheDemo) {
   TempDir tmp;
-  RunOutcome out = run_eval(base_config("eval", "clip-zs", tmp.path()), {"test"});
+  RunOutcome out = run_eval(demo_run_config("eval", "clip-zs", tmp.path()), {"test"});
   auto rows = io::read_jsonl(io::join_path(out.run_dir, "predictions.jsonl")).rows;
   ASSERT_EQ(rows.size(), 12u);
   for (const auto& r : rows) {
@@ -64,7 +46,7 @@ TEST(ZeroShot, ClipZsWritesScoredPredictionsOnTheDemo) {
 
 TEST(ZeroShot, EnsembleIsTheNormalisedMeanOfNormalisedEmbeddings) {
   TempDir tmp;
-  RunConfig c = base_config("eval", "clip-zs", tmp.path());
+  RunConfig c = demo_run_config("eval", "clip-zs", tmp.path());
   ModelSpec spec;
   spec.model_path = c.model_path;
   auto model = model_registry().get("CLIP").factory(spec);
@@ -105,7 +87,7 @@ TEST(DiagnosisData, MultiLabelTargetsAndMacroAuroc) {
 
 TEST(LinearProbe, LearnsTheDemoAndReloadsFromTheRunFolderWithCachedFeatures) {
   TempDir tmp;
-  RunConfig t = base_config("train", "lp", tmp.path());
+  RunConfig t = demo_run_config("train", "lp", tmp.path());
   t.num_train_epochs = 50;
   t.learning_rate = 1e-2;
   RunOutcome trained = run_train(t, {"train"});
@@ -114,7 +96,7 @@ TEST(LinearProbe, LearnsTheDemoAndReloadsFromTheRunFolderWithCachedFeatures) {
   EXPECT_GT(train_auc, 0.95) << meta.dump();
   ASSERT_TRUE(io::exists(io::join_path(trained.run_dir, "head.safetensors")));
 
-  RunConfig e = base_config("eval", "lp", tmp / "eval");
+  RunConfig e = demo_run_config("eval", "lp", tmp / "eval");
   e.model_path = trained.run_dir;
   e.cache_dir = tmp / "cache";
   RunOutcome first = run_eval(e, {"eval"});
@@ -131,10 +113,10 @@ TEST(LinearProbe, LearnsTheDemoAndReloadsFromTheRunFolderWithCachedFeatures) {
 
 TEST(LinearProbe, EvalRefusesAHeadOfAnotherUsage) {
   TempDir tmp;
-  RunConfig t = base_config("train", "lp", tmp.path());
+  RunConfig t = demo_run_config("train", "lp", tmp.path());
   t.num_train_epochs = 1;
   RunOutcome trained = run_train(t, {"train"});
-  RunConfig e = base_config("eval", "img-lora-lp", tmp / "eval");
+  RunConfig e = demo_run_config("eval", "img-lora-lp", tmp / "eval");
   e.model_path = trained.run_dir;
   EXPECT_THROW(run_eval(e, {"eval"}), UsageError);
 }
@@ -149,7 +131,7 @@ at::Tensor lora_b_norm(const std::string& run_dir) {
 
 TEST(LoraUsages, ImgLoraLpTrainsTheAdaptersUnlessHeadOnly) {
   TempDir tmp;
-  RunConfig t = base_config("train", "img-lora-lp", tmp.path());
+  RunConfig t = demo_run_config("train", "img-lora-lp", tmp.path());
   t.num_train_epochs = 3;
   t.learning_rate = 1e-2;
   t.per_device_train_batch_size = 4;
@@ -160,7 +142,7 @@ TEST(LoraUsages, ImgLoraLpTrainsTheAdaptersUnlessHeadOnly) {
   RunOutcome ref = run_train(t, {"train"});
   EXPECT_EQ(lora_b_norm(ref.run_dir).item<double>(), 0.0);  // the reference's adapters never train
 
-  RunConfig e = base_config("eval", "img-lora-lp", tmp / "eval");
+  RunConfig e = demo_run_config("eval", "img-lora-lp", tmp / "eval");
   e.model_path = ours.run_dir;
   RunOutcome ev = run_eval(e, {"eval"});
   EXPECT_EQ(ev.metrics["num_scored"].get<int>(), 12);
@@ -171,14 +153,14 @@ TEST(LoraUsages, ImgLoraLpTrainsTheAdaptersUnlessHeadOnly) {
 
 TEST(LoraUsages, ClipImgLoraTrainsAgainstThePromptsAndEvaluates) {
   TempDir tmp;
-  RunConfig t = base_config("train", "clip-img-lora", tmp.path());
+  RunConfig t = demo_run_config("train", "clip-img-lora", tmp.path());
   t.num_train_epochs = 2;
   t.learning_rate = 1e-2;
   t.per_device_train_batch_size = 4;
   RunOutcome tr = run_train(t, {"train"});
   EXPECT_FALSE(io::exists(io::join_path(tr.run_dir, "head.safetensors")));
   EXPECT_GT(lora_b_norm(tr.run_dir).item<double>(), 0.0);
-  RunConfig e = base_config("eval", "clip-img-lora", tmp / "eval");
+  RunConfig e = demo_run_config("eval", "clip-img-lora", tmp / "eval");
   e.model_path = tr.run_dir;
   RunOutcome ev = run_eval(e, {"eval"});
   EXPECT_TRUE(ev.metrics["metrics"]["auc"].is_number());
@@ -190,7 +172,7 @@ TEST(LoraUsages, ClipImgLoraTrainsAgainstThePromptsAndEvaluates) {
 TEST(MedClipUsages, ClipZsLpAndImgLoraLpRunOnTheDemo) {
   TempDir tmp;
   auto medclip = [&](const std::string& command, const std::string& usage, const std::string& out) {
-    RunConfig c = base_config(command, usage, out);
+    RunConfig c = demo_run_config(command, usage, out);
     c.model = "MedCLIP";
     c.model_path = fixture_path("models/tiny-medclip");
     c.learning_rate = 0.1;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "demo_run_config.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/safetensors.h"
 #include "medvlmbench/models/contrastive_towers.h"
@@ -97,21 +98,7 @@ TEST(LoraEmbeddingUsage, AdaptersFollowTheOriginalModuleLayout) {
 }
 
 RunConfig train_config(const std::string& usage, const std::string& out) {
-  RunConfig c;
-  c.command = "train";
-  c.task = "diagnosis";
-  c.dataset = "ChestXray";
-  c.split = "train";
-  c.image_path = fixture_path("demo/ChestXray");
-  c.model = "CLIP";
-  c.model_path = fixture_path("models/tiny-clip");
-  c.usage = usage;
-  c.exp_path = out;
-  c.output_dir = out;
-  c.device = "cpu";
-  c.bootstrap = 0;
-  c.num_workers = 1;
-  c.log_level = "warn";
+  RunConfig c = demo_run_config("train", usage, out);
   c.num_train_epochs = 2;
   c.learning_rate = 1e-2;
   c.per_device_train_batch_size = 4;
