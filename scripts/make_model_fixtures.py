@@ -272,22 +272,7 @@ def make_biomedclip(out):
         lin(sd, p + ".mlp.fc2", mlp_v, dv)
     ln(sd, "visual.trunk.norm", dv)
     sd["visual.head.proj.weight"] = rnd(embed, dv, std=dv ** -0.5)
-    b = "text.transformer."
-    sd[b + "embeddings.word_embeddings.weight"] = rnd(len(vocab), dt, std=0.5)
-    sd[b + "embeddings.position_embeddings.weight"] = rnd(64, dt)
-    sd[b + "embeddings.token_type_embeddings.weight"] = rnd(2, dt)
-    sd[b + "embeddings.position_ids"] = torch.arange(64).unsqueeze(0)
-    ln(sd, b + "embeddings.LayerNorm", dt)
-    for i in range(layers_t):
-        p = f"{b}encoder.layer.{i}"
-        for n in ("query", "key", "value"):
-            lin(sd, f"{p}.attention.self.{n}", dt, dt)
-        lin(sd, p + ".attention.output.dense", dt, dt)
-        ln(sd, p + ".attention.output.LayerNorm", dt)
-        lin(sd, p + ".intermediate.dense", dt, mlp_t)
-        lin(sd, p + ".output.dense", mlp_t, dt)
-        ln(sd, p + ".output.LayerNorm", dt)
-    lin(sd, b + "pooler.dense", dt, dt)
+    bert_state(sd, "text.transformer.", len(vocab), dt, mlp_t, layers_t, position_ids=True)
     hidden = (dt + embed) // 2
     sd["text.proj.0.weight"] = rnd(hidden, dt, std=dt ** -0.5)
     sd["text.proj.2.weight"] = rnd(embed, hidden, std=hidden ** -0.5)
@@ -307,10 +292,13 @@ def make_biomedclip(out):
                     note="head_width in vision_cfg/text_cfg sets the tiny head count (real: 64)"))
 
 
-def bert_state(sd, b, vocab_size, dt, mlp_t, layers_t, max_pos=64):
+def bert_state(sd, b, vocab_size, dt, mlp_t, layers_t, max_pos=64, position_ids=False):
+    """A random HF BertModel state dict under prefix b (with the position_ids buffer older exports keep)."""
     sd[b + "embeddings.word_embeddings.weight"] = rnd(vocab_size, dt, std=0.5)
     sd[b + "embeddings.position_embeddings.weight"] = rnd(max_pos, dt)
     sd[b + "embeddings.token_type_embeddings.weight"] = rnd(2, dt)
+    if position_ids:
+        sd[b + "embeddings.position_ids"] = torch.arange(max_pos).unsqueeze(0)
     ln(sd, b + "embeddings.LayerNorm", dt)
     for i in range(layers_t):
         p = f"{b}encoder.layer.{i}"
