@@ -171,16 +171,13 @@ class BiomedClipModel : public ContrastiveTowers {
   TextBatch tokenize(const std::vector<std::string>& texts) const override {
     return tokenize_batch(*tokenizer_, texts, context_length_, pad_id_);
   }
-  double logit_scale() const override { return logit_scale_; }
   torch::nn::Module& vision_tower() override { return *net_->vision; }
   torch::nn::Module& root() override { return *net_; }
-  int64_t embed_dim() const override { return embed_dim_; }
 
  private:
   BiomedClipNet net_{nullptr};
   std::unique_ptr<text::Tokenizer> tokenizer_;
-  int64_t pad_id_ = 0, context_length_ = 256, embed_dim_ = 512;
-  double logit_scale_ = 1.0;
+  int64_t pad_id_ = 0, context_length_ = 256;
 };
 
 }  // namespace

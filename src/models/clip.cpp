@@ -93,8 +93,8 @@ class ClipModel : public ContrastiveTowers {
     const nlohmann::json cfg = read_json_file(cfg_path);
     const auto topts = text_options(sub_config(cfg, "text_config"));
     const auto vopts = vision_options(sub_config(cfg, "vision_config"));
-    proj_dim_ = cfg.value("projection_dim", int64_t{512});
-    net_ = ClipNet(topts, vopts, proj_dim_);
+    embed_dim_ = cfg.value("projection_dim", int64_t{512});
+    net_ = ClipNet(topts, vopts, embed_dim_);
     io::StateDict sd = io::StateDict::open(checkpoint_dir_);
     nn::assign_weights(*net_, nn::read_weights(sd, clip_rename), sd.source());
     tokenizer_ = text::load_tokenizer(checkpoint_dir_);
@@ -120,17 +120,13 @@ class ClipModel : public ContrastiveTowers {
   TextBatch tokenize(const std::vector<std::string>& texts) const override {
     return tokenize_batch(*tokenizer_, texts, max_len_);
   }
-  double logit_scale() const override { return logit_scale_; }
   torch::nn::Module& vision_tower() override { return *net_->vision_model; }
   torch::nn::Module& root() override { return *net_; }
-  int64_t embed_dim() const override { return proj_dim_; }
 
  private:
   ClipNet net_{nullptr};
   std::unique_ptr<text::Tokenizer> tokenizer_;
   int64_t max_len_ = 77;
-  int64_t proj_dim_ = 512;
-  double logit_scale_ = 1.0;
 };
 
 std::unique_ptr<Model> make_clip(const ModelSpec& spec) { return std::make_unique<ClipModel>(spec); }

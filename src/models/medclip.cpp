@@ -122,7 +122,7 @@ class MedClipModel : public ContrastiveTowers {
     transform_.rescale_factor = 0.5862785803043838 / 255.0;
     transform_.mean = {0.0f, 0.0f, 0.0f};
     transform_.std = {0.26862954f, 0.26130258f, 0.27577711f};
-    dim_ = vproj;
+    embed_dim_ = vproj;
     std::string depths;
     for (auto d : v.depths) depths += (depths.empty() ? "" : "-") + std::to_string(d);
     finish_setup("MedCLIP (Swin " + depths + "/" + std::to_string(v.embed_dim) + " w" + std::to_string(v.window_size) +
@@ -149,16 +149,13 @@ class MedClipModel : public ContrastiveTowers {
   TextBatch tokenize(const std::vector<std::string>& texts) const override {
     return tokenize_batch(*tokenizer_, texts, max_len_);
   }
-  double logit_scale() const override { return logit_scale_; }
   torch::nn::Module& vision_tower() override { return *net_->vision_model; }
   torch::nn::Module& root() override { return *net_; }
-  int64_t embed_dim() const override { return dim_; }
 
  private:
   MedClipNet net_{nullptr};
   std::unique_ptr<text::Tokenizer> tokenizer_;
-  int64_t max_len_ = 512, dim_ = 512;
-  double logit_scale_ = 1.0;
+  int64_t max_len_ = 512;
 };
 
 }  // namespace

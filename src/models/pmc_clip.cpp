@@ -105,8 +105,9 @@ class PmcClipModel : public ContrastiveTowers {
     transform_.resize_mode = "shortest_edge";
     transform_.resize = transform_.crop = static_cast<int>(v.image_size);
     transform_.crop_rounding = "round";  // torchvision Resize + CenterCrop
-    dim_ = v.output_dim;
-    MVB_CHECK(p.size(1) == dim_, "PMC-CLIP text projection gives ", p.size(1), "-d but the image encoder ", dim_, "-d");
+    embed_dim_ = v.output_dim;
+    MVB_CHECK(p.size(1) == embed_dim_, "PMC-CLIP text projection gives ", p.size(1), "-d but the image encoder ",
+              embed_dim_, "-d");
     finish_setup("PMC-CLIP (ModifiedResNet " + std::to_string(v.layers[0]) + "-" + std::to_string(v.layers[1]) + "-" +
                  std::to_string(v.layers[2]) + "-" + std::to_string(v.layers[3]) + " + BERT " +
                  std::to_string(t.num_layers) + "L)");
@@ -124,16 +125,13 @@ class PmcClipModel : public ContrastiveTowers {
   TextBatch tokenize(const std::vector<std::string>& texts) const override {
     return tokenize_batch(*tokenizer_, texts, max_len_);
   }
-  double logit_scale() const override { return logit_scale_; }
   torch::nn::Module& vision_tower() override { return *net_->image_encoder; }
   torch::nn::Module& root() override { return *net_; }
-  int64_t embed_dim() const override { return dim_; }
 
  private:
   PmcClipNet net_{nullptr};
   std::unique_ptr<text::Tokenizer> tokenizer_;
-  int64_t max_len_ = 512, dim_ = 768;
-  double logit_scale_ = 1.0;
+  int64_t max_len_ = 512;
 };
 
 }  // namespace

@@ -101,7 +101,7 @@ class SiglipModel : public ContrastiveTowers {
         transform_from_preprocessor_config(io::join_path(checkpoint_dir_, "preprocessor_config.json"), defaults);
     MVB_CHECK(transform_output_size(transform_) == vopts.image_size, "preprocessor_config.json gives ",
               transform_output_size(transform_), " but the vision tower expects ", vopts.image_size);
-    dim_ = vopts.layer.dim;
+    embed_dim_ = vopts.layer.dim;
     finish_setup("SigLIP ViT-" + std::to_string(vopts.patch_size) + " (" + std::to_string(vopts.num_layers) + "L/" +
                  std::to_string(vopts.layer.dim) + ")");
     logit_scale_ = net_->logit_scale.to(at::kFloat).exp().item<double>();
@@ -118,18 +118,16 @@ class SiglipModel : public ContrastiveTowers {
   TextBatch tokenize(const std::vector<std::string>& texts) const override {
     return tokenize_batch(*tokenizer_, texts, max_len_);
   }
-  double logit_scale() const override { return logit_scale_; }
   double logit_bias() const override { return logit_bias_; }
   bool sigmoid_logits() const override { return true; }
   torch::nn::Module& vision_tower() override { return *net_->vision_model; }
   torch::nn::Module& root() override { return *net_; }
-  int64_t embed_dim() const override { return dim_; }
 
  private:
   SiglipNet net_{nullptr};
   std::unique_ptr<text::Tokenizer> tokenizer_;
-  int64_t max_len_ = 64, dim_ = 768;
-  double logit_scale_ = 1.0, logit_bias_ = 0.0;
+  int64_t max_len_ = 64;
+  double logit_bias_ = 0.0;
 };
 
 std::unique_ptr<Model> make_siglip(const ModelSpec& spec) { return std::make_unique<SiglipModel>(spec); }

@@ -39,7 +39,9 @@ class ContrastiveTowers : public ContrastiveModel {
   // The module LoRA adapts (the vision tower) and the module holding everything.
   virtual torch::nn::Module& vision_tower() = 0;
   virtual torch::nn::Module& root() = 0;
-  virtual int64_t embed_dim() const = 0;
+  // The width of the projected (joint) embedding space.
+  int64_t embed_dim() const { return embed_dim_; }
+  double logit_scale() const override { return logit_scale_; }
 
   at::Tensor encode_image(const at::Tensor& pixel_values) override;
   at::Tensor encode_text(const std::vector<std::string>& texts) override;
@@ -66,6 +68,9 @@ class ContrastiveTowers : public ContrastiveModel {
   ImageTransform transform_;
   std::string architecture_;
   std::string fingerprint_;
+  // Set by each model's constructor: exp() of the learned scale (clamped where the model clamps it).
+  double logit_scale_ = 1.0;
+  int64_t embed_dim_ = 0;
 };
 
 // Where the model's weights are: spec.model_path itself, or, for a run folder written by the lp /
