@@ -120,7 +120,9 @@ TEST(DatasetRegistry, TheReferenceNamesAndTasks) {
     EXPECT_FALSE(ds->info().modality.empty()) << w.name;
     EXPECT_FALSE(ds->info().results_modality.empty()) << w.name;
     EXPECT_EQ(ds->info().name, w.name);
-    if (std::string(w.task) == "diagnosis") EXPECT_GE(ds->info().class_texts.size(), 2u) << w.name;
+    if (std::string(w.task) == "diagnosis") {
+      EXPECT_GE(ds->info().class_texts.size(), 2u) << w.name;
+    }
   }
   EXPECT_EQ(dataset_registry().get("HarvardFairVLMed10k").factory()->info().tasks.front(), "caption");
   EXPECT_EQ(dataset_registry().get("Harvard-FairVLMed10k").factory()->info().tasks.front(), "vqa");
