@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   const std::string model = (dir / "model").string();
   // The fixture script's BERT writer at a larger width, with the tiny fixture's vocabulary.
   const std::string make = "import sys, os, json, shutil, torch; sys.path.insert(0, '" + src +
-                           "/scripts'); import make_model_fixtures as m; out = '" + model +
+                           "/tests/oracles/models'); sys.path.insert(0, '" + src + "/tests/oracles/common'); import make_model_fixtures as m; out = '" + model +
                            "'; os.makedirs(out, exist_ok=True); voc = '" + src +
                            "/tests/fixtures/models/tiny-clinicalbert/vocab.txt'; shutil.copy(voc, out); "
                            "n = len(open(voc).read().split()); torch.manual_seed(0); sd = {}; h = " +
@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
   }
   mvb::io::write_file_atomic((dir / "req.json").string(),
                              json({{"num_layers", 12}, {"pairs", jp}, {"ids", ids}}).dump());
-  if (run(py + " " + src + "/scripts/reference/bertscore_reference.py score " + model + " " +
+  if (run(py + " " + src + "/tests/oracles/tasks/bertscore_reference.py score " + model + " " +
           (dir / "req.json").string() + " " + (dir / "out.json").string()) != 0)
     return 1;
   const json ref = mvb::io::read_json((dir / "out.json").string());

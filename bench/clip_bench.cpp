@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
   const std::string data = make_dataset(work + "/data", n);
   const std::string base = work + "/clip-b16";
   const std::string py = MVB_SYSTEM_PYTHON;
-  if (std::system((py + " " + MVB_SOURCE_DIR + "/scripts/make_model_fixtures.py --clip-base " + base).c_str()) != 0) {
+  if (std::system((py + " " + MVB_SOURCE_DIR + "/tests/oracles/models/make_model_fixtures.py --clip-base " + base).c_str()) != 0) {
     std::cerr << "cannot make the ViT-B/16-sized checkpoint (needs /usr/bin/python3 with python3-torch)\n";
     return 1;
   }
@@ -134,7 +134,7 @@ int main(int argc, char** argv) {
   const std::string script = work + "/ref_time.py";
   std::ofstream(script)
       << "import sys, time, json, ctypes, torch\n"
-      << "sys.path.insert(0, '" << MVB_SOURCE_DIR << "/scripts/reference')\n"
+      << "sys.path.insert(0, '" << MVB_SOURCE_DIR << "/tests/oracles/models'); sys.path.insert(0, '" << MVB_SOURCE_DIR << "/tests/oracles/common')\n"
       << "import clip_reference as r, st_io\n"
       << "if sys.argv[1] == 'ours':\n"
       << "    ctypes.CDLL('libblas.so.3').openblas_set_num_threads(1)\n"

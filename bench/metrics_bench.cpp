@@ -181,7 +181,7 @@ int main(int argc, char** argv) {
   const double t_ci = best_of(1, [&] { diag_eval->score(diag_rows, ci_opts); });
 
   // --- reference (same data, same run) ---
-  const std::string cmd = python + " " + MVB_SOURCE_DIR + "/scripts/bench_metrics_reference.py " + dir;
+  const std::string cmd = python + " " + MVB_SOURCE_DIR + "/tests/oracles/metrics/metrics_bench_reference.py " + dir;
   std::FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   char buf[4096];

@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
   const double ours_s = now_s() - t0;
 
   const std::string snippet = "import sys,time,json,torch; sys.path.insert(0,'" + std::string(MVB_SOURCE_DIR) +
-                              "/scripts/reference'); import medclip_reference as r, st_io; torch.set_num_threads(" +
+                              "/tests/oracles/models'); sys.path.insert(0,'" + std::string(MVB_SOURCE_DIR) + "/tests/oracles/common'); import medclip_reference as r, st_io; torch.set_num_threads(" +
                               std::to_string(at::get_num_threads()) + "); cfg=json.load(open('" + work +
                               "/config.json')); sd=st_io.load('" + work + "/w.safetensors'); px=st_io.load('" + work +
                               "/px.safetensors')['pixel_values']\nwith torch.no_grad():\n r.swin_model(sd,cfg,px[:2]); "

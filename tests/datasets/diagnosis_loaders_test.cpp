@@ -2,7 +2,7 @@
 // texts, image content (numpy as the oracle for arrays).
 #include <gtest/gtest.h>
 
-#include "dataset_test_util.h"
+#include "dataset_test_support.h"
 #include "medvlmbench/vision/image.h"
 
 namespace mvb::test {

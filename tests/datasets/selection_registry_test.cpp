@@ -4,7 +4,7 @@
 
 #include <algorithm>
 
-#include "dataset_test_util.h"
+#include "dataset_test_support.h"
 #include "medvlmbench/core/error.h"
 
 namespace mvb::test {

@@ -1,5 +1,5 @@
 // The native Parquet reader against files written by an independent writer (parquet-wasm, i.e.
-// arrow-rs, driven by scripts/write_parquet.mjs): every codec, data page v1 and v2, dictionary and
+// arrow-rs, driven by tests/oracles/io/write_parquet.mjs): every codec, data page v1 and v2, dictionary and
 // plain and DELTA_* / BYTE_STREAM_SPLIT encodings, nulls, several row groups and pages, struct image
 // columns; plus truncated and non-parquet files.
 #include "medvlmbench/io/parquet.h"
@@ -89,7 +89,7 @@ std::string write_variant(const TempDir& dir, const std::string& name, const Exp
   const std::string spec = dir / (name + ".json");
   write_text(spec, opts.dump());
   EXPECT_STRNE(MVB_NODE, "") << "node (and tests/oracles/node_modules) is needed to write parquet test files";
-  const auto r = run_command({MVB_NODE, source_dir() + "/scripts/write_parquet.mjs", spec});
+  const auto r = run_command({MVB_NODE, source_dir() + "/tests/oracles/io/write_parquet.mjs", spec});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return opts["out"];
 }

@@ -5,7 +5,7 @@
 
 #include <random>
 
-#include "oracle.h"
+#include "metrics_oracle_support.h"
 
 namespace mvb::metrics {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/metrics/classification.h"
-#include "oracle.h"
+#include "metrics_oracle_support.h"
 
 namespace mvb::metrics {
 namespace {

@@ -15,7 +15,7 @@
 #include "medvlmbench/metrics/text_overlap.h"
 #include "medvlmbench/metrics/vqa_text.h"
 #include "medvlmbench/metrics/wordnet.h"
-#include "oracle.h"
+#include "metrics_oracle_support.h"
 #include "random_text.h"
 
 namespace mvb::metrics {

@@ -3,7 +3,7 @@
 // open_clip's TimmModel/HFTextEncoder and transformers' BERT).
 #include <gtest/gtest.h>
 
-#include "contrastive_test_util.h"
+#include "contrastive_test_support.h"
 #include "support/test_support.h"
 
 namespace mvb::test {

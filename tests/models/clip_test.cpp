@@ -3,7 +3,7 @@
 // modeling_clip.py, run on this CPU machine because transformers is not installable here).
 #include <gtest/gtest.h>
 
-#include "contrastive_test_util.h"
+#include "contrastive_test_support.h"
 #include "medvlmbench/core/error.h"
 #include "support/test_support.h"
 

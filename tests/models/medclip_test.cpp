@@ -10,7 +10,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "contrastive_test_util.h"
+#include "contrastive_test_support.h"
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/nn/bert.h"
 #include "medvlmbench/vision/image.h"

@@ -3,7 +3,7 @@
 // own model/pmcclip.py, whose attention pool runs F.multi_head_attention_forward, plus BERT).
 #include <gtest/gtest.h>
 
-#include "contrastive_test_util.h"
+#include "contrastive_test_support.h"
 #include "support/test_support.h"
 
 namespace mvb::test {

@@ -6,7 +6,7 @@
 
 #include <algorithm>
 
-#include "contrastive_test_util.h"
+#include "contrastive_test_support.h"
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/models/model.h"
 #include "support/test_support.h"

@@ -3,7 +3,7 @@
 // torch.nn.MultiheadAttention itself).
 #include <gtest/gtest.h>
 
-#include "contrastive_test_util.h"
+#include "contrastive_test_support.h"
 #include "support/test_support.h"
 
 namespace mvb::test {

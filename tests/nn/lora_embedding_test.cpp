@@ -19,7 +19,7 @@ import sys
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-sys.path.insert(0, sys.argv[1] + "/scripts/reference")
+sys.path.insert(0, sys.argv[1] + "/tests/oracles/common")
 import st_io
 
 class LoraEmbedding(nn.Module):

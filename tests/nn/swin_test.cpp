@@ -63,7 +63,7 @@ TEST(Swin, MatchesTransformersOnEqualWindowAndNonSquareInputs) {
     at::Tensor px = at::randn({2, 3, h, w});
     io::write_safetensors(tmp / "in.safetensors", {{"pixel_values", px}});
     CommandResult r =
-        run_command({py, source_dir() + "/scripts/reference/medclip_reference.py", "--swin", tmp / "config.json",
+        run_command({py, source_dir() + "/tests/oracles/models/medclip_reference.py", "--swin", tmp / "config.json",
                      tmp / "w.safetensors", tmp / "in.safetensors", tmp / "out.safetensors"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     io::StateDict ref = io::open_safetensors(tmp / "out.safetensors");

@@ -90,6 +90,23 @@ std::string source_dir() { return MVB_SOURCE_DIR; }
 std::string fixture_path(const std::string& rel) { return source_dir() + "/tests/fixtures/" + rel; }
 std::string system_python() { return MVB_SYSTEM_PYTHON; }
 
+std::string oracle_python() {
+  const char* env = std::getenv("MVB_ORACLE_PYTHON");
+  const std::string py = (env && *env) ? std::string(env) : source_dir() + "/.venv/bin/python";
+  return ::access(py.c_str(), X_OK) == 0 ? py : std::string();
+}
+
+std::string oracle_env_missing_message() {
+  return "the PyPI oracle environment is missing (" + source_dir() +
+         "/.venv/bin/python, or MVB_ORACLE_PYTHON): install it with `bash scripts/oracle_env.sh`";
+}
+
+CommandResult run_oracle_python(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {oracle_python()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_command(argv);
+}
+
 CommandResult run_python(const std::string& code, const std::vector<std::string>& args) {
   std::vector<std::string> argv = {system_python(), "-c", code};
   argv.insert(argv.end(), args.begin(), args.end());

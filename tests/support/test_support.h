@@ -37,6 +37,21 @@ std::string system_python();
 // Runs a Python snippet with Debian's python3; returns stdout. Fails the test if python3 fails.
 CommandResult run_python(const std::string& code, const std::vector<std::string>& args = {});
 
+// The pinned PyPI oracle environment (tests/oracles/requirements.txt: transformers, open_clip, timm,
+// PEFT, bert_score, tokenizers, pyarrow ...), installed by `bash scripts/oracle_env.sh` into
+// <source>/.venv; MVB_ORACLE_PYTHON overrides. Returns "" when that interpreter is missing.
+std::string oracle_python();
+// The line a test prints when oracle_python() is missing: how to install it.
+std::string oracle_env_missing_message();
+// Runs a Python snippet (or a script path with args) with the oracle environment's interpreter.
+CommandResult run_oracle_python(const std::vector<std::string>& args);
+
+// Fails (never skips) the current test when the oracle environment is missing.
+#define MVB_REQUIRE_ORACLE_ENV()                                                           \
+  do {                                                                                     \
+    if (::mvb::test::oracle_python().empty()) FAIL() << ::mvb::test::oracle_env_missing_message(); \
+  } while (0)
+
 void write_text(const std::string& path, const std::string& content);
 std::string read_text(const std::string& path);
 

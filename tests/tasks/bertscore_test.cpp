@@ -14,7 +14,7 @@
 #include <random>
 #include <set>
 
-#include "evaluator_test_util.h"
+#include "evaluator_test_support.h"
 #include "medvlmbench/build_info.h"
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/io/run_layout.h"
@@ -103,7 +103,7 @@ json tokens_oracle(const std::vector<std::string>& texts, int limit) {
       dir / "req.json",
       json({{"vocab", model_dir() + "/vocab.txt"}, {"lowercase", true}, {"limit", limit}, {"texts", texts}}).dump());
   const auto r =
-      test::run_command({node, test::source_dir() + "/tests/tasks/bertscore_tokens_oracle.js", dir / "req.json"});
+      test::run_command({node, test::source_dir() + "/tests/oracles/tasks/bertscore_tokens_oracle.js", dir / "req.json"});
   if (r.exit_code != 0) {
     ADD_FAILURE() << "tokenizers oracle failed (exit " << r.exit_code << "): " << r.err;
     return json();
@@ -120,7 +120,7 @@ json reference(const std::vector<std::string>& args, const json& request) {
   }
   test::TempDir dir;
   test::write_text(dir / "req.json", request.dump());
-  std::vector<std::string> argv = {py, test::source_dir() + "/scripts/reference/bertscore_reference.py"};
+  std::vector<std::string> argv = {py, test::source_dir() + "/tests/oracles/tasks/bertscore_reference.py"};
   argv.insert(argv.end(), args.begin(), args.end());
   argv.push_back(dir / "req.json");
   argv.push_back(dir / "out.json");

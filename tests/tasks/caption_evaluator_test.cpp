@@ -1,7 +1,7 @@
 // The caption evaluator: the reference's meter names (with its `methor` key), hand-worked values.
 #include <gtest/gtest.h>
 
-#include "evaluator_test_util.h"
+#include "evaluator_test_support.h"
 
 namespace mvb {
 namespace {

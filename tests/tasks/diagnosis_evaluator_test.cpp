@@ -2,7 +2,7 @@
 // AUROC, balanced accuracy, macro F1, ROC points, CIs, and undefined values as null + note.
 #include <gtest/gtest.h>
 
-#include "evaluator_test_util.h"
+#include "evaluator_test_support.h"
 
 namespace mvb {
 namespace {

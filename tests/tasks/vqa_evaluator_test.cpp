@@ -4,7 +4,7 @@
 
 #include <set>
 
-#include "evaluator_test_util.h"
+#include "evaluator_test_support.h"
 #include "medvlmbench/io/jsonl.h"
 #include "medvlmbench/io/run_layout.h"
 #include "medvlmbench/tasks/pipeline.h"

@@ -5,7 +5,7 @@
 #include <random>
 
 #include "medvlmbench/text/tokenizer.h"
-#include "oracle_support.h"
+#include "tokenizer_oracle_support.h"
 #include "support/test_support.h"
 
 namespace mvb::test {

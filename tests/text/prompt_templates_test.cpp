@@ -8,7 +8,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "oracle_support.h"
+#include "tokenizer_oracle_support.h"
 #include "support/test_support.h"
 
 namespace mvb::test {

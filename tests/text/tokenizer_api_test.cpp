@@ -4,7 +4,7 @@
 
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/text/tokenizer.h"
-#include "oracle_support.h"
+#include "tokenizer_oracle_support.h"
 
 namespace mvb::test {
 namespace {

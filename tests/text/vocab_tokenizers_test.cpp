@@ -7,7 +7,7 @@
 #include <set>
 
 #include "medvlmbench/text/tokenizer.h"
-#include "oracle_support.h"
+#include "tokenizer_oracle_support.h"
 #include "support/test_support.h"
 
 namespace mvb::test {

@@ -10,7 +10,7 @@
 //           "decoded_skip": "..."}, ...]}   (ids: with special tokens; ids_plain: without)
 'use strict';
 const fs = require('fs');
-const {tk, bertTokenizer, pyStrip} = require('../oracles/hf_common.js');
+const {tk, bertTokenizer, pyStrip} = require('../common/hf_common.js');
 
 async function build(req) {
   if (req.mode === 'file') return tk.Tokenizer.fromFile(req.path);

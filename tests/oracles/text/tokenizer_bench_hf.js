@@ -5,7 +5,7 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const tk = require(path.join(__dirname, '..', 'tests', 'oracles', 'node_modules', 'tokenizers'));
+const tk = require(path.join(__dirname, '..', 'node_modules', 'tokenizers'));
 
 (async () => {
   const [file, textsFile, roundsArg] = process.argv.slice(2);

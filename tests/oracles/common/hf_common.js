@@ -5,7 +5,7 @@
 const fs = require('fs');
 const path = require('path');
 
-const modDir = path.join(__dirname, 'node_modules', 'tokenizers');
+const modDir = path.join(__dirname, '..', 'node_modules', 'tokenizers');
 let tk;
 try {
   tk = require(modDir);

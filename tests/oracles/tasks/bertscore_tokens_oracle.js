@@ -11,7 +11,7 @@
 // stdout:  {"results": [{"trimmed": "...", "ids": [...]}, ...]}
 'use strict';
 const fs = require('fs');
-const {bertTokenizer, pyStrip} = require('../oracles/hf_common.js');
+const {bertTokenizer, pyStrip} = require('../common/hf_common.js');
 
 // transformers' PreTrainedTokenizerBase.clean_up_tokenization (BertTokenizerFast: clean_up_tokenization_spaces).
 function cleanUp(s) {

@@ -12,7 +12,7 @@ import sys
 
 from PIL import Image
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "demo", "ChestXray")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures", "demo", "ChestXray")
 SIZE = 48
 PER_CLASS = {"train": 6, "val": 2, "test": 6}
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "medvlmbench/models/contrastive_towers.h"
+#include "support/expected_outputs.h"
 
 namespace mvb::test {
 
@@ -19,8 +20,5 @@ std::unique_ptr<ContrastiveTowers> load_contrastive(const std::string& name, con
 // python3 and returns the tensors it wrote. Fails the test (ADD_FAILURE + empty map) when it fails.
 std::map<std::string, at::Tensor> run_reference(const std::string& script, const std::string& ckpt,
                                                 const std::map<std::string, at::Tensor>& inputs);
-
-// Largest absolute difference; +inf on shape mismatch.
-double max_abs_diff(const at::Tensor& a, const at::Tensor& b);
 
 }  // namespace mvb::test

@@ -24,10 +24,10 @@ import sys
 
 import torch
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
 import st_io  # noqa: E402
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "models")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures", "models")
 # Parity for these fixtures is checked at test time against python3-torch ports of the published
 # modeling code (scripts/reference/); provisional until a device session regenerates reference
 # outputs with transformers / open_clip themselves.

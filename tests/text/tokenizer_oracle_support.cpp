@@ -1,4 +1,4 @@
-#include "oracle_support.h"
+#include "tokenizer_oracle_support.h"
 
 #include <gtest/gtest.h>
 
@@ -218,7 +218,7 @@ json run_hf_oracle(json request, const std::vector<std::string>& texts) {
   request["texts"] = texts;
   const std::string req = dir / "request.json";
   write_text(req, request.dump());
-  const auto r = run_command({node, source_dir() + "/tests/text/hf_tokenizers_oracle.js", req});
+  const auto r = run_command({node, source_dir() + "/tests/oracles/text/hf_tokenizers_oracle.js", req});
   if (r.exit_code != 0) {
     ADD_FAILURE() << "tokenizers oracle failed (exit " << r.exit_code << "): " << r.err;
     return json();

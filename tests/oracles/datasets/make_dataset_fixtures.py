@@ -5,9 +5,9 @@
 Images carry their class: class 0 / answer "no" is a dark blue disc, class 1 / "yes" a bright red
 square (other classes get other hues), with a seeded jitter of position and noise, so linear probes and
 fine-tuning on the fixtures can show learning. Everything is seeded: rerunning gives the same bytes
-(except parquet, written by parquet-wasm through scripts/write_parquet.mjs, which is deterministic too).
+(except parquet, written by parquet-wasm through tests/oracles/io/write_parquet.mjs, which is deterministic too).
 
-Run with Debian's python3 (numpy + PIL): /usr/bin/python3 scripts/make_fixtures.py [OUT_DIR]
+Run with Debian's python3 (numpy + PIL): /usr/bin/python3 tests/oracles/datasets/make_dataset_fixtures.py [OUT_DIR]
 """
 import base64
 import csv
@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else os.path.join(HERE, "..", "tests", "fixtures", "datasets")
+OUT = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else os.path.join(HERE, "..", "..", "fixtures", "datasets")
 RNG = random.Random(1234)
 SIZE = 32
 HUES = [(30, 60, 200), (220, 40, 40), (40, 180, 60), (200, 160, 30), (150, 50, 170), (30, 170, 170), (120, 120, 120)]
@@ -82,7 +82,7 @@ def write_parquet(path, columns, compression="SNAPPY", version="V1", row_group_s
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(spec, f)
     try:
-        subprocess.run(["node", os.path.join(HERE, "write_parquet.mjs"), f.name], check=True)
+        subprocess.run(["node", os.path.join(HERE, "..", "io", "write_parquet.mjs"), f.name], check=True)
     finally:
         os.unlink(f.name)
 

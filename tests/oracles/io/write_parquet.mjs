@@ -1,7 +1,7 @@
 // Writes a Parquet file with an independent writer (parquet-wasm = arrow-rs, through apache-arrow JS),
 // for dataset fixtures and for testing medvlmbench's native Parquet reader.
 //
-// usage: node scripts/write_parquet.mjs SPEC.json
+// usage: node tests/oracles/io/write_parquet.mjs SPEC.json
 // SPEC: {"out": "file.parquet", "compression": "SNAPPY|ZSTD|GZIP|UNCOMPRESSED", "version": "V1|V2",
 //        "dictionary": true, "row_group_size": 1024, "data_page_size": 1048576 (optional),
 //        "encoding": "PLAIN|..." (optional), "column_encodings": {"col": "DELTA_BINARY_PACKED", ...} (optional),
@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const modules = process.env.MVB_ORACLE_MODULES || path.join(here, '..', 'tests', 'oracles', 'node_modules');
+const modules = process.env.MVB_ORACLE_MODULES || path.join(here, '..', 'node_modules');
 const require = createRequire(path.join(modules, 'x.js'));
 const arrow = require('apache-arrow');
 const pq = require('parquet-wasm');

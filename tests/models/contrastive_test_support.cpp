@@ -1,4 +1,4 @@
-#include "contrastive_test_util.h"
+#include "contrastive_test_support.h"
 
 #include <gtest/gtest.h>
 
@@ -31,7 +31,7 @@ std::map<std::string, at::Tensor> run_reference(const std::string& script, const
     return {};
   }
   CommandResult r = run_command(
-      {py, source_dir() + "/scripts/reference/" + script, ckpt, tmp / "in.safetensors", tmp / "out.safetensors"});
+      {py, source_dir() + "/tests/oracles/models/" + script, ckpt, tmp / "in.safetensors", tmp / "out.safetensors"});
   if (r.exit_code != 0) {
     ADD_FAILURE() << script << " failed (" << r.exit_code << "): " << r.err;
     return {};
@@ -40,11 +40,6 @@ std::map<std::string, at::Tensor> run_reference(const std::string& script, const
   std::map<std::string, at::Tensor> out;
   for (const auto& n : sd.names()) out[n] = sd.get(n).clone();
   return out;
-}
-
-double max_abs_diff(const at::Tensor& a, const at::Tensor& b) {
-  if (!a.defined() || !b.defined() || a.sizes() != b.sizes()) return std::numeric_limits<double>::infinity();
-  return (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
 }
 
 }  // namespace mvb::test
