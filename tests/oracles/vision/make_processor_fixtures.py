@@ -38,6 +38,7 @@ import os
 import sys
 
 import numpy as np
+import PIL
 import torch
 from PIL import Image, ImageDraw
 
@@ -52,8 +53,19 @@ from transformers import AutoImageProcessor  # noqa: E402
 try:
     import qwen_vl_utils  # noqa: E402
 except ImportError:
-    sys.exit("qwen_vl_utils is missing: install the oracle environment (bash scripts/oracle_env.sh; "
-             "tests/oracles/requirements.txt pins qwen-vl-utils==0.0.10, the reference's version)")
+    sys.exit("qwen_vl_utils is missing: install the oracle environment (bash scripts/oracle_env.sh, which "
+             "installs qwen-vl-utils==0.0.10, the reference's version, with --no-deps: images need none of av)")
+
+# Pillow 13 (python-pillow/Pillow#9549) runs the vertical pass first when a resize reduces the height by
+# more than twice what it takes off the width; every earlier Pillow (Debian's 9.x, and the 10.x/11.x the
+# reference ran under in 2025) always runs the horizontal pass first, and so does our C++ (the pass
+# order changes the 8-bit rounding between the passes). Measured with pillow 13.0.0: 2 of these cases
+# differ (qwen2vl_photo_wide 160x64 -> 168x56: 0.105 in 9700 of 56448 values; internvl_xray_tall's
+# thumbnail 48x136 -> 32x32: 0.070 in 585 values); all others are identical.
+if int(PIL.__version__.split(".")[0]) >= 13:
+    sys.exit(f"pillow {PIL.__version__} resizes in a different pass order (Pillow#9549) than the reference's "
+             "Pillow and ours: run with pillow==12.3.0 (tests/oracles/requirements.txt)")
+PILLOW_13_MEASURED = {"qwen2vl_photo_wide": 0.10505437850952148, "internvl_xray_tall": 0.07002806663513184}
 
 ROOT = os.path.normpath(os.path.join(HERE, "..", "..", "fixtures", "vision", "processors"))
 GENERATOR = "tests/oracles/vision/make_processor_fixtures.py"
@@ -385,7 +397,7 @@ def main():
         fast, fast_class = run_case(case, folder, "torchvision")
         pv = slow["pixel_values"].astype(np.float32)
         outputs[name + ".pixel_index"] = torch.from_numpy(encode(pv, luts[ck_name], kind))
-        info = {"checkpoint": ck_name, "image": image, "pixel_values_shape": list(pv.shape),
+        info = {"checkpoint": ck_name, "image": image, "kind": kind, "pixel_values_shape": list(pv.shape),
                 "pil_backend_class": slow_class, "torchvision_backend_class": fast_class}
         if "image_grid_thw" in slow:
             outputs[name + ".image_grid_thw"] = torch.from_numpy(slow["image_grid_thw"].astype(np.int64))
@@ -435,6 +447,18 @@ def main():
         tolerance="0 (bit-exact): our pipeline is PIL's resampling transcribed plus the same float32 "
                   "rescale/normalize",
         max_abs_diff_measured=measured if measured is not None else "run the C++ test and pass --measured",
+        matches=("ours == the PIL backend bit for bit (max_abs_diff_measured), so ours vs the torchvision "
+                 "backend is exactly each case's fast_vs_pil_max_abs_diff: up to ~2 8-bit levels where it resizes (torchvision's "
+                 "antialiased bicubic/bilinear is not PIL's), ~2.4e-7 where the resize is a no-op (Qwen after "
+                 "fetch_image: float rounding of its fused rescale+normalize)"),
+        pillow_13=("pillow >= 13 resizes vertically first when the height shrinks more than twice as much as the "
+                   "width (Pillow#9549); ours and every earlier Pillow go horizontally first. Ours vs the PIL "
+                   "backend on pillow 13.0.0, where it differs: " + json.dumps(PILLOW_13_MEASURED)),
+        reference_backend=("transformers 4.53.1 (the reference) loads the class named in the config: the slow one "
+                           "unless the saved image_processor_type ends in 'Fast'. So CLIP, SigLIP, MedSigLIP, BLIP-2, "
+                           "LLaVA and Qwen2/2.5-VL ran the PIL path (ours, exactly); the InternVL3-hf checkpoints "
+                           "save GotOcr2ImageProcessorFast, so the reference ran InternVL on the torchvision path "
+                           "(see the internvl_* cases' fast_vs_pil_max_abs_diff)."),
     )
     size = sum(os.path.getsize(os.path.join(dp, f)) for dp, _, fs in os.walk(ROOT) for f in fs)
     print(f"wrote {ROOT} ({size / 1e6:.2f} MB)")
