@@ -28,7 +28,8 @@ void expect_batch_parity(const text::Tokenizer& tok, const std::vector<std::stri
     const auto ids = want.at("input_ids").at(i).get<std::vector<int32_t>>();
     const auto mask = want.at("attention_mask").at(i).get<std::vector<int32_t>>();
     if ((b.input_ids[i] != ids || b.attention_mask[i] != mask) && ++bad <= 3)
-      ADD_FAILURE() << label << " #" << i << "\n ours " << json(b.input_ids[i]).dump() << "\n hf   " << json(ids).dump();
+      ADD_FAILURE() << label << " #" << i << "\n ours " << json(b.input_ids[i]).dump() << "\n hf   "
+                    << json(ids).dump();
   }
   EXPECT_EQ(bad, 0) << label << ": " << bad << " padded rows differ";
 }
@@ -58,7 +59,7 @@ void check_family(const std::string& package, const std::string& pad_token) {
   // The special tokens transformers resolves from tokenizer_config.json (absent ones stay absent).
   const auto& st = tok->special_tokens();
   const std::vector<std::pair<std::string, const text::SpecialToken*>> named = {
-      {"bos", &st.bos}, {"eos", &st.eos}, {"pad", &st.pad}, {"unk", &st.unk},
+      {"bos", &st.bos}, {"eos", &st.eos}, {"pad", &st.pad},  {"unk", &st.unk},
       {"cls", &st.cls}, {"sep", &st.sep}, {"mask", &st.mask}};
   for (const auto& [name, ours] : named) {
     if (oracle.at("special").contains(name)) {

@@ -48,10 +48,17 @@ struct Variant {
 
 TEST(SlowTokenizers, Llama2SentencePieceMatchesSlowLlamaTokenizer) {
   // LLaVA-1.5 / Vicuna-v1.5 style config ("legacy": false) and the legacy default (no key).
-  const json base = {{"add_bos_token", true},      {"add_eos_token", false},       {"bos_token", "<s>"},
-                     {"eos_token", "</s>"},        {"unk_token", "<unk>"},         {"pad_token", nullptr},
-                     {"model_max_length", 2048},   {"padding_side", "right"},      {"sp_model_kwargs", json::object()},
-                     {"clean_up_tokenization_spaces", false}, {"tokenizer_class", "LlamaTokenizer"}};
+  const json base = {{"add_bos_token", true},
+                     {"add_eos_token", false},
+                     {"bos_token", "<s>"},
+                     {"eos_token", "</s>"},
+                     {"unk_token", "<unk>"},
+                     {"pad_token", nullptr},
+                     {"model_max_length", 2048},
+                     {"padding_side", "right"},
+                     {"sp_model_kwargs", json::object()},
+                     {"clean_up_tokenization_spaces", false},
+                     {"tokenizer_class", "LlamaTokenizer"}};
   std::vector<Variant> variants = {{"legacy=false", base}, {"legacy default (true)", base}};
   variants[0].config["legacy"] = false;
 

@@ -259,7 +259,8 @@ int expect_parity(const text::Tokenizer& tok, const std::vector<std::string>& te
                     << "\n         hf   " << o.at("decoded_skip").dump();
     }
   }
-  EXPECT_EQ(bad, 0) << label << ": " << bad << " of " << texts.size() << " texts differ from " << oracle.value("class", "the oracle");
+  EXPECT_EQ(bad, 0) << label << ": " << bad << " of " << texts.size() << " texts differ from "
+                    << oracle.value("class", "the oracle");
   return bad;
 }
 

@@ -1,4 +1,5 @@
-// Shared by the text tests: the parity corpus and the live Hugging Face oracle (tests/oracles/text/hf_tokenizers_oracle.py).
+// Shared by the text tests: the parity corpus and the live Hugging Face oracle
+// (tests/oracles/text/hf_tokenizers_oracle.py).
 #pragma once
 
 #include <nlohmann/json.hpp>

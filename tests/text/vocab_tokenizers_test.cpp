@@ -8,8 +8,8 @@
 #include <set>
 
 #include "medvlmbench/text/tokenizer.h"
-#include "tokenizer_oracle_support.h"
 #include "support/test_support.h"
+#include "tokenizer_oracle_support.h"
 
 namespace mvb::test {
 namespace {
@@ -213,10 +213,10 @@ TEST(VocabTokenizers, ClipBpeMatchesClipTokenizerFast) {
   make_clip_files(texts, 400, dir / "vocab.json", dir / "merges.txt");
   // CLIPTokenizerFast(vocab_file, merges_file): transformers' CLIPConverter builds the pipeline, and
   // its decode() replaces "</w>" and strips, as CLIPProcessor does for a folder without tokenizer.json.
-  const auto oracle = reference_tokenizer(
-      {{"class", "CLIPTokenizerFast"},
-       {"files", {{"vocab_file", dir / "vocab.json"}, {"merges_file", dir / "merges.txt"}}}},
-      texts);
+  const auto oracle =
+      reference_tokenizer({{"class", "CLIPTokenizerFast"},
+                           {"files", {{"vocab_file", dir / "vocab.json"}, {"merges_file", dir / "merges.txt"}}}},
+                          texts);
   const auto tok = text::load_clip_bpe(dir / "vocab.json", dir / "merges.txt");
   EXPECT_EQ(tok->kind(), "clip-bpe");
   expect_parity(*tok, texts, oracle, "clip vocab.json+merges.txt");
