@@ -21,13 +21,15 @@ LOAD (reference):  {"auto": folder, "use_fast": bool, "kwargs": {...}}        Au
 LOAD (tokenizers): {"file": "tokenizer.json"} | {"json": "<tokenizer.json text>"}
 PAD:     {"max_length": N or null, "padding": "longest" | "max_length", "side": "left" | "right",
           "pad_token": str or null}  ->  tokenizer(texts, padding=..., truncation=..., max_length=N)
-CHAT:    {"messages": [...], "chat_template": str or null, "add_generation_prompt": bool}
-         -> tokenizer.apply_chat_template(messages, tokenize=False, ...) and its ids
+CHAT:    {"messages": [...], "chat_template": str or null, "add_generation_prompt": bool,
+          "expand": {old: new, ...} or [[old, new], ...]}
+         -> tokenizer.apply_chat_template(messages, tokenize=False, ...) and its ids; the text after the
+            processor's placeholder expansion and the ids the processor's tokenizer call gives
 LLAVA:   a prompt holding "<image>": the reference's tokenizer_image_token() (llava/mm_utils.py: each
          chunk tokenized with special tokens, the later chunks' BOS dropped, -200 between)
 stdout:  {"versions": {...}, "jobs": [{"class", "is_fast", "vocab_size", "special", "config",
           "results": [{"ids", "ids_plain", "decoded", "decoded_skip"}], "batch": [{"input_ids",
-          "attention_mask"}], "chat": [{"text", "ids"}], "llava": [[ids]]}]}
+          "attention_mask"}], "chat": [{"text", "ids", "expanded", "processor_ids"}], "llava": [[ids]]}]}
 """
 
 import json
@@ -132,7 +134,18 @@ def run_reference_job(transformers, job):
         # apply_chat_template(tokenize=True) tokenizes without adding special tokens.
         ids = tok.apply_chat_template(chat["messages"], chat_template=chat.get("chat_template"), tokenize=True,
                                       add_generation_prompt=chat.get("add_generation_prompt", True))
-        chats.append({"text": text, "ids": ids})
+        # The processor's placeholder expansion (Gemma3Processor, Qwen2VLProcessor, InternVLProcessor
+        # replace one image token by the full run), given as string replacements; then the processor's
+        # tokenizer call: ProcessorMixin.apply_chat_template(tokenize=True) passes add_special_tokens=False
+        # when the rendered text already starts with the BOS token.
+        expanded = text
+        expand = chat.get("expand") or []
+        for old, new in expand.items() if isinstance(expand, dict) else expand:
+            expanded = expanded.replace(old, new)
+        add_special = not (tok.bos_token is not None and expanded.startswith(tok.bos_token))
+        chats.append({"text": text, "ids": ids, "expanded": expanded,
+                      "processor_ids": tok(expanded, add_special_tokens=add_special)["input_ids"],
+                      "processor_add_special_tokens": add_special})
     out["chat"] = chats
     # LLaVA's tokenizer_image_token(prompt, tokenizer, IMAGE_TOKEN_INDEX=-200), restated from
     # llava/mm_utils.py: chunks tokenized with the tokenizer's special tokens, one leading BOS kept.
