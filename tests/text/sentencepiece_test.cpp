@@ -7,8 +7,8 @@
 
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/text/tokenizer.h"
-#include "tokenizer_oracle_support.h"
 #include "support/test_support.h"
+#include "tokenizer_oracle_support.h"
 
 namespace mvb::test {
 namespace {
