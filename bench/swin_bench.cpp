@@ -87,8 +87,8 @@ int main(int argc, char** argv) {
   std::printf(
       "Swin-Tiny vision forward (224px), batch %lld, %d threads: ours %.3f s (%.2f img/s), transformers SwinModel "
       "(%s attention) %.3f s (%.2f img/s): ratio %.2fx; max |pooled diff| %.2e\n",
-      static_cast<long long>(batch), at::get_num_threads(), ours_s, batch / ours_s, attn.c_str(), ref_s,
-      batch / ref_s, ref_s / ours_s, diff);
+      static_cast<long long>(batch), at::get_num_threads(), ours_s, batch / ours_s, attn.c_str(), ref_s, batch / ref_s,
+      ref_s / ours_s, diff);
   fs::remove_all(work);
   return 0;
 }

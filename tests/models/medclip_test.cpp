@@ -114,9 +114,9 @@ TEST(MedClipModel, PreprocessingMatchesTheBenchmarksFeatureExtractor) {
   at::NoGradGuard no_grad;
   for (const char* name : {"image_gray", "image_rgb"}) {
     SCOPED_TRACE(name);
-    const at::Tensor ours = preprocess(
-        decode_image(ImageRef::file(fixture_path(std::string("models/preprocess-images/") + name + ".png"))),
-        model->transform());
+    const at::Tensor ours =
+        preprocess(decode_image(ImageRef::file(fixture_path(std::string("models/preprocess-images/") + name + ".png"))),
+                   model->transform());
     const double d = max_abs_diff(ours, ref.output(std::string("preprocessed_") + name));
     EXPECT_LT(d, 1e-5);
     std::cout << "[ parity   ] preprocessing " << name << ": max |diff| " << d << "\n";

@@ -152,10 +152,12 @@ def build_published_model(sd, work):
     assert not r.unexpected_keys, r.unexpected_keys
     # Every tower tensor was found: saving the towers back gives the release tensors (less the buffers
     # transformers 5 no longer persists).
-    for tower, prefix in ((model.vision_model.model, "vision_model.model."), (model.text_model.model, "text_model.model.")):
+    towers = ((model.vision_model.model, "vision_model.model."), (model.text_model.model, "text_model.model."))
+    for tower, prefix in towers:
         tower.save_pretrained(os.path.join(work, "check"))
         back = load_file(os.path.join(work, "check", "model.safetensors"))
-        want = {k: v for k, v in subtree(sd, prefix).items() if not k.endswith(("relative_position_index", "position_ids"))}
+        buffers = ("relative_position_index", "position_ids")
+        want = {k: v for k, v in subtree(sd, prefix).items() if not k.endswith(buffers)}
         assert set(back) == set(want), (set(back) ^ set(want))
         for k in want:
             assert torch.equal(back[k], want[k]), k

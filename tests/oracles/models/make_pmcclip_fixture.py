@@ -31,7 +31,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "common"))
 sys.path.insert(0, HERE)
 from fixture_io import save_expected, versions, write_fixture_json  # noqa: E402
 import published_code  # noqa: E402
-from tiny_weights import BERT_VOCAB, bert_config, bert_state, bn, lin, rnd, sample_images, write_json, write_vocab  # noqa: E402
+from tiny_weights import (BERT_VOCAB, bert_config, bert_state, bn, lin, rnd, sample_images, write_json,  # noqa: E402
+                          write_vocab)
 
 FIXTURES = os.path.normpath(os.path.join(HERE, "..", "..", "fixtures", "models"))
 OUT = os.path.join(FIXTURES, "tiny-pmcclip")
