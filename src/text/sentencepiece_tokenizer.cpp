@@ -15,7 +15,8 @@
 namespace mvb::text {
 namespace {
 
-// SiglipTokenizer.canonicalize_text(): drop string.punctuation, collapse \s+ to " ", strip.
+// SiglipTokenizer.canonicalize_text() after its lowercasing: drop string.punctuation, collapse \s+ to
+// " ", strip.
 bool py_isspace(char32_t c) { return uni::is_whitespace(c) || (c >= 0x1C && c <= 0x1F); }
 
 std::string siglip_canonicalize(const std::string& text) {
@@ -107,6 +108,8 @@ class SentencePieceTokenizer : public Tokenizer {
     add_bos_ = config().add_bos_token.value_or(!t5_like);
     add_eos_ = config().add_eos_token.value_or(t5_like);
     siglip_canonicalize_ = cls.rfind("SiglipTokenizer", 0) == 0;
+    // SiglipTokenizer lowercases first (do_lower_case, default true) in canonicalize_text.
+    siglip_lowercase_ = siglip_canonicalize_ && cfg.value("do_lower_case", true);
   }
   ~SentencePieceTokenizer() override {
     if (handle_) api_.free_handle(handle_);
@@ -114,6 +117,7 @@ class SentencePieceTokenizer : public Tokenizer {
 
   std::vector<int32_t> encode(std::string_view input, bool add_special_tokens) const override {
     std::string text = uni::sanitize_utf8(input);
+    if (siglip_lowercase_) text = uni::lowercase(text);
     if (siglip_canonicalize_) text = siglip_canonicalize(text);
     std::vector<int32_t> ids;
     if (add_special_tokens && add_bos_ && special_tokens().bos.present()) ids.push_back(special_tokens().bos.id);
@@ -243,6 +247,7 @@ class SentencePieceTokenizer : public Tokenizer {
   std::unordered_set<int32_t> special_ids_;
   bool add_bos_ = true, add_eos_ = false;
   bool siglip_canonicalize_ = false;
+  bool siglip_lowercase_ = false;
 };
 
 }  // namespace
