@@ -154,8 +154,7 @@ int main(int argc, char** argv) {
   int ref_threads = 0;
   double ref_s = -1;
   in >> ref_threads >> ref_s;
-  const double diff =
-      (ours_feats - io::open_safetensors(ref_out).get("image_embeds")).abs().max().item<double>();
+  const double diff = (ours_feats - io::open_safetensors(ref_out).get("image_embeds")).abs().max().item<double>();
   std::printf("  ViT-B/16 encode_image, batch %lld, best of %d (load average %s):\n", static_cast<long long>(b), reps,
               load_average().c_str());
   std::printf("    ours, %d threads, oneDNN linear:              %6.2f s (%5.2f img/s)\n", threads.intra_op, ours_s,

@@ -108,7 +108,7 @@ class SentencePieceTokenizer : public Tokenizer {
     add_bos_ = config().add_bos_token.value_or(!t5_like);
     add_eos_ = config().add_eos_token.value_or(t5_like);
     siglip_canonicalize_ = cls.rfind("SiglipTokenizer", 0) == 0;
-    // SiglipTokenizer lowercases first (do_lower_case, default true) in canonicalize_text.
+    // SiglipTokenizer lowercases first (do_lower_case, default true; Python str.lower) in canonicalize_text.
     siglip_lowercase_ = siglip_canonicalize_ && cfg.value("do_lower_case", true);
   }
   ~SentencePieceTokenizer() override {
@@ -117,7 +117,7 @@ class SentencePieceTokenizer : public Tokenizer {
 
   std::vector<int32_t> encode(std::string_view input, bool add_special_tokens) const override {
     std::string text = uni::sanitize_utf8(input);
-    if (siglip_lowercase_) text = uni::lowercase(text);
+    if (siglip_lowercase_) text = uni::python_lower(text);
     if (siglip_canonicalize_) text = siglip_canonicalize(text);
     std::vector<int32_t> ids;
     if (add_special_tokens && add_bos_ && special_tokens().bos.present()) ids.push_back(special_tokens().bos.id);
