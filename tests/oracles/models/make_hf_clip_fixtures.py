@@ -115,6 +115,10 @@ def open_images(out):
     return [Image.open(p).convert("RGB") for p in paths]
 
 
+TV_NOTE = ("transformers 5's default {cls} (torchvision resize) differs from the PIL one by up to {d} on these "
+           "images; transformers 4 loaded the PIL one unless use_fast=True, and our preprocessing follows it")
+
+
 # ---------------------------------------------------------------- CLIP
 def bytes_to_unicode():
     """GPT-2 / CLIP byte -> printable character table (every byte gets a base token)."""
@@ -213,7 +217,8 @@ def make_clip(out, bin_out):
     pil = CLIPImageProcessorPil.from_pretrained(out)
     pixels = pil(images=images, return_tensors="pt")["pixel_values"]
     tv = CLIPImageProcessor.from_pretrained(out)(images=images, return_tensors="pt")["pixel_values"]
-    print(f"CLIP pixels: PIL vs torchvision processor max |diff| {(pixels - tv).abs().max().item():.3g}")
+    tv_diff = f"{(pixels - tv).abs().max().item():.3g}"
+    print("CLIP pixels: PIL vs torchvision processor max |diff|", tv_diff)
 
     with torch.no_grad():
         img = model.get_image_features(pixel_values=pixels).pooler_output
@@ -256,7 +261,7 @@ def make_clip(out, bin_out):
               "from CLIPImageProcessorPil (transformers 4's default slow CLIPImageProcessor, PIL resize) on "
               "Image.open(path).convert('RGB')")
     common = dict(generator=GENERATOR, library=fixture_io.versions("transformers", "tokenizers", "pillow"),
-                  oracle=oracle, weights=WEIGHTS)
+                  oracle=oracle, weights=WEIGHTS, processor_note=TV_NOTE.format(cls="CLIPImageProcessor", d=tv_diff))
     return common, outputs
 
 
@@ -280,6 +285,10 @@ def train_spiece(path):
 
 
 def make_siglip(out):
+    try:
+        import google.protobuf  # noqa: F401  (transformers' SiglipTokenizer refuses to load without it)
+    except ImportError:
+        sys.exit("SiglipTokenizer needs protobuf in the oracle environment: .venv/bin/pip install protobuf==7.36.2")
     from transformers import (AutoTokenizer, SiglipConfig, SiglipImageProcessor, SiglipImageProcessorPil,
                               SiglipModel, SiglipTokenizer)
     shutil.rmtree(out, ignore_errors=True)
@@ -311,7 +320,8 @@ def make_siglip(out):
     images = open_images(out)
     pixels = SiglipImageProcessorPil.from_pretrained(out)(images=images, return_tensors="pt")["pixel_values"]
     tv = SiglipImageProcessor.from_pretrained(out)(images=images, return_tensors="pt")["pixel_values"]
-    print(f"SigLIP pixels: PIL vs torchvision processor max |diff| {(pixels - tv).abs().max().item():.3g}")
+    tv_diff = f"{(pixels - tv).abs().max().item():.3g}"
+    print("SigLIP pixels: PIL vs torchvision processor max |diff|", tv_diff)
     with torch.no_grad():
         # As the reference (MedSigLIPForDiagnosis) calls it: input_ids only, no attention mask.
         img = model.get_image_features(pixel_values=pixels).pooler_output
@@ -326,8 +336,9 @@ def make_siglip(out):
               "transformers 5)(texts, padding=True, truncation=True, max_length=64); pixels from "
               "SiglipImageProcessorPil (transformers 4's default slow SiglipImageProcessor, PIL resize) on "
               "Image.open(path).convert('RGB')")
-    return dict(generator=GENERATOR, library=fixture_io.versions("transformers", "sentencepiece", "pillow"),
-                oracle=oracle, weights=WEIGHTS)
+    return dict(generator=GENERATOR,
+                library=fixture_io.versions("transformers", "sentencepiece", "protobuf", "pillow"), oracle=oracle,
+                weights=WEIGHTS, processor_note=TV_NOTE.format(cls="SiglipImageProcessor", d=tv_diff))
 
 
 def measured(folder):
@@ -341,7 +352,23 @@ def measured(folder):
     return {"max_abs_diff_measured": old["max_abs_diff_measured"]} if "max_abs_diff_measured" in old else {}
 
 
+def check_pins(*packages):
+    """Refuses to write fixtures with versions other than tests/oracles/requirements.txt pins (pillow's
+    bicubic resize, for one, moved by one level between 12.3 and 13.0)."""
+    pins = {}
+    with open(os.path.join(HERE, "..", "requirements.txt")) as f:
+        for line in f:
+            if "==" in line and not line.lstrip().startswith("#"):
+                name, ver = line.split("#")[0].strip().split("==")
+                pins[name.lower()] = ver
+    got = fixture_io.versions(*packages)
+    bad = [f"{p} {v} (pinned {pins[p]})" for p, v in got.items() if p in pins and pins[p] != v.split("+")[0]]
+    if bad:
+        sys.exit("installed versions differ from tests/oracles/requirements.txt: " + ", ".join(bad))
+
+
 def main():
+    check_pins("transformers", "tokenizers", "sentencepiece", "pillow")
     clip_dir, bin_dir, siglip_dir = (os.path.join(ROOT, n) for n in ("tiny-clip", "tiny-clip-bin", "tiny-siglip"))
     kept = {d: measured(d) for d in (clip_dir, bin_dir, siglip_dir)}
     common, _ = make_clip(clip_dir, bin_dir)
