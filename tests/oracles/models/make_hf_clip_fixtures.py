@@ -212,8 +212,8 @@ def make_clip(out, bin_out):
     assert type(AutoTokenizer.from_pretrained(out, use_fast=False)) is CLIPTokenizer
 
     images = open_images(out)
-    # CLIPImageProcessorPil is transformers 4's default (slow) CLIPImageProcessor, which the reference
-    # ran and our PIL-exact preprocessing follows; transformers 5's default is the torchvision one.
+    # CLIPImageProcessorPil is transformers 4's default (slow) CLIPImageProcessor, which our PIL-exact
+    # preprocessing follows; transformers 5's default is the torchvision one (see TV_NOTE).
     pil = CLIPImageProcessorPil.from_pretrained(out)
     pixels = pil(images=images, return_tensors="pt")["pixel_values"]
     tv = CLIPImageProcessor.from_pretrained(out)(images=images, return_tensors="pt")["pixel_values"]
@@ -250,8 +250,7 @@ def make_clip(out, bin_out):
     again = CLIPModel.from_pretrained(bin_out, attn_implementation="eager", use_safetensors=False).eval()
     with torch.no_grad():
         assert torch.equal(again.get_image_features(pixel_values=pixels).pooler_output, img)
-    model_inputs = {"input_ids": text["input_ids"], "attention_mask": text["attention_mask"], "pixel_values": pixels}
-    fixture_io.save_expected(bin_out, model_inputs, outputs)
+    fixture_io.save_expected(bin_out, inputs, outputs)
 
     oracle = ("transformers CLIPModel.from_pretrained(attn_implementation='eager') in fp32: "
               "get_image_features(pixel_values).pooler_output, get_text_features(input_ids, attention_mask)"
