@@ -20,7 +20,8 @@ namespace {
 
 const std::string kMeta = "\xE2\x96\x81";  // SentencePiece's "\u2581"
 
-// SiglipTokenizer.canonicalize_text(): drop string.punctuation, collapse \s+ to " ", strip.
+// SiglipTokenizer.canonicalize_text() after its lowercasing: drop string.punctuation, collapse \s+ to
+// " ", strip.
 bool py_isspace(char32_t c) { return uni::is_whitespace(c) || (c >= 0x1C && c <= 0x1F); }
 
 std::string siglip_canonicalize(const std::string& text) {
@@ -127,6 +128,8 @@ class SentencePieceTokenizer : public Tokenizer {
         unk_length_ = u.size();
       }
     }
+    // SiglipTokenizer lowercases first (do_lower_case, default true; Python str.lower) in canonicalize_text.
+    siglip_lowercase_ = siglip_canonicalize_ && cfg.value("do_lower_case", true);
   }
   ~SentencePieceTokenizer() override {
     if (handle_) api_.free_handle(handle_);
@@ -135,6 +138,7 @@ class SentencePieceTokenizer : public Tokenizer {
 
   std::vector<int32_t> encode(std::string_view input, bool add_special_tokens) const override {
     std::string text = uni::sanitize_utf8(input);
+    if (siglip_lowercase_) text = uni::python_lower(text);
     if (siglip_canonicalize_) text = siglip_canonicalize(text);
     std::vector<int32_t> ids;
     if (t5_like_ || legacy_ || text.empty()) {
@@ -345,6 +349,7 @@ class SentencePieceTokenizer : public Tokenizer {
   bool add_prefix_space_ = true;  // LlamaTokenizer add_prefix_space
   void* no_prefix_ = nullptr;     // the model without the dummy prefix (legacy=False)
   size_t unk_length_ = 0;
+  bool siglip_lowercase_ = false;
 };
 
 }  // namespace
