@@ -1,9 +1,10 @@
 // Images per second for decode + CLIP preprocessing (shortest edge 224, bicubic, center crop 224,
 // rescale, normalise) of N 512x512 JPEGs: medvlmbench's BatchPrefetcher with W workers against
-// python3-pil + numpy doing the same work in one process, in the same run. Also prints where the
-// CPU time goes (read, JPEG decode, resize + crop, rescale + normalise, single-threaded) and what
-// the threaded pipeline costs beyond that (hand-off, allocation, page faults). On a busy machine
-// the wall-clock ratio swings with the load; the CPU-per-image ratio is the steadier number.
+// python3-pil + numpy doing the same work in one process (tests/oracles/vision/vision_bench_reference.py),
+// in the same run. Also prints where the CPU time goes (read, JPEG decode, resize + crop, rescale +
+// normalise, single-threaded) and what the threaded pipeline costs beyond that (hand-off, allocation,
+// page faults). On a busy machine the wall-clock ratio swings with the load; the CPU-per-image ratio
+// is the steadier number.
 //
 //   ninja bench_vision_bench && ./bench_vision_bench [--images 1000] [--workers 2] [--dir /tmp/x]
 #include <ATen/ATen.h>
@@ -136,30 +137,14 @@ int main(int argc, char** argv) {
         "sum %.3f\n",
         read_ms, decode_ms, resize_ms, tensor_ms, phase_sum);
   }
-  const std::string py = R"PY(
-import sys, time, numpy as np
-from PIL import Image
-d, n = sys.argv[1], int(sys.argv[2])
-mean = np.array([0.48145466, 0.4578275, 0.40821073], np.float32); std = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
-t0 = time.perf_counter(); c0 = time.process_time(); s = 0.0
-for i in range(n):
-    im = Image.open(f"{d}/img{i}.jpg").convert("RGB")
-    w, h = im.size; short, long = (w, h) if w <= h else (h, w); nl = int(224 * long / short)
-    im = im.resize((224, nl) if w <= h else (nl, 224), Image.BICUBIC)
-    a = np.array(im); H, W = a.shape[:2]; top, left = (H - 224) // 2, (W - 224) // 2
-    a = a[top:top + 224, left:left + 224]
-    a = ((a.astype(np.float64) * (1 / 255)).astype(np.float32) - mean) / std
-    a = a.transpose(2, 0, 1); s += float(a[0, 100, 100])
-print(time.perf_counter() - t0, time.process_time() - c0, s)
-m = min(n, 200); ph = [0.0, 0.0, 0.0]; clock = time.process_time
-for i in range(m):
-    c = clock(); im = Image.open(f"{d}/img{i}.jpg").convert("RGB"); ph[0] += clock() - c
-    c = clock(); im = im.resize((224, 224), Image.BICUBIC); ph[1] += clock() - c
-    c = clock(); a = np.array(im); a = ((a.astype(np.float64) * (1 / 255)).astype(np.float32) - mean) / std
-    a = a.transpose(2, 0, 1); ph[2] += clock() - c
-print(*[1e3 * x / m for x in ph])
-)PY";
-  const std::string cmd = std::string(MVB_SYSTEM_PYTHON) + " -c '" + py + "' " + dir + " " + std::to_string(n);
+  // The same work in python3-pil + numpy: tests/oracles/vision/vision_bench_reference.py.
+  if (std::string(MVB_SYSTEM_PYTHON).empty()) {
+    std::cerr << "bench_vision_bench: /usr/bin/python3 is absent; install the reference with `sudo apt-get install "
+                 "python3 python3-pil python3-numpy`\n";
+    return 1;
+  }
+  const std::string cmd = std::string(MVB_SYSTEM_PYTHON) + " " + MVB_SOURCE_DIR +
+                          "/tests/oracles/vision/vision_bench_reference.py " + dir + " " + std::to_string(n);
   FILE* f = popen(cmd.c_str(), "r");
   double py_s = -1, py_cpu = -1, py_sum = 0;
   if (!f || std::fscanf(f, "%lf %lf %lf", &py_s, &py_cpu, &py_sum) != 3) {

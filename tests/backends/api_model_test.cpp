@@ -94,11 +94,8 @@ TEST(ApiModel, ChatRequestShapeAndImageEncoding) {
   // The PNG the server received decodes (with PIL, not our code) to exactly the source pixels.
   const std::string png = base64_decode(url.substr(prefix.size()));
   test::write_text(f.dir / "sent.png", png);
-  const auto py = test::run_python(
-      "import sys, hashlib; from PIL import Image\n"
-      "im = Image.open(sys.argv[1]); print(im.format, im.mode, im.size[0], im.size[1], "
-      "hashlib.sha256(im.convert('RGB').tobytes()).hexdigest())\n",
-      {f.dir / "sent.png"});
+  const auto py = test::run_oracle_script(test::OracleInterpreter::kDebianPython, "backends/encoding_oracle.py",
+                                          {"png", f.dir / "sent.png"});
   const RgbImage src = test_image();
   EXPECT_EQ(py.out, "PNG RGB 7 5 " + sha256_hex(std::string(src.pixels.begin(), src.pixels.end())) + "\n");
 }

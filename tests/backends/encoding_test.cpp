@@ -1,4 +1,5 @@
-// base64 and SHA-256 against Python's base64 and hashlib (Debian python3).
+// base64 and SHA-256 against Python's base64 and hashlib (Debian python3,
+// tests/oracles/backends/encoding_oracle.py).
 #include "medvlmbench/backends/encoding.h"
 
 #include <gtest/gtest.h>
@@ -13,7 +14,6 @@ namespace mvb::api {
 namespace {
 
 TEST(Encoding, Base64AndSha256MatchPython) {
-  ASSERT_FALSE(test::system_python().empty()) << "Debian /usr/bin/python3 is required as the oracle";
   std::mt19937 rng(7);
   test::TempDir dir;
   // Lengths around the 3-byte (base64) and 64-byte (SHA-256 padding at 55/56) boundaries.
@@ -26,12 +26,8 @@ TEST(Encoding, Base64AndSha256MatchPython) {
     inputs.push_back(s);
     test::write_text(dir / ("in" + std::to_string(i)), s);
   }
-  const auto r = test::run_python(
-      "import sys, base64, hashlib\n"
-      "for i in range(int(sys.argv[2])):\n"
-      "    b = open(f'{sys.argv[1]}/in{i}', 'rb').read()\n"
-      "    print(base64.b64encode(b).decode(), hashlib.sha256(b).hexdigest())\n",
-      {dir.path(), std::to_string(lengths.size())});
+  const auto r = test::run_oracle_script(test::OracleInterpreter::kDebianPython, "backends/encoding_oracle.py",
+                                         {"b64-sha256", dir.path(), std::to_string(lengths.size())});
   std::istringstream lines(r.out);
   for (size_t i = 0; i < inputs.size(); ++i) {
     std::string line;

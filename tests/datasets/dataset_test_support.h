@@ -27,6 +27,12 @@ inline std::vector<Sample> load_split(const std::string& dataset, const std::str
   return out;
 }
 
+// What the reference's own readers (pickle, numpy, PIL) print for a fixture file:
+// tests/oracles/datasets/loader_oracle.py COMMAND PATH with Debian's python3.
+inline CommandResult loader_oracle(const std::string& command, const std::string& path) {
+  return run_oracle_script(OracleInterpreter::kDebianPython, "datasets/loader_oracle.py", {command, path});
+}
+
 inline std::vector<Sample> errors_of(const std::vector<Sample>& samples) {
   std::vector<Sample> out;
   for (const auto& s : samples)

@@ -44,9 +44,7 @@ TEST(MedMnistLoader, ReadsNpzSplitsLabelsAndPixels) {
   EXPECT_EQ(labels_of(derma), (V{0, 1, 2, 3, 4, 5, 6}));
   EXPECT_EQ(derma[3].images[0].pixels->channels, 3);
   // Pixels equal numpy's.
-  const auto r = run_python(
-      "import numpy as np,sys\na=np.load(sys.argv[1])['test_images'][3]\nprint(a.shape, int(a.sum()), int(a[10,12,1]))",
-      {dataset_fixture("DermaMNIST/dermamnist.npz")});
+  const auto r = loader_oracle("medmnist-npz", dataset_fixture("DermaMNIST/dermamnist.npz"));
   const PixelBuffer& p = *derma[3].images[0].pixels;
   long long sum = 0;
   for (uint8_t v : p.data) sum += v;
@@ -89,11 +87,7 @@ TEST(Gf3300Loader, RnfltScaledLikeTheReference) {
   EXPECT_EQ(labels_of(train), (V{0, 1, 0, 1}));
   ASSERT_TRUE(train[1].images[0].pixels);
   const PixelBuffer& p = *train[1].images[0].pixels;
-  const auto r = run_python(
-      "import numpy as np,sys\nfrom PIL import Image\nx=np.load(sys.argv[1])['rnflt']\n"
-      "a=np.asarray(Image.fromarray(((x-(-2))/(350-(-2))*255).astype(np.uint8)).convert('RGB'))[:,:,0]\n"
-      "print(a.shape[0], a.shape[1], int(a.astype(np.int64).sum()), int(a[16,16]))",
-      {train[1].image_path()});
+  const auto r = loader_oracle("gf3300-rnflt", train[1].image_path());
   long long sum = 0;
   for (uint8_t v : p.data) sum += v;
   EXPECT_EQ(r.out, std::to_string(p.height) + " " + std::to_string(p.width) + " " + std::to_string(sum) + " " +

@@ -83,9 +83,7 @@ TEST(HubVqaLoaders, PathVqaOriginalPickleRelease) {
   for (const auto& s : val) EXPECT_EQ(s.prompt, s.question_type == "closed" ? kYesNo + s.question : s.question);
   EXPECT_EQ(load_split("PathVQA", "vqa", "all", dataset_fixture("PathVQA-original")).size(), 8u);
   // Answers and questions equal what Python's pickle reads.
-  const auto r = run_python(
-      "import pickle,sys\nfor d in pickle.load(open(sys.argv[1],'rb')): print(d['question'] + '|' + d['answer'])",
-      {dataset_fixture("PathVQA-original/pvqa/qas/test/test_qa.pkl")});
+  const auto r = loader_oracle("pathvqa-pickle", dataset_fixture("PathVQA-original/pvqa/qas/test/test_qa.pkl"));
   std::string mine;
   for (const auto& s : load_split("PathVQA", "vqa", "test", dataset_fixture("PathVQA-original")))
     mine += s.question + "|" + s.answer + "\n";
@@ -138,10 +136,7 @@ TEST(FairVlmedLoader, CompareSloFundusPixelsWithNumpy) {
   const auto test = load_split("HarvardFairVLMed10k", "vqa", "test", dataset_fixture("FairVLMed10k"));
   ASSERT_FALSE(test.empty());
   const std::string path = test[0].images[0].path;
-  const auto r = run_python(
-      "import numpy as "
-      "np,sys\na=np.load(sys.argv[1])['slo_fundus']\nprint(a.shape[0],a.shape[1],int(a.sum()),int(a[3,7]))",
-      {path});
+  const auto r = loader_oracle("fairvlmed-npz", path);
   const PixelBuffer& p = *test[0].images[0].pixels;
   long long sum = 0;
   for (uint8_t v : p.data) sum += v;

@@ -7,6 +7,7 @@
 
 #include "medvlmbench/io/safetensors.h"
 #include "support/test_support.h"
+#include "torch_test_support.h"
 
 using namespace mvb;
 using namespace mvb::io;
@@ -45,14 +46,8 @@ TEST(CheckpointInspect, ShardedLlavaFolder) {
 
 TEST(CheckpointInspect, TorchBinWithoutConfigUsesWeightNames) {
   TempDir d;
-  auto r = mvb::test::run_python(R"PY(
-import collections, sys, torch
-sd = collections.OrderedDict([("visual.transformer.resblocks.0.attn.in_proj_weight", torch.zeros(6, 2)),
-                              ("logit_scale", torch.ones(()))])
-torch.save(sd, sys.argv[1])
-)PY",
-                                 {d / "open_clip_pytorch_model.bin"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto r = mvb::test::run_torch_oracle("open-clip-names", {d / "open_clip_pytorch_model.bin"});
+  ASSERT_EQ(r.exit_code, 0);
   CheckpointSummary s = inspect_checkpoint(d.path());
   EXPECT_EQ(s.architecture, "open_clip CLIP (from weight names)");
   EXPECT_EQ(s.parameters, 13);

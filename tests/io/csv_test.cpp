@@ -1,5 +1,5 @@
-// CSV parsing against Python's csv module (the reference reads Drishti with csv.reader and the rest
-// with pandas, whose quoting rules are the same RFC 4180 ones).
+// CSV parsing against Python's csv module (tests/oracles/io/csv_oracle.py; the reference reads Drishti
+// with csv.reader and the rest with pandas, whose quoting rules are the same RFC 4180 ones).
 #include "medvlmbench/io/csv.h"
 
 #include <gtest/gtest.h>
@@ -24,10 +24,7 @@ TEST(CsvReader, MatchesPythonCsvModule) {
       "d.jpg,,\"\"\n"
       "e.jpg,OPEN,last";  // no final newline
   write_text(path, text);
-  const auto r = run_python(
-      "import csv,json,sys\nrows=list(csv.reader(open(sys.argv[1], newline='', encoding='utf-8-sig')))\n"
-      "print(json.dumps([x for x in rows if x]))",
-      {path});
+  const auto r = run_oracle_script(OracleInterpreter::kDebianPython, "io/csv_oracle.py", {path});
   const nlohmann::json expected = nlohmann::json::parse(r.out);
   const auto rows = io::read_csv_rows(path);
   EXPECT_EQ(nlohmann::json(rows), expected);

@@ -1,5 +1,6 @@
-// npy/npz reading against numpy (Debian python3-numpy) as the writer and the oracle: stored and
-// deflated archives, every numeric dtype, big-endian and Fortran-ordered arrays, truncated files.
+// npy/npz reading against numpy (Debian python3-numpy, tests/oracles/io/npz_oracle.py) as the writer
+// and the oracle: stored and deflated archives, every numeric dtype, big-endian and Fortran-ordered
+// arrays, truncated files.
 #include "medvlmbench/io/npz.h"
 
 #include <gtest/gtest.h>
@@ -12,31 +13,10 @@
 namespace mvb::test {
 namespace {
 
-// Writes arrays with numpy and prints, per key: dtype shape sum-of-float64 first-element last-element.
-const char* kWriter = R"(
-import numpy as np, sys
-rng = np.random.default_rng(3)
-arrays = {
-  'u8': rng.integers(0, 256, size=(3, 5, 4), dtype=np.uint8),
-  'i8': rng.integers(-128, 128, size=(7,), dtype=np.int8),
-  'i16': rng.integers(-30000, 30000, size=(2, 3), dtype=np.int16),
-  'u16': rng.integers(0, 65535, size=(4,), dtype=np.uint16),
-  'i32': rng.integers(-2**31, 2**31 - 1, size=(3,), dtype=np.int32),
-  'i64': np.array([-(2**40), 5, 2**50], dtype=np.int64),
-  'u32': rng.integers(0, 2**32 - 1, size=(3,), dtype=np.uint32),
-  'f16': np.array([0.5, -2.25, 1e-5, 65504.0], dtype=np.float16),
-  'f32': rng.standard_normal((4, 3)).astype(np.float32),
-  'f64': rng.standard_normal((2, 2, 2)),
-  'b': np.array([True, False, True]),
-  'be': np.array([1, -2, 300000], dtype='>i4'),
-  'fortran': np.asfortranarray(np.arange(24, dtype=np.float64).reshape(2, 3, 4)),
-  'scalar': np.array(7.5),
+// tests/oracles/io/npz_oracle.py COMMAND ARGS... (Debian's python3-numpy writes the archives).
+CommandResult numpy_oracle(const std::vector<std::string>& args) {
+  return run_oracle_script(OracleInterpreter::kDebianPython, "io/npz_oracle.py", args);
 }
-(np.savez_compressed if sys.argv[2] == 'deflated' else np.savez)(sys.argv[1], **arrays)
-for k, a in arrays.items():
-    f = np.ascontiguousarray(a).reshape(-1)
-    print(k, a.shape, '%.17g' % float(f.astype(np.float64).sum()), '%.17g' % float(f[0]), '%.17g' % float(f[-1]))
-)";
 
 std::string shape_text(const std::vector<int64_t>& s) {
   std::string out = "(";
@@ -53,7 +33,7 @@ std::string g17(double v) {
 void check_archive(const std::string& mode) {
   TempDir dir;
   const std::string path = dir / "a.npz";
-  const auto r = run_python(kWriter, {path, mode});
+  const auto r = numpy_oracle({"dtypes", path, mode});
   io::NpzFile npz(path);
   std::string mine;
   for (const std::string key :
@@ -76,7 +56,7 @@ TEST(NpzReader, DeflatedArchiveMatchesNumpy) { check_archive("deflated"); }
 
 TEST(NpzReader, MissingKeyListsTheArrays) {
   TempDir dir;
-  run_python("import numpy as np,sys\nnp.savez(sys.argv[1], x=np.zeros(2), y=np.ones(3))", {dir / "k.npz"});
+  numpy_oracle({"two-arrays", dir / "k.npz"});
   try {
     io::NpzFile(dir / "k.npz").read("slo_fundus");
     FAIL() << "expected an error";
@@ -89,7 +69,7 @@ TEST(NpzReader, MissingKeyListsTheArrays) {
 TEST(NpzReader, TruncatedAndForeignFilesAreClearErrors) {
   TempDir dir;
   const std::string path = dir / "t.npz";
-  run_python("import numpy as np,sys\nnp.savez_compressed(sys.argv[1], x=np.arange(5000))", {path});
+  numpy_oracle({"arange", path, "deflated", "5000"});
   std::filesystem::resize_file(path, std::filesystem::file_size(path) - 40);
   try {
     io::NpzFile npz(path);
@@ -100,15 +80,14 @@ TEST(NpzReader, TruncatedAndForeignFilesAreClearErrors) {
   }
   // The data cut but the directory intact: the member is truncated.
   const std::string p2 = dir / "u.npz";
-  run_python("import numpy as np,sys\nnp.savez(sys.argv[1], x=np.arange(5000))", {p2});
+  numpy_oracle({"arange", p2, "stored", "5000"});
   std::string bytes = read_text(p2);
   bytes.erase(200, 1000);  // the central directory offset now points past the data
   write_text(p2, bytes);
   EXPECT_THROW(io::NpzFile(p2).read("x"), Error);
   write_text(dir / "n.npz", "PK not really");
   EXPECT_THROW(io::NpzFile(dir / "n.npz"), Error);
-  run_python("import numpy as np,sys\nnp.save(sys.argv[1], np.array(['a','b'], dtype=object), allow_pickle=True)",
-             {dir / "o.npy"});
+  numpy_oracle({"object-npy", dir / "o.npy"});
   try {
     io::read_npy_file(dir / "o.npy");
     FAIL() << "expected an error";
@@ -120,7 +99,7 @@ TEST(NpzReader, TruncatedAndForeignFilesAreClearErrors) {
 TEST(NpzReader, CorruptMemberFailsTheCrc) {
   TempDir dir;
   const std::string path = dir / "c.npz";
-  run_python("import numpy as np,sys\nnp.savez(sys.argv[1], x=np.arange(100, dtype=np.int64))", {path});
+  numpy_oracle({"arange", path, "stored", "100"});
   std::string bytes = read_text(path);
   bytes[400] = static_cast<char>(bytes[400] ^ 0xFF);  // inside the stored array data
   write_text(path, bytes);

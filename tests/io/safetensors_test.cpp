@@ -52,6 +52,12 @@ void expect_refused(const std::string& path, const std::string& needle = "") {
   }
 }
 
+// tests/oracles/io/safetensors_oracle.py {write,read} PATH (Debian's python3-torch): prints the values.
+mvb::test::CommandResult safetensors_oracle(const std::string& command, const std::string& path) {
+  return mvb::test::run_oracle_script(mvb::test::OracleInterpreter::kDebianPython, "io/safetensors_oracle.py",
+                                      {command, path});
+}
+
 }  // namespace
 
 TEST(Safetensors, RoundTripAllDtypes) {
@@ -87,27 +93,11 @@ TEST(Safetensors, ZeroCopyWhenAlignedAndCopyOnWrite) {
 
 TEST(Safetensors, ReadsFileWrittenByPythonIncludingMisalignedData) {
   TempDir d;
-  // An independent writer: struct + json + torch byte views. The 3-byte U8 tensor first leaves the
-  // F32 and BF16 data misaligned, which the format allows and the reader must copy.
-  const std::string code = R"PY(
-import json, struct, sys, torch
-torch.manual_seed(3)
-ts = {"a_u8": torch.tensor([1, 2, 3], dtype=torch.uint8),
-      "b_f32": torch.randn(2, 3),
-      "c_bf16": torch.randn(5).to(torch.bfloat16),
-      "d_i64": torch.tensor([-(2**40), 5])}
-hdr, blobs, off = {"__metadata__": {"k": "v"}}, b"", 0
-names = {torch.uint8: "U8", torch.float32: "F32", torch.bfloat16: "BF16", torch.int64: "I64"}
-for n, t in ts.items():
-    raw = t.contiguous().view(torch.uint8).numpy().tobytes() if t.dtype != torch.uint8 else t.numpy().tobytes()
-    hdr[n] = {"dtype": names[t.dtype], "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
-    blobs += raw; off += len(raw)
-h = json.dumps(hdr).encode()
-open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + blobs)
-print(json.dumps({n: t.double().flatten().tolist() for n, t in ts.items()}))
-)PY";
-  auto r = mvb::test::run_python(code, {d / "py.safetensors"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // An independent writer (tests/oracles/io/safetensors_oracle.py: struct + json + torch byte views).
+  // Its 3-byte U8 tensor first leaves the F32 and BF16 data misaligned, which the format allows and
+  // the reader must copy.
+  auto r = safetensors_oracle("write", d / "py.safetensors");
+  ASSERT_EQ(r.exit_code, 0);
   const auto expected = nlohmann::json::parse(r.out);
   StateDict sd = open_safetensors(d / "py.safetensors");
   EXPECT_EQ(sd.names(), (std::vector<std::string>{"a_u8", "b_f32", "c_bf16", "d_i64"}));
@@ -123,22 +113,8 @@ TEST(Safetensors, PythonReadsWhatWeWrite) {
   TempDir d;
   const auto tensors = sample_tensors();
   write_safetensors(d / "m.safetensors", tensors);
-  const std::string code = R"PY(
-import json, struct, sys, torch
-b = open(sys.argv[1], "rb").read()
-n = struct.unpack("<Q", b[:8])[0]
-hdr = json.loads(b[8:8 + n]); data = b[8 + n:]
-dt = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16, "F64": torch.float64, "I64": torch.int64,
-      "I32": torch.int32, "U8": torch.uint8, "BOOL": torch.bool}
-out = {}
-for k, v in hdr.items():
-    s, e = v["data_offsets"]
-    t = torch.frombuffer(bytearray(data[s:e]), dtype=torch.uint8).view(dt[v["dtype"]]) if e > s else torch.empty(0, dtype=dt[v["dtype"]])
-    out[k] = t.reshape(v["shape"]).double().flatten().tolist()
-print(json.dumps(out))
-)PY";
-  auto r = mvb::test::run_python(code, {d / "m.safetensors"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto r = safetensors_oracle("read", d / "m.safetensors");
+  ASSERT_EQ(r.exit_code, 0);
   const auto got = nlohmann::json::parse(r.out);
   for (const auto& [name, t] : tensors) {
     at::Tensor flat = t.contiguous().to(at::kDouble).flatten();

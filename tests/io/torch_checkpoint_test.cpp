@@ -1,7 +1,8 @@
-// torch.save checkpoints written by Debian's python3-torch in the test, in the shapes real checkpoints
-// take, must load to identical values (and bytes) in both formats — the zip archive of torch >= 1.6
-// and the legacy stream before it; anything that is not weights must be refused. Format-specific
-// damage: below for zip, torch_legacy_checkpoint_test.cpp for the legacy stream.
+// torch.save checkpoints written by Debian's python3-torch in the test
+// (tests/oracles/io/torch_checkpoint_oracle.py), in the shapes real checkpoints take, must load to
+// identical values (and bytes) in both formats — the zip archive of torch >= 1.6 and the legacy
+// stream before it; anything that is not weights must be refused. Format-specific damage: below for
+// zip, torch_legacy_checkpoint_test.cpp for the legacy stream.
 #include "medvlmbench/io/torch_checkpoint.h"
 
 #include <ATen/ATen.h>
@@ -27,10 +28,11 @@ namespace {
 class TorchCheckpointFormats : public ::testing::TestWithParam<bool> {
  protected:
   bool zip() const { return GetParam(); }
-  // Saves with python's save() in this format; `raw` (a folder made here) receives the bytes.
-  nlohmann::json save(const std::string& body, const std::string& path, const std::string& raw = "") {
+  // Runs the oracle case `name` (tests/oracles/io/torch_checkpoint_oracle.py), whose save() writes this
+  // format; `raw` (a folder made here) receives the bytes.
+  nlohmann::json save(const std::string& name, const std::string& path, const std::string& raw = "") {
     if (!raw.empty()) io::create_directories(raw);
-    return mvb::test::save_with_python(body, path, raw, zip());
+    return mvb::test::save_with_python(name, path, raw, zip());
   }
   std::string error_of(const std::string& path) {
     try {
@@ -50,15 +52,7 @@ INSTANTIATE_TEST_SUITE_P(Formats, TorchCheckpointFormats, ::testing::Values(true
 
 TEST_P(TorchCheckpointFormats, OrderedDictStateDictOfARealModule) {
   // model.state_dict() is an OrderedDict with _metadata, the case LibTorch's pickle_load rejects.
-  const auto expected = save(R"PY(
-m = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4), torch.nn.Flatten(), torch.nn.Linear(4, 2))
-m[1].running_mean.uniform_(); m[1].num_batches_tracked += 5
-sd = m.state_dict()
-assert isinstance(sd, collections.OrderedDict)
-save(sd, sys.argv[1])
-dump(sd)
-)PY",
-                             d / "pytorch_model.bin", d / "raw");
+  const auto expected = save("module-state-dict", d / "pytorch_model.bin", d / "raw");
   EXPECT_EQ(torch_checkpoint_format(d / "pytorch_model.bin"),
             zip() ? TorchCheckpointFormat::kZip : TorchCheckpointFormat::kLegacy);
   StateDict sd = open_torch_checkpoint(d / "pytorch_model.bin");
@@ -81,41 +75,17 @@ dump(sd)
 }
 
 TEST_P(TorchCheckpointFormats, OneEntryDictAndEveryDtype) {
-  const auto one = save(R"PY(
-sd = {"w": torch.randn(3, 2)}
-save(sd, sys.argv[1]); dump(sd)
-)PY",
-                        d / "one.pt", d / "raw1");
+  const auto one = save("one-entry", d / "one.pt", d / "raw1");
   expect_identical(open_torch_checkpoint(d / "one.pt"), one, d / "raw1");
   // int64 beyond 2^53, -0.0 and subnormals are checked bit for bit through the raw bytes.
-  const auto many = save(R"PY(
-sd = collections.OrderedDict([("h", torch.randn(4, 5).half()), ("b", torch.randn(7).bfloat16()),
-                              ("d", torch.randn(2).double()), ("i", torch.arange(6, dtype=torch.int32)),
-                              ("l", torch.tensor([-2**62 - 1, 2**62 + 3, 7])), ("u", torch.arange(250, 256).to(torch.uint8)),
-                              ("m", torch.tensor([True, False, True])), ("special", torch.tensor([-0.0, 1e-40, 3e38]))])
-save(sd, sys.argv[1]); dump(sd)
-)PY",
-                         d / "many.pth", d / "raw2");
+  const auto many = save("every-dtype", d / "many.pth", d / "raw2");
   StateDict sd = open_torch_checkpoint(d / "many.pth");
   expect_identical(sd, many, d / "raw2");
   EXPECT_EQ(sd.get("l")[0].item<int64_t>(), -(int64_t{1} << 62) - 1);
 }
 
 TEST_P(TorchCheckpointFormats, NonContiguousAndSharedStorages) {
-  const auto expected = save(R"PY(
-base = torch.randn(6, 4)
-sd = collections.OrderedDict()
-sd["t"] = base.t()                 # transposed view
-sd["row"] = base[2]                # offset into shared storage
-sd["cols"] = base[:, 1::2]         # strided view
-sd["base"] = base
-sd["tied"] = base                  # tied weights: same tensor twice
-sd["other"] = torch.arange(10.0)[3:7]   # a second storage, used at an offset
-sd["scalar"] = torch.tensor(2.5)
-sd["empty"] = torch.empty(0, 3)
-save(sd, sys.argv[1]); dump(sd)
-)PY",
-                             d / "views.bin", d / "raw");
+  const auto expected = save("views", d / "views.bin", d / "raw");
   StateDict sd = open_torch_checkpoint(d / "views.bin");
   expect_identical(sd, expected, d / "raw");
   // One storage, one byte range: the tensors on it share its key and its bytes in the file.
@@ -128,49 +98,23 @@ save(sd, sys.argv[1]); dump(sd)
 }
 
 TEST_P(TorchCheckpointFormats, NestedTrainingCheckpointsAreUnwrapped) {
-  const auto expected = save(R"PY(
-inner = torch.nn.Linear(3, 2).state_dict()
-ckpt = {"epoch": 7, "state_dict": inner, "optimizer": {"state": {}, "param_groups": [{"lr": 0.1, "params": [0, 1]}]},
-        "best": 0.93, "name": "x", "flags": (True, None)}
-save(ckpt, sys.argv[1]); dump(inner)
-)PY",
-                             d / "ckpt.pth");
+  const auto expected = save("nested-training", d / "ckpt.pth");
   expect_identical(open_torch_checkpoint(d / "ckpt.pth"), expected);
-  const auto model_wrapped = save(R"PY(
-inner = collections.OrderedDict([("module.enc.weight", torch.randn(2, 2))])
-save({"model": inner, "step": 10**12}, sys.argv[1]); dump(inner)
-)PY",
-                                  d / "m.pt");
+  const auto model_wrapped = save("model-wrapped", d / "m.pt");
   expect_identical(open_torch_checkpoint(d / "m.pt"), model_wrapped);
   // Other nesting is flattened with dots.
-  const auto nested = save(R"PY(
-obj = {"vision": {"w": torch.ones(2)}, "heads": [torch.zeros(1), torch.arange(3)]}
-save(obj, sys.argv[1]); dump({"vision.w": obj["vision"]["w"], "heads.0": obj["heads"][0], "heads.1": obj["heads"][1]})
-)PY",
-                           d / "n.pt");
+  const auto nested = save("nested", d / "n.pt");
   expect_identical(open_torch_checkpoint(d / "n.pt"), nested);
 }
 
 TEST_P(TorchCheckpointFormats, ParametersSavedDirectly) {
-  const auto expected = save(R"PY(
-lin = torch.nn.Linear(2, 2)
-obj = {"weight": lin.weight, "bias": lin.bias}   # nn.Parameter objects, not detached tensors
-save(obj, sys.argv[1]); dump({k: v.detach() for k, v in obj.items()})
-)PY",
-                             d / "p.pt");
+  const auto expected = save("parameters", d / "p.pt");
   expect_identical(open_torch_checkpoint(d / "p.pt"), expected);
 }
 
 TEST_P(TorchCheckpointFormats, RefusesCodeExecutingGlobalsAndWholeModules) {
-  auto r = mvb::test::run_torch_python(R"PY(
-class Evil:
-    def __reduce__(self):
-        return (os.system, ("touch " + sys.argv[1] + ".pwned",))
-save({"w": torch.ones(2), "evil": Evil()}, sys.argv[1])
-save(torch.nn.Linear(2, 2), sys.argv[2])
-)PY",
-                                       {d / "evil.pt", d / "module.pt"}, zip());
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto r = mvb::test::run_torch_oracle("evil", {d / "evil.pt", d / "module.pt"}, zip());
+  ASSERT_EQ(r.exit_code, 0);
   std::string e = error_of(d / "evil.pt");
   EXPECT_NE(e.find("refusing to load checkpoint " + d / "evil.pt"), std::string::npos) << e;
   EXPECT_NE(e.find("system"), std::string::npos) << e;
@@ -181,12 +125,8 @@ save(torch.nn.Linear(2, 2), sys.argv[2])
 }
 
 TEST_P(TorchCheckpointFormats, CyclicContainersAreRefusedCleanly) {
-  auto r = mvb::test::run_torch_python(R"PY(
-l = []; l.append(l)
-save({"w": torch.ones(2), "loop": l}, sys.argv[1])
-)PY",
-                                       {d / "cyc.pt"}, zip());
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto r = mvb::test::run_torch_oracle("cyclic", {d / "cyc.pt"}, zip());
+  ASSERT_EQ(r.exit_code, 0);
   const std::string e = error_of(d / "cyc.pt");
   EXPECT_NE(e.find("cyc.pt"), std::string::npos) << e;
   EXPECT_NE(e.find("nest deeper"), std::string::npos) << e;
@@ -194,12 +134,8 @@ save({"w": torch.ones(2), "loop": l}, sys.argv[1])
 
 TEST(TorchCheckpoint, TruncatedAndForeignFilesGiveClearErrors) {
   TempDir d;
-  auto r = mvb::test::run_python(R"PY(
-import sys, torch
-torch.save({"w": torch.ones(64), "b": torch.ones(1)}, sys.argv[1])
-)PY",
-                                 {d / "ok.pt"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto r = mvb::test::run_torch_oracle("small-zip", {d / "ok.pt"});
+  ASSERT_EQ(r.exit_code, 0);
   const std::string ok = mvb::test::read_text(d / "ok.pt");
   ASSERT_EQ(open_torch_checkpoint(d / "ok.pt").size(), 2u);
   for (size_t len : {size_t{0}, size_t{3}, size_t{100}, ok.size() / 2, ok.size() - 30}) {
@@ -219,15 +155,8 @@ TEST(TorchPickle, MutatedPicklesNeverCrash) {
   TempDir d;
   // The data.pkl of a real torch.save archive, mutated at random: each must either load or raise
   // mvb::Error (the unpickler is the part that parses attacker-controlled bytes).
-  auto r = mvb::test::run_python(R"PY(
-import collections, io, sys, torch, zipfile
-sd = collections.OrderedDict([("a.weight", torch.randn(3, 2)), ("a.bias", torch.zeros(3)), ("n", torch.tensor(4))])
-buf = io.BytesIO(); torch.save(sd, buf)
-z = zipfile.ZipFile(io.BytesIO(buf.getvalue()))
-open(sys.argv[1], "wb").write(z.read([n for n in z.namelist() if n.endswith("data.pkl")][0]))
-)PY",
-                                 {d / "data.pkl"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto r = mvb::test::run_torch_oracle("data-pkl", {d / "data.pkl"});
+  ASSERT_EQ(r.exit_code, 0);
   const std::string pkl = mvb::test::read_text(d / "data.pkl");
   auto storage = [](const pickle::ValuePtr&) {
     auto s = pickle::Value::make(pickle::Value::Kind::kStorage);
@@ -272,16 +201,8 @@ TEST(StateDictRecord, ViewsOutsideTheirStorageAreRefused) {
 TEST(TorchCheckpoint, RecompressedArchiveIsRefusedNotMisread) {
   TempDir d;
   // The same checkpoint re-zipped with deflate: mapping its storages would read compressed bytes.
-  auto r = mvb::test::run_python(R"PY(
-import sys, torch, zipfile
-torch.save({"w": torch.arange(4096.0), "b": torch.ones(2)}, sys.argv[1])
-src = zipfile.ZipFile(sys.argv[1])
-with zipfile.ZipFile(sys.argv[2], "w", zipfile.ZIP_DEFLATED) as dst:
-    for n in src.namelist():
-        dst.writestr(n, src.read(n))
-)PY",
-                                 {d / "ok.pt", d / "deflated.pt"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto r = mvb::test::run_torch_oracle("deflated", {d / "ok.pt", d / "deflated.pt"});
+  ASSERT_EQ(r.exit_code, 0);
   EXPECT_TRUE(at::equal(open_torch_checkpoint(d / "ok.pt").get("w"), at::arange(4096.0)));
   try {
     StateDict sd = open_torch_checkpoint(d / "deflated.pt");

@@ -39,44 +39,7 @@ TEST(TorchLegacyCheckpoint, StorageViewsOfOneRoot) {
   // Written with python's pickle by hand as torch < 1.0 could (view_metadata set; newer writers always save None), and
   // read back by torch.load as the oracle: slices [4, 12) and [12, 20) of one float root, the root
   // itself, and a half-precision view at an odd element offset.
-  const auto expected = save_with_python(R"PY(
-import pickle, struct
-class View:
-    def __init__(self, root, view):
-        self.root, self.view = root, view
-class Rebuild:
-    def __init__(self, storage, offset, size, stride):
-        self.args = (storage, offset, size, stride, False, collections.OrderedDict())
-    def __reduce__(self):
-        return (torch._utils._rebuild_tensor_v2, self.args)
-roots = {"140001": torch.arange(20, dtype=torch.float32), "140002": torch.randn(9).half()}
-types = {"140001": torch.FloatStorage, "140002": torch.HalfStorage}
-def persistent_id(obj):
-    if isinstance(obj, View):
-        return ("storage", types[obj.root], obj.root, "cpu", roots[obj.root].numel(), obj.view)
-    return None
-obj = collections.OrderedDict()
-obj["a"] = Rebuild(View("140001", ("v1", 4, 8)), 1, (2, 3), (3, 1))
-obj["b"] = Rebuild(View("140001", ("v2", 12, 8)), 2, (3,), (2,))
-obj["whole"] = Rebuild(View("140001", None), 0, (4, 5), (5, 1))
-obj["h"] = Rebuild(View("140002", ("v3", 3, 5)), 1, (2, 2), (1, 2))
-with open(sys.argv[1], "wb") as f:
-    for header in (0x1950a86a20f9469cfc6c, 1001, dict(protocol_version=1001, little_endian=True,
-                                                       type_sizes=dict(short=2, int=4, long=8))):
-        pickle.dump(header, f, protocol=2)
-    p = pickle.Pickler(f, protocol=2)
-    p.persistent_id = persistent_id
-    p.dump(obj)
-    keys = sorted(roots)
-    pickle.dump(keys, f, protocol=2)
-    for k in keys:
-        f.write(struct.pack("<q", roots[k].numel()))
-        f.write(roots[k].numpy().tobytes())
-loaded = torch.load(sys.argv[1])
-assert loaded["a"][0, 0] == 5 and loaded["b"][0] == 14
-dump(loaded)
-)PY",
-                                         d / "sliced.pt", d / "raw");
+  const auto expected = save_with_python("legacy-storage-views", d / "sliced.pt", d / "raw");
   StateDict sd = open_torch_checkpoint(d / "sliced.pt");
   expect_identical(sd, expected, d / "raw");
   EXPECT_EQ(sd.record("a").storage_key, sd.record("whole").storage_key);
@@ -100,13 +63,8 @@ dump(loaded)
 
 TEST(TorchLegacyCheckpoint, TruncatedAndCorruptedFilesAreRefusedCleanly) {
   TempDir d;
-  auto r = mvb::test::run_python(R"PY(
-import collections, sys, torch
-sd = collections.OrderedDict([("w", torch.arange(12.0).view(3, 4)), ("b", torch.ones(3).half())])
-torch.save(sd, sys.argv[1], _use_new_zipfile_serialization=False)
-)PY",
-                                 {d / "ok.pt"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto r = mvb::test::run_torch_oracle("small-legacy", {d / "ok.pt"});
+  ASSERT_EQ(r.exit_code, 0);
   const std::string ok = mvb::test::read_text(d / "ok.pt");
   ASSERT_EQ(load_error(d / "ok.pt"), "");
   const std::string cut = d / "cut.pt";
@@ -153,18 +111,8 @@ torch.save(sd, sys.argv[1], _use_new_zipfile_serialization=False)
 
 TEST(TorchLegacyCheckpoint, FormatIsToldByMagicBytesNotExtension) {
   TempDir d;
-  auto r = mvb::test::run_python(R"PY(
-import io, sys, tarfile, torch
-torch.save({"w": torch.ones(2)}, sys.argv[1], _use_new_zipfile_serialization=False)   # legacy, named .zip
-torch.save({"w": torch.ones(2)}, sys.argv[2])                                         # zip, named .legacy
-# The tar layout of the earliest torch.save (members storages, tensors, pickle).
-with tarfile.open(sys.argv[3], "w", format=tarfile.PAX_FORMAT) as t:
-    for name in ("storages", "tensors", "pickle"):
-        data = b"\x80\x02K\x00."
-        info = tarfile.TarInfo(name); info.size = len(data); t.addfile(info, io.BytesIO(data))
-)PY",
-                                 {d / "weights.zip", d / "weights.legacy", d / "old.pt"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto r = mvb::test::run_torch_oracle("format-magic", {d / "weights.zip", d / "weights.legacy", d / "old.pt"});
+  ASSERT_EQ(r.exit_code, 0);
   EXPECT_EQ(torch_checkpoint_format(d / "weights.zip"), TorchCheckpointFormat::kLegacy);
   EXPECT_EQ(torch_checkpoint_format(d / "weights.legacy"), TorchCheckpointFormat::kZip);
   EXPECT_TRUE(at::equal(open_torch_checkpoint(d / "weights.zip").get("w"), at::ones({2})));

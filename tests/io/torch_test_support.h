@@ -1,5 +1,6 @@
 // Shared by the torch.save checkpoint tests (zip and legacy formats): Debian's python3-torch saves
-// an object and reports the tensors the loader should expose, and the loaded values are compared.
+// an object (tests/oracles/io/torch_checkpoint_oracle.py) and reports the tensors the loader should
+// expose, and the loaded values are compared.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -14,34 +15,24 @@
 
 namespace mvb::test {
 
-// Python prelude: save(obj, path) is torch.save in the format under test (ZIP), and dump(flat)
-// prints {name: [dtype, shape, flat values as float64]} and, when the snippet got a second argument
-// (a folder), writes each tensor's contiguous bytes to <folder>/<name>.
-inline const char* kTorchPrelude = R"PY(
-import collections, json, os, sys, torch
-torch.manual_seed(0)
-def save(obj, path):
-    torch.save(obj, path, _use_new_zipfile_serialization=ZIP)
-def dump(flat):
-    if len(sys.argv) > 2:
-        for k, v in flat.items():
-            open(os.path.join(sys.argv[2], k), "wb").write(v.detach().contiguous().flatten().view(torch.uint8).numpy().tobytes())
-    print(json.dumps({k: [str(v.dtype).replace("torch.", ""), list(v.shape), v.double().flatten().tolist()]
-                      for k, v in flat.items()}))
-)PY";
-
-// Runs `body` after the prelude; `zip` picks the torch.save format save() writes (false: the legacy
-// stream of torch < 1.6).
-inline CommandResult run_torch_python(const std::string& body, const std::vector<std::string>& args, bool zip = true) {
-  return run_python(std::string("ZIP = ") + (zip ? "True" : "False") + kTorchPrelude + body, args);
+// Runs tests/oracles/io/torch_checkpoint_oracle.py CASE ARGS... (Debian's python3-torch); `zip`
+// picks the torch.save format the case's save() writes (false: the legacy stream of torch < 1.6).
+inline CommandResult run_torch_oracle(const std::string& name, const std::vector<std::string>& args, bool zip = true) {
+  std::vector<std::string> argv;
+  if (!zip) argv.push_back("--legacy");
+  argv.push_back(name);
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_oracle_script(OracleInterpreter::kDebianPython, "io/torch_checkpoint_oracle.py", argv);
 }
 
-inline nlohmann::json save_with_python(const std::string& body, const std::string& path,
+// Runs a case that saves to `path` and prints {name: [dtype, shape, flat values as float64]} of the
+// tensors the loader should expose; with `raw_dir`, it also writes each tensor's contiguous bytes to
+// <raw_dir>/<name>.
+inline nlohmann::json save_with_python(const std::string& name, const std::string& path,
                                        const std::string& raw_dir = "", bool zip = true) {
   std::vector<std::string> args{path};
   if (!raw_dir.empty()) args.push_back(raw_dir);
-  auto r = run_torch_python(body, args, zip);
-  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto r = run_torch_oracle(name, args, zip);
   if (r.exit_code != 0) return nlohmann::json::object();
   return nlohmann::json::parse(r.out);
 }

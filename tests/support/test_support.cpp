@@ -1,6 +1,7 @@
 #include "support/test_support.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -107,10 +108,36 @@ CommandResult run_oracle_python(const std::vector<std::string>& args) {
   return run_command(argv);
 }
 
-CommandResult run_python(const std::string& code, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {system_python(), "-c", code};
+std::string system_python_missing_message() {
+  return "Debian's /usr/bin/python3 with apt's oracle packages is required: install them with `sudo apt-get "
+         "install python3 python3-numpy python3-torch python3-sklearn python3-nltk python3-pil "
+         "python3-sentencepiece` (or `bash scripts/setup.sh`)";
+}
+
+std::string oracle_script_path(const std::string& rel) { return source_dir() + "/tests/oracles/" + rel; }
+
+CommandResult run_oracle_script(OracleInterpreter interpreter, const std::string& rel,
+                                const std::vector<std::string>& args) {
+  const bool debian = interpreter == OracleInterpreter::kDebianPython;
+  std::string py = debian ? system_python() : oracle_python();
+  if (!py.empty() && ::access(py.c_str(), X_OK) != 0) py.clear();
+  const std::string missing = debian ? system_python_missing_message() : oracle_env_missing_message();
+  CommandResult r;
+  if (py.empty()) {
+    r.err = missing;
+    ADD_FAILURE() << "oracle " << rel << " cannot run: " << missing;
+    return r;
+  }
+  std::vector<std::string> argv = {py, oracle_script_path(rel)};
   argv.insert(argv.end(), args.begin(), args.end());
-  return run_command(argv);
+  r = run_command(argv);
+  if (r.exit_code != 0) {
+    // A missing module is an install problem, not an oracle bug: say how to fix it.
+    const bool no_module = r.err.find("ModuleNotFoundError") != std::string::npos;
+    ADD_FAILURE() << "oracle " << rel << " failed (exit " << r.exit_code << "):\n"
+                  << r.err << (no_module ? missing : "");
+  }
+  return r;
 }
 
 void write_text(const std::string& path, const std::string& content) {

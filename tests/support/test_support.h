@@ -34,8 +34,8 @@ std::string fixture_path(const std::string& rel);  // tests/fixtures/<rel>
 
 // Debian's /usr/bin/python3 (which sees apt's python3-* packages), or "" when absent.
 std::string system_python();
-// Runs a Python snippet with Debian's python3; returns stdout. Fails the test if python3 fails.
-CommandResult run_python(const std::string& code, const std::vector<std::string>& args = {});
+// The line a test prints when Debian's python3 or one of its oracle packages is missing: how to install them.
+std::string system_python_missing_message();
 
 // The pinned PyPI oracle environment (tests/oracles/requirements.txt: transformers, open_clip, timm,
 // PEFT, bert_score, tokenizers, pyarrow ...), installed by `bash scripts/oracle_env.sh` into
@@ -45,6 +45,20 @@ std::string oracle_python();
 std::string oracle_env_missing_message();
 // Runs a Python snippet (or a script path with args) with the oracle environment's interpreter.
 CommandResult run_oracle_python(const std::vector<std::string>& args);
+
+// The interpreter an oracle script under tests/oracles/ is written for.
+enum class OracleInterpreter {
+  kDebianPython,  // system_python(): apt's python3-numpy/-pil/-torch/-sentencepiece (scripts/setup.sh)
+  kOracleEnv,     // oracle_python(): the pinned PyPI environment (scripts/oracle_env.sh)
+};
+// <source>/tests/oracles/<rel>.
+std::string oracle_script_path(const std::string& rel);
+// Runs tests/oracles/<rel> (e.g. "vision/pil_oracle.py") with `args` under `interpreter` and returns
+// what it printed. Every oracle a test runs goes through here, so none is embedded in a C++ string.
+// Adds a test failure (never a skip) when the interpreter is missing, with the line saying how to
+// install it (exit_code stays -1), and when the script exits non-zero, with its stderr.
+CommandResult run_oracle_script(OracleInterpreter interpreter, const std::string& rel,
+                                const std::vector<std::string>& args = {});
 
 // Fails (never skips) the current test when the oracle environment is missing.
 #define MVB_REQUIRE_ORACLE_ENV()                                                           \

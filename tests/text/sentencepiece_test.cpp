@@ -1,5 +1,6 @@
 // SentencePiece through the dlopen'ed module, inside a process that also links libtorch (the
-// combination that crashes when linked directly), against Debian's python3-sentencepiece.
+// combination that crashes when linked directly), against Debian's python3-sentencepiece
+// (tests/oracles/text/sentencepiece_oracle.py).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -45,16 +46,8 @@ std::string train(const TempDir& dir, const std::string& type, int vocab) {
 
 json python_oracle(const std::string& model, const std::vector<std::string>& texts, const TempDir& dir) {
   write_text(dir / "texts.json", json(texts).dump());
-  const auto r = run_python(
-      "import json, sys, sentencepiece as spm\n"
-      "sp = spm.SentencePieceProcessor(model_file=sys.argv[1])\n"
-      "texts = json.load(open(sys.argv[2], encoding='utf-8'))\n"
-      "out = []\n"
-      "for t in texts:\n"
-      "    ids = sp.encode(t)\n"
-      "    out.append({'ids': ids, 'decoded': sp.decode(ids)})\n"
-      "print(json.dumps({'size': sp.get_piece_size(), 'bos': sp.bos_id(), 'results': out}))\n",
-      {model, dir / "texts.json"});
+  const auto r = run_oracle_script(OracleInterpreter::kDebianPython, "text/sentencepiece_oracle.py",
+                                   {"encode", model, dir / "texts.json"});
   return json::parse(r.out);
 }
 
@@ -126,16 +119,9 @@ TEST(SentencePiece, SiglipSpieceModelMatchesCanonicalizeThenSentencepiece) {
   const auto tok = text::load_tokenizer(ckpt.path());
   const auto texts = plain_texts();
   write_text(dir / "texts.json", json(texts).dump());
-  // transformers' SiglipTokenizer.canonicalize_text, verbatim in behaviour.
-  const auto r = run_python(
-      "import json, re, string, sys, sentencepiece as spm\n"
-      "sp = spm.SentencePieceProcessor(model_file=sys.argv[1])\n"
-      "def canon(t):\n"
-      "    t = t.lower()\n"  // do_lower_case, true by default
-      "    t = t.translate(str.maketrans('', '', string.punctuation))\n"
-      "    return re.sub(r'\\s+', ' ', t).strip()\n"
-      "print(json.dumps([sp.encode(canon(t)) + [sp.eos_id()] for t in json.load(open(sys.argv[2]))]))\n",
-      {ckpt / "spiece.model", dir / "texts.json"});
+  // transformers' SiglipTokenizer.canonicalize_text, verbatim in behaviour, then SentencePiece and EOS.
+  const auto r = run_oracle_script(OracleInterpreter::kDebianPython, "text/sentencepiece_oracle.py",
+                                   {"siglip", ckpt / "spiece.model", dir / "texts.json"});
   const json want = json::parse(r.out);
   int bad = 0;
   for (size_t i = 0; i < texts.size(); ++i) {

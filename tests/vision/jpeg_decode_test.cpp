@@ -18,42 +18,6 @@ using mvb::test::TempDir;
 
 namespace {
 
-// Writes the JPEG variants with PIL and, for each, PIL's decoded RGB bytes next to it
-// (<name>.ref), printing "<name> <width> <height>" per file, or "<name> refused" when PIL raises.
-const char* kMakeJpegs = R"PY(
-import io, sys, numpy as np
-from PIL import Image
-d = sys.argv[1]; rng = np.random.default_rng(3)
-def photo(w, h):
-    y, x = np.mgrid[0:h, 0:w]
-    base = np.stack([(x * 3 + y) % 256, (y * 2 + 40) % 256, (x + y * 5) % 256], -1).astype(np.int32)
-    return np.clip(base + rng.integers(-30, 30, (h, w, 3)), 0, 255).astype(np.uint8)
-files = {}
-rgb = Image.fromarray(photo(53, 37))
-files["s444.jpg"] = (rgb, dict(quality=90, subsampling=0))
-files["s422.jpg"] = (rgb, dict(quality=90, subsampling=1))
-files["s420.jpg"] = (rgb, dict(quality=75, subsampling=2))
-files["s420_odd.jpg"] = (Image.fromarray(photo(131, 67)), dict(quality=85, subsampling=2))
-files["progressive.jpg"] = (Image.fromarray(photo(96, 81)), dict(quality=80, progressive=True, subsampling=2))
-files["progressive444.jpg"] = (rgb, dict(quality=95, progressive=True, subsampling=0, optimize=True))
-files["gray.jpg"] = (Image.fromarray(photo(45, 29)[..., 1]), dict(quality=90))
-files["gray_progressive.jpg"] = (Image.fromarray(photo(45, 29)[..., 2]), dict(quality=70, progressive=True))
-files["cmyk.jpg"] = (Image.fromarray(np.dstack([photo(33, 21), photo(33, 21)[..., :1]]), "CMYK"), dict(quality=90))
-exif = Image.Exif(); exif[0x0112] = 6  # orientation: rotate 90 on display
-files["exif_rotated.jpg"] = (Image.fromarray(photo(40, 24)), dict(quality=90, exif=exif.tobytes()))
-for name, (im, kw) in files.items():
-    im.save(f"{d}/{name}", **kw)
-whole = open(f"{d}/s420_odd.jpg", "rb").read()
-open(f"{d}/truncated.jpg", "wb").write(whole[: len(whole) // 2])
-for name in list(files) + ["truncated.jpg"]:
-    try:
-        im = Image.open(f"{d}/{name}").convert("RGB")
-    except OSError:
-        print(name, "refused"); continue
-    open(f"{d}/{name}.ref", "wb").write(im.tobytes())
-    print(name, im.size[0], im.size[1])
-)PY";
-
 std::string read_bytes(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   std::ostringstream ss;
@@ -67,9 +31,12 @@ struct Expected {
   bool refused = false;
 };
 
+// tests/oracles/vision/jpeg_oracle.py writes the JPEG variants with PIL and, for each, PIL's decoded
+// RGB bytes next to it (<name>.ref), printing "<name> <width> <height>" per file, or "<name> refused"
+// when PIL raises.
 std::vector<Expected> make_jpegs(const TempDir& d) {
-  auto r = mvb::test::run_python(kMakeJpegs, {d.path()});
-  EXPECT_EQ(r.exit_code, 0) << "python3-pil oracle failed (is python3-pil installed?): " << r.err;
+  auto r =
+      mvb::test::run_oracle_script(mvb::test::OracleInterpreter::kDebianPython, "vision/jpeg_oracle.py", {d.path()});
   std::vector<Expected> out;
   std::istringstream lines(r.out);
   std::string line;

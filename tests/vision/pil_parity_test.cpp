@@ -1,6 +1,6 @@
 // Parity with Pillow (Debian python3-pil, the library every reference processor uses): resampling in
 // every mode, decoding of the formats datasets ship, and the full processors. Random images and sizes
-// are made here, Python computes the reference outputs in one subprocess per test.
+// are made here, tests/oracles/vision/pil_oracle.py computes the reference outputs in one subprocess per test.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -69,19 +69,11 @@ float max_abs_diff(const at::Tensor& t, const std::vector<float>& ref) {
   return m;
 }
 
-mvb::test::CommandResult python(const std::string& code, const std::vector<std::string>& args) {
-  auto r = mvb::test::run_python(code, args);
-  EXPECT_EQ(r.exit_code, 0) << "python3-pil oracle failed (is python3-pil installed?): " << r.err;
-  return r;
+// tests/oracles/vision/pil_oracle.py COMMAND DIR (Debian's python3-pil and python3-numpy).
+mvb::test::CommandResult pil_oracle(const std::string& command, const TempDir& d) {
+  return mvb::test::run_oracle_script(mvb::test::OracleInterpreter::kDebianPython, "vision/pil_oracle.py",
+                                      {command, d.path()});
 }
-
-const char* kPilHelpers = R"PY(
-import json, math, sys
-import numpy as np
-from PIL import Image
-def load(path, w, h):
-    return Image.frombytes("RGB", (w, h), open(path, "rb").read())
-)PY";
 
 }  // namespace
 
@@ -103,15 +95,7 @@ TEST(PilParity, ResampleEveryFilterRandomSizes) {
     cases.push_back({{"i", i}, {"w", w}, {"h", h}, {"ow", ow}, {"oh", oh}, {"f", f}});
   }
   mvb::test::write_text(d / "cases.json", cases.dump());
-  auto r = python(std::string(kPilHelpers) + R"PY(
-d = sys.argv[1]
-F = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "lanczos": Image.LANCZOS,
-     "box": Image.BOX, "hamming": Image.HAMMING}
-for c in json.load(open(d + "/cases.json")):
-    im = load(f"{d}/in{c['i']}", c["w"], c["h"])
-    open(f"{d}/out{c['i']}", "wb").write(im.resize((c["ow"], c["oh"]), F[c["f"]]).tobytes())
-)PY",
-                  {d.path()});
+  auto r = pil_oracle("resample", d);
   ASSERT_EQ(r.exit_code, 0);
   for (size_t i = 0; i < outs.size(); ++i) {
     SCOPED_TRACE(cases[i].dump());
@@ -125,29 +109,7 @@ TEST(PilParity, DecodeMatchesPilConvertRgb) {
   TempDir d;
   // PIL writes the files; both sides decode them. 16-bit grayscale is the interesting case: PIL's
   // convert("RGB") clips values above 255 instead of rescaling.
-  auto r = python(R"PY(
-import sys, numpy as np
-from PIL import Image
-d = sys.argv[1]; rng = np.random.default_rng(0)
-rgb = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
-gray = rng.integers(0, 256, (41, 29), dtype=np.uint8)
-g16 = rng.integers(0, 1024, (23, 31), dtype=np.uint16)
-Image.fromarray(rgb).save(d + "/rgb.png")
-Image.fromarray(gray).save(d + "/gray.png")
-Image.fromarray(np.dstack([rgb, rgb[..., :1]])).save(d + "/rgba.png")
-Image.fromarray(g16).save(d + "/g16.png")
-Image.fromarray(g16).save(d + "/g16.tif")
-Image.fromarray(rgb).save(d + "/rgb.tif")
-Image.fromarray(rgb).save(d + "/q.jpg", quality=87)
-Image.fromarray(gray).save(d + "/gray.jpg", quality=90)
-Image.fromarray(rgb).convert("P", palette=Image.ADAPTIVE, colors=16).save(d + "/pal.png")
-Image.fromarray(rgb).save(d + "/rgb.bmp")
-for n in ["rgb.png", "gray.png", "rgba.png", "g16.png", "g16.tif", "rgb.tif", "q.jpg", "gray.jpg", "pal.png", "rgb.bmp"]:
-    im = Image.open(d + "/" + n).convert("RGB")
-    open(d + "/" + n + ".ref", "wb").write(im.tobytes())
-    print(n, im.size[0], im.size[1])
-)PY",
-                  {d.path()});
+  auto r = pil_oracle("decode", d);
   ASSERT_EQ(r.exit_code, 0);
   std::istringstream lines(r.out);
   std::string name;
@@ -235,49 +197,7 @@ TEST(PilParity, ProcessorsFromPreprocessorConfig) {
     }
   }
   mvb::test::write_text(d / "cases.json", cases.dump());
-  auto r = python(std::string(kPilHelpers) + R"PY(
-def expand2square(pil_img, background_color):  # LLaVA llava/mm_utils.py
-    width, height = pil_img.size
-    if width == height: return pil_img
-    elif width > height:
-        result = Image.new(pil_img.mode, (width, width), background_color)
-        result.paste(pil_img, (0, (width - height) // 2)); return result
-    else:
-        result = Image.new(pil_img.mode, (height, height), background_color)
-        result.paste(pil_img, ((height - width) // 2, 0)); return result
-def center_crop(image, size):  # transformers image_transforms.center_crop, channels-last
-    oh, ow = image.shape[:2]; ch, cw = size
-    top = (oh - ch) // 2; bottom = top + ch; left = (ow - cw) // 2; right = left + cw
-    if top >= 0 and bottom <= oh and left >= 0 and right <= ow: return image[top:bottom, left:right]
-    nh, nw = max(ch, oh), max(cw, ow)
-    new = np.zeros((nh, nw) + image.shape[2:], dtype=image.dtype)
-    tp = math.ceil((nh - oh) / 2); lp = math.ceil((nw - ow) / 2)
-    new[tp:tp + oh, lp:lp + ow] = image
-    top += tp; bottom += tp; left += lp; right += lp
-    return new[max(0, top):min(nh, bottom), max(0, left):min(nw, right)]
-d = sys.argv[1]
-for c in json.load(open(d + "/cases.json")):
-    cfg = c["cfg"]; im = load(f"{d}/in{c['i']}", c["w"], c["h"])
-    mean = cfg.get("image_mean", [0.48145466, 0.4578275, 0.40821073]); std = cfg.get("image_std", [0.26862954, 0.26130258, 0.27577711])
-    if cfg.get("pad"): im = expand2square(im, tuple(int(x * 255) for x in mean))
-    size = cfg["size"]; rs = cfg.get("resample", 3)
-    clip = "CLIP" in cfg.get("image_processor_type", cfg.get("feature_extractor_type", ""))
-    if isinstance(size, int): size = {"shortest_edge": size} if clip else {"height": size, "width": size}
-    if "shortest_edge" in size:
-        w, h = im.size; short, long = (w, h) if w <= h else (h, w)
-        s = size["shortest_edge"]; nl = int(s * long / short)
-        im = im.resize((s, nl) if w <= h else (nl, s), rs)
-    else:
-        im = im.resize((size["width"], size["height"]), rs)
-    a = np.array(im)
-    if cfg.get("do_center_crop"):
-        cs = cfg["crop_size"]; cs = (cs, cs) if isinstance(cs, int) else (cs["height"], cs["width"])
-        a = center_crop(a, cs)
-    a = (a.astype(np.float64) * cfg.get("rescale_factor", 1 / 255)).astype(np.float32)
-    a = (a - np.array(mean, dtype=np.float32)) / np.array(std, dtype=np.float32)
-    open(f"{d}/out{c['i']}", "wb").write(np.ascontiguousarray(a.transpose(2, 0, 1)).astype(np.float32).tobytes())
-)PY",
-                  {d.path()});
+  auto r = pil_oracle("processors", d);
   ASSERT_EQ(r.exit_code, 0);
   for (size_t k = 0; k < outs.size(); ++k) {
     SCOPED_TRACE(cases[k].dump());
@@ -323,36 +243,7 @@ TEST(PilParity, Qwen2VLSmartResizeAndPatches) {
   mvb::test::write_text(d / "cases.json", cases.dump());
   // transformers' Qwen2VLImageProcessor._preprocess (smart_resize, PIL bicubic, rescale, normalize,
   // temporal repeat, reshape/transpose), transcribed.
-  auto r = python(std::string(kPilHelpers) + R"PY(
-def smart_resize(height, width, factor=28, min_pixels=56 * 56, max_pixels=14 * 14 * 4 * 1280):
-    h_bar = max(factor, round(height / factor) * factor)
-    w_bar = max(factor, round(width / factor) * factor)
-    if h_bar * w_bar > max_pixels:
-        beta = math.sqrt((height * width) / max_pixels)
-        h_bar = max(factor, math.floor(height / beta / factor) * factor)
-        w_bar = max(factor, math.floor(width / beta / factor) * factor)
-    elif h_bar * w_bar < min_pixels:
-        beta = math.sqrt(min_pixels / (height * width))
-        h_bar = math.ceil(height * beta / factor) * factor
-        w_bar = math.ceil(width * beta / factor) * factor
-    return h_bar, w_bar
-d = sys.argv[1]; ps, tps, ms = 14, 2, 2
-mean = np.array([0.48145466, 0.4578275, 0.40821073], np.float32); std = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
-for c in json.load(open(d + "/cases.json")):
-    im = load(f"{d}/in{c['i']}", c["w"], c["h"])
-    rh, rw = smart_resize(c["h"], c["w"], 28, 28 * 28 * 8, 28 * 28 * 64)
-    a = np.array(im.resize((rw, rh), Image.BICUBIC))
-    a = (a.astype(np.float64) * (1 / 255)).astype(np.float32)
-    a = ((a - mean) / std).transpose(2, 0, 1)
-    patches = np.array([a])
-    patches = np.tile(patches, (tps, 1, 1, 1))
-    gt, gh, gw = patches.shape[0] // tps, rh // ps, rw // ps
-    patches = patches.reshape(gt, tps, 3, gh // ms, ms, ps, gw // ms, ms, ps).transpose(0, 3, 6, 4, 7, 2, 1, 5, 8)
-    flat = patches.reshape(gt * gh * gw, 3 * tps * ps * ps)
-    open(f"{d}/out{c['i']}", "wb").write(np.ascontiguousarray(flat, dtype=np.float32).tobytes())
-    print(gt, gh, gw)
-)PY",
-                  {d.path()});
+  auto r = pil_oracle("qwen2vl", d);
   ASSERT_EQ(r.exit_code, 0);
   std::istringstream lines(r.out);
   for (size_t k = 0; k < outs.size(); ++k) {
@@ -381,42 +272,7 @@ TEST(PilParity, InternVLDynamicTiles) {
   }
   mvb::test::write_text(d / "cases.json", cases.dump());
   // InternVL's dynamic_preprocess (README / chat code), verbatim apart from the PIL import.
-  auto r = python(std::string(kPilHelpers) + R"PY(
-def find_closest_aspect_ratio(aspect_ratio, target_ratios, width, height, image_size):
-    best_ratio_diff = float('inf'); best_ratio = (1, 1); area = width * height
-    for ratio in target_ratios:
-        target_aspect_ratio = ratio[0] / ratio[1]
-        ratio_diff = abs(aspect_ratio - target_aspect_ratio)
-        if ratio_diff < best_ratio_diff:
-            best_ratio_diff = ratio_diff; best_ratio = ratio
-        elif ratio_diff == best_ratio_diff:
-            if area > 0.5 * image_size * image_size * ratio[0] * ratio[1]: best_ratio = ratio
-    return best_ratio
-def dynamic_preprocess(image, min_num=1, max_num=12, image_size=448, use_thumbnail=False):
-    orig_width, orig_height = image.size
-    aspect_ratio = orig_width / orig_height
-    target_ratios = set((i, j) for n in range(min_num, max_num + 1) for i in range(1, n + 1) for j in range(1, n + 1)
-                        if i * j <= max_num and i * j >= min_num)
-    target_ratios = sorted(target_ratios, key=lambda x: x[0] * x[1])
-    target_aspect_ratio = find_closest_aspect_ratio(aspect_ratio, target_ratios, orig_width, orig_height, image_size)
-    target_width = image_size * target_aspect_ratio[0]; target_height = image_size * target_aspect_ratio[1]
-    blocks = target_aspect_ratio[0] * target_aspect_ratio[1]
-    resized_img = image.resize((target_width, target_height))
-    processed_images = []
-    for i in range(blocks):
-        box = ((i % (target_width // image_size)) * image_size, (i // (target_width // image_size)) * image_size,
-               ((i % (target_width // image_size)) + 1) * image_size, ((i // (target_width // image_size)) + 1) * image_size)
-        processed_images.append(resized_img.crop(box))
-    if use_thumbnail and len(processed_images) != 1:
-        processed_images.append(image.resize((image_size, image_size)))
-    return processed_images
-d = sys.argv[1]
-for c in json.load(open(d + "/cases.json")):
-    tiles = dynamic_preprocess(load(f"{d}/in{c['i']}", c["w"], c["h"]), 1, 6, 64, True)
-    open(f"{d}/out{c['i']}", "wb").write(b"".join(t.tobytes() for t in tiles))
-    print(len(tiles))
-)PY",
-                  {d.path()});
+  auto r = pil_oracle("internvl", d);
   ASSERT_EQ(r.exit_code, 0);
   std::istringstream lines(r.out);
   for (size_t k = 0; k < outs.size(); ++k) {
