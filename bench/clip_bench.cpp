@@ -1,7 +1,8 @@
 // clip-zs throughput on CPU: images/s end to end (decode, preprocess, encode, score, write rows) with
-// the tiny fixture CLIP and a ViT-B/16-sized random CLIP, plus the vision forward alone against the
-// python3-torch reference implementation (scripts/reference/clip_reference.py, eager PyTorch, the same
-// libtorch 1.13 kernels) on the same batch in the same command, best of 3 each, with the load average.
+// the tiny fixture CLIP and a ViT-B/16-sized random CLIP (built by transformers), plus the vision
+// forward alone against transformers' CLIPModel (eager attention, fp32, no_grad, the same number of
+// threads) run by tests/oracles/models/clip_bench_reference.py with the oracle environment
+// (.venv/bin/python, or MVB_ORACLE_PYTHON), on the same batch, best of 3 each, with the load average.
 //
 //   ninja -C build bench_clip_bench && ./build/bench_clip_bench [num_images=96] [threads=0 (one per CPU,
 //   nn/cpu_threads.h)]
@@ -12,7 +13,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -82,18 +82,29 @@ double clip_zs_images_per_s(const std::string& model_path, const std::string& da
 
 }  // namespace
 
+// The pinned PyPI oracle environment (tests/oracles/requirements.txt, `bash scripts/oracle_env.sh`).
+static std::string oracle_python() {
+  const char* env = std::getenv("MVB_ORACLE_PYTHON");
+  return env && *env ? env : std::string(MVB_SOURCE_DIR) + "/.venv/bin/python";
+}
+
 int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 96;
   if (argc > 2 && std::atoi(argv[2]) > 0) setenv("MVB_NUM_THREADS", argv[2], 1);
   nn::configure_cpu_threads();  // what the CLIP factory does on CPU
   log::init("warn");
+  const std::string py = oracle_python();
+  if (!fs::exists(py)) {
+    std::cerr << "the oracle environment is missing (" << py << "): install it with `bash scripts/oracle_env.sh`\n";
+    return 1;
+  }
   const std::string work = "/tmp/mvb_clip_bench";
   fs::remove_all(work);
   const std::string data = make_dataset(work + "/data", n);
   const std::string base = work + "/clip-b16";
-  const std::string py = MVB_SYSTEM_PYTHON;
-  if (std::system((py + " " + MVB_SOURCE_DIR + "/tests/oracles/models/make_model_fixtures.py --clip-base " + base).c_str()) != 0) {
-    std::cerr << "cannot make the ViT-B/16-sized checkpoint (needs /usr/bin/python3 with python3-torch)\n";
+  const std::string oracles = std::string(MVB_SOURCE_DIR) + "/tests/oracles/models/";
+  if (std::system((py + " " + oracles + "make_hf_clip_fixtures.py --clip-base " + base).c_str()) != 0) {
+    std::cerr << "cannot make the ViT-B/16-sized checkpoint with transformers\n";
     return 1;
   }
   std::printf("clip-zs on %d 512x512 PNGs, CPU, %d libtorch threads (nn/cpu_threads.h; load %s at start)\n", n,
@@ -104,10 +115,9 @@ int main(int argc, char** argv) {
   const double b16 = clip_zs_images_per_s(base, data, work + "/out_b16", 32);
   std::printf("  ViT-B/16-sized CLIP (224px):      %8.2f images/s end to end\n", b16);
 
-  // Vision forward alone (encode_image: ViT-B/16 + projection), ours vs the eager python3-torch port,
-  // same batch, best of `reps` each. The reference runs twice: with python3-torch's default threads
-  // (what `python clip_reference.py` gets) and with our thread policy (nn/cpu_threads.h: one LibTorch
-  // thread per CPU, OpenBLAS single-threaded); the ratio is against the faster of the two.
+  // Vision forward alone (encode_image: ViT-B/16 + projection), ours vs transformers' CLIPModel, same
+  // batch and thread count (nn/cpu_threads.h: one LibTorch thread per CPU, OpenBLAS single-threaded),
+  // best of `reps` each.
   ModelSpec spec;
   spec.name = "CLIP";
   spec.model_path = base;
@@ -117,13 +127,14 @@ int main(int argc, char** argv) {
   const int reps = 3;
   at::manual_seed(0);
   at::Tensor px = at::randn({b, 3, 224, 224});
+  at::Tensor ours_feats;
   auto best_of = [&](bool onednn) {
     nn::set_onednn_linear(onednn);
     clip->encode_image(px.slice(0, 0, 2));  // warm-up (and the oneDNN weight copies)
     double best = 1e30;
     for (int r = 0; r < reps; ++r) {
       const double t0 = now_s();
-      clip->encode_image(px);
+      ours_feats = clip->encode_image(px);
       best = std::min(best, now_s() - t0);
     }
     return best;
@@ -131,50 +142,29 @@ int main(int argc, char** argv) {
   const double ours_blas_s = best_of(false);
   const double ours_s = best_of(true);
   io::write_safetensors(work + "/px.safetensors", {{"pixel_values", px}});
-  const std::string script = work + "/ref_time.py";
-  std::ofstream(script)
-      << "import sys, time, json, ctypes, torch\n"
-      << "sys.path.insert(0, '" << MVB_SOURCE_DIR << "/tests/oracles/models'); sys.path.insert(0, '" << MVB_SOURCE_DIR << "/tests/oracles/common')\n"
-      << "import clip_reference as r, st_io\n"
-      << "if sys.argv[1] == 'ours':\n"
-      << "    ctypes.CDLL('libblas.so.3').openblas_set_num_threads(1)\n"
-      << "    torch.set_num_threads(" << threads.intra_op << ")\n"
-      << "cfg = json.load(open('" << base << "/config.json'))\n"
-      << "sd = st_io.load('" << base << "/model.safetensors')\n"
-      << "px = st_io.load('" << work << "/px.safetensors')['pixel_values']\n"
-      << "best = 1e30\n"
-      << "with torch.no_grad():\n"
-      << "    r.vision(sd, cfg['vision_config'], px[:2])\n"
-      << "    for _ in range(" << reps << "):\n"
-      << "        t = time.time(); r.vision(sd, cfg['vision_config'], px); best = min(best, time.time() - t)\n"
-      << "print(torch.get_num_threads(), best)\n";
-  auto reference = [&](const std::string& mode, int* ref_threads) {
-    const std::string out = work + "/ref_" + mode + ".txt";
-    if (std::system((py + " " + script + " " + mode + " > " + out).c_str()) != 0) return -1.0;
-    std::istringstream in(io::read_file(out));
-    double t = -1;
-    in >> *ref_threads >> t;
-    return t;
-  };
-  int default_threads = 0, ours_threads = 0;
-  const double ref_default_s = reference("default", &default_threads);
-  const double ref_ours_s = threads.openblas_single ? reference("ours", &ours_threads) : -1.0;
-  if (ref_default_s <= 0) {
-    std::cerr << "reference timing failed\n";
+  const std::string ref_out = work + "/ref.safetensors", ref_txt = work + "/ref_time.txt";
+  const std::string cmd = py + " " + oracles + "clip_bench_reference.py " + base + " " + work + "/px.safetensors " +
+                          ref_out + " " + std::to_string(reps) + " " + std::to_string(threads.intra_op) +
+                          (threads.openblas_single ? " --openblas-single" : "") + " > " + ref_txt;
+  if (std::system(cmd.c_str()) != 0) {
+    std::cerr << "transformers reference timing failed: " << cmd << "\n";
     return 1;
   }
-  const double ref_s = ref_ours_s > 0 ? std::min(ref_default_s, ref_ours_s) : ref_default_s;
+  std::istringstream in(io::read_file(ref_txt));
+  int ref_threads = 0;
+  double ref_s = -1;
+  in >> ref_threads >> ref_s;
+  const double diff = (ours_feats - io::open_safetensors(ref_out).get("image_embeds")).abs().max().item<double>();
   std::printf("  ViT-B/16 encode_image, batch %lld, best of %d (load average %s):\n", static_cast<long long>(b), reps,
               load_average().c_str());
-  std::printf("    ours, %d threads, oneDNN linear:          %6.2f s (%5.2f img/s)\n", threads.intra_op, ours_s,
+  std::printf("    ours, %d threads, oneDNN linear:              %6.2f s (%5.2f img/s)\n", threads.intra_op, ours_s,
               b / ours_s);
-  std::printf("    ours, %d threads, BLAS linear:            %6.2f s (%5.2f img/s)\n", threads.intra_op, ours_blas_s,
-              b / ours_blas_s);
-  std::printf("    python3-torch port, default %d thread(s): %6.2f s (%5.2f img/s)\n", default_threads, ref_default_s,
-              b / ref_default_s);
-  if (ref_ours_s > 0)
-    std::printf("    python3-torch port, our thread policy:   %6.2f s (%5.2f img/s)\n", ref_ours_s, b / ref_ours_s);
-  std::printf("    ratio ours / best python3-torch: %.2fx (throughput)\n", ref_s / ours_s);
+  std::printf("    ours, %d threads, BLAS linear:                %6.2f s (%5.2f img/s)\n", threads.intra_op,
+              ours_blas_s, b / ours_blas_s);
+  std::printf("    transformers CLIPModel, eager, %d thread(s):   %6.2f s (%5.2f img/s)\n", ref_threads, ref_s,
+              b / ref_s);
+  std::printf("    ratio ours / transformers: %.2fx (throughput); max |image_embeds diff| %.2e\n", ref_s / ours_s,
+              diff);
   fs::remove_all(work);
   return 0;
 }

@@ -1,12 +1,14 @@
 // Tokens per second encoding a corpus with medvlmbench's tokenizers against Hugging Face
-// tokenizers (the Rust library through its Node binding, single-threaded with
-// TOKENIZERS_PARALLELISM=false) on the same tokenizer.json files and texts, in the same run.
+// tokenizers (the Rust library through its Python package in the oracle environment .venv,
+// single-threaded: tests/oracles/text/tokenizer_bench_reference.py) on the same tokenizer.json files
+// and texts, in the same run. MVB_ORACLE_PYTHON overrides the interpreter.
 //
 //   ninja bench_tokenizer_bench && ./bench_tokenizer_bench [--texts 20000] [--rounds 3]
 // Corpus: tests/text/data/tokenizer_corpus.json plus synthetic report-like sentences (so that word
 // caches see a realistic mix of repeated and new words).
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -126,17 +128,19 @@ Run run_ours(const mvb::text::Tokenizer& tok, const std::vector<std::string>& te
 }
 
 Run run_hf(const std::string& tokenizer_json, const std::string& texts_file, int rounds) {
-  const std::string cmd = "TOKENIZERS_PARALLELISM=false " + std::string(MVB_NODE) + " " + MVB_SOURCE_DIR +
-                          "/tests/oracles/text/tokenizer_bench_hf.js " + tokenizer_json + " " + texts_file + " " +
-                          std::to_string(rounds);
+  const char* env = std::getenv("MVB_ORACLE_PYTHON");
+  const std::string py = (env && *env) ? env : std::string(MVB_SOURCE_DIR) + "/.venv/bin/python";
+  if (!fs::exists(py))
+    throw std::runtime_error("the oracle environment is missing (" + py + "): bash scripts/oracle_env.sh");
+  const std::string cmd = py + " " + MVB_SOURCE_DIR + "/tests/oracles/text/tokenizer_bench_reference.py " +
+                          tokenizer_json + " " + texts_file + " " + std::to_string(rounds);
   FILE* p = popen(cmd.c_str(), "r");
-  if (!p) throw std::runtime_error("cannot run node");
+  if (!p) throw std::runtime_error("cannot run " + py);
   std::string out;
   char buf[4096];
   size_t n;
   while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  if (pclose(p) != 0 || out.empty())
-    throw std::runtime_error("the tokenizers Node binding failed (run scripts/setup.sh): " + cmd);
+  if (pclose(p) != 0 || out.empty()) throw std::runtime_error("the tokenizers reference failed: " + cmd);
   const auto j = nlohmann::json::parse(out);
   return {j.at("tokens").get<long long>(), j.at("seconds").get<double>()};
 }

@@ -14,6 +14,10 @@ REQ=tests/oracles/requirements.txt
 # Packages whose own pins are stale (they would downgrade torch or transformers) are installed with
 # --no-deps from a second pinned file; their real dependencies are already in the first.
 REQ_NODEPS=tests/oracles/requirements-nodeps.txt
+# The reference's own transformers (4.53.1) as the tokenizer oracle: transformers 5 dropped the slow
+# tokenizer classes and use_fast=False. Installed --no-deps into a folder of its own that only
+# tests/oracles/text/hf_tokenizers_oracle.py puts on sys.path, so the venv's transformers 5 is untouched.
+REQ_REFTOK=tests/oracles/text/requirements-reference-tokenizers.txt
 STAMP="$VENV/.mvb-requirements"
 
 # The interpreter: python3 on PATH (pyenv's on the project machines; Debian's python3 + python3-venv
@@ -24,7 +28,7 @@ if ! "$PY" -c 'import sys; assert sys.version_info >= (3, 10)' 2>/dev/null; then
   exit 1
 fi
 
-want=$(cat "$REQ"; if [ -f "$REQ_NODEPS" ]; then cat "$REQ_NODEPS"; fi)
+want=$(cat "$REQ"; for f in "$REQ_NODEPS" "$REQ_REFTOK"; do if [ -f "$f" ]; then cat "$f"; fi; done)
 if [ -x "$VENV/bin/python" ] && [ -f "$STAMP" ] && [ "$want" = "$(cat "$STAMP")" ]; then
   echo "==> Oracle environment $VENV is up to date ($REQ)"
   exit 0
@@ -41,6 +45,10 @@ start=$(date +%s)
 "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input -r "$REQ"
 if [ -f "$REQ_NODEPS" ]; then
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input --no-deps -r "$REQ_NODEPS"
+fi
+if [ -f "$REQ_REFTOK" ]; then
+  "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-input --no-deps --upgrade \
+    --target "$VENV/reference-tokenizers" -r "$REQ_REFTOK"
 fi
 printf '%s' "$want" > "$STAMP"
 echo "==> Oracle environment ready in $(( $(date +%s) - start )) s: $VENV/bin/python"

@@ -5,7 +5,8 @@
 //   text:   HFTextEncoder = BERT (PubMedBERT) with attention mask ids != pad, pooled at [CLS]
 //           (cls_last_hidden_state_pooler), then proj (hf_proj_type "mlp": Linear-GELU-Linear, or "linear").
 // open_clip builds the towers from hub names; here every size is read from the weights themselves, and
-// the head count from head_width (open_clip's vision_cfg key, default 64 as in every timm ViT and BERT).
+// the head counts from vision_cfg.head_width and text_cfg.heads (open_clip config fields that its timm
+// and HF towers ignore; absent in the release, whose towers use a head width of 64).
 #include <ATen/ATen.h>
 #include <torch/nn/module.h>
 
@@ -129,7 +130,11 @@ class BiomedClipModel : public ContrastiveTowers {
     t.type_vocab_size = sd.record("text.transformer.embeddings.token_type_embeddings.weight").shape[0];
     t.num_layers = count_layers(sd, std::regex(R"(^text\.transformer\.encoder\.layer\.(\d+)\..*)"));
     t.layer.mlp_dim = sd.record("text.transformer.encoder.layer.0.intermediate.dense.weight").shape[0];
-    t.layer.heads = t.layer.dim / tc.value("head_width", int64_t{64});
+    // BERT's head count: text_cfg.heads (an open_clip field its HF tower ignores; set in tiny test
+    // checkpoints), else a head width of 64 as in every BERT-base / PubMedBERT.
+    t.layer.heads = tc.contains("heads") ? tc["heads"].get<int64_t>() : t.layer.dim / 64;
+    MVB_CHECK(t.layer.heads > 0 && t.layer.dim % t.layer.heads == 0, cfg_path, ": text width ", t.layer.dim,
+              " does not split into ", t.layer.heads, " heads");
     t.layer.act = nn::Activation::kGelu;
     t.layer.eps = 1e-12;
     t.layer.pre_norm = false;

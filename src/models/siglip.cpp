@@ -89,7 +89,11 @@ class SiglipModel : public ContrastiveTowers {
     io::StateDict sd = io::StateDict::open(checkpoint_dir_);
     nn::TensorMap w = nn::read_weights(sd, siglip_rename);
     nn::assign_weights(*net_, w, sd.source());
-    tokenizer_ = text::load_tokenizer(checkpoint_dir_);
+    // transformers has only the slow SiglipTokenizer (spiece.model): AutoTokenizer takes it even when
+    // the folder also holds a tokenizer.json, so ours does too.
+    const std::string spiece = io::join_path(checkpoint_dir_, "spiece.model");
+    tokenizer_ = io::exists(spiece) ? text::load_sentencepiece_tokenizer(spiece, checkpoint_dir_)
+                                    : text::load_tokenizer(checkpoint_dir_);
     max_len_ = std::min<int64_t>(topts.max_positions, tokenizer_->config().model_max_length);
     ImageTransform defaults;
     defaults.resize_mode = "exact";

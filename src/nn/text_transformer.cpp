@@ -26,11 +26,11 @@ at::Tensor TextTransformerImpl::forward(const at::Tensor& input_ids, const at::T
   x = final_layer_norm->forward(encoder->forward(x, mask, opts.causal));
   at::Tensor rows = at::arange(x.size(0), ids.options());
   if (opts.pool == TextTransformerOptions::Pool::kLast) return x.select(1, len - 1);
-  // transformers' CLIPTextTransformer: when every row's largest id is 49407 (the original vocabulary's
-  // end-of-text, as with the legacy eos_token_id=2 configs) it takes the argmax position; otherwise the
-  // first position holding eos_token_id.
+  // transformers' CLIPTextTransformer: configs written before its PR #24773 say eos_token_id=2, and
+  // then it pools at the largest id of each row (the original vocabulary's end-of-text, 49407);
+  // otherwise at the first position holding eos_token_id (the pad id may equal it).
   at::Tensor pos;
-  if (at::all(ids.amax(-1) == 49407).item<bool>())
+  if (opts.eos_token_id == 2)
     pos = ids.argmax(-1);
   else
     pos = (ids == opts.eos_token_id).to(at::kInt).argmax(-1);

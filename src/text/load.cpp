@@ -137,9 +137,20 @@ json apply_folder_config(Tokenizer& tok, const std::string& folder, const std::s
   }
   if (cfg.contains("clean_up_tokenization_spaces") && cfg["clean_up_tokenization_spaces"].is_boolean())
     c.clean_up_tokenization_spaces = cfg["clean_up_tokenization_spaces"].get<bool>();
-  c.padding_left = cfg.contains("padding_side") && cfg["padding_side"] == "left";
   if (cfg.contains("tokenizer_class") && cfg["tokenizer_class"].is_string())
     c.tokenizer_class = cfg["tokenizer_class"].get<std::string>();
+  if (cfg.contains("padding_side") && cfg["padding_side"].is_string()) {
+    c.padding_left = cfg["padding_side"] == "left";
+  } else {
+    // The class default (transformers 4.x): LlamaTokenizerFast, GemmaTokenizerFast, CodeLlamaTokenizerFast,
+    // CohereTokenizerFast and XLNetTokenizer(Fast) pad on the left; the slow Llama/Gemma classes and the
+    // rest on the right.
+    std::string cls = c.tokenizer_class;
+    if (cls.size() > 4 && cls.compare(cls.size() - 4, 4, "Fast") == 0) cls.resize(cls.size() - 4);
+    const bool fast = kind != "sentencepiece";
+    c.padding_left = cls == "XLNetTokenizer" || (fast && (cls == "LlamaTokenizer" || cls == "GemmaTokenizer" ||
+                                                          cls == "CodeLlamaTokenizer" || cls == "CohereTokenizer"));
+  }
   if (cfg.contains("chat_template")) {
     const auto& t = cfg["chat_template"];
     if (t.is_string()) {

@@ -1,12 +1,15 @@
-// tokenizer.model through the sentencepiece module, with the behaviour of transformers' slow
-// LlamaTokenizer (legacy=True, which LLaVA / Vicuna / LLaVA-Med checkpoints use): added and
-// special tokens are split out first, every other chunk goes through SentencePiece as is, BOS/EOS
-// follow add_bos_token / add_eos_token, and decoding runs SentencePiece over the runs between
-// special tokens.
+// tokenizer.model through the sentencepiece module, with the behaviour of transformers' (4.x) slow
+// LlamaTokenizer: added and special tokens are split out first; with legacy=True (transformers'
+// default when tokenizer_config.json has no "legacy") every other chunk goes through SentencePiece as
+// is, with legacy=False the text gets one leading "\u2581" and the chunks go through a copy of the
+// model without the dummy prefix (so text after a special token gets none); BOS/EOS follow
+// add_bos_token / add_eos_token; decoding is LlamaTokenizer.convert_tokens_to_string over the runs
+// between added tokens. spiece.model (T5Tokenizer / SiglipTokenizer) keeps its own rules.
 #include <unordered_set>
 
 #include "hf_tokenizer.h"
 #include "medvlmbench/core/error.h"
+#include "medvlmbench/core/strings.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/text/tokenizer.h"
 #include "spm_module.h"
@@ -15,7 +18,10 @@
 namespace mvb::text {
 namespace {
 
-// SiglipTokenizer.canonicalize_text(): drop string.punctuation, collapse \s+ to " ", strip.
+const std::string kMeta = "\xE2\x96\x81";  // SentencePiece's "\u2581"
+
+// SiglipTokenizer.canonicalize_text() after its lowercasing: drop string.punctuation, collapse \s+ to
+// " ", strip.
 bool py_isspace(char32_t c) { return uni::is_whitespace(c) || (c >= 0x1C && c <= 0x1F); }
 
 std::string siglip_canonicalize(const std::string& text) {
@@ -107,21 +113,69 @@ class SentencePieceTokenizer : public Tokenizer {
     add_bos_ = config().add_bos_token.value_or(!t5_like);
     add_eos_ = config().add_eos_token.value_or(t5_like);
     siglip_canonicalize_ = cls.rfind("SiglipTokenizer", 0) == 0;
+    t5_like_ = t5_like;
+    if (!t5_like) {
+      // LlamaTokenizer(legacy=None) warns and behaves as legacy=True; add_prefix_space defaults to True.
+      legacy_ = !(cfg.contains("legacy") && cfg["legacy"].is_boolean() && !cfg["legacy"].get<bool>());
+      add_prefix_space_ = cfg.value("add_prefix_space", true);
+      if (!legacy_) {
+        char err2[1024] = {0};
+        no_prefix_ = api_.load_no_dummy_prefix(model_path.c_str(), err2, sizeof err2);
+        MVB_CHECK(no_prefix_, model_path, ": cannot load without the dummy prefix (", err2, ")");
+        // LlamaTokenizer.unk_token_length: the unk token's text encoded without the dummy prefix.
+        std::vector<int32_t> u;
+        sp_encode(no_prefix_, special_tokens().unk.content, u);
+        unk_length_ = u.size();
+      }
+    }
+    // SiglipTokenizer lowercases first (do_lower_case, default true; Python str.lower) in canonicalize_text.
+    siglip_lowercase_ = siglip_canonicalize_ && cfg.value("do_lower_case", true);
   }
   ~SentencePieceTokenizer() override {
     if (handle_) api_.free_handle(handle_);
+    if (no_prefix_) api_.free_handle(no_prefix_);
   }
 
   std::vector<int32_t> encode(std::string_view input, bool add_special_tokens) const override {
     std::string text = uni::sanitize_utf8(input);
+    if (siglip_lowercase_) text = uni::python_lower(text);
     if (siglip_canonicalize_) text = siglip_canonicalize(text);
     std::vector<int32_t> ids;
-    if (add_special_tokens && add_bos_ && special_tokens().bos.present()) ids.push_back(special_tokens().bos.id);
-    for (const auto& sp : added_.split(text, false)) {
-      if (sp.id >= 0) {
-        ids.push_back(sp.id);
-      } else if (sp.e > sp.b) {
-        sp_encode(std::string_view(text).substr(sp.b, sp.e - sp.b), ids);
+    if (t5_like_ || legacy_ || text.empty()) {
+      for (const auto& sp : added_.split(text, false)) {
+        if (sp.id >= 0) {
+          ids.push_back(sp.id);
+        } else if (sp.e > sp.b) {
+          sp_encode(handle_, std::string_view(text).substr(sp.b, sp.e - sp.b), ids);
+        }
+      }
+    } else {
+      // LlamaTokenizer.tokenize (legacy=False): "\u2581" -> " ", one "\u2581" in front, then each chunk
+      // through _tokenize: SentencePiece without the dummy prefix, and for a chunk that starts with
+      // "\u2581" or " ", encode(unk_token + chunk) minus the unk token's pieces.
+      text = replace_all(std::move(text), kMeta, " ");
+      if (add_prefix_space_) text = kMeta + text;
+      bool first_is_bare_meta = false;
+      for (const auto& sp : added_.split(text, false)) {
+        if (sp.id >= 0) {
+          // A lone leading "\u2581" before a special token is dropped.
+          if (first_is_bare_meta && ids.size() == 1 && special_ids_.count(sp.id)) ids.clear();
+          first_is_bare_meta = false;
+          ids.push_back(sp.id);
+          continue;
+        }
+        if (sp.e <= sp.b) continue;
+        const std::string_view chunk = std::string_view(text).substr(sp.b, sp.e - sp.b);
+        const bool was_empty = ids.empty();
+        if (chunk.rfind(kMeta, 0) == 0 || chunk.front() == ' ') {
+          std::vector<int32_t> t;
+          sp_encode(no_prefix_, special_tokens().unk.content + std::string(chunk), t);
+          if (t.size() >= unk_length_) t.erase(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(unk_length_));
+          ids.insert(ids.end(), t.begin(), t.end());
+        } else {
+          sp_encode(no_prefix_, chunk, ids);
+        }
+        first_is_bare_meta = was_empty && ids.size() == 1 && piece(ids[0]) == kMeta;
       }
     }
     return add_special_tokens ? this->add_special_tokens(std::move(ids)) : ids;
@@ -154,7 +208,7 @@ class SentencePieceTokenizer : public Tokenizer {
         run.push_back(id);
       }
     }
-    flush();
+    if (!run.empty()) sub_texts.push_back(tokens_to_string(run));
     std::string out;
     for (size_t i = 0; i < sub_texts.size(); ++i) {
       if (i) out += ' ';
@@ -190,13 +244,13 @@ class SentencePieceTokenizer : public Tokenizer {
     return s;
   }
 
-  void sp_encode(std::string_view text, std::vector<int32_t>& out) const {
+  void sp_encode(void* handle, std::string_view text, std::vector<int32_t>& out) const {
     std::vector<int> buf(text.size() + 16);
-    int n = api_.encode(handle_, text.data(), static_cast<int>(text.size()), buf.data(), static_cast<int>(buf.size()));
+    int n = api_.encode(handle, text.data(), static_cast<int>(text.size()), buf.data(), static_cast<int>(buf.size()));
     MVB_CHECK(n >= 0, "SentencePiece encode failed");
     if (n > static_cast<int>(buf.size())) {
       buf.resize(n);
-      n = api_.encode(handle_, text.data(), static_cast<int>(text.size()), buf.data(), n);
+      n = api_.encode(handle, text.data(), static_cast<int>(text.size()), buf.data(), n);
     }
     out.insert(out.end(), buf.begin(), buf.begin() + n);
   }
@@ -215,24 +269,71 @@ class SentencePieceTokenizer : public Tokenizer {
     return s;
   }
 
-  // LlamaTokenizer.convert_tokens_to_string (legacy): special tokens are not decoded by
-  // SentencePiece; a space goes before a special token that follows ordinary text.
+  // sp_model.decode(pieces) on piece strings.
+  std::string sp_decode_pieces(void* handle, const std::vector<std::string>& pieces) const {
+    if (pieces.empty()) return "";
+    std::vector<const char*> ptrs;
+    std::vector<int> lens;
+    size_t total = 16;
+    for (const auto& p : pieces) {
+      ptrs.push_back(p.data());
+      lens.push_back(static_cast<int>(p.size()));
+      total += p.size() * 2 + 8;
+    }
+    std::string s(total, '\0');
+    int n = api_.decode_pieces(handle, ptrs.data(), lens.data(), static_cast<int>(pieces.size()), s.data(),
+                               static_cast<int>(s.size()));
+    MVB_CHECK(n >= 0, "SentencePiece decode failed");
+    if (n > static_cast<int>(s.size())) {
+      s.resize(n);
+      n = api_.decode_pieces(handle, ptrs.data(), lens.data(), static_cast<int>(pieces.size()), s.data(), n);
+    }
+    s.resize(n);
+    return s;
+  }
+
+  // convert_tokens_to_string of the slow classes. LlamaTokenizer: the first token loses one leading
+  // "\u2581" (add_prefix_space), special tokens are not decoded by SentencePiece, legacy puts a space
+  // before a special token that follows text, and a space goes after a leading special token when the
+  // next piece has no "\u2581". T5Tokenizer / SiglipTokenizer (spiece.model): the legacy rule only.
   std::string tokens_to_string(const std::vector<int32_t>& ids) const {
+    if (t5_like_) {
+      std::string out;
+      std::vector<int32_t> sub;
+      bool prev_special = false;
+      for (size_t i = 0; i < ids.size(); ++i) {
+        if (special_ids_.count(ids[i])) {
+          if (!prev_special && i != 0) out += ' ';
+          out += sp_decode(sub) + id_to_token(ids[i]);
+          sub.clear();
+          prev_special = true;
+        } else {
+          sub.push_back(ids[i]);
+          prev_special = false;
+        }
+      }
+      return out + sp_decode(sub);
+    }
+    void* sp = legacy_ ? handle_ : no_prefix_;
+    std::vector<std::string> tokens;
+    for (int32_t id : ids) tokens.push_back(id_to_token(id));
+    if (!tokens.empty() && add_prefix_space_ && tokens[0].rfind(kMeta, 0) == 0) tokens[0].erase(0, kMeta.size());
     std::string out;
-    std::vector<int32_t> sub;
+    std::vector<std::string> sub;
     bool prev_special = false;
-    for (size_t i = 0; i < ids.size(); ++i) {
+    for (size_t i = 0; i < tokens.size(); ++i) {
       if (special_ids_.count(ids[i])) {
-        if (!prev_special && i != 0) out += ' ';
-        out += sp_decode(sub) + id_to_token(ids[i]);
+        if (!prev_special && i != 0 && legacy_) out += ' ';
+        out += sp_decode_pieces(sp, sub) + tokens[i];
         sub.clear();
         prev_special = true;
       } else {
-        sub.push_back(ids[i]);
+        if (prev_special && i == 1 && add_prefix_space_ && tokens[i].rfind(kMeta, 0) != 0) out += ' ';
+        sub.push_back(tokens[i]);
         prev_special = false;
       }
     }
-    return out + sp_decode(sub);
+    return out + sp_decode_pieces(sp, sub);
   }
 
   const spm::Api& api_;
@@ -243,6 +344,12 @@ class SentencePieceTokenizer : public Tokenizer {
   std::unordered_set<int32_t> special_ids_;
   bool add_bos_ = true, add_eos_ = false;
   bool siglip_canonicalize_ = false;
+  bool t5_like_ = false;
+  bool legacy_ = true;            // LlamaTokenizer legacy
+  bool add_prefix_space_ = true;  // LlamaTokenizer add_prefix_space
+  void* no_prefix_ = nullptr;     // the model without the dummy prefix (legacy=False)
+  size_t unk_length_ = 0;
+  bool siglip_lowercase_ = false;
 };
 
 }  // namespace

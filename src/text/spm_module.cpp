@@ -69,16 +69,18 @@ const Api& api() {
     }
     bind(lib, "mvb_spm_abi_version", g_api.abi_version, path);
     bind(lib, "mvb_spm_load", g_api.load, path);
+    bind(lib, "mvb_spm_load_no_dummy_prefix", g_api.load_no_dummy_prefix, path);
     bind(lib, "mvb_spm_free", g_api.free_handle, path);
     bind(lib, "mvb_spm_encode", g_api.encode, path);
     bind(lib, "mvb_spm_decode", g_api.decode, path);
+    bind(lib, "mvb_spm_decode_pieces", g_api.decode_pieces, path);
     bind(lib, "mvb_spm_piece_size", g_api.piece_size, path);
     bind(lib, "mvb_spm_id_to_piece", g_api.id_to_piece, path);
     bind(lib, "mvb_spm_piece_to_id", g_api.piece_to_id, path);
     bind(lib, "mvb_spm_special_id", g_api.special_id, path);
     bind(lib, "mvb_spm_piece_flags", g_api.piece_flags, path);
     bind(lib, "mvb_spm_train", g_api.train, path);
-    MVB_CHECK(g_api.abi_version() == 1, "sentencepiece module ", path, " has another ABI version; rebuild it");
+    MVB_CHECK(g_api.abi_version() == 2, "sentencepiece module ", path, " has another ABI version; rebuild it");
     g_loaded = true;
     g_path = path;
     return g_api;

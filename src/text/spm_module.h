@@ -10,9 +10,11 @@ namespace mvb::text::spm {
 struct Api {
   int (*abi_version)();
   void* (*load)(const char*, char*, int);
+  void* (*load_no_dummy_prefix)(const char*, char*, int);  // add_dummy_prefix off (legacy=False)
   void (*free_handle)(void*);
   int (*encode)(void*, const char*, int, int*, int);
   int (*decode)(void*, const int*, int, char*, int);
+  int (*decode_pieces)(void*, const char* const*, const int*, int, char*, int);
   int (*piece_size)(void*);
   int (*id_to_piece)(void*, int, char*, int);
   int (*piece_to_id)(void*, const char*, int);

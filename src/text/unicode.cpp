@@ -247,4 +247,20 @@ std::string lowercase(std::string_view s) {
   return out;
 }
 
+std::string python_lower(std::string_view s) {
+  if (is_ascii(s)) return lowercase(s);
+  // ICU's root-locale full lowercasing of the whole string: the same SpecialCasing rules as Python,
+  // Final_Sigma context included.
+  const std::u16string src = to_u16(s);
+  const auto* in = reinterpret_cast<const UChar*>(src.data());
+  const auto in_len = static_cast<int32_t>(src.size());
+  UErrorCode err = U_ZERO_ERROR;
+  const int32_t len = u_strToLower(nullptr, 0, in, in_len, "", &err);
+  std::u16string out(static_cast<size_t>(len), u'\0');
+  err = U_ZERO_ERROR;
+  u_strToLower(reinterpret_cast<UChar*>(out.data()), len, in, in_len, "", &err);
+  MVB_CHECK(U_SUCCESS(err), "ICU lowercasing failed: ", u_errorName(err));
+  return from_u16(out);
+}
+
 }  // namespace mvb::text::uni

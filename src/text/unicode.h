@@ -39,5 +39,7 @@ enum class NormForm { NFC, NFD, NFKC, NFKD };
 std::string normalize(std::string_view s, NormForm form);
 // Rust's NormalizedString::lowercase: each char through char::to_lowercase (full mapping, no context).
 std::string lowercase(std::string_view s);
+// Python's str.lower(): full lowercasing with context (a final capital sigma becomes U+03C2).
+std::string python_lower(std::string_view s);
 
 }  // namespace mvb::text::uni

@@ -31,6 +31,13 @@ int get_int(const nlohmann::json& v, const std::string& where, const char* what)
   return v.get<int>();
 }
 
+// A do_* switch; null (as transformers saves unset attributes) means the default.
+bool flag(const nlohmann::json& cfg, const char* key, bool fallback, const std::string& where) {
+  if (!cfg.contains(key) || cfg[key].is_null()) return fallback;
+  MVB_CHECK(cfg[key].is_boolean(), where, ": ", key, " must be true or false, got ", cfg[key].dump());
+  return cfg[key].get<bool>();
+}
+
 bool clip_style(const std::string& type) {
   // Processors whose bare-int size means "shortest edge" (get_size_dict(default_to_square=False)).
   return type.find("CLIP") != std::string::npos || type.find("Chinese") != std::string::npos ||
@@ -43,7 +50,7 @@ ImageTransform image_transform_from_json(const nlohmann::json& cfg, const std::s
   MVB_CHECK(cfg.is_object(), where, " is not a JSON object");
   ImageTransform t;
   const std::string type = cfg.value("image_processor_type", cfg.value("feature_extractor_type", std::string()));
-  if (cfg.value("do_resize", true) && cfg.contains("size")) {
+  if (flag(cfg, "do_resize", true, where) && cfg.contains("size")) {
     const auto& s = cfg["size"];
     if (s.is_number()) {
       const int v = get_int(s, where, "size");
@@ -67,7 +74,7 @@ ImageTransform image_transform_from_json(const nlohmann::json& cfg, const std::s
   } else {
     t.resize_mode = "none";
   }
-  if (cfg.contains("resample")) {
+  if (cfg.contains("resample") && !cfg["resample"].is_null()) {
     const auto& r = cfg["resample"];
     MVB_CHECK(r.is_number_integer(), where, ": resample must be a PIL code 0..5");
     t.interpolation = resample_name(resample_from_pil_code(r.get<int>()));
@@ -75,7 +82,7 @@ ImageTransform image_transform_from_json(const nlohmann::json& cfg, const std::s
     t.interpolation = "bicubic";  // every HF processor's default
   }
   t.crop = 0;
-  if (cfg.value("do_center_crop", false)) {
+  if (flag(cfg, "do_center_crop", false, where)) {
     MVB_CHECK(cfg.contains("crop_size"), where, ": do_center_crop without crop_size");
     const auto& c = cfg["crop_size"];
     if (c.is_number()) {
@@ -88,11 +95,14 @@ ImageTransform image_transform_from_json(const nlohmann::json& cfg, const std::s
       t.crop = t.crop_width;
     }
   }
-  if (!cfg.value("do_rescale", true))
+  // LLaVA's image_aspect_ratio "pad" as LlavaImageProcessor stores it (other processors' do_pad pads
+  // a batch to its largest image, which one image at a time never needs).
+  if (type.rfind("LlavaImageProcessor", 0) == 0) t.pad_to_square = flag(cfg, "do_pad", false, where);
+  if (!flag(cfg, "do_rescale", true, where))
     t.rescale_factor = 1.0;
   else if (cfg.contains("rescale_factor"))
     t.rescale_factor = cfg["rescale_factor"].get<double>();
-  t.normalize = cfg.value("do_normalize", true);
+  t.normalize = flag(cfg, "do_normalize", true, where);
   read_triplet(cfg, "image_mean", &t.mean, where);
   read_triplet(cfg, "image_std", &t.std, where);
   return t;
@@ -124,15 +134,23 @@ Qwen2VLConfig qwen2vl_config_from_json(const nlohmann::json& cfg, const std::str
   return q;
 }
 
-std::pair<int, int> smart_resize(int height, int width, int factor, int64_t min_pixels, int64_t max_pixels) {
+namespace {
+
+// Both smart_resize variants. qwen_vl_utils (0.0.10) keeps a rounded side at least `factor`;
+// transformers' Qwen2VLImageProcessor does not (a side under factor / 2 rounds to 0, which sends the
+// image to the min_pixels branch). Both floor-branch sides are kept at least `factor` (qwen_vl_utils
+// omits it there, but no aspect ratio under 200 can reach it with its limits).
+std::pair<int, int> smart_resize_impl(int height, int width, int factor, int64_t min_pixels, int64_t max_pixels,
+                                      bool keep_factor) {
   MVB_CHECK(height > 0 && width > 0, "smart_resize of an empty image");
   const double ratio = static_cast<double>(std::max(height, width)) / std::min(height, width);
   MVB_CHECK(ratio <= 200, "absolute aspect ratio must be smaller than 200, got ", ratio);
   auto round_by = [&](double v) { return static_cast<int64_t>(std::nearbyint(v / factor)) * factor; };
   auto floor_by = [&](double v) { return static_cast<int64_t>(std::floor(v / factor)) * factor; };
   auto ceil_by = [&](double v) { return static_cast<int64_t>(std::ceil(v / factor)) * factor; };
-  int64_t h_bar = std::max<int64_t>(factor, round_by(height));
-  int64_t w_bar = std::max<int64_t>(factor, round_by(width));
+  const int64_t lo = keep_factor ? factor : 0;
+  int64_t h_bar = std::max<int64_t>(lo, round_by(height));
+  int64_t w_bar = std::max<int64_t>(lo, round_by(width));
   if (h_bar * w_bar > max_pixels) {
     const double beta = std::sqrt(static_cast<double>(height) * width / static_cast<double>(max_pixels));
     h_bar = std::max<int64_t>(factor, floor_by(height / beta));
@@ -145,16 +163,30 @@ std::pair<int, int> smart_resize(int height, int width, int factor, int64_t min_
   return {static_cast<int>(h_bar), static_cast<int>(w_bar)};
 }
 
+}  // namespace
+
+std::pair<int, int> smart_resize(int height, int width, int factor, int64_t min_pixels, int64_t max_pixels) {
+  return smart_resize_impl(height, width, factor, min_pixels, max_pixels, true);
+}
+
 Qwen2VLPixels qwen2vl_preprocess(const RgbImage& img, const Qwen2VLConfig& cfg) {
   const int factor = cfg.patch_size * cfg.merge_size;
-  const auto [h, w] = smart_resize(img.height, img.width, factor, cfg.min_pixels, cfg.max_pixels);
+  const Resample resample = parse_resample(cfg.interpolation);
+  // qwen_vl_utils.fetch_image: PIL's default filter for Image.resize (bicubic).
+  const bool fixed = cfg.resized_height > 0 && cfg.resized_width > 0;
+  const auto [h1, w1] = smart_resize(fixed ? cfg.resized_height : img.height, fixed ? cfg.resized_width : img.width,
+                                     cfg.fetch_factor, cfg.fetch_min_pixels, cfg.fetch_max_pixels);
+  RgbImage fetched = pil_resize(img, w1, h1, Resample::kBicubic);
+  // The processor's own smart_resize of what fetch_image returned, and its resize when that differs.
+  const auto [h, w] = smart_resize_impl(h1, w1, factor, cfg.min_pixels, cfg.max_pixels, false);
+  if (h != h1 || w != w1) fetched = pil_resize(fetched, w, h, resample);
   ImageTransform t;
   t.resize_mode = "none";
   t.crop = 0;
   t.mean = cfg.mean;
   t.std = cfg.std;
   t.rescale_factor = cfg.rescale_factor;
-  at::Tensor x = to_normalized_tensor(pil_resize(img, w, h, parse_resample(cfg.interpolation)), t);  // [3,h,w]
+  at::Tensor x = to_normalized_tensor(fetched, t);  // [3, h, w]
   // One image becomes `temporal_patch_size` identical frames, then the reference's reshape/transpose.
   const int64_t tp = cfg.temporal_patch_size, p = cfg.patch_size, m = cfg.merge_size;
   const int64_t gh = h / p, gw = w / p;
@@ -166,18 +198,18 @@ Qwen2VLPixels qwen2vl_preprocess(const RgbImage& img, const Qwen2VLConfig& cfg) 
   return out;
 }
 
-std::pair<int, int> internvl_grid(int width, int height, int min_num, int max_num, int image_size) {
+std::pair<int, int> internvl_grid(int width, int height, int min_num, int max_num, int tile_width, int tile_height) {
   MVB_CHECK(min_num >= 1 && max_num >= min_num, "InternVL tiling needs 1 <= min_num <= max_num");
+  MVB_CHECK(width > 0 && height > 0 && tile_width > 0 && tile_height > 0, "InternVL tiling of an empty image");
   const double aspect = static_cast<double>(width) / height;
-  // target_ratios sorted by tile count; Python's sort is stable over a set whose iteration order
-  // we cannot reproduce, so ties in tile count are ordered by columns (only matters on exact ties).
+  // transformers' get_all_supported_aspect_ratios: columns outer, rows inner, then a stable sort by
+  // tile count. (InternVL's original code iterates a Python set instead; the order only matters on
+  // exact ties between grids of the same tile count, and the -hf checkpoints the reference runs use
+  // transformers' order.)
   std::vector<std::pair<int, int>> ratios;
-  for (int n = min_num; n <= max_num; ++n)
-    for (int i = 1; i <= n; ++i)
-      for (int j = 1; j <= n; ++j)
-        if (i * j <= max_num && i * j >= min_num &&
-            std::find(ratios.begin(), ratios.end(), std::make_pair(i, j)) == ratios.end())
-          ratios.emplace_back(i, j);
+  for (int i = 1; i <= max_num; ++i)
+    for (int j = 1; j <= max_num; ++j)
+      if (i * j <= max_num && i * j >= min_num) ratios.emplace_back(i, j);
   std::stable_sort(ratios.begin(), ratios.end(),
                    [](const auto& a, const auto& b) { return a.first * a.second < b.first * b.second; });
   double best_diff = std::numeric_limits<double>::infinity();
@@ -188,11 +220,15 @@ std::pair<int, int> internvl_grid(int width, int height, int min_num, int max_nu
     if (diff < best_diff) {
       best_diff = diff;
       best = r;
-    } else if (diff == best_diff && area > 0.5 * image_size * image_size * r.first * r.second) {
+    } else if (diff == best_diff && area > 0.5 * static_cast<double>(tile_height) * tile_width * r.first * r.second) {
       best = r;
     }
   }
   return best;
+}
+
+std::pair<int, int> internvl_grid(int width, int height, int min_num, int max_num, int image_size) {
+  return internvl_grid(width, height, min_num, max_num, image_size, image_size);
 }
 
 std::vector<RgbImage> internvl_dynamic_tiles(const RgbImage& img, int min_num, int max_num, int image_size,
@@ -206,6 +242,64 @@ std::vector<RgbImage> internvl_dynamic_tiles(const RgbImage& img, int min_num, i
   }
   if (use_thumbnail && tiles.size() != 1) tiles.push_back(pil_resize(img, image_size, image_size, Resample::kBicubic));
   return tiles;
+}
+
+InternVLConfig internvl_config_from_json(const nlohmann::json& cfg, const std::string& where) {
+  MVB_CHECK(cfg.is_object(), where, " is not a JSON object");
+  InternVLConfig c;
+  if (cfg.contains("size")) {
+    const auto& s = cfg["size"];
+    MVB_CHECK(s.is_object() && s.contains("height") && s.contains("width"), where,
+              ": InternVL size must be {\"height\", \"width\"}, got ", s.dump());
+    c.tile_height = get_int(s["height"], where, "size.height");
+    c.tile_width = get_int(s["width"], where, "size.width");
+  }
+  if (cfg.contains("min_patches")) c.min_patches = get_int(cfg["min_patches"], where, "min_patches");
+  if (cfg.contains("max_patches")) c.max_patches = get_int(cfg["max_patches"], where, "max_patches");
+  MVB_CHECK(c.min_patches <= c.max_patches, where, ": min_patches ", c.min_patches, " > max_patches ", c.max_patches);
+  if (cfg.contains("resample") && !cfg["resample"].is_null()) {
+    MVB_CHECK(cfg["resample"].is_number_integer(), where, ": resample must be a PIL code 0..5");
+    c.interpolation = resample_name(resample_from_pil_code(cfg["resample"].get<int>()));
+  }
+  if (!flag(cfg, "do_rescale", true, where))
+    c.rescale_factor = 1.0;
+  else if (cfg.contains("rescale_factor"))
+    c.rescale_factor = cfg["rescale_factor"].get<double>();
+  read_triplet(cfg, "image_mean", &c.mean, where);
+  read_triplet(cfg, "image_std", &c.std, where);
+  return c;
+}
+
+InternVLPixels internvl_preprocess(const RgbImage& img, const InternVLConfig& cfg) {
+  MVB_CHECK(img.width > 0 && img.height > 0, "cannot preprocess an empty image");
+  const Resample resample = parse_resample(cfg.interpolation);
+  const int tw = cfg.tile_width, th = cfg.tile_height;
+  // GotOcr2ImageProcessor.crop_image_to_patches: one PIL resize to the whole grid, tiles cut from it
+  // row by row, then the thumbnail (the whole image at tile size) when there is more than one tile.
+  std::vector<RgbImage> tiles;
+  if (cfg.crop_to_patches && cfg.max_patches > 1) {
+    const auto [cols, rows] = internvl_grid(img.width, img.height, cfg.min_patches, cfg.max_patches, tw, th);
+    const RgbImage resized = pil_resize(img, tw * cols, th * rows, resample);
+    for (int i = 0; i < cols * rows; ++i) {
+      const int x = (i % cols) * tw, y = (i / cols) * th;
+      tiles.push_back(crop_box(resized, x, y, x + tw, y + th));
+    }
+    if (cfg.use_thumbnail && tiles.size() != 1) tiles.push_back(pil_resize(img, tw, th, resample));
+  } else {
+    tiles.push_back(pil_resize(img, tw, th, resample));
+  }
+  ImageTransform t;
+  t.resize_mode = "none";
+  t.crop = 0;
+  t.mean = cfg.mean;
+  t.std = cfg.std;
+  t.rescale_factor = cfg.rescale_factor;
+  InternVLPixels out;
+  out.num_patches = static_cast<int64_t>(tiles.size());
+  out.pixel_values = at::empty({out.num_patches, 3, th, tw}, at::kFloat);
+  for (size_t i = 0; i < tiles.size(); ++i)
+    out.pixel_values[static_cast<int64_t>(i)].copy_(to_normalized_tensor(tiles[i], t));
+  return out;
 }
 
 }  // namespace mvb

@@ -1,14 +1,15 @@
 // MedCLIP-ViT (the release's pytorch_model.bin + Swin/BERT configs) on the tiny fixture, checked against
-// scripts/reference/medclip_reference.py: a PROVISIONAL oracle (python3-torch port of MedCLIP's
-// modeling_medclip.py and transformers' Swin and BERT), until a device session regenerates it with
-// transformers itself. The fixture's Swin pads every stage's map to its window, shifts windows and
-// merges an odd-sized map; the 53-pixel input adds the patch embedding's own padding.
+// the published MedCLIP code itself: expected.safetensors holds what medclip==0.0.3's MedCLIPModel
+// (over transformers' SwinModel and BertModel) and MedVLMBench's MedCLIPFeatureExtractor computed,
+// written by tests/oracles/models/make_medclip_fixture.py (fixture.json says how it ran them). The
+// fixture's Swin pads every stage's map to its window, shifts windows and merges an odd-sized map; the
+// 53-pixel input adds the patch embedding's own padding.
 #include <gtest/gtest.h>
 
-#include <cstring>
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <iostream>
-#include <nlohmann/json.hpp>
 
 #include "contrastive_test_support.h"
 #include "medvlmbench/core/error.h"
@@ -21,58 +22,58 @@ namespace {
 
 const char* kDir = "models/tiny-medclip";
 
-TEST(MedClipModel, MatchesProvisionalReference) {
+TEST(MedClipModel, MatchesThePublishedMedClipCode) {
   const std::string dir = fixture_path(kDir);
   auto model = load_contrastive("MedCLIP", dir);
   ASSERT_TRUE(model);
+  const ExpectedOutputs ref = read_expected(dir);
   // Padded rows: MedCLIP's text pooling averages every position, padding included.
-  at::Tensor ids = at::tensor({2L, 5L, 6L, 7L, 8L, 3L, 2L, 14L, 15L, 3L, 0L, 0L}, at::kLong).view({2, 6});
-  at::Tensor mask = (ids != 0).to(at::kLong);
-  for (int64_t side : {52, 53}) {
-    SCOPED_TRACE("image side " + std::to_string(side));
-    at::manual_seed(side);
-    std::map<std::string, at::Tensor> in = {
-        {"pixel_values", at::randn({2, 3, side, side})}, {"input_ids", ids}, {"attention_mask", mask}};
-    auto ref = run_reference("medclip_reference.py", dir, in);
-    ASSERT_FALSE(ref.empty());
-    at::NoGradGuard no_grad;
-    at::Tensor img = model->encode_image(in["pixel_values"]);
-    at::Tensor txt = model->text_features(TextBatch{ids, mask});
-    EXPECT_LT(max_abs_diff(img, ref["image_embeds"]), 1e-4) << "image embeddings vs provisional oracle";
-    EXPECT_LT(max_abs_diff(txt, ref["text_embeds"]), 1e-4) << "text embeddings vs provisional oracle";
-    EXPECT_LT(max_abs_diff(model->logits_per_image(img, txt), ref["logits_per_image"]), 1e-3);
+  const at::Tensor ids = ref.input("input_ids"), mask = ref.input("attention_mask");
+  ASSERT_TRUE(ids.defined() && mask.defined());
+  at::NoGradGuard no_grad;
+  const at::Tensor txt = model->text_features(TextBatch{ids, mask});
+  double worst = max_abs_diff(txt, ref.output("text_embeds"));
+  EXPECT_LT(worst, 1e-4) << "text embeddings";
+  for (const char* side : {"52", "53"}) {
+    SCOPED_TRACE(std::string("image side ") + side);
+    const at::Tensor img = model->encode_image(ref.input(std::string("pixel_values_") + side));
+    const double d_img = max_abs_diff(img, ref.output(std::string("img_embeds_") + side));
+    const double d_logits = max_abs_diff(model->logits_per_image(img, txt), ref.output(std::string("logits_") + side));
+    EXPECT_LT(d_img, 1e-4) << "image embeddings";
+    EXPECT_LT(d_logits, 1e-3) << "logits (scale exp(4.6052) = 100)";
     EXPECT_GT((img[0] - img[1]).abs().max().item<double>(), 1e-3);  // not a constant
+    worst = std::max({worst, d_img, d_logits / 100});
   }
-  // Say which kind of oracle this was (fixture.json records it; a device session replaces it).
-  const bool provisional = nlohmann::json::parse(read_text(dir + "/fixture.json")).value("provisional", false);
-  EXPECT_TRUE(provisional) << "fixture.json no longer says provisional: compare against its stored outputs instead";
-  RecordProperty("oracle", "provisional: python3-torch port, scripts/reference/medclip_reference.py");
-  std::cout << "[ oracle   ] MedCLIP checked against the PROVISIONAL python3-torch port of MedCLIP + transformers\n";
-  EXPECT_NEAR(model->logit_scale(), std::exp(4.6052), 1e-6);  // the fixture's 4.9 is clamped as MedCLIP does
+  // The fixture's 4.9 is clamped as MedCLIP's compute_logits does.
+  EXPECT_NEAR(model->logit_scale(), std::exp(ref.output("logit_scale").item<double>()), 1e-3);
+  EXPECT_NEAR(model->logit_scale(), std::exp(4.6052), 1e-6);
   EXPECT_EQ(model->embed_dim(), 12);
+  std::cout << "[ parity   ] MedCLIP vs medclip==0.0.3: max |diff| " << worst << " (logits / 100)\n";
 }
 
-TEST(MedClipModel, BertHiddenStatesMatchTransformers) {
-  // The shared BERT encoder's hidden_states() (what MedCLIP pools) against the oracle's BERT port.
+TEST(MedClipModel, TokensAndBertHiddenStatesMatchTransformers) {
+  // Our tokenizer against the one MedCLIPProcessor builds (AutoTokenizer of the BERT folder), and the
+  // shared BERT encoder's hidden_states() (what MedCLIP pools) against transformers' BertModel.
   const std::string dir = fixture_path(kDir);
   auto model = load_contrastive("MedCLIP", dir);
   ASSERT_TRUE(model);
+  const ExpectedOutputs ref = read_expected(dir);
   TextBatch b = model->tokenize({"a photo of chest xray", "pneumonia"});
-  auto ref = run_reference(
-      "medclip_reference.py", dir,
-      {{"pixel_values", at::zeros({1, 3, 52, 52})}, {"input_ids", b.input_ids}, {"attention_mask", b.attention_mask}});
-  ASSERT_FALSE(ref.empty());
+  ASSERT_TRUE(b.input_ids.equal(ref.input("tok_input_ids"))) << b.input_ids << ref.input("tok_input_ids");
+  ASSERT_TRUE(b.attention_mask.equal(ref.input("tok_attention_mask")));
   auto* bert = model->root().named_modules().find("text_model.model");
   ASSERT_NE(bert, nullptr);
   auto enc = std::dynamic_pointer_cast<nn::BertEncoderImpl>(*bert);
   ASSERT_TRUE(enc);
   at::NoGradGuard no_grad;
   std::vector<at::Tensor> hs = enc->hidden_states(b.input_ids, b.attention_mask);
-  ASSERT_EQ(static_cast<int64_t>(hs.size()), ref["text_hidden_states"].size(0));
+  const at::Tensor want = ref.output("tok_hidden_states");
+  ASSERT_EQ(static_cast<int64_t>(hs.size()), want.size(0));
   EXPECT_EQ(hs.size(), 4u);  // embeddings + 3 layers
   for (size_t i = 0; i < hs.size(); ++i)
-    EXPECT_LT(max_abs_diff(hs[i], ref["text_hidden_states"][static_cast<int64_t>(i)]), 1e-4) << "hidden state " << i;
+    EXPECT_LT(max_abs_diff(hs[i], want[static_cast<int64_t>(i)]), 1e-4) << "hidden state " << i;
   EXPECT_LT(max_abs_diff(hs.back(), enc->forward(b.input_ids, b.attention_mask)), 1e-6);
+  EXPECT_LT(max_abs_diff(model->text_features(b), ref.output("tok_text_embeds")), 1e-4);
 }
 
 TEST(MedClipModel, TokenisesLikeBioClinicalBertAndPadsTheBatch) {
@@ -103,47 +104,25 @@ TEST(MedClipModel, PreprocessingIsTheReferenceFeatureExtractor) {
   EXPECT_NEAR(t.rescale_factor * 255.0 / t.std[0], 0.5862785803043838 / 0.26862954, 1e-6);
 }
 
-TEST(MedClipModel, PreprocessingMatchesThePilPortOfTheReferenceExtractor) {
-  // MedVLMBench model/medclip.py MedCLIPFeatureExtractor with torchvision's PIL paths spelled out:
-  // convert('RGB'), pad (ImageOps.expand, fill 0) to a centred square, Resize -> PIL bilinear, CenterCrop,
-  // ToTensor (/255), * rescale_factor, Normalize(mean 0, std). Non-square images, up- and down-scaled.
+TEST(MedClipModel, PreprocessingMatchesTheBenchmarksFeatureExtractor) {
+  // MedVLMBench model/medclip.py MedCLIPFeatureExtractor (torchvision on PIL: convert('RGB'), zero-pad to
+  // a centred square, Resize (bilinear), CenterCrop, ToTensor, * rescale_factor, Normalize(mean 0, std))
+  // on a grayscale image scaled up and an RGB one scaled down, then the image tower on its output.
   auto model = load_contrastive("MedCLIP", fixture_path(kDir));
   ASSERT_TRUE(model);
-  const int size = transform_output_size(model->transform());
-  TempDir tmp;
-  const std::string code = R"(
-import sys, numpy as np, torch
-from PIL import Image, ImageOps
-out, size = sys.argv[1], int(sys.argv[2])
-rng = np.random.RandomState(3)
-res = []
-for i, (w, h) in enumerate([(30, 20), (61, 97)]):
-    arr = (rng.rand(h, w) * 255).astype(np.uint8)  # grayscale, as most radiographs
-    Image.fromarray(arr, 'L').save(f'{out}/img{i}.png')
-    img = Image.open(f'{out}/img{i}.png').convert('RGB')
-    m = max(img.size)
-    pad = [(m - img.size[0]) // 2, (m - img.size[1]) // 2]
-    pad += [m - img.size[0] - pad[0], m - img.size[1] - pad[1]]
-    img = ImageOps.expand(img, border=tuple(pad), fill=0)
-    img = img.resize((size, size), Image.BILINEAR)
-    t = torch.from_numpy(np.array(img)).permute(2, 0, 1).float().div(255)
-    t = t * 0.5862785803043838
-    t = (t - torch.tensor([0., 0., 0.])[:, None, None]) / torch.tensor([0.26862954, 0.26130258, 0.27577711])[:, None, None]
-    res.append(t)
-np.save(f'{out}/ref.npy', torch.stack(res).numpy())
-)";
-  CommandResult r = run_python(code, {tmp.path(), std::to_string(size)});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::string npy = read_text(tmp / "ref.npy");
-  // .npy v1: 10-byte preamble + header, then little-endian float32 data.
-  const size_t header = 10 + static_cast<uint8_t>(npy[8]) + (static_cast<uint8_t>(npy[9]) << 8);
-  at::Tensor ref = at::empty({2, 3, size, size}, at::kFloat);
-  ASSERT_EQ(npy.size() - header, static_cast<size_t>(ref.numel()) * 4);
-  std::memcpy(ref.data_ptr<float>(), npy.data() + header, npy.size() - header);
-  for (int i = 0; i < 2; ++i) {
-    at::Tensor ours =
-        preprocess(decode_image(ImageRef::file(tmp / ("img" + std::to_string(i) + ".png"))), model->transform());
-    EXPECT_LT(max_abs_diff(ours, ref[i]), 1e-5) << "image " << i;
+  const ExpectedOutputs ref = read_expected(fixture_path(kDir));
+  at::NoGradGuard no_grad;
+  for (const char* name : {"image_gray", "image_rgb"}) {
+    SCOPED_TRACE(name);
+    const at::Tensor ours =
+        preprocess(decode_image(ImageRef::file(fixture_path(std::string("models/preprocess-images/") + name + ".png"))),
+                   model->transform());
+    const double d = max_abs_diff(ours, ref.output(std::string("preprocessed_") + name));
+    EXPECT_LT(d, 1e-5);
+    std::cout << "[ parity   ] preprocessing " << name << ": max |diff| " << d << "\n";
+    EXPECT_LT(max_abs_diff(model->encode_image(ours.unsqueeze(0))[0],
+                           ref.output(std::string("preprocessed_img_embeds_") + name)),
+              1e-4);
   }
 }
 

@@ -1,14 +1,14 @@
 // Pipelines assembled from the tokenizer.json components the checkpoint families use (Unigram,
 // WordLevel, char BPE with byte fallback, GPT-2/RoBERTa byte-level), each run through Hugging Face
-// tokenizers (Tokenizer.fromString) and through ours on the same file.
+// tokenizers (the Python package's Tokenizer.from_str) and through ours on the same file.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "medvlmbench/text/tokenizer.h"
-#include "tokenizer_oracle_support.h"
 #include "support/test_support.h"
+#include "tokenizer_oracle_support.h"
 
 namespace mvb::test {
 namespace {
@@ -36,9 +36,9 @@ json added(int id, const std::string& content, bool special, bool normalized, bo
 
 void check_spec(const json& spec, const std::string& label) {
   const auto texts = parity_corpus();
-  const auto oracle = run_hf_oracle({{"mode", "json"}, {"json", spec.dump()}}, texts);
+  const auto oracle = tokenizers_library({{"json", spec.dump()}}, texts);
   const auto tok = text::load_hf_tokenizer_from_string(spec.dump());
-  expect_parity(*tok, texts, oracle, label);
+  expect_parity(*tok, texts, oracle, label, Decode::kBackend);
 }
 
 const std::vector<std::string> kWords = {

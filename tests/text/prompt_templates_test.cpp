@@ -1,6 +1,6 @@
-// Prompt templates: exact strings hand-checked against the reference's sources, Jinja renderings
-// of the checkpoints' chat templates (python3-jinja2, configured as transformers configures it),
-// and tokenization of the rendered prompts with the real tokenizers.
+// Prompt templates: exact strings hand-checked against the reference's sources, and the checkpoints'
+// chat templates rendered by transformers' tokenizer.apply_chat_template (4.53.1, the reference's pin)
+// with the processors' placeholder expansion, tokenized by the real tokenizers on both sides.
 #include "medvlmbench/text/prompt_templates.h"
 
 #include <gtest/gtest.h>
@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "tokenizer_oracle_support.h"
 #include "support/test_support.h"
+#include "tokenizer_oracle_support.h"
 
 namespace mvb::test {
 namespace {
@@ -60,51 +60,62 @@ TEST(PromptTemplates, FamiliesOfReferenceModelNames) {
   EXPECT_FALSE(text::prompt_family_for_model("o3").has_value());
 }
 
-// Renders a chat template with jinja2 as transformers does, then applies `expand` (the processor's
-// placeholder expansion, given as Python code on variable `out`).
-std::string jinja_render(const std::string& tmpl, const json& messages, const std::string& expand) {
-  TempDir dir;
-  write_text(dir / "in.json", json{{"template", tmpl}, {"messages", messages}}.dump());
-  const auto r = run_python(
-      "import json, sys\n"
-      "from jinja2.sandbox import ImmutableSandboxedEnvironment\n"
-      "from jinja2.ext import loopcontrols\n"
-      "d = json.load(open(sys.argv[1], encoding='utf-8'))\n"
-      "def raise_exception(m):\n    raise ValueError(m)\n"
-      "env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[loopcontrols])\n"
-      "env.globals['raise_exception'] = raise_exception\n"
-      "out = env.from_string(d['template']).render(messages=d['messages'], add_generation_prompt=True,\n"
-      "    bos_token='<bos>', eos_token='<eos>')\n" +
-          expand + "\nsys.stdout.write(json.dumps(out))\n",
-      {dir / "in.json"});
-  return json::parse(r.out).get<std::string>();
+// Renders chat templates with transformers' own tokenizer.apply_chat_template (4.53.1, the
+// reference's pin) on the real tokenizer of `folder`, then the processor's placeholder expansion
+// (`expand`: string replacements) and the processor's tokenizer call. One oracle call per test.
+struct Chat {
+  json messages;
+  std::string tmpl;  // "" = the tokenizer's own chat_template
+  json expand;
+};
+
+json render_with_transformers(const std::string& folder, const std::vector<Chat>& chats) {
+  json list = json::array();
+  for (const auto& c : chats) {
+    json j = {{"messages", c.messages}, {"add_generation_prompt", true}, {"expand", c.expand}};
+    if (!c.tmpl.empty()) j["chat_template"] = c.tmpl;
+    list.push_back(j);
+  }
+  const json out = reference_tokenizer({{"auto", folder}, {"use_fast", true}}, {}, {{"chat", list}});
+  return out.is_null() ? out : out.at("chat");
+}
+
+// Our rendering and tokenization against the oracle's: the expanded text, and the ids the processor
+// feeds the model (same add_special_tokens decision).
+void expect_same_prompt(const text::Tokenizer& tok, const text::RenderedPrompt& p, const json& want,
+                        const std::string& label) {
+  EXPECT_EQ(p.text, want.at("expanded").get<std::string>()) << label;
+  EXPECT_EQ(p.add_special_tokens, want.at("processor_add_special_tokens").get<bool>()) << label;
+  EXPECT_EQ(json(tok.encode(p.text, p.add_special_tokens)), want.at("processor_ids")) << label;
 }
 
 TEST(PromptTemplates, Gemma3AndMedGemmaMatchShippedChatTemplate) {
-  const json cfg = json::parse(read_text(lenml_models("tokenizer-gemma3") + "/tokenizer_config.json"));
-  const std::string tmpl = cfg.at("chat_template").get<std::string>();
+  const std::string dir = lenml_models("tokenizer-gemma3");
   // Gemma3Processor: <start_of_image> -> "\n\n<start_of_image>" + 256 x <image_soft_token> + "<end_of_image>\n\n".
-  const std::string expand =
-      "out = out.replace('<start_of_image>', '\\n\\n<start_of_image>' + '<image_soft_token>' * 256 + "
-      "'<end_of_image>\\n\\n')";
+  std::string run;
+  for (int i = 0; i < 256; ++i) run += "<image_soft_token>";
+  const json expand = {{"<start_of_image>", "\n\n<start_of_image>" + run + "<end_of_image>\n\n"}};
   const std::string q = "  " + kQ + "\n";
   // gemma3.py: user content [text, image], no system message.
   const json gemma = {{{"role", "user"}, {"content", {{{"type", "text"}, {"text", q}}, {{"type", "image"}}}}}};
-  EXPECT_EQ(render_prompt(PromptFamily::kGemma3, q).text, jinja_render(tmpl, gemma, expand));
   // medgemma.py: plus the system message.
   const json medgemma = {
       {{"role", "system"},
        {"content", {{{"type", "text"}, {"text", "You are an expert on understanding medical images."}}}}},
       {{"role", "user"}, {"content", {{{"type", "text"}, {"text", q}}, {{"type", "image"}}}}}};
+  const json want = render_with_transformers(dir, {{gemma, "", expand}, {medgemma, "", expand}});
+  ASSERT_FALSE(want.is_null());
+  const auto tok = text::load_tokenizer(dir);
+  const auto g = render_prompt(PromptFamily::kGemma3, q);
+  expect_same_prompt(*tok, g, want[0], "Gemma3");
   PromptOptions o;
   o.model_name = "MedGemma";
   const auto p = render_prompt(PromptFamily::kGemma3, q, o);
-  EXPECT_EQ(p.text, jinja_render(tmpl, medgemma, expand));
+  expect_same_prompt(*tok, p, want[1], "MedGemma");
   EXPECT_FALSE(p.add_special_tokens);
   EXPECT_EQ(p.image_token_count, 256);
 
-  // Tokenized with the Gemma3 tokenizer: one <bos>, 256 image tokens, and it decodes back.
-  const auto tok = text::load_tokenizer(lenml_models("tokenizer-gemma3"));
+  // One <bos>, 256 image tokens, and it decodes back.
   const auto ids = tok->encode(p.text, p.add_special_tokens);
   const int32_t soft = tok->token_to_id("<image_soft_token>").value_or(-1);
   ASSERT_GE(soft, 0);
@@ -114,39 +125,53 @@ TEST(PromptTemplates, Gemma3AndMedGemmaMatchShippedChatTemplate) {
   EXPECT_EQ(tok->decode(ids, false), p.text);
 }
 
-TEST(PromptTemplates, QwenChatMlMatchesQwen2VlChatTemplate) {
+// Qwen2-VL (Qwen2.5-VL, Lingshu: same template) and InternVL3-hf, on Qwen's vocabulary (the Qwen3
+// tokenizer shares the ChatML and vision special tokens); the templates are the published ones
+// (tests/text/data/chat_templates.json says where each comes from).
+TEST(PromptTemplates, QwenAndInternVlMatchHfChatTemplatesAndProcessorExpansion) {
   const json t = json::parse(read_text(source_dir() + "/tests/text/data/chat_templates.json"));
-  // qwen2_vl.py: content [image, text]; the processor expands one pad per merged patch.
+  // qwen2_vl.py: content [image, text]; Qwen2VLProcessor expands one pad per merged patch.
   const int n = text::qwen2vl_image_token_count(1, 16, 16);
   EXPECT_EQ(n, 64);
-  const json msgs = {
+  std::string pads;
+  for (int i = 0; i < n; ++i) pads += "<|image_pad|>";
+  const json qwen = {
       {{"role", "user"}, {"content", {{{"type", "image"}, {"image", "x"}}, {{"type", "text"}, {"text", kQ}}}}}};
-  const std::string expand = "out = out.replace('<|image_pad|>', '<|image_pad|>' * " + std::to_string(n) + ")";
+  // internvl.py: content [text, image]; InternVLProcessor: <IMG_CONTEXT> -> <img> + 256 * tiles + </img>.
+  std::string ctx;
+  for (int i = 0; i < 512; ++i) ctx += "<IMG_CONTEXT>";
+  const json internvl = {{{"role", "user"}, {"content", {{{"type", "text"}, {"text", kQ}}, {{"type", "image"}}}}}};
+  const std::string dir = lenml_models("tokenizer-qwen3");
+  const json want = render_with_transformers(
+      dir, {{qwen, t.at("qwen2_vl").get<std::string>(), {{"<|image_pad|>", pads}}},
+            {internvl, t.at("internvl_hf").get<std::string>(), {{"<IMG_CONTEXT>", "<img>" + ctx + "</img>"}}},
+            // text only (with_image = false): the same turns without the vision tokens
+            {{{{"role", "user"}, {"content", {{{"type", "text"}, {"text", kQ}}}}}},
+             t.at("qwen2_vl").get<std::string>(),
+             json::array()}});
+  ASSERT_FALSE(want.is_null());
+  const auto tok = text::load_tokenizer(dir);
+
   PromptOptions o;
   o.image_tokens = n;
   const auto p = render_prompt(PromptFamily::kQwen2VL, kQ, o);
-  EXPECT_EQ(p.text, jinja_render(t.at("qwen2_vl").get<std::string>(), msgs, expand));
-
-  // Qwen's vocabulary (the Qwen3 tokenizer shares the ChatML and vision special tokens).
-  const auto tok = text::load_tokenizer(lenml_models("tokenizer-qwen3"));
+  expect_same_prompt(*tok, p, want[0], "Qwen2-VL");
   const auto ids = tok->encode(p.text, p.add_special_tokens);
   const int32_t pad = tok->token_to_id("<|image_pad|>").value_or(-1);
   ASSERT_GE(pad, 0);
   EXPECT_EQ(std::count(ids.begin(), ids.end(), pad), n);
   EXPECT_EQ(ids.front(), tok->token_to_id("<|im_start|>").value_or(-2));
   EXPECT_EQ(tok->decode(ids, false), p.text);
-}
 
-TEST(PromptTemplates, InternVlMatchesHfChatTemplateAndProcessorExpansion) {
-  const json t = json::parse(read_text(source_dir() + "/tests/text/data/chat_templates.json"));
-  // internvl.py: content [text, image]; InternVLProcessor: <IMG_CONTEXT> -> <img> + 256*tiles + </img>.
-  const json msgs = {{{"role", "user"}, {"content", {{{"type", "text"}, {"text", kQ}}, {{"type", "image"}}}}}};
-  const std::string expand = "out = out.replace('<IMG_CONTEXT>', '<img>' + '<IMG_CONTEXT>' * 512 + '</img>')";
-  PromptOptions o;
-  o.internvl_tiles = 2;
-  const auto p = render_prompt(PromptFamily::kInternVL, kQ, o);
-  EXPECT_EQ(p.image_token_count, 512);
-  EXPECT_EQ(p.text, jinja_render(t.at("internvl_hf").get<std::string>(), msgs, expand));
+  PromptOptions io;
+  io.internvl_tiles = 2;
+  const auto ip = render_prompt(PromptFamily::kInternVL, kQ, io);
+  EXPECT_EQ(ip.image_token_count, 512);
+  expect_same_prompt(*tok, ip, want[1], "InternVL3-hf");
+
+  PromptOptions to;
+  to.with_image = false;
+  expect_same_prompt(*tok, render_prompt(PromptFamily::kQwen2VL, kQ, to), want[2], "Qwen2-VL text only");
 }
 
 TEST(PromptTemplates, LlavaImageTokenSplicingWithMistralTokenizer) {

@@ -7,8 +7,8 @@
 
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/text/tokenizer.h"
-#include "tokenizer_oracle_support.h"
 #include "support/test_support.h"
+#include "tokenizer_oracle_support.h"
 
 namespace mvb::test {
 namespace {
@@ -115,7 +115,7 @@ TEST(SentencePiece, ModuleIsFoundAndMissingModelIsAClearError) {
   }
 }
 
-// SigLIP checkpoints ship spiece.model with SiglipTokenizer: canonicalize_text, then EOS.
+// SigLIP checkpoints ship spiece.model with SiglipTokenizer: lowercase + canonicalize_text, then EOS.
 TEST(SentencePiece, SiglipSpieceModelMatchesCanonicalizeThenSentencepiece) {
   TempDir dir;
   const std::string model = train(dir, "unigram", 1000);
@@ -131,6 +131,7 @@ TEST(SentencePiece, SiglipSpieceModelMatchesCanonicalizeThenSentencepiece) {
       "import json, re, string, sys, sentencepiece as spm\n"
       "sp = spm.SentencePieceProcessor(model_file=sys.argv[1])\n"
       "def canon(t):\n"
+      "    t = t.lower()\n"  // do_lower_case, true by default
       "    t = t.translate(str.maketrans('', '', string.punctuation))\n"
       "    return re.sub(r'\\s+', ' ', t).strip()\n"
       "print(json.dumps([sp.encode(canon(t)) + [sp.eos_id()] for t in json.load(open(sys.argv[2]))]))\n",

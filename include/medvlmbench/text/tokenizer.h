@@ -40,7 +40,7 @@ struct SpecialTokens {
 
 // What tokenizer_config.json says (defaults = transformers' when the key is absent).
 struct TokenizerConfig {
-  bool padding_left = false;  // padding_side == "left"
+  bool padding_left = false;  // padding_side == "left" (absent: the transformers class default)
   std::optional<bool> add_bos_token;
   std::optional<bool> add_eos_token;
   int64_t model_max_length = int64_t(1) << 62;  // "very large" as in transformers
@@ -55,7 +55,7 @@ struct PadOptions {
   int max_length = -1;             // truncate (text part, from the right) so that ids incl. special tokens fit; -1 = no
   bool pad_to_max_length = false;  // pad every row to max_length; else to the longest row
   std::optional<int32_t> pad_id;   // default: the pad token (an error when the tokenizer has none)
-  std::optional<bool> pad_left;    // default: tokenizer_config.json padding_side
+  std::optional<bool> pad_left;    // default: config().padding_left
   bool add_special_tokens = true;
 };
 

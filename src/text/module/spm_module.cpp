@@ -5,6 +5,8 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -23,12 +25,89 @@ void copy_out(const std::string& s, char* out, int cap) {
 
 extern "C" {
 
-int mvb_spm_abi_version() { return 1; }
+int mvb_spm_abi_version() { return 2; }
 
 // Returns a handle, or null with the reason in err.
 void* mvb_spm_load(const char* path, char* err, int errcap) {
   auto* p = new Proc();
   const auto status = p->Load(path);
+  if (!status.ok()) {
+    copy_out(status.ToString(), err, errcap);
+    delete p;
+    return nullptr;
+  }
+  return p;
+}
+
+// The model with normalizer_spec.add_dummy_prefix = false: what transformers' slow LlamaTokenizer /
+// T5Tokenizer load when legacy=False (get_spm_processor merges NormalizerSpec(add_dummy_prefix=False)
+// into the proto). Done on the wire format: a scalar field repeated at the end of a message wins.
+void* mvb_spm_load_no_dummy_prefix(const char* path, char* err, int errcap) {
+  std::string data;
+  if (FILE* f = std::fopen(path, "rb")) {
+    char buf[1 << 16];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) data.append(buf, n);
+    std::fclose(f);
+  } else {
+    copy_out(std::string("cannot read ") + path, err, errcap);
+    return nullptr;
+  }
+  auto read_varint = [&](size_t& i, uint64_t& v) {
+    v = 0;
+    for (int shift = 0; i < data.size() && shift < 64; shift += 7) {
+      const auto b = static_cast<unsigned char>(data[i++]);
+      v |= static_cast<uint64_t>(b & 0x7F) << shift;
+      if (!(b & 0x80)) return true;
+    }
+    return false;
+  };
+  auto put_varint = [](std::string& out, uint64_t v) {
+    while (v >= 0x80) {
+      out += static_cast<char>((v & 0x7F) | 0x80);
+      v >>= 7;
+    }
+    out += static_cast<char>(v);
+  };
+  const std::string no_prefix("\x18\x00", 2);  // field 3 (add_dummy_prefix), varint 0
+  std::string out;
+  bool edited = false;
+  for (size_t i = 0; i < data.size();) {
+    const size_t start = i;
+    uint64_t tag = 0, len = 0;
+    if (!read_varint(i, tag)) break;
+    const int wire = static_cast<int>(tag & 7);
+    if (wire == 0) {
+      if (!read_varint(i, len)) break;
+    } else if (wire == 1) {
+      i += 8;
+    } else if (wire == 5) {
+      i += 4;
+    } else if (wire == 2) {
+      if (!read_varint(i, len) || i + len > data.size()) break;
+      if ((tag >> 3) == 3) {  // ModelProto.normalizer_spec
+        put_varint(out, tag);
+        put_varint(out, len + no_prefix.size());
+        out.append(data, i, len);
+        out += no_prefix;
+        i += len;
+        edited = true;
+        continue;
+      }
+      i += len;
+    } else {
+      break;
+    }
+    out.append(data, start, i - start);
+  }
+  if (!edited) {  // no normalizer_spec: add one that holds only the flag
+    out = data;
+    put_varint(out, (3u << 3) | 2u);
+    put_varint(out, no_prefix.size());
+    out += no_prefix;
+  }
+  auto* p = new Proc();
+  const auto status = p->LoadFromSerializedProto(out);
   if (!status.ok()) {
     copy_out(status.ToString(), err, errcap);
     delete p;
@@ -52,6 +131,18 @@ int mvb_spm_encode(void* h, const char* text, int len, int* out, int cap) {
 int mvb_spm_decode(void* h, const int* ids, int n, char* out, int cap) {
   std::string s;
   if (!P(h)->Decode(std::vector<int>(ids, ids + n), &s).ok()) return -1;
+  if (out && cap > 0) std::memcpy(out, s.data(), std::min(s.size(), static_cast<size_t>(cap)));
+  return static_cast<int>(s.size());
+}
+
+// DecodePieces on piece strings (pieces[i] of lens[i] bytes), as sp_model.decode(list_of_str) does in
+// transformers' convert_tokens_to_string, where a piece may have lost its leading "\u2581".
+int mvb_spm_decode_pieces(void* h, const char* const* pieces, const int* lens, int n, char* out, int cap) {
+  std::vector<std::string> v;
+  v.reserve(static_cast<size_t>(n));
+  for (int i = 0; i < n; ++i) v.emplace_back(pieces[i], static_cast<size_t>(lens[i]));
+  std::string s;
+  if (!P(h)->Decode(v, &s).ok()) return -1;
   if (out && cap > 0) std::memcpy(out, s.data(), std::min(s.size(), static_cast<size_t>(cap)));
   return static_cast<int>(s.size());
 }
