@@ -122,6 +122,13 @@ class ClipModel : public ContrastiveTowers {
   }
   torch::nn::Module& vision_tower() override { return *net_->vision_model; }
   torch::nn::Module& root() override { return *net_; }
+  // transformers' vision tower keeps the patch and position embeddings under "embeddings."; the rest
+  // of our names are its names.
+  std::optional<std::string> peft_module_name(const std::string& ours) const override {
+    for (const char* m : {"patch_embedding", "position_embedding", "class_embedding"})
+      if (ours.rfind(m, 0) == 0) return "embeddings." + ours;
+    return ours;
+  }
 
  private:
   ClipNet net_{nullptr};

@@ -44,6 +44,15 @@ at::Tensor MultiHeadAttentionImpl::project(const at::Tensor& x, int64_t part, in
   return at::linear(x, w.narrow(0, from, rows), b.defined() ? b.narrow(0, from, rows) : at::Tensor());
 }
 
+at::Tensor MultiHeadAttentionImpl::output(const at::Tensor& x) {
+  // torch.nn.MultiheadAttention's forward reads out_proj.weight / out_proj.bias itself instead of
+  // calling out_proj, so a PEFT LoRA adapter on that out_proj (the reference targets it: it is an
+  // nn.Linear) changes nothing unless merged into the weight. Doing the same keeps SigLIP's pooling
+  // head equal to PEFT's, merged or not.
+  if (layout == QkvLayout::kFusedParameter) return at::linear(x, out_proj->weight, out_proj->bias);
+  return out_proj->forward(x);
+}
+
 namespace {
 // [B, L, D] -> [B, heads, L, D/heads]
 at::Tensor split_heads(const at::Tensor& x, int64_t heads) {
@@ -91,7 +100,7 @@ at::Tensor MultiHeadAttentionImpl::forward(const at::Tensor& x, const at::Tensor
     q = parts[0], k = parts[1], v = parts[2];
   }
   at::Tensor o = attend(q, k, v, mask, causal);
-  return out_proj->forward(o.transpose(1, 2).reshape({x.size(0), x.size(1), dim}));
+  return output(o.transpose(1, 2).reshape({x.size(0), x.size(1), dim}));
 }
 
 at::Tensor MultiHeadAttentionImpl::forward_cross(const at::Tensor& q_in, const at::Tensor& kv_in,
@@ -106,7 +115,7 @@ at::Tensor MultiHeadAttentionImpl::forward_cross(const at::Tensor& q_in, const a
     k = kv[0], v = kv[1];
   }
   at::Tensor o = attend(q, k, v, mask, false);
-  return out_proj->forward(o.transpose(1, 2).reshape({q_in.size(0), q_in.size(1), dim}));
+  return output(o.transpose(1, 2).reshape({q_in.size(0), q_in.size(1), dim}));
 }
 
 MlpImpl::MlpImpl(int64_t dim, int64_t hidden, Activation a, bool bias) : act(a) {

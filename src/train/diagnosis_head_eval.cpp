@@ -50,7 +50,8 @@ class DiagnosisHeadEvalRunner : public UsageRunner {
       l.dropout = meta["lora"].value("dropout", 0.05);
       apply_lora(model->vision_tower(), l);
       model->root().to(model->device(), model->dtype());
-      load_lora_weights(cfg.model_path, model->vision_tower());
+      load_lora_weights(cfg.model_path, model->vision_tower(),
+                        [model](const std::string& n) { return model->peft_module_name(n); });
       for (auto& [name, lin] : nn::find_linears(model->vision_tower())) lin->merge_lora();
       for (auto& [name, emb] : nn::find_embeddings(model->vision_tower())) emb->merge_lora();
       const std::string lora_file = io::join_path(cfg.model_path, kLoraWeightsFile);

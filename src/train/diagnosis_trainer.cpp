@@ -233,7 +233,8 @@ class DiagnosisTrainRunner : public UsageRunner {
         {"learning_rate", cfg.learning_rate},
         {"final_train_loss", last_loss},
         {"final_eval", last_eval}};
-    save_head(ctx.run_dir, meta, head ? &head : nullptr, lora ? &model->vision_tower() : nullptr);
+    save_head(ctx.run_dir, meta, head ? &head : nullptr, lora ? &model->vision_tower() : nullptr,
+              [model](const std::string& n) { return model->peft_module_name(n); });
     spdlog::info(
         "{}: saved {} in {}; evaluate with `medvlmbench eval --task diagnosis --usage {} --model {} "
         "--model_path {} ...`",

@@ -1,10 +1,9 @@
-// nn::Embedding's LoRA adapter against a python3-torch port of PEFT's lora.Embedding
-// (peft src/peft/tuners/lora/layer.py @ 5d602fdb: update_layer, reset_lora_parameters, forward's
-// vanilla path, get_delta_weight), run on the same tensors.
+// nn::Embedding's LoRA adapter against PEFT's own lora.Embedding layer (what get_peft_model puts on an
+// nn.Embedding target), run live on the same tensors by tests/oracles/nn/peft_embedding_oracle.py with
+// the oracle environment.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include "medvlmbench/build_info.h"
 #include "medvlmbench/io/safetensors.h"
 #include "medvlmbench/nn/embedding.h"
 #include "medvlmbench/nn/vit.h"
@@ -12,55 +11,6 @@
 
 namespace mvb::nn {
 namespace {
-
-// PEFT's Embedding, reduced to one adapter and the default (non-rslora, non-variant) path.
-const char* kPeftEmbeddingPort = R"PY(
-import sys
-import torch
-import torch.nn as nn
-import torch.nn.functional as F
-sys.path.insert(0, sys.argv[1] + "/tests/oracles/common")
-import st_io
-
-class LoraEmbedding(nn.Module):
-    def __init__(self, base_layer, r, lora_alpha):
-        super().__init__()
-        self.base_layer = base_layer
-        self.lora_embedding_A = nn.Parameter(torch.randn((r, base_layer.num_embeddings)))
-        self.lora_embedding_B = nn.Parameter(torch.randn((base_layer.embedding_dim, r)))
-        self.scaling = lora_alpha / r
-        # reset_lora_parameters: "Initialize A to zeros and B the same way as the default for nn.Embedding"
-        nn.init.zeros_(self.lora_embedding_A)
-        nn.init.normal_(self.lora_embedding_B)
-
-    def _embed(self, input, weight):
-        base = self.base_layer
-        return F.embedding(input, weight, padding_idx=base.padding_idx, max_norm=base.max_norm,
-                           norm_type=base.norm_type, scale_grad_by_freq=base.scale_grad_by_freq, sparse=base.sparse)
-
-    def forward(self, x):
-        result = self.base_layer(x)
-        embedding_A = self.lora_embedding_A.T
-        embedding_B = self.lora_embedding_B.T
-        after_A = self._embed(x, embedding_A)
-        result = result + (after_A @ embedding_B) * self.scaling
-        return result
-
-    def get_delta_weight(self):
-        return (self.lora_embedding_B @ self.lora_embedding_A).T * self.scaling
-
-t = st_io.load(sys.argv[2])
-r, alpha = int(sys.argv[4]), float(sys.argv[5])
-base = nn.Embedding(t["weight"].shape[0], t["weight"].shape[1])
-m = LoraEmbedding(base, r, alpha)
-init_a_zero = float(m.lora_embedding_A.abs().sum())
-with torch.no_grad():
-    base.weight.copy_(t["weight"]); m.lora_embedding_A.copy_(t["A"]); m.lora_embedding_B.copy_(t["B"])
-    out = m(t["ids"])
-    table = m(torch.arange(t["weight"].shape[0]))
-    merged = base.weight + m.get_delta_weight()
-st_io.save(sys.argv[3], {"out": out, "table": table, "merged": merged, "init_a_abs_sum": torch.tensor([init_a_zero])})
-)PY";
 
 TEST(LoraEmbedding, InitialisesLikePeft) {
   at::manual_seed(0);
@@ -77,9 +27,8 @@ TEST(LoraEmbedding, InitialisesLikePeft) {
   EXPECT_THROW(emb->enable_lora(LoraConfig{}), std::exception);
 }
 
-TEST(LoraEmbedding, ForwardTableAndMergeMatchPeftPort) {
-  const std::string py = test::system_python();
-  ASSERT_FALSE(py.empty()) << "Debian's /usr/bin/python3 with python3-torch is the oracle for this test";
+TEST(LoraEmbedding, ForwardTableAndMergeMatchPeft) {
+  MVB_REQUIRE_ORACLE_ENV();
   at::manual_seed(1);
   Embedding emb(10, 6);
   emb->enable_lora(LoraConfig{4, 8, 0.05});  // dropout is not applied by PEFT's Embedding
@@ -94,12 +43,13 @@ TEST(LoraEmbedding, ForwardTableAndMergeMatchPeftPort) {
                                                  {"A", emb->lora_embedding_A.detach()},
                                                  {"B", emb->lora_embedding_B.detach()},
                                                  {"ids", ids}});
-  test::write_text(tmp / "peft_embedding.py", kPeftEmbeddingPort);
-  test::CommandResult r = test::run_command(
-      {py, tmp / "peft_embedding.py", MVB_SOURCE_DIR, tmp / "in.safetensors", tmp / "out.safetensors", "4", "8"});
+  test::CommandResult r = test::run_oracle_python({test::source_dir() + "/tests/oracles/nn/peft_embedding_oracle.py",
+                                                   tmp / "in.safetensors", tmp / "out.safetensors", "4", "8"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   io::StateDict ref = io::open_safetensors(tmp / "out.safetensors");
+  // PEFT's initialisation, which enable_lora copies: A zeros, B standard normal.
   EXPECT_EQ(ref.get("init_a_abs_sum").item<double>(), 0.0);
+  EXPECT_NEAR(ref.get("init_b_std").item<double>(), 1.0, 0.5);
 
   at::NoGradGuard g;
   at::Tensor out = emb->forward(ids);  // training mode: still no dropout, as PEFT

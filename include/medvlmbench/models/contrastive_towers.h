@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +40,10 @@ class ContrastiveTowers : public ContrastiveModel {
   // The module LoRA adapts (the vision tower) and the module holding everything.
   virtual torch::nn::Module& vision_tower() = 0;
   virtual torch::nn::Module& root() = 0;
+  // The name a module of vision_tower() (our path) has in the published PyTorch tower that the
+  // reference wraps with PEFT's get_peft_model, so LoRA adapters can be saved and loaded in PEFT's
+  // format; nullopt where no mapping is implemented (then only our own adapter file is written).
+  virtual std::optional<std::string> peft_module_name(const std::string& /*ours*/) const { return std::nullopt; }
   // The width of the projected (joint) embedding space.
   int64_t embed_dim() const { return embed_dim_; }
   double logit_scale() const override { return logit_scale_; }

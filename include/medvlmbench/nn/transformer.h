@@ -40,6 +40,9 @@ class MultiHeadAttentionImpl : public torch::nn::Module {
  private:
   // Rows [part * dim, (part + count) * dim) of the fused projection applied to x (part 0 q, 1 k, 2 v).
   at::Tensor project(const at::Tensor& x, int64_t part, int64_t count);
+  // out_proj applied to the attended values (its LoRA ignored in the kFusedParameter layout, as torch
+  // MHA + PEFT do).
+  at::Tensor output(const at::Tensor& x);
 };
 TORCH_MODULE(MultiHeadAttention);
 
