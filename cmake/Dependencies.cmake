@@ -1,6 +1,6 @@
 # Every third-party library, found once, exposed as the interface target mvb_deps.
 # The apt package for each is listed in scripts/setup.sh (the one list).
-find_package(Torch REQUIRED)  # Debian libtorch-dev 1.13 (CPU) or a CUDA LibTorch 2.x via -DCMAKE_PREFIX_PATH
+include(${CMAKE_CURRENT_LIST_DIR}/Torch.cmake)  # Debian's LibTorch 1.13 (CPU) or a CUDA LibTorch 2.x
 find_package(CLI11 CONFIG REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(spdlog REQUIRED)
@@ -30,4 +30,16 @@ target_link_libraries(mvb_deps INTERFACE
   ${OpenCV_LIBS} CURL::libcurl PkgConfig::PCRE2 PkgConfig::ZSTD ${SNAPPY_LIBRARY} ZLIB::ZLIB
   Threads::Threads ${CMAKE_DL_LIBS})
 target_include_directories(mvb_deps INTERFACE ${SNAPPY_INCLUDE_DIR})
+
+# LibTorch 2.x ships its own {fmt} (12) in <prefix>/include/fmt, which shadows the system fmt 9 that
+# spdlog is built against (spdlog's headers then fail to compile, and would mismatch libfmt.so.9).
+# A folder holding only a link to the system fmt headers goes in front of LibTorch's includes; no
+# LibTorch header we include uses fmt.
+if(EXISTS "${TORCH_INSTALL_PREFIX}/include/fmt" AND TARGET fmt::fmt)
+  get_target_property(_mvb_fmt_includes fmt::fmt INTERFACE_INCLUDE_DIRECTORIES)
+  find_path(_mvb_fmt_dir fmt/core.h PATHS ${_mvb_fmt_includes} NO_DEFAULT_PATH REQUIRED)
+  file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/system-fmt)
+  file(CREATE_LINK ${_mvb_fmt_dir}/fmt ${CMAKE_BINARY_DIR}/system-fmt/fmt SYMBOLIC)
+  target_include_directories(mvb_deps SYSTEM BEFORE INTERFACE ${CMAKE_BINARY_DIR}/system-fmt)
+endif()
 target_compile_definitions(mvb_deps INTERFACE PCRE2_CODE_UNIT_WIDTH=8)

@@ -5,10 +5,23 @@
 #   bash scripts/setup.sh            # packages + test oracles + build
 #   MVB_SKIP_APT=1 bash scripts/setup.sh   # build only (packages already installed)
 #   MVB_BUILD_DIR=build-x bash scripts/setup.sh
+#
+# Which LibTorch (MVB_LIBTORCH): Debian's libtorch-dev 1.13, CPU only (default, build dir build/), or
+#   MVB_LIBTORCH=pip bash scripts/setup.sh               # the CUDA LibTorch 2.x inside the pinned PyPI
+#                                                        # torch wheel (.venv, via scripts/oracle_env.sh),
+#                                                        # build dir build-torch2/; needs the CUDA toolkit
+#   MVB_LIBTORCH=/opt/libtorch bash scripts/setup.sh     # an unpacked LibTorch archive (build-libtorch/)
+# A CUDA LibTorch needs nvcc (on PATH, in /usr/local/cuda, or CUDACXX=...) at configure time only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-BUILD_DIR=${MVB_BUILD_DIR:-build}
+LIBTORCH=${MVB_LIBTORCH:-debian}
+case "$LIBTORCH" in
+  debian) DEFAULT_BUILD_DIR=build ;;
+  pip) DEFAULT_BUILD_DIR=build-torch2 ;;
+  *) DEFAULT_BUILD_DIR=build-libtorch ;;
+esac
+BUILD_DIR=${MVB_BUILD_DIR:-$DEFAULT_BUILD_DIR}
 say() { printf '\n==> %s\n' "$*"; }
 
 # The one list of Debian packages. Runtime/build libraries first, then the test oracles.
@@ -80,8 +93,28 @@ install_npm_oracles() {
 }
 if [ -z "${MVB_SKIP_NPM:-}" ]; then install_npm_oracles; fi
 
-say "Configuring ($BUILD_DIR, Release)"
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
+CMAKE_ARGS=()
+case "$LIBTORCH" in
+  debian) ;;
+  pip)
+    bash scripts/oracle_env.sh
+    TORCH_PREFIX=$(.venv/bin/python -c 'import torch; print(torch.utils.cmake_prefix_path)')
+    CMAKE_ARGS+=("-DCMAKE_PREFIX_PATH=$TORCH_PREFIX") ;;
+  *)
+    if [ ! -f "$LIBTORCH/share/cmake/Torch/TorchConfig.cmake" ]; then
+      echo "setup: MVB_LIBTORCH=$LIBTORCH is neither debian, pip nor an unpacked LibTorch archive" \
+        "(no share/cmake/Torch/TorchConfig.cmake there)" >&2
+      exit 2
+    fi
+    CMAKE_ARGS+=("-DCMAKE_PREFIX_PATH=$(cd "$LIBTORCH" && pwd)") ;;
+esac
+if [ "$LIBTORCH" != debian ] && ! command -v nvcc >/dev/null 2>&1 && [ ! -x /usr/local/cuda/bin/nvcc ] &&
+  [ -z "${CUDACXX:-}" ]; then
+  echo "setup: no nvcc found (PATH, /usr/local/cuda, CUDACXX): a CUDA LibTorch needs the CUDA toolkit to configure" >&2
+fi
+
+say "Configuring ($BUILD_DIR, Release, LibTorch: $LIBTORCH)"
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release "${CMAKE_ARGS[@]}"
 say "Building with $(nproc) jobs"
 start=$(date +%s)
 cmake --build "$BUILD_DIR" -j "$(nproc)"

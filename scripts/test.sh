@@ -3,12 +3,18 @@
 # e.g. `bash scripts/test.sh -L metrics` or `-R Jsonl`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BUILD_DIR=${MVB_BUILD_DIR:-build}
+# MVB_LIBTORCH=pip tests the LibTorch 2.x build (build-torch2/, see scripts/setup.sh).
+case "${MVB_LIBTORCH:-debian}" in
+  debian) BUILD_DIR=${MVB_BUILD_DIR:-build} ;;
+  pip) BUILD_DIR=${MVB_BUILD_DIR:-build-torch2} ;;
+  *) BUILD_DIR=${MVB_BUILD_DIR:-build-libtorch} ;;
+esac
 # The pinned PyPI oracle environment (.venv) that the live-oracle tests call; skipped when it is
 # already up to date.
 if [ -z "${MVB_SKIP_ORACLE_ENV:-}" ]; then bash scripts/oracle_env.sh; fi
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
+  # Configures (and builds) against the LibTorch MVB_LIBTORCH names.
+  MVB_SKIP_APT=1 MVB_SKIP_NPM=1 MVB_BUILD_DIR="$BUILD_DIR" bash scripts/setup.sh
 fi
 cmake --build "$BUILD_DIR" -j "$(nproc)"
 cd "$BUILD_DIR"

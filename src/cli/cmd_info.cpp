@@ -190,6 +190,7 @@ int cmd_version(const std::string& format) {
                       {"git_commit", MVB_GIT_COMMIT},
                       {"build_type", MVB_BUILD_TYPE},
                       {"libtorch", compat::torch_version()},
+                      {"libtorch_cuda", compat::cuda_build_version()},
                       {"cuda_available", compat::cuda_available()},
                       {"cuda_devices", compat::cuda_device_count()},
                       {"opencv", CV_VERSION},
@@ -198,7 +199,10 @@ int cmd_version(const std::string& format) {
     std::cout << j.dump(2) << std::endl;
   } else {
     std::cout << "medvlmbench " << version_string() << " [" << MVB_BUILD_TYPE << "]\n"
-              << "LibTorch " << j["libtorch"].get<std::string>() << ", CUDA "
+              << "LibTorch " << j["libtorch"].get<std::string>()
+              << (compat::cuda_build_version().empty() ? std::string(" (CPU only)")
+                                                       : " (CUDA " + compat::cuda_build_version() + ")")
+              << ", CUDA device "
               << (compat::cuda_available() ? "available (" + std::to_string(compat::cuda_device_count()) + " device(s))"
                                            : std::string("not available"))
               << "\nOpenCV " << CV_VERSION << ", compiler GCC " << __VERSION__ << "\n";

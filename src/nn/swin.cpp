@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "medvlmbench/core/error.h"
+#include "medvlmbench/core/torch_compat.h"
 
 namespace mvb::nn {
 
@@ -92,15 +93,18 @@ at::Tensor SwinSelfAttentionImpl::forward(const at::Tensor& x, const at::Tensor&
   const int64_t bw = x.size(0), n = x.size(1), c = x.size(2), hd = c / heads;
   auto split = [&](const at::Tensor& t) { return t.view({bw, n, heads, hd}).permute({0, 2, 1, 3}); };
   at::Tensor q = split(query->forward(x)), k = split(key->forward(x)), v = split(value->forward(x));
-  at::Tensor scores = at::matmul(q, k.transpose(-1, -2)) / std::sqrt(static_cast<double>(hd));
   const at::Tensor& table = relative_position_bias_table;
+  // The relative position bias [1, heads, n, n] and the shifted windows' mask (one [n, n] per window
+  // position, windows ordered window-major within each image) are one additive mask, so the
+  // attention itself is LibTorch's fused op where it has one.
   at::Tensor bias = table.index_select(0, relative_position_index.view(-1).to(table.device())).view({n, n, -1});
-  scores = scores + bias.permute({2, 0, 1}).unsqueeze(0);
+  at::Tensor add = bias.permute({2, 0, 1}).unsqueeze(0);
   if (mask.defined()) {
     const int64_t nw = mask.size(0);
-    scores = (scores.view({bw / nw, nw, heads, n, n}) + mask.unsqueeze(1).unsqueeze(0)).view({-1, heads, n, n});
+    add = (add + mask.unsqueeze(1).to(add.scalar_type())).unsqueeze(0).expand({bw / nw, nw, heads, n, n});
+    add = add.reshape({bw, heads, n, n});
   }
-  at::Tensor ctx = at::matmul(scores.softmax(-1), v);
+  at::Tensor ctx = compat::scaled_dot_product_attention(q, k, v, add);
   return ctx.permute({0, 2, 1, 3}).reshape({bw, n, c});
 }
 

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "medvlmbench/build_info.h"
+#include "medvlmbench/core/torch_compat.h"
 #include "medvlmbench/io/jsonl.h"
 #include "medvlmbench/io/safetensors.h"
 #include "support/test_support.h"
@@ -46,7 +47,9 @@ TEST(Cli, VersionJson) {
   auto r = mvb_cmd({"version", "--format", "json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
-  EXPECT_FALSE(j["libtorch"].get<std::string>().empty());
+  // The executable runs on the LibTorch this build configured (its run path), CUDA part included.
+  EXPECT_EQ(j["libtorch"].get<std::string>(), compat::torch_version());
+  EXPECT_EQ(j["libtorch_cuda"].get<std::string>(), compat::cuda_build_version());
   EXPECT_TRUE(j["cuda_available"].is_boolean());
   EXPECT_FALSE(j["medvlmbench"].get<std::string>().empty());
 }

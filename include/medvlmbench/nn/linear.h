@@ -65,9 +65,10 @@ class LinearImpl : public torch::nn::Module {
 TORCH_MODULE(Linear);
 
 // Whether no-grad fp32 CPU forwards of large enough layers use oneDNN's matmul (on by default when
-// LibTorch has oneDNN; MVB_ONEDNN_LINEAR=0 in the environment turns it off). Debian's LibTorch sends
-// fp32 at::linear to the generic BLAS (OpenBLAS), which measured ~1.3x slower per product here;
-// results agree to fp32 rounding (tests/nn/linear_onednn_test.cpp).
+// LibTorch has oneDNN but not MKL; MVB_ONEDNN_LINEAR=0 or =1 in the environment turns it off or on).
+// Debian's LibTorch sends fp32 at::linear to the generic BLAS (OpenBLAS), which measured ~1.3x slower
+// per product here; with MKL (LibTorch 2.x wheels and archives) at::linear is the faster one. Results
+// agree to fp32 rounding (tests/nn/linear_onednn_test.cpp).
 bool use_onednn_linear();
 void set_onednn_linear(bool on);
 
