@@ -57,18 +57,7 @@ TEST(BiomedClipModel, TokenisesAndPreprocessesAsOpenClip) {
   EXPECT_EQ(model->transform().crop_rounding, "round");
   // open_clip's preprocess (Resize shortest edge bicubic, CenterCrop, RGB, ToTensor, Normalize) on a
   // grayscale image scaled up and an RGB one scaled down, then the image tower on its output.
-  for (const char* name : {"image_gray", "image_rgb"}) {
-    SCOPED_TRACE(name);
-    const at::Tensor ours =
-        preprocess(decode_image(ImageRef::file(fixture_path(std::string("models/preprocess-images/") + name + ".png"))),
-                   model->transform());
-    const double d = max_abs_diff(ours, ref.output(std::string("preprocessed_") + name));
-    EXPECT_LT(d, 1e-5);
-    std::cout << "[ parity   ] preprocessing " << name << ": max |diff| " << d << "\n";
-    EXPECT_LT(max_abs_diff(model->encode_image(ours.unsqueeze(0))[0],
-                           ref.output(std::string("preprocessed_image_embeds_") + name)),
-              1e-4);
-  }
+  expect_preprocessing_parity(*model, ref, "preprocessed_image_embeds_");
 }
 
 }  // namespace

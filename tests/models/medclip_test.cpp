@@ -112,18 +112,7 @@ TEST(MedClipModel, PreprocessingMatchesTheBenchmarksFeatureExtractor) {
   ASSERT_TRUE(model);
   const ExpectedOutputs ref = read_expected(fixture_path(kDir));
   at::NoGradGuard no_grad;
-  for (const char* name : {"image_gray", "image_rgb"}) {
-    SCOPED_TRACE(name);
-    const at::Tensor ours =
-        preprocess(decode_image(ImageRef::file(fixture_path(std::string("models/preprocess-images/") + name + ".png"))),
-                   model->transform());
-    const double d = max_abs_diff(ours, ref.output(std::string("preprocessed_") + name));
-    EXPECT_LT(d, 1e-5);
-    std::cout << "[ parity   ] preprocessing " << name << ": max |diff| " << d << "\n";
-    EXPECT_LT(max_abs_diff(model->encode_image(ours.unsqueeze(0))[0],
-                           ref.output(std::string("preprocessed_img_embeds_") + name)),
-              1e-4);
-  }
+  expect_preprocessing_parity(*model, ref, "preprocessed_img_embeds_");
 }
 
 TEST(MedClipModel, Bf16TowersStayCloseToFp32) {

@@ -39,21 +39,9 @@ TEST(PmcClipModel, MatchesThePublishedPmcClipCode) {
   EXPECT_LT(d_logits, 1e-3) << "logits (scale exp(4.4292) = 84)";
   EXPECT_GT((img[0] - img[1]).abs().max().item<double>(), 1e-4);
   EXPECT_EQ(model->transform().crop, 64);
-  double d_pre = 0;
   // image_transform (Resize shortest edge bicubic, CenterCrop, RGB, ToTensor, Normalize) on a grayscale
   // image scaled up and an RGB one scaled down, then the image tower on its output.
-  for (const char* name : {"image_gray", "image_rgb"}) {
-    SCOPED_TRACE(name);
-    const at::Tensor ours =
-        preprocess(decode_image(ImageRef::file(fixture_path(std::string("models/preprocess-images/") + name + ".png"))),
-                   model->transform());
-    const double d = max_abs_diff(ours, ref.output(std::string("preprocessed_") + name));
-    EXPECT_LT(d, 1e-5);
-    d_pre = std::max(d_pre, d);
-    EXPECT_LT(max_abs_diff(model->encode_image(ours.unsqueeze(0))[0],
-                           ref.output(std::string("preprocessed_image_embeds_") + name)),
-              1e-4);
-  }
+  const double d_pre = expect_preprocessing_parity(*model, ref, "preprocessed_image_embeds_");
   std::cout << "[ parity   ] PMC-CLIP vs MedVLMBench model/pmcclip.py: max |diff| "
             << std::max({d_img, d_txt, d_logits / 84}) << " (logits / 84); preprocessing " << d_pre << "\n";
 }
