@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -69,8 +70,13 @@ struct GenerationRequest {
   std::string prompt;  // the user turn, already formatted with the task's template
   std::vector<ImageRef> images;
   std::string system_prompt;
-  int max_new_tokens = 512;
-  double temperature = 0.0;  // 0 = greedy
+  // Unset = the model's own default (local models: the reference's max_new_tokens and its
+  // generation_config.json; API models: their api_* settings). Agents set both per role.
+  std::optional<int> max_new_tokens;
+  std::optional<double> temperature;  // 0 = greedy
+  // Sampling seed for this request (the runner derives it from --seed and the sample's index, so a
+  // sample's output does not depend on which batch it ran in).
+  uint64_t seed = 0;
 };
 
 struct GenerationResult {

@@ -1,0 +1,126 @@
+// The one generation engine every local generative model runs through.
+//
+// A model turns each request into a MultimodalInput (chunks of token ids and of projected image
+// embeddings, with their positions) and implements GenerationBackend (embed ids, run the decoder over
+// a KV cache). The engine does the rest, once for everyone: left-padded batched prefill, decode over
+// the cache, transformers' logits processors (repetition penalty, temperature, top-k, top-p) in
+// transformers' order, greedy or seeded sampling, several EOS ids and stop strings, max new tokens,
+// and per-sequence finish (finished rows leave the batch).
+//
+//   nn::GenerationConfig cfg = nn::GenerationConfig::load(model_dir);   // generation_config.json
+//   cfg.max_new_tokens = 128;
+//   auto out = nn::generate(backend, inputs, cfg, {.seeds = {...}, .decode = ...});
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "medvlmbench/nn/decoder.h"
+#include "medvlmbench/nn/kv_cache.h"
+
+namespace mvb::nn {
+
+// generation_config.json, with transformers' GenerationConfig defaults for absent keys.
+struct GenerationConfig {
+  int64_t max_new_tokens = 20;
+  bool do_sample = false;
+  double temperature = 1.0;
+  int64_t top_k = 50;
+  double top_p = 1.0;
+  double repetition_penalty = 1.0;
+  std::vector<int64_t> eos_token_ids;  // eos_token_id: an int or a list
+  int64_t pad_token_id = -1;
+  int64_t bos_token_id = -1;
+  std::vector<std::string> stop_strings;
+
+  static GenerationConfig from_json(const nlohmann::json& j, const std::string& where);
+  // <dir>/generation_config.json when present, else the defaults (eos from config.json when it has one).
+  static GenerationConfig load(const std::string& model_dir);
+  nlohmann::json to_json() const;  // what run.json records
+};
+
+// One piece of a prompt: token ids, or image embeddings the model's vision tower produced.
+struct InputChunk {
+  std::vector<int64_t> token_ids;  // a text chunk (empty for an image chunk)
+  at::Tensor embeds;               // an image chunk: [N, hidden], already projected
+  // Image chunk positions relative to the chunk's start, [P, N] (M-RoPE: t, h, w grid offsets);
+  // undefined = consecutive. Text positions always continue from the previous maximum + 1, which is
+  // what transformers' get_rope_index does and equals plain 0..L-1 numbering for 1-D rope.
+  at::Tensor relative_positions;
+  // The ids transformers' input_ids hold for this image (its placeholder tokens), seen by the
+  // repetition penalty; empty when the reference generates from inputs_embeds only (original LLaVA).
+  std::vector<int64_t> placeholder_ids;
+  int64_t bidirectional_group = 0;  // > 0: the chunk's tokens attend to each other (Gemma3 images)
+
+  static InputChunk text(std::vector<int64_t> ids);
+  static InputChunk image(at::Tensor embeds, std::vector<int64_t> placeholder_ids = {},
+                          at::Tensor relative_positions = {});
+};
+using MultimodalInput = std::vector<InputChunk>;
+
+// What the engine needs from a model.
+class GenerationBackend {
+ public:
+  virtual ~GenerationBackend() = default;
+  virtual at::Tensor embed_tokens(const at::Tensor& ids) = 0;  // [B, L] int64 -> [B, L, hidden]
+  // Logits (float32) for the last position of every row: [B, vocab].
+  virtual at::Tensor forward_last(const DecoderInputs& in, KVCache& cache) = 0;
+  virtual KVCache make_cache(int64_t batch, int64_t capacity) = 0;
+  virtual int64_t position_streams() const { return 1; }  // 3 for M-RoPE
+  virtual c10::Device device() const = 0;
+  virtual at::ScalarType dtype() const = 0;
+};
+
+// transformers' logits processors on fixed scores ([B, V] float32; previous_ids [B, T] int64 with
+// -1 for padding, which the penalty ignores). Each returns the processed scores.
+at::Tensor apply_repetition_penalty(const at::Tensor& scores, const at::Tensor& previous_ids, double penalty);
+at::Tensor apply_temperature(const at::Tensor& scores, double temperature);
+at::Tensor apply_top_k(const at::Tensor& scores, int64_t top_k, int64_t min_tokens_to_keep = 1);
+at::Tensor apply_top_p(const at::Tensor& scores, double top_p, int64_t min_tokens_to_keep = 1);
+// All of them as transformers' generate() would apply them for `cfg` (penalty first; temperature,
+// top-k, top-p only when sampling).
+at::Tensor process_logits(const at::Tensor& scores, const at::Tensor& previous_ids, const GenerationConfig& cfg);
+
+struct GenerateOptions {
+  // One seed per sequence (sampling draws from a generator seeded by it), so a sequence's tokens do
+  // not depend on which other sequences share its batch. Empty = seed 0 for all.
+  std::vector<uint64_t> seeds;
+  // Decodes generated ids to text, for stop strings (unset = stop strings ignored).
+  std::function<std::string(const std::vector<int64_t>&)> decode;
+  // Called after each decode step with (step, live sequences) for progress; may be unset.
+  std::function<void(int64_t, int64_t)> on_step;
+};
+
+struct GeneratedSequence {
+  std::vector<int64_t> ids;     // new tokens only; a final EOS is included, a stop string's tokens too
+  std::string finish_reason;    // "eos", "stop_string" or "length"
+  int64_t prompt_tokens = 0;    // positions of the prompt (image embeddings included)
+  double prefill_s = 0, decode_s = 0;
+};
+
+std::vector<GeneratedSequence> generate(GenerationBackend& backend, const std::vector<MultimodalInput>& inputs,
+                                        const GenerationConfig& cfg, const GenerateOptions& options = {});
+
+// A GenerationBackend over a CausalLM (the usual case: the model's language model is a CausalLM).
+class CausalLMBackend : public GenerationBackend {
+ public:
+  explicit CausalLMBackend(CausalLM lm) : lm_(std::move(lm)) {}
+  at::Tensor embed_tokens(const at::Tensor& ids) override;
+  at::Tensor forward_last(const DecoderInputs& in, KVCache& cache) override;
+  KVCache make_cache(int64_t batch, int64_t capacity) override;
+  int64_t position_streams() const override;
+  c10::Device device() const override;
+  at::ScalarType dtype() const override;
+  CausalLM& lm() { return lm_; }
+
+ private:
+  CausalLM lm_;
+};
+
+}  // namespace mvb::nn
