@@ -28,7 +28,6 @@ std::string repeat(const std::string& s, int n) {
 constexpr const char* kVicunaV1System =
     "A chat between a curious user and an artificial intelligence assistant. "
     "The assistant gives helpful, detailed, and polite answers to the user's questions.";
-constexpr const char* kQwenSystem = "You are a helpful assistant.";
 constexpr const char* kMedGemmaSystem = "You are an expert on understanding medical images.";
 
 // LLaVA's question with its image token, as llava.py / llava_med.py build it.
@@ -47,8 +46,6 @@ std::string to_string(PromptFamily f) {
       return "llava_v1";
     case PromptFamily::kLlavaMedMistral:
       return "llava_med_mistral_instruct";
-    case PromptFamily::kQwen2VL:
-      return "qwen2_vl_chatml";
     case PromptFamily::kGemma3:
       return "gemma3";
     case PromptFamily::kInternVL:
@@ -65,18 +62,11 @@ std::optional<PromptFamily> prompt_family_for_model(const std::string& name) {
   const std::string n = to_lower(name);
   if (n == "llava-1.5" || n == "llava") return PromptFamily::kLlavaV1;
   if (n == "llava-med") return PromptFamily::kLlavaMedMistral;
-  if (n == "qwen2-vl" || n == "qwen25-vl" || n == "lingshu") return PromptFamily::kQwen2VL;
   if (n == "gemma3" || n == "medgemma") return PromptFamily::kGemma3;
   if (n == "internvl3" || n == "internvl") return PromptFamily::kInternVL;
   if (n == "blip2-2.7b" || n == "blip2") return PromptFamily::kBlip2;
   if (n == "xraygpt") return PromptFamily::kXrayGPT;
   return std::nullopt;
-}
-
-int qwen2vl_image_token_count(int grid_t, int grid_h, int grid_w, int merge_size) {
-  MVB_CHECK(grid_t > 0 && grid_h > 0 && grid_w > 0 && merge_size > 0, "Qwen2-VL image grid must be positive, got ",
-            grid_t, "x", grid_h, "x", grid_w);
-  return grid_t * grid_h * grid_w / (merge_size * merge_size);
 }
 
 RenderedPrompt render_prompt(PromptFamily family, const std::string& question, const PromptOptions& o) {
@@ -100,18 +90,6 @@ RenderedPrompt render_prompt(PromptFamily family, const std::string& question, c
       p.image_token = o.with_image ? "<image>" : "";
       p.image_token_count = o.with_image ? 1 : 0;
       p.stop = {"</s>"};
-      break;
-    }
-    case PromptFamily::kQwen2VL: {
-      // Content order in qwen2_vl.py / qwen25_vl.py / lingshu.py: image, then text.
-      const std::string system = o.system_prompt.value_or(kQwenSystem);
-      const int n = o.image_tokens < 0 ? 1 : o.image_tokens;
-      p.text = "<|im_start|>system\n" + system + "<|im_end|>\n<|im_start|>user\n";
-      if (o.with_image) p.text += "<|vision_start|>" + repeat("<|image_pad|>", n) + "<|vision_end|>";
-      p.text += question + "<|im_end|>\n<|im_start|>assistant\n";
-      p.image_token = o.with_image ? "<|image_pad|>" : "";
-      p.image_token_count = o.with_image ? n : 0;
-      p.stop = {"<|im_end|>", "<|endoftext|>"};
       break;
     }
     case PromptFamily::kGemma3: {
