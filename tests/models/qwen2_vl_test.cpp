@@ -5,12 +5,16 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/io/files.h"
+#include "medvlmbench/io/safetensors.h"
 #include "medvlmbench/io/state_dict.h"
+#include "medvlmbench/models/model.h"
 #include "medvlmbench/models/qwen2_vl/config.h"
+#include "medvlmbench/models/qwen2_vl/model.h"
 #include "medvlmbench/models/qwen2_vl/processor.h"
 #include "medvlmbench/models/qwen2_vl/vision.h"
 #include "medvlmbench/nn/weights.h"
@@ -153,8 +157,6 @@ TEST_P(QwenFixture, VisionTowerMatchesGetImageFeatures) {
   std::cout << GetParam() << " image_embeds max |diff| " << worst << "\n";
 }
 
-INSTANTIATE_TEST_SUITE_P(Tiny, QwenFixture, ::testing::Values("qwen2_vl", "qwen2_5_vl"));
-
 TEST(Qwen2VLConfig, PublishedAndTransformers5LayoutsAgree) {
   for (const std::string kind : {"qwen2_vl", "qwen2_5_vl"}) {
     const std::string dir = fixture_dir(kind);
@@ -230,6 +232,137 @@ TEST(Qwen2VLVision, WindowIndexMatchesTransformersLayout) {
   const auto wi = qwen2_vl::vision_window_index({Grid{1, 4, 6}}, 2, 56, 14);
   EXPECT_EQ(ids_of(wi.index), (std::vector<int64_t>{0, 1, 3, 4, 2, 5}));
   EXPECT_EQ(wi.cu_seqlens, (std::vector<int64_t>{0, 16, 24}));
+}
+
+// ---------------------------------------------------------------- the models end to end (fp32, CPU)
+
+ModelSpec spec_for(const std::string& dir, const std::string& name, const nlohmann::json& options = {}) {
+  ModelSpec s;
+  s.name = name;
+  s.model_path = dir;
+  s.dtype = "fp32";
+  s.options = options.is_object() ? options : nlohmann::json::object();
+  return s;
+}
+
+GenerationRequest request_for(const nlohmann::json& c) {
+  GenerationRequest r;
+  r.prompt = c.at("prompt").get<std::string>();
+  for (const auto& p : c.at("images"))
+    r.images.push_back(ImageRef::file(io::join_path(source_dir(), p.get<std::string>())));
+  return r;
+}
+
+// The model a case runs on: Lingshu for its cases, the fetch limits as --min_pixels / --max_pixels.
+std::unique_ptr<qwen2_vl::QwenVlModel> model_for(const std::string& kind, const std::string& dir,
+                                                 const std::string& name, const nlohmann::json& c) {
+  if (name.rfind("lingshu", 0) == 0)
+    return std::make_unique<qwen2_vl::QwenVlModel>(spec_for(dir, "Lingshu"), qwen2_vl::Flavor::kLingshu);
+  nlohmann::json options = nlohmann::json::object();
+  for (const char* k : {"min_pixels", "max_pixels"})
+    if (c.at("fetch").contains(k)) options[k] = c.at("fetch").at(k);
+  const bool v25 = kind == "qwen2_5_vl";
+  return std::make_unique<qwen2_vl::QwenVlModel>(spec_for(dir, v25 ? "Qwen25-VL" : "Qwen2-VL", options),
+                                                 v25 ? qwen2_vl::Flavor::kQwen25VL : qwen2_vl::Flavor::kQwen2VL);
+}
+
+// Logits of one case against transformers' (the whole prompt for "vqa", the last position otherwise).
+double logits_diff(qwen2_vl::QwenVlModel& model, const qwen2_vl::QwenVlModel::Input& in, const ExpectedOutputs& e,
+                   const std::string& name) {
+  const at::Tensor ours = model.forward_logits(in);
+  const at::Tensor lib = e.output(name + ".logits");
+  return lib.dim() == 3 ? max_abs_diff(ours, lib[0]) : max_abs_diff(ours[-1], lib[0]);
+}
+
+TEST_P(QwenFixture, ForwardLogitsAndGeneratedIdsMatchTransformers) {
+  const std::string kind = GetParam(), dir = fixture_dir(kind);
+  const nlohmann::json fx = io::read_json(io::join_path(dir, "fixture.json"));
+  const ExpectedOutputs e = read_expected(dir);
+  const auto tok = text::load_tokenizer(dir);
+  double worst = 0;
+  for (const auto& [name, c] : fx.at("cases").items()) {
+    SCOPED_TRACE(name);
+    auto model = model_for(kind, dir, name, c);
+    GenerationRequest r = request_for(c);
+    const auto in = model->process(r);
+    EXPECT_EQ(in.input_ids, ids_of(e.input(name + ".input_ids")));
+    const double d = logits_diff(*model, in, e, name);
+    worst = std::max(worst, d);
+    EXPECT_LE(d, 1e-4);
+    // generate(max_new_tokens=32) with the generation_config in force (sampling with top_k 1 after the
+    // repetition penalty over the prompt's ids, image pads included).
+    r.max_new_tokens = 32;
+    const std::vector<int64_t> ids = model->generate_ids(r);
+    EXPECT_EQ(ids, ids_of(e.output(name + ".generated_ids")));
+    std::vector<int32_t> ids32(ids.begin(), ids.end());
+    std::string answer = tok->decode(ids32, true, false);
+    answer.erase(0, answer.find_first_not_of(" \t\n\r"));
+    answer.erase(answer.find_last_not_of(" \t\n\r") + 1);
+    EXPECT_EQ(answer, c.at("answer").get<std::string>());
+  }
+  std::cout << kind << " logits max |diff| " << worst << "\n";
+}
+
+// The Hub layout: model.layers.* / visual.* / lm_head.* beside a transformers-4 style config.json.
+TEST_P(QwenFixture, PublishedLayoutLoadsToTheSameLogits) {
+  const std::string kind = GetParam(), dir = fixture_dir(kind);
+  TempDir tmp;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) {
+    const std::string n = f.path().filename().string();
+    if (f.is_regular_file() && n != "config.json" && n != "model.safetensors" && n != "expected.safetensors")
+      std::filesystem::copy_file(f.path(), tmp / n);
+  }
+  std::filesystem::copy_file(io::join_path(dir, "published/config.json"), tmp / "config.json");
+  const io::StateDict sd = io::StateDict::open(io::join_path(dir, "model.safetensors"));
+  std::vector<std::pair<std::string, at::Tensor>> renamed;
+  for (const auto& n : sd.names()) {
+    std::string h = n;
+    if (h.rfind("model.language_model.", 0) == 0) h = "model." + h.substr(21);
+    if (h.rfind("model.visual.", 0) == 0) h = h.substr(6);
+    renamed.emplace_back(h, sd.get(n));
+  }
+  io::write_safetensors(tmp / "model.safetensors", renamed);
+  const nlohmann::json fx = io::read_json(io::join_path(dir, "fixture.json"));
+  const ExpectedOutputs e = read_expected(dir);
+  auto model = model_for(kind, tmp.path(), "vqa", fx.at("cases").at("vqa"));
+  const auto in = model->process(request_for(fx.at("cases").at("vqa")));
+  EXPECT_LE(logits_diff(*model, in, e, "vqa"), 1e-4);
+}
+
+INSTANTIATE_TEST_SUITE_P(Tiny, QwenFixture, ::testing::Values("qwen2_vl", "qwen2_5_vl"));
+
+TEST(Qwen2VLModel, RegistryAndClearErrors) {
+  for (const char* n : {"Qwen2-VL", "Qwen25-VL", "Lingshu"}) {
+    const auto* entry = model_registry().find(n);
+    ASSERT_NE(entry, nullptr) << n;
+    EXPECT_EQ(entry->family, "generative");
+    EXPECT_EQ(entry->tasks, (std::vector<std::string>{"vqa", "caption"}));
+  }
+  // A Qwen2.5-VL folder under the Qwen2-VL name (and the reverse) says which name to use.
+  EXPECT_THROW(qwen2_vl::QwenVlModel(spec_for(fixture_dir("qwen2_5_vl"), "Qwen2-VL"), qwen2_vl::Flavor::kQwen2VL),
+               UsageError);
+  EXPECT_THROW(qwen2_vl::QwenVlModel(spec_for(fixture_dir("qwen2_vl"), "Lingshu"), qwen2_vl::Flavor::kLingshu),
+               UsageError);
+  EXPECT_THROW(qwen2_vl::QwenVlModel(spec_for("/nonexistent", "Qwen2-VL"), qwen2_vl::Flavor::kQwen2VL), UsageError);
+  EXPECT_THROW(qwen2_vl::QwenVlModel(spec_for(fixture_dir("qwen2_vl"), "Qwen2-VL", {{"max_pixels", "lots"}}),
+                                     qwen2_vl::Flavor::kQwen2VL),
+               UsageError);
+  // Lingshu's defaults: 128 new tokens, the checkpoint's sampling settings; a request overrides them.
+  qwen2_vl::QwenVlModel lingshu(spec_for(fixture_dir("qwen2_5_vl"), "Lingshu"), qwen2_vl::Flavor::kLingshu);
+  GenerationRequest r;
+  auto g = lingshu.generation_config(r);
+  EXPECT_EQ(g.max_new_tokens, 128);
+  EXPECT_TRUE(g.do_sample);
+  EXPECT_EQ(g.top_k, 1);
+  EXPECT_DOUBLE_EQ(g.repetition_penalty, 1.05);
+  r.max_new_tokens = 7;
+  r.temperature = 0.0;
+  g = lingshu.generation_config(r);
+  EXPECT_EQ(g.max_new_tokens, 7);
+  EXPECT_FALSE(g.do_sample);
+  qwen2_vl::QwenVlModel qwen(spec_for(fixture_dir("qwen2_vl"), "Qwen2-VL"), qwen2_vl::Flavor::kQwen2VL);
+  EXPECT_EQ(qwen.generation_config(GenerationRequest{}).max_new_tokens, 512);
+  EXPECT_EQ(lingshu.image_config().resized_height, 224);
 }
 
 }  // namespace
