@@ -292,7 +292,7 @@ TEST_P(QwenFixture, ForwardLogitsAndGeneratedIdsMatchTransformers) {
     // generate(max_new_tokens=32) with the generation_config in force (sampling with top_k 1 after the
     // repetition penalty over the prompt's ids, image pads included).
     r.max_new_tokens = 32;
-    const std::vector<int64_t> ids = model->generate_ids(r);
+    const std::vector<int64_t> ids = model->generate_ids({r}).at(0);
     EXPECT_EQ(ids, ids_of(e.output(name + ".generated_ids")));
     std::vector<int32_t> ids32(ids.begin(), ids.end());
     std::string answer = tok->decode(ids32, true, false);
@@ -301,6 +301,25 @@ TEST_P(QwenFixture, ForwardLogitsAndGeneratedIdsMatchTransformers) {
     EXPECT_EQ(answer, c.at("answer").get<std::string>());
   }
   std::cout << kind << " logits max |diff| " << worst << "\n";
+}
+
+// A left-padded batch (prompts of different lengths, one and two images) gives each request the ids
+// transformers generates for it alone: M-RoPE positions and the repetition penalty per row.
+TEST_P(QwenFixture, LeftPaddedBatchEqualsOneByOne) {
+  const std::string kind = GetParam(), dir = fixture_dir(kind);
+  const nlohmann::json fx = io::read_json(io::join_path(dir, "fixture.json"));
+  const ExpectedOutputs e = read_expected(dir);
+  auto model = model_for(kind, dir, "vqa", fx.at("cases").at("vqa"));
+  std::vector<GenerationRequest> batch;
+  const std::vector<std::string> names = {"caption", "multi", "vqa"};
+  for (const auto& n : names) {
+    batch.push_back(request_for(fx.at("cases").at(n)));
+    batch.back().max_new_tokens = 32;
+  }
+  const auto ids = model->generate_ids(batch);
+  ASSERT_EQ(ids.size(), names.size());
+  for (size_t i = 0; i < names.size(); ++i)
+    EXPECT_EQ(ids[i], ids_of(e.output(names[i] + ".generated_ids"))) << names[i];
 }
 
 // The Hub layout: model.layers.* / visual.* / lm_head.* beside a transformers-4 style config.json.

@@ -230,12 +230,19 @@ nn::GenerationConfig QwenVlModel::generation_config(const GenerationRequest& req
   return g;
 }
 
-std::vector<int64_t> QwenVlModel::generate_ids(const GenerationRequest& request) {
-  const Input in = process(request);
+std::vector<std::vector<int64_t>> QwenVlModel::generate_ids(const std::vector<GenerationRequest>& requests) {
+  MVB_CHECK(!requests.empty(), "generate_ids of no requests");
+  std::vector<nn::MultimodalInput> inputs;
   nn::GenerateOptions o;
-  o.seeds = {request.seed};
-  const auto out = nn::generate(*backend_, {in.chunks}, generation_config(request), o);
-  return out.at(0).ids;
+  for (const auto& r : requests) {
+    inputs.push_back(process(r).chunks);
+    o.seeds.push_back(r.seed);
+  }
+  // One decoding setting per batch: the engine takes one config (the runner batches like requests).
+  const auto out = nn::generate(*backend_, inputs, generation_config(requests.front()), o);
+  std::vector<std::vector<int64_t>> ids;
+  for (const auto& s : out) ids.push_back(s.ids);
+  return ids;
 }
 
 namespace {

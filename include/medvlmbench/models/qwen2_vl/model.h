@@ -45,8 +45,9 @@ class QwenVlModel : public LocalVlm {
   Input process(const GenerationRequest& request);
   // Teacher-forced logits over the whole prompt, [L, vocab] float32 (transformers' forward()).
   at::Tensor forward_logits(const Input& input);
-  // The generated ids of one request (new tokens only), by the same engine generate() runs.
-  std::vector<int64_t> generate_ids(const GenerationRequest& request);
+  // The generated ids (new tokens only) of requests run as one left-padded batch, by the same engine
+  // generate() runs.
+  std::vector<std::vector<int64_t>> generate_ids(const std::vector<GenerationRequest>& requests);
   nn::GenerationConfig generation_config(const GenerationRequest& request) const override;
 
   const Config& config() const { return cfg_; }
