@@ -350,6 +350,23 @@ TEST_P(QwenFixture, PublishedLayoutLoadsToTheSameLogits) {
 
 INSTANTIATE_TEST_SUITE_P(Tiny, QwenFixture, ::testing::Values("qwen2_vl", "qwen2_5_vl"));
 
+// bf16 (the reference's dtype for the 7B checkpoints) runs the same code path: vision in bf16 with fp32
+// rotary and softmax, the decoder in bf16; logits stay near transformers' fp32 ones.
+TEST(Qwen2VLModel, Bf16StaysNearFp32) {
+  const std::string dir = fixture_dir("qwen2_5_vl");
+  const nlohmann::json fx = io::read_json(io::join_path(dir, "fixture.json"));
+  const ExpectedOutputs e = read_expected(dir);
+  ModelSpec spec = spec_for(dir, "Qwen25-VL");
+  spec.dtype = "bf16";
+  qwen2_vl::QwenVlModel model(spec, qwen2_vl::Flavor::kQwen25VL);
+  const auto in = model.process(request_for(fx.at("cases").at("vqa")));
+  EXPECT_EQ(in.chunks[1].embeds.scalar_type(), at::kBFloat16);
+  const at::Tensor lib = e.output("vqa.logits")[0];
+  const double d = logits_diff(model, in, e, "vqa");
+  std::cout << "bf16 logits max |diff| " << d << " (logits max |value| " << lib.abs().max().item<double>() << ")\n";
+  EXPECT_LE(d, 0.05 * lib.abs().max().item<double>());
+}
+
 TEST(Qwen2VLModel, RegistryAndClearErrors) {
   for (const char* n : {"Qwen2-VL", "Qwen25-VL", "Lingshu"}) {
     const auto* entry = model_registry().find(n);
