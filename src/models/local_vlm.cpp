@@ -98,7 +98,7 @@ std::vector<GenerationResult> LocalVlm::generate(const std::vector<GenerationReq
     for (size_t k = 0; k < members.size(); ++k) {
       const size_t i = members[k];
       GenerationResult& r = results[i];
-      r.text = cut_at_stop_strings(decode_answer(out[k].ids), cfg.stop_strings);
+      r.text = trim(cut_at_stop_strings(decode_answer(out[k].ids), cfg.stop_strings));
       r.prompt_tokens = out[k].prompt_tokens;
       r.completion_tokens = static_cast<int64_t>(out[k].ids.size());
       // Batched generation: a sample's latency is the wall time of the batch it ran in.
