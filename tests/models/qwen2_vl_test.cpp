@@ -322,6 +322,36 @@ TEST_P(QwenFixture, LeftPaddedBatchEqualsOneByOne) {
     EXPECT_EQ(ids[i], ids_of(e.output(names[i] + ".generated_ids"))) << names[i];
 }
 
+// The GenerativeModel API the runner calls (LocalVlm::generate): answers decoded as the reference
+// decodes them (skip_special_tokens, no clean-up, stripped), prompt and token counts in the row.
+TEST_P(QwenFixture, GenerateReturnsTheReferenceAnswers) {
+  const std::string kind = GetParam(), dir = fixture_dir(kind);
+  const nlohmann::json fx = io::read_json(io::join_path(dir, "fixture.json"));
+  const ExpectedOutputs e = read_expected(dir);
+  auto model = model_for(kind, dir, "vqa", fx.at("cases").at("vqa"));
+  std::vector<GenerationRequest> batch;
+  const std::vector<std::string> names = {"vqa", "caption", "multi"};
+  for (const auto& n : names) {
+    batch.push_back(request_for(fx.at("cases").at(n)));
+    batch.back().max_new_tokens = 32;
+  }
+  batch.push_back(request_for(fx.at("cases").at("vqa")));
+  batch.back().images = {ImageRef::file("/nonexistent/image.png")};  // that request alone fails
+  const auto out = model->generate(batch);
+  ASSERT_EQ(out.size(), batch.size());
+  for (size_t i = 0; i < names.size(); ++i) {
+    SCOPED_TRACE(names[i]);
+    const auto& c = fx.at("cases").at(names[i]);
+    EXPECT_EQ(out[i].error, "");
+    EXPECT_EQ(out[i].text, c.at("answer").get<std::string>());
+    EXPECT_EQ(out[i].prompt_tokens, e.input(names[i] + ".input_ids").size(1));
+    EXPECT_EQ(out[i].completion_tokens, c.at("new_tokens").get<int64_t>());
+    EXPECT_NE(out[i].extra.at("prompt").get<std::string>().find("<|im_start|>system\nYou are a helpful assistant."),
+              std::string::npos);
+  }
+  EXPECT_NE(out.back().error.find("/nonexistent/image.png"), std::string::npos) << out.back().error;
+}
+
 // The Hub layout: model.layers.* / visual.* / lm_head.* beside a transformers-4 style config.json.
 TEST_P(QwenFixture, PublishedLayoutLoadsToTheSameLogits) {
   const std::string kind = GetParam(), dir = fixture_dir(kind);
