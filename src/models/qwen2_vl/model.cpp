@@ -127,7 +127,7 @@ nlohmann::json QwenVlModel::describe() const {
       {"max_pixels", image_cfg_.fetch_max_pixels},
       {"resized", image_cfg_.resized_height > 0 ? nlohmann::json({image_cfg_.resized_height, image_cfg_.resized_width})
                                                 : nlohmann::json(nullptr)},
-      {"generation_config", gen_defaults_.to_json()},
+      {"generation_config", generation_config(GenerationRequest{}).to_json()},
       {"default_max_new_tokens", default_max_new_tokens_}};
 }
 
