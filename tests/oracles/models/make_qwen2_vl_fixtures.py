@@ -36,7 +36,7 @@ with the checkpoint's generation_config.json in force. expected.safetensors hold
   output.<c>.rope_delta      its mrope_position_deltas
   output.<c>.image_embeds    model.model.get_image_features(pixel_values, image_grid_thw).pooler_output
   output.<c>.logits          forward logits [1, L, V] (case "vqa"), else the last position's [1, V]
-                             (pixel_index is left out for lingshu_caption: the same resize as lingshu_vqa)
+                             (pixel_index is left out for the Lingshu cases: see run_case)
   output.<c>.generated_ids   generate(**inputs, max_new_tokens=32) new tokens
 and fixture.json holds each case's prompt text (apply_chat_template) and decoded answer.
 
@@ -275,7 +275,9 @@ def run_case(model, processor, lut, name, image_keys, prompt, fetch):
     new = out[0, inputs["input_ids"].shape[1]:]
     answer = processor.batch_decode(new[None], skip_special_tokens=True, clean_up_tokenization_spaces=False)[0]
     tensors_in = {f"{name}.input_ids": inputs["input_ids"], f"{name}.image_grid_thw": inputs["image_grid_thw"]}
-    if name != "lingshu_caption":  # (the same 224 x 224 resize as lingshu_vqa; kept out to keep the file small)
+    # Lingshu's 224 x 224 pixels (256 patches) are left out to keep the file small; the image-processor
+    # fixtures (tests/fixtures/vision/processors) hold the library's 224 x 224 fetch_image cases.
+    if not name.startswith("lingshu"):
         tensors_in[f"{name}.pixel_index"] = pixel_index(inputs["pixel_values"], lut)
     tensors_out = {f"{name}.position_ids": pos, f"{name}.rope_delta": delta,
                    f"{name}.image_embeds": torch.cat(list(feats), 0),
