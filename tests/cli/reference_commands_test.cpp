@@ -381,6 +381,7 @@ HelpFlags help_flags(const std::string& cmd) {
     if (p == std::string::npos || line.find_first_not_of(' ') != p) continue;
     // "  -h,--help" / "  --limit,--max_samples INT" / "  --deepspeed TEXT ..."
     std::string names = line.substr(p, line.find(' ', p) - p);
+    names = names.substr(0, names.find('{'));  // "--bf16{true}": a flag with an optional value
     std::istringstream ns(names);
     std::string n;
     while (std::getline(ns, n, ','))

@@ -89,7 +89,7 @@ def reference_md_names(path):
     eval_names = set(re.findall(r"`--([a-z_0-9]+)`", eval_part))
     fields = train_part[train_part.index("Custom fields and defaults:"):train_part.index("- Output dir")]
     train_names = set()
-    for item in re.split(r";|\n- ", fields.split(":", 1)[1]):
+    for item in re.split(r";|\.\s|\n- ", fields.split(":", 1)[1]):
         m = re.match(r"\s*-?\s*([a-z_0-9]+)\b", item)
         if m:
             train_names.add(m.group(1))
