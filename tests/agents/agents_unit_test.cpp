@@ -85,7 +85,7 @@ TEST(MdAgent, BasicAdvancedEmptyEvidenceAndModelError) {
   EXPECT_EQ(b.answer, "<out:primary_clinician#1>");
 
   // An empty earlier output leaves out the notes (`if evidence:`); the question is stripped with the prompt.
-  ScriptedCaller adv({{"triage_lead", ""}});
+  ScriptedCaller adv(std::map<std::string, std::string>{{"triage_lead", ""}});
   const AgentOutcome a = run_mdagent(adv, "Describe the lesion  ", "adaptive");
   EXPECT_EQ(a.mode, "advanced");
   ASSERT_EQ(adv.all.size(), 5u);
@@ -97,7 +97,7 @@ TEST(MdAgent, BasicAdvancedEmptyEvidenceAndModelError) {
   EXPECT_EQ(adv.all[4].role, "chief_moderator");
   EXPECT_EQ(a.answer, "<out:chief_moderator#1>");
 
-  ScriptedCaller err({{"medical_specialist", "__RAISE__"}});
+  ScriptedCaller err(std::map<std::string, std::string>{{"medical_specialist", "__RAISE__"}});
   const AgentOutcome e = run_mdagent(err, "What organ?", "intermediate");
   EXPECT_NE(e.error.find("medical_specialist"), std::string::npos);
   EXPECT_EQ(err.all.size(), 2u);  // stops at the failing role
@@ -271,7 +271,8 @@ TEST(UcAgent, NoRetriesIsTheReferenceLoop) {
 
 TEST(UcAgent, LeaderFailuresFallBack) {
   const std::map<std::string, std::string> split = {{"level1_expert1", reply("yes/no", "yes")},
-                                                    {"level1_expert2", reply("yes/no", "no")}};
+                                                    {"level1_expert2", reply("yes/no", "no")},
+                                                    {"level3_leader_final", reply("yes/no", "no")}};
   auto with = [&](const std::string& leader) {
     auto s = split;
     s["level3_leader"] = leader;
@@ -294,6 +295,7 @@ TEST(UcAgent, LeaderFailuresFallBack) {
   // Expert 0 is index -1: the last answer (Python indexing).
   auto [o4, calls4] = with("@ To Expert 0: a?\n@ To Expert 1: b?");
   EXPECT_FALSE(o4.fallback);
+  EXPECT_EQ(o4.answer, "no");
   EXPECT_TRUE(o4.trace.contains("level3_rebuttal_no"));
   EXPECT_TRUE(o4.trace.contains("level3_rebuttal_yes"));
 }
