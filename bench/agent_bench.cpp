@@ -9,7 +9,10 @@
 // times and the ratio (goal: >= 10x).
 //
 //   ninja bench_agent_bench && ./bench_agent_bench [questions=100] [latency_ms=200] [ucagent|mdagent]
+#include <arpa/inet.h>
 #include <httplib.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <chrono>
@@ -32,16 +35,38 @@ std::string reply(const std::string& type, const std::string& answer) {
   return "#Question Type: " + type + "\n#Reasoning: The image shows it.\n#Answer: " + answer;
 }
 
-// The reply for one request, by role (read from the prompt) and seed (the two experts differ).
-std::string answer_for(const std::string& prompt, int64_t seed) {
+// The reply for one request, by role (read from the prompt). The two experts of an open question
+// disagree: the first of the two identical requests to arrive gets "liver", the second "lung".
+std::mutex seen_mu;
+std::map<std::string, int> seen;
+std::string answer_for(const std::string& prompt) {
   auto has = [&](const char* s) { return prompt.find(s) != std::string::npos; };
   if (has("You are acting as the")) return "Team notes.";
-  if (has("[Core Identity] You are a professional"))
-    return has("with yes or no") ? reply("yes/no", "yes") : reply("open", seed % 2 ? "lung" : "liver");
+  if (has("[Core Identity] You are a professional")) {
+    if (has("with yes or no")) return reply("yes/no", "yes");
+    std::lock_guard<std::mutex> lock(seen_mu);
+    return reply("open", seen[prompt]++ % 2 ? "lung" : "liver");
+  }
   if (has("authoritative senior")) return reply("yes/no", "yes");
   if (has("Lead Adjudicator")) return "@ To Expert 1: a?\n@ To Expert 2: b?";
   if (has("[Task 2]")) return reply("open", "lung");
   return "Noted.";
+}
+
+// cpp-httplib listens with a backlog of 5 (CPPHTTPLIB_LISTEN_BACKLOG, fixed in the shared library):
+// a stage that opens 200 connections at once would then wait on SYN retransmits (1 s, 3 s) as no
+// real server (vLLM, SGLang: backlog >= 2048) makes it. Linux lets listen() be called again on the
+// listening socket to raise the backlog; find it by its port.
+void widen_listen_backlog(int port) {
+  for (int fd = 3; fd < 1024; ++fd) {
+    sockaddr_in addr{};
+    socklen_t len = sizeof(addr);
+    int listening = 0;
+    socklen_t ilen = sizeof(listening);
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 || addr.sin_family != AF_INET) continue;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &ilen) != 0 || !listening) continue;
+    if (ntohs(addr.sin_port) == port) ::listen(fd, 4096);
+  }
 }
 
 }  // namespace
@@ -59,15 +84,15 @@ int main(int argc, char** argv) {
     std::this_thread::sleep_for(std::chrono::milliseconds(latency_ms));
     const auto body = nlohmann::json::parse(req.body);
     const std::string prompt = body["messages"][0]["content"][0]["text"];
-    // Without a seed in the body (greedy calls), odd/even cannot matter.
-    const int64_t seed = body.value("seed", int64_t{0});
     const nlohmann::json reply_body = {
-        {"choices", {{{"message", {{"role", "assistant"}, {"content", answer_for(prompt, seed)}}}, {"finish_reason", "stop"}}}},
+        {"choices",
+         {{{"message", {{"role", "assistant"}, {"content", answer_for(prompt)}}}, {"finish_reason", "stop"}}}},
         {"usage", {{"prompt_tokens", 300}, {"completion_tokens", 40}}}};
     ++served;
     res.set_content(reply_body.dump(), "application/json");
   });
   const int port = svr.bind_to_any_port("127.0.0.1");
+  widen_listen_backlog(port);
   std::thread server([&] { svr.listen_after_bind(); });
   while (!svr.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
 
@@ -85,13 +110,13 @@ int main(int argc, char** argv) {
                                 : "Which organ shows finding " + std::to_string(i) + "?";
     jobs.push_back({q, {mvb::ImageRef::file(dir + "/img.png")}, static_cast<uint64_t>(i)});
   }
-  const mvb::agents::AgentFn agent = usage == "mdagent"
-                                         ? mvb::agents::AgentFn([](mvb::agents::Caller& c, const mvb::agents::AgentJob& j) {
-                                             return mvb::agents::run_mdagent(c, j.qs, "intermediate");
-                                           })
-                                         : mvb::agents::AgentFn([](mvb::agents::Caller& c, const mvb::agents::AgentJob& j) {
-                                             return mvb::agents::run_ucagent(c, j.qs, {});
-                                           });
+  const mvb::agents::AgentFn agent =
+      usage == "mdagent" ? mvb::agents::AgentFn([](mvb::agents::Caller& c, const mvb::agents::AgentJob& j) {
+        return mvb::agents::run_mdagent(c, j.qs, "intermediate");
+      })
+                         : mvb::agents::AgentFn([](mvb::agents::Caller& c, const mvb::agents::AgentJob& j) {
+                             return mvb::agents::run_ucagent(c, j.qs, {});
+                           });
   auto make_model = [&](int concurrency) {
     mvb::ModelSpec spec;
     spec.name = "openai-compatible";
@@ -113,13 +138,25 @@ int main(int argc, char** argv) {
   const auto res = mvb::agents::run_agent_batch(*gen, jobs, agent, {}, &st);
   const double batched_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   int64_t calls = 0, failed = 0;
+  std::map<int, std::pair<double, double>> stage_latency;  // stage -> (max, sum)
+  std::map<int, int> stage_n;
   for (const auto& r : res) {
     calls += static_cast<int64_t>(r.steps.size());
+    for (const auto& s : r.steps) {
+      auto& sl = stage_latency[s.stage];
+      sl.first = std::max(sl.first, s.latency_s);
+      sl.second += s.latency_s;
+      ++stage_n[s.stage];
+    }
     failed += !r.outcome.error.empty() || r.outcome.fallback;
   }
   std::printf("%-10s %8.2f s  %5lld calls in %lld generate() calls (%lld stages), %lld failed/fallback\n", "batched",
               batched_s, static_cast<long long>(calls), static_cast<long long>(st.generate_calls),
               static_cast<long long>(st.stages), static_cast<long long>(failed));
+
+  for (const auto& [stage, sl] : stage_latency)
+    std::printf("  stage %d: %d requests, request latency max %.3f s, mean %.3f s\n", stage, stage_n[stage], sl.first,
+                sl.second / stage_n[stage]);
 
   // The reference's order: one sample after another, one call at a time.
   auto seq_model = make_model(1);

@@ -88,7 +88,8 @@ class AgentRunner : public UsageRunner {
     while (more && !cancel_requested()) {
       batch.clear();
       Sample s;
-      while (static_cast<int>(batch.size()) < batch_size && (more = ctx.samples->next(s))) batch.push_back(std::move(s));
+      while (static_cast<int>(batch.size()) < batch_size && (more = ctx.samples->next(s)))
+        batch.push_back(std::move(s));
       if (batch.empty()) break;
       std::vector<AgentJob> jobs;
       std::vector<int> job_of(batch.size(), -1);
@@ -109,7 +110,10 @@ class AgentRunner : public UsageRunner {
         if (r.outcome.cancelled) continue;  // no row: --resume redoes the whole sample
         nlohmann::json row = make_row(ctx, sample, jobs[static_cast<size_t>(job_of[b])].qs, r, price);
         calls += static_cast<int64_t>(r.steps.size());
-        if (!r.outcome.error.empty()) ++errors; else ++rows;
+        if (!r.outcome.error.empty())
+          ++errors;
+        else
+          ++rows;
         ctx.sink->write(row);
       }
       ctx.sink->checkpoint();
@@ -117,15 +121,13 @@ class AgentRunner : public UsageRunner {
     }
     progress.finish();
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    nlohmann::json stats = {{"batch_size", batch_size},
-                            {"predictions", rows},
-                            {"errors", errors},
-                            {"agent",
-                             {{"usage", usage_},
-                              {"calls", calls},
-                              {"generate_calls", driver.generate_calls},
-                              {"stages", driver.stages}}},
-                            {"wall_s", wall}};
+    nlohmann::json stats = {
+        {"batch_size", batch_size},
+        {"predictions", rows},
+        {"errors", errors},
+        {"agent",
+         {{"usage", usage_}, {"calls", calls}, {"generate_calls", driver.generate_calls}, {"stages", driver.stages}}},
+        {"wall_s", wall}};
     const nlohmann::json described = ctx.model->describe();
     if (described.contains("api_usage")) stats["api_usage"] = described["api_usage"];
     ctx.stats.update(stats);
@@ -148,10 +150,8 @@ class AgentRunner : public UsageRunner {
       prompt_tokens += std::max<int64_t>(0, s.prompt_tokens);
       completion_tokens += std::max<int64_t>(0, s.completion_tokens);
     }
-    nlohmann::json agent = {{"name", usage_},
-                            {"calls", r.steps.size()},
-                            {"unused_calls", o.unused_calls.size()},
-                            {"steps", steps}};
+    nlohmann::json agent = {
+        {"name", usage_}, {"calls", r.steps.size()}, {"unused_calls", o.unused_calls.size()}, {"steps", steps}};
     if (usage_ == "mdagent") {
       agent["mode"] = o.mode;
     } else {
@@ -199,8 +199,8 @@ class AgentRunner : public UsageRunner {
 };
 
 UsageEntry agent_entry(const std::string& usage, const std::string& task, const std::string& description) {
-  return UsageEntry{usage, task, "agent", {"generative"}, description,
-                    [usage, task] { return std::make_unique<AgentRunner>(usage, task); }};
+  return UsageEntry{usage,          task,        "agent",
+                    {"generative"}, description, [usage, task] { return std::make_unique<AgentRunner>(usage, task); }};
 }
 
 constexpr const char* kMdDescription =

@@ -167,8 +167,9 @@ std::vector<AgentJobResult> run_agent_batch(GenerativeModel& model, const std::v
     std::vector<GenerationResult> generated(requests.size());
     const bool stop = fatal || cancel_requested();
     if (!stop) {
-      const size_t chunk = options.max_requests_per_generate > 0 ? static_cast<size_t>(options.max_requests_per_generate)
-                                                                  : requests.size();
+      const size_t chunk = options.max_requests_per_generate > 0
+                               ? static_cast<size_t>(options.max_requests_per_generate)
+                               : requests.size();
       try {
         for (size_t b = 0; b < requests.size(); b += chunk) {
           std::vector<GenerationRequest> part(requests.begin() + b,

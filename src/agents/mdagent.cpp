@@ -33,14 +33,13 @@ std::string resolve_mdagent_mode(const std::string& qs, const std::string& reque
   const std::u32string q = pyre::u32(question);
   if (question.rfind("answer the following question about the image with yes or no", 0) == 0) return "basic";
   for (size_t i = 0; i < q.size(); ++i)
-    if (pyre::word_boundary(q, i) && pyre::match_ci(q, i, "yes or no") && pyre::word_boundary(q, i + 9))
-      return "basic";
+    if (pyre::word_boundary(q, i) && pyre::match_ci(q, i, "yes or no") && pyre::word_boundary(q, i + 9)) return "basic";
   for (const char* verb : {"is", "are", "does", "do", "can", "could", "was", "were", "has", "have"})
     if (starts_with_word(q, verb)) return "basic";
 
-  static const std::array<const char*, 9> kAdvanced = {
-      "why", "explain", "describe", "evidence", "differential", "most likely diagnosis", "best next", "how many",
-      "comparison"};
+  static const std::array<const char*, 9> kAdvanced = {"why",       "explain",      "describe",
+                                                       "evidence",  "differential", "most likely diagnosis",
+                                                       "best next", "how many",     "comparison"};
   if (token_count >= 18) return "advanced";
   for (const char* m : kAdvanced)
     if (question.find(m) != std::string::npos) return "advanced";
@@ -51,7 +50,8 @@ std::string mdagent_prompt(const std::string& role, const std::string& task, con
                            const std::string& evidence) {
   std::string prompt = "You are acting as the " + role + " in a medical multi-agent team.";
   prompt += "\n\nUse only the provided image and question.";
-  prompt += "\n\nIf the image is uncertain or insufficient, say so briefly and still provide the best supported answer.";
+  prompt +=
+      "\n\nIf the image is uncertain or insufficient, say so briefly and still provide the best supported answer.";
   prompt += "\n\nTask: " + task;
   prompt += "\n\nQuestion: " + qs;
   if (!evidence.empty()) prompt += "\n\nPrior team notes:\n" + evidence;  // `if evidence:`
@@ -106,16 +106,18 @@ AgentOutcome run_roles(Caller& caller, const std::string& qs, const std::string&
 AgentOutcome run_mdagent(Caller& caller, const std::string& qs, const std::string& requested_mode) {
   const std::string mode = resolve_mdagent_mode(qs, requested_mode);
   if (mode == "basic") {
-    return run_roles(caller, qs, mode,
-                     {{"primary clinician", "Answer the question directly and concisely. Return only the final answer."}},
-                     [](size_t, const std::vector<std::string>&) { return std::string(); });
+    return run_roles(
+        caller, qs, mode,
+        {{"primary clinician", "Answer the question directly and concisely. Return only the final answer."}},
+        [](size_t, const std::vector<std::string>&) { return std::string(); });
   }
   if (mode == "advanced") {
     return run_roles(
         caller, qs, mode,
         {{"triage lead", "Break the problem into 2-4 short subproblems needed to answer the question."},
          {"visual examiner", "Summarize the clinically relevant visual findings that matter for the question."},
-         {"differential diagnostician", "Propose the best answer and key alternatives, grounded in the image and notes."},
+         {"differential diagnostician",
+          "Propose the best answer and key alternatives, grounded in the image and notes."},
          {"quality reviewer", "Identify weak points in the proposed answer and state whether it should be revised."},
          {"chief moderator", "Return only the final answer. Keep it concise and directly answer the question."}},
         [](size_t i, const std::vector<std::string>& o) -> std::string {
@@ -127,11 +129,11 @@ AgentOutcome run_mdagent(Caller& caller, const std::string& qs, const std::strin
             case 2:
               return "[triage plan]\n" + o[0] + "\n\n[visual findings]\n" + o[1];
             case 3:
-              return "[triage plan]\n" + o[0] + "\n\n[visual findings]\n" + o[1] + "\n\n[differential diagnostician]\n" +
-                     o[2];
+              return "[triage plan]\n" + o[0] + "\n\n[visual findings]\n" + o[1] +
+                     "\n\n[differential diagnostician]\n" + o[2];
             default:
-              return "[triage plan]\n" + o[0] + "\n\n[visual findings]\n" + o[1] + "\n\n[differential diagnostician]\n" +
-                     o[2] + "\n\n[quality reviewer]\n" + o[3];
+              return "[triage plan]\n" + o[0] + "\n\n[visual findings]\n" + o[1] +
+                     "\n\n[differential diagnostician]\n" + o[2] + "\n\n[quality reviewer]\n" + o[3];
           }
         });
   }
@@ -139,7 +141,8 @@ AgentOutcome run_mdagent(Caller& caller, const std::string& qs, const std::strin
   return run_roles(
       caller, qs, mode,
       {{"visual examiner", "List the most relevant visual findings for answering the question. Keep it short."},
-       {"medical specialist", "Use the image and the prior team notes to propose the best answer with a short rationale."},
+       {"medical specialist",
+        "Use the image and the prior team notes to propose the best answer with a short rationale."},
        {"skeptical reviewer",
         "Check the proposed answer for mistakes, unsupported claims, or better alternatives. Be concise."},
        {"moderator", "Synthesize the team discussion and return only the final answer in a concise form."}},

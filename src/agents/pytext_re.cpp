@@ -11,15 +11,15 @@ bool py_word_char(char32_t c) {
   if (c <= 0xBF)
     return c == 0xAA || c == 0xB2 || c == 0xB3 || c == 0xB5 || c == 0xB9 || c == 0xBA || c == 0xBC || c == 0xBD ||
            c == 0xBE;
-  if (c == 0xD7 || c == 0xF7) return false;                     // × ÷
-  if (c >= 0x0300 && c <= 0x036F) return false;                 // combining marks (str.isalnum() is False)
-  if (c >= 0x2000 && c <= 0x206F) return false;                 // general punctuation (– — ’ “ • …)
-  if (c >= 0x20A0 && c <= 0x20CF) return false;                 // currency
-  if (c >= 0x2190 && c <= 0x23FF) return false;                 // arrows, maths operators, technical
-  if (c >= 0x2500 && c <= 0x2BFF) return false;                 // box drawing, shapes, dingbats, symbols
-  if (c >= 0x2E00 && c <= 0x2E7F) return false;                 // supplemental punctuation
+  if (c == 0xD7 || c == 0xF7) return false;                           // × ÷
+  if (c >= 0x0300 && c <= 0x036F) return false;                       // combining marks (str.isalnum() is False)
+  if (c >= 0x2000 && c <= 0x206F) return false;                       // general punctuation (– — ’ “ • …)
+  if (c >= 0x20A0 && c <= 0x20CF) return false;                       // currency
+  if (c >= 0x2190 && c <= 0x23FF) return false;                       // arrows, maths operators, technical
+  if (c >= 0x2500 && c <= 0x2BFF) return false;                       // box drawing, shapes, dingbats, symbols
+  if (c >= 0x2E00 && c <= 0x2E7F) return false;                       // supplemental punctuation
   if (c >= 0x3000 && c <= 0x303F) return c == 0x3005 || c == 0x3007;  // CJK punctuation (々 〇 are alnum)
-  if (c >= 0xFE30 && c <= 0xFE4F) return false;                 // CJK compatibility forms
+  if (c >= 0xFE30 && c <= 0xFE4F) return false;                       // CJK compatibility forms
   if ((c >= 0xFF00 && c <= 0xFF0F) || (c >= 0xFF1A && c <= 0xFF20) || (c >= 0xFF3B && c <= 0xFF40) ||
       (c >= 0xFF5B && c <= 0xFF65))
     return false;  // fullwidth punctuation

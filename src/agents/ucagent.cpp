@@ -323,10 +323,10 @@ class UcAgentRun {
   // Steps with a format check and retries, asked together; results read in the given order. Returns
   // each step's last response and its parse. `validate` returns the validation error, if any.
   template <class Parse>
-  std::vector<std::pair<std::string, Parse>> checked_steps(const std::vector<std::string>& roles,
-                                                           const std::string& prompt, double temperature,
-                                                           const std::function<Parse(const std::string&)>& parse,
-                                                           const std::function<std::optional<std::string>(const Parse&)>& err) {
+  std::vector<std::pair<std::string, Parse>> checked_steps(
+      const std::vector<std::string>& roles, const std::string& prompt, double temperature,
+      const std::function<Parse(const std::string&)>& parse,
+      const std::function<std::optional<std::string>(const Parse&)>& err) {
     const size_t n = roles.size();
     std::vector<std::vector<CallResult>> results(n);
     std::vector<bool> finished(n, false);  // valid, or a model error, or out of attempts

@@ -6,7 +6,9 @@
 namespace mvb {
 namespace {
 
-nlohmann::json rate(int64_t hits, int64_t n) { return n > 0 ? nlohmann::json(double(hits) / n) : nlohmann::json(nullptr); }
+nlohmann::json rate(int64_t hits, int64_t n) {
+  return n > 0 ? nlohmann::json(double(hits) / n) : nlohmann::json(nullptr);
+}
 
 }  // namespace
 
@@ -56,10 +58,10 @@ nlohmann::json agent_summary(const std::vector<nlohmann::json>& rows) {
                       {"calls", calls},
                       {"calls_per_sample", double(calls) / samples},
                       {"unused_calls", unused},
-                      {"prompt_tokens_per_sample", token_rows ? nlohmann::json(double(prompt_tokens) / token_rows)
-                                                              : nlohmann::json(nullptr)},
-                      {"completion_tokens_per_sample", token_rows ? nlohmann::json(double(completion_tokens) / token_rows)
-                                                                  : nlohmann::json(nullptr)},
+                      {"prompt_tokens_per_sample",
+                       token_rows ? nlohmann::json(double(prompt_tokens) / token_rows) : nlohmann::json(nullptr)},
+                      {"completion_tokens_per_sample",
+                       token_rows ? nlohmann::json(double(completion_tokens) / token_rows) : nlohmann::json(nullptr)},
                       {"cost_per_sample_usd", cost_known ? nlohmann::json(cost / samples) : nlohmann::json(nullptr)}};
   if (!modes.empty()) s["mode_counts"] = modes;
   if (!levels.empty()) s["level_counts"] = levels;

@@ -26,7 +26,8 @@ json uc(const std::string& name, const std::string& qs, int max_retry, json scri
 
 json scenarios() {
   const std::string yn = "Answer the following question about the image with yes or no. Is there a mass?";
-  const std::string mc = "Which finding is present?\nA. effusion\nB. nodule\nC. pneumothorax\nAnswer with the option's letter.";
+  const std::string mc =
+      "Which finding is present?\nA. effusion\nB. nodule\nC. pneumothorax\nAnswer with the option's letter.";
   const json split = {{"level1_expert1", reply("yes/no", "Yes.")}, {"level1_expert2", reply("yes/no", "no")}};
   auto with = [](json base, json extra) {
     base.update(extra);
@@ -47,17 +48,20 @@ json scenarios() {
   s.push_back(md("md-error", "What organ?", "intermediate", {{"skeptical_reviewer", "__RAISE__"}}));
   for (int max_retry : {1, 2}) {
     const std::string r = "-r" + std::to_string(max_retry);
-    s.push_back(uc("uc-verified" + r, yn,
-                   max_retry, {{"level1_expert1", reply("yes/no", "Yes")}, {"level1_expert2", reply("Yes/No", "yes")},
-                               {"level2", reply("yes/no", "yes")}}));
+    s.push_back(uc("uc-verified" + r, yn, max_retry,
+                   {{"level1_expert1", reply("yes/no", "Yes")},
+                    {"level1_expert2", reply("Yes/No", "yes")},
+                    {"level2", reply("yes/no", "yes")}}));
     s.push_back(uc("uc-verifier-disagrees" + r, yn, max_retry,
-                   {{"level1_expert1", reply("yes/no", "yes")}, {"level1_expert2", reply("yes/no", "yes")},
+                   {{"level1_expert1", reply("yes/no", "yes")},
+                    {"level1_expert2", reply("yes/no", "yes")},
                     {"level2", reply("yes/no", "No, not really")},
                     {"level3_leader", "@ To Expert 1: sure?\n\n@ To Expert 1 who reviews Agent1: really?"},
                     {"level3_leader_final", reply("yes/no", "no")}}));
     s.push_back(uc("uc-debate" + r, yn, max_retry,
-                   with(split, {{"level3_leader", "Inquiries:@ To Expert 1 who reviews Agent1: q1 @ To Expert 2 who "
-                                                  "reviews Agent2: q2"},
+                   with(split, {{"level3_leader",
+                                 "Inquiries:@ To Expert 1 who reviews Agent1: q1 @ To Expert 2 who "
+                                 "reviews Agent2: q2"},
                                 {"level3_leader_final", reply("yes/no", "YES")}})));
     s.push_back(uc("uc-debate-mc" + r, mc, max_retry,
                    {{"level1_expert1", reply("multi-choice", "B. nodule")},
@@ -70,15 +74,22 @@ json scenarios() {
                     {"level3_leader", "@Expert 1:x@Expert 2:y"},
                     {"level3_leader_final", reply("open", "the lung")}}));
     s.push_back(uc("uc-malformed-expert" + r, yn, max_retry,
-                   {{"level1_expert1#1", "I believe yes."}, {"level1_expert1#2", reply("yes/no", "yes")},
-                    {"level1_expert2", reply("yes/no", "yes")}, {"level2", reply("yes/no", "yes")},
+                   {{"level1_expert1#1", "I believe yes."},
+                    {"level1_expert1#2", reply("yes/no", "yes")},
+                    {"level1_expert2", reply("yes/no", "yes")},
+                    {"level2", reply("yes/no", "yes")},
                     {"zero_shot", "Yes."}}));
     s.push_back(uc("uc-malformed-expert2" + r, yn, max_retry,
-                   {{"level1_expert1", reply("yes/no", "yes")}, {"level1_expert2#1", reply("yes/no", "unclear")},
-                    {"level1_expert2#2", reply("yes/no", "unclear")}, {"zero_shot", " No "}}));
+                   {{"level1_expert1", reply("yes/no", "yes")},
+                    {"level1_expert2#1", reply("yes/no", "unclear")},
+                    {"level1_expert2#2", reply("yes/no", "unclear")},
+                    {"zero_shot", " No "}}));
     s.push_back(uc("uc-malformed-verifier" + r, yn, max_retry,
-                   {{"level1_expert1", reply("yes/no", "yes")}, {"level1_expert2", reply("yes/no", "yes")},
-                    {"level2#1", ""}, {"level2#2", reply("yes/no", "yes")}, {"zero_shot", "yes"}}));
+                   {{"level1_expert1", reply("yes/no", "yes")},
+                    {"level1_expert2", reply("yes/no", "yes")},
+                    {"level2#1", ""},
+                    {"level2#2", reply("yes/no", "yes")},
+                    {"zero_shot", "yes"}}));
     s.push_back(uc("uc-leader-one-inquiry" + r, yn, max_retry,
                    with(split, {{"level3_leader", "@ To Expert 1: only this?"}, {"zero_shot", "no"}})));
     s.push_back(uc("uc-leader-no-expert-number" + r, yn, max_retry,
@@ -91,8 +102,8 @@ json scenarios() {
                                 {"zero_shot", "no"}})));
     s.push_back(uc("uc-critic-model-error" + r, yn, max_retry,
                    with(split, {{"level3_critic_no", "__RAISE__"}, {"zero_shot", "yes"}})));
-    s.push_back(uc("uc-expert-model-error" + r, yn, max_retry,
-                   {{"level1_expert1", "__RAISE__"}, {"zero_shot", "yes"}}));
+    s.push_back(
+        uc("uc-expert-model-error" + r, yn, max_retry, {{"level1_expert1", "__RAISE__"}, {"zero_shot", "yes"}}));
     s.push_back(uc("uc-fallback-fails" + r, yn, max_retry,
                    {{"level1_expert1", "nothing"}, {"level1_expert2", "nothing"}, {"zero_shot", "__RAISE__"}}));
   }
@@ -110,8 +121,8 @@ TEST(AgentOracle, PromptsTemperaturesAnswersAndTracesEqualTheReferenceWrappers) 
   mvb::test::TempDir dir;
   const json all = scenarios();
   mvb::test::write_text(dir / "scenarios.json", all.dump(1));
-  const auto r = mvb::test::run_oracle_script(mvb::test::OracleInterpreter::kOracleEnv, "agents/agent_prompts_oracle.py",
-                                              {dir / "scenarios.json"});
+  const auto r = mvb::test::run_oracle_script(mvb::test::OracleInterpreter::kOracleEnv,
+                                              "agents/agent_prompts_oracle.py", {dir / "scenarios.json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json ref = json::parse(r.out);
   ASSERT_EQ(ref.size(), all.size());
@@ -135,7 +146,8 @@ TEST(AgentOracle, PromptsTemperaturesAnswersAndTracesEqualTheReferenceWrappers) 
       if (!o.unused_calls.count(key)) ours[key] = &c;
     }
     std::map<std::string, json> theirs;
-    for (const auto& c : want["calls"]) theirs[c["role"].get<std::string>() + "#" + std::to_string(c["attempt"].get<int>())] = c;
+    for (const auto& c : want["calls"])
+      theirs[c["role"].get<std::string>() + "#" + std::to_string(c["attempt"].get<int>())] = c;
     std::vector<std::string> our_keys, their_keys;
     for (const auto& kv : ours) our_keys.push_back(kv.first);
     for (const auto& kv : theirs) their_keys.push_back(kv.first);

@@ -56,11 +56,33 @@ struct AgentE2E : ::testing::Test {
   }
   std::vector<std::string> args(const std::string& usage, const std::string& exp, const std::string& cache,
                                 std::vector<std::string> extra = {}) {
-    std::vector<std::string> a = {mvb::test::exe_path(), "eval", "--task", "vqa", "--dataset", "SLAKE", "--split",
-                                  "test", "--image_path", mvb::test::fixture_path("datasets/SLAKE"), "--model",
-                                  "openai-compatible", "--api_base", fake.server.openai_base(), "--api_model",
-                                  "gpt-4o-mini", "--model_path", "original_pretrained", "--exp_path", exp,
-                                  "--cache_dir", cache, "--bootstrap", "0", "--save_pred", "--usage", usage};
+    std::vector<std::string> a = {mvb::test::exe_path(),
+                                  "eval",
+                                  "--task",
+                                  "vqa",
+                                  "--dataset",
+                                  "SLAKE",
+                                  "--split",
+                                  "test",
+                                  "--image_path",
+                                  mvb::test::fixture_path("datasets/SLAKE"),
+                                  "--model",
+                                  "openai-compatible",
+                                  "--api_base",
+                                  fake.server.openai_base(),
+                                  "--api_model",
+                                  "gpt-4o-mini",
+                                  "--model_path",
+                                  "original_pretrained",
+                                  "--exp_path",
+                                  exp,
+                                  "--cache_dir",
+                                  cache,
+                                  "--bootstrap",
+                                  "0",
+                                  "--save_pred",
+                                  "--usage",
+                                  usage};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }

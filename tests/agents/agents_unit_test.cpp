@@ -36,10 +36,10 @@ TEST(MdAgentMode, AdaptiveRulesAndBoundaries) {
   EXPECT_EQ(mode("Dose of contrast used"), "intermediate");
   EXPECT_EQ(mode("Isé region"), "intermediate");  // é is a word character in Python: no boundary
   // Advanced: 18 tokens, or a marker.
-  const std::string t17 = "a b c d e f g h i j k l m n o p q";  // 17 tokens
-  EXPECT_EQ(mode("Where " + t17.substr(2)), "intermediate");        // 17 tokens
-  EXPECT_EQ(mode("Where " + t17), "advanced");                      // 18 tokens
-  EXPECT_EQ(mode("Where\tis\n" + t17.substr(4)), "intermediate");   // split() on any whitespace: 17
+  const std::string t17 = "a b c d e f g h i j k l m n o p q";     // 17 tokens
+  EXPECT_EQ(mode("Where " + t17.substr(2)), "intermediate");       // 17 tokens
+  EXPECT_EQ(mode("Where " + t17), "advanced");                     // 18 tokens
+  EXPECT_EQ(mode("Where\tis\n" + t17.substr(4)), "intermediate");  // split() on any whitespace: 17
   EXPECT_EQ(mode("Why is it dark"), "advanced");
   EXPECT_EQ(mode("Is it dark? Explain why"), "basic");  // the yes/no rule comes first
   EXPECT_EQ(mode("Explain the finding"), "advanced");
@@ -51,19 +51,22 @@ TEST(MdAgentMode, AdaptiveRulesAndBoundaries) {
 }
 
 TEST(MdAgent, IntermediateRolesEvidenceAndFinalAnswer) {
-  ScriptedCaller c({{"visual_examiner", "opacity in the left lung"}, {"medical_specialist", "pneumonia"},
-                    {"skeptical_reviewer", "agree"}, {"moderator", "Pneumonia "}});
+  ScriptedCaller c({{"visual_examiner", "opacity in the left lung"},
+                    {"medical_specialist", "pneumonia"},
+                    {"skeptical_reviewer", "agree"},
+                    {"moderator", "Pneumonia "}});
   const AgentOutcome o = run_mdagent(c, "What is seen?", "intermediate");
   ASSERT_EQ(c.all.size(), 4u);
   EXPECT_EQ(c.stages.size(), 4u);  // each role waits for the previous one
   EXPECT_EQ(c.all[0].role, "visual_examiner");
   EXPECT_EQ(c.all[3].role, "moderator");
   for (const auto& call : c.all) EXPECT_FALSE(call.temperature.has_value());
-  EXPECT_EQ(c.all[0].prompt,
-            "You are acting as the visual examiner in a medical multi-agent team.\n\nUse only the provided image and "
-            "question.\n\nIf the image is uncertain or insufficient, say so briefly and still provide the best supported "
-            "answer.\n\nTask: List the most relevant visual findings for answering the question. Keep it short.\n\n"
-            "Question: What is seen?");
+  EXPECT_EQ(
+      c.all[0].prompt,
+      "You are acting as the visual examiner in a medical multi-agent team.\n\nUse only the provided image and "
+      "question.\n\nIf the image is uncertain or insufficient, say so briefly and still provide the best supported "
+      "answer.\n\nTask: List the most relevant visual findings for answering the question. Keep it short.\n\n"
+      "Question: What is seen?");
   EXPECT_NE(c.all[1].prompt.find("\n\nPrior team notes:\nopacity in the left lung"), std::string::npos);
   EXPECT_NE(c.all[3].prompt.find("Prior team notes:\n[visual examiner]\nopacity in the left lung\n\n[medical "
                                  "specialist]\npneumonia\n\n[skeptical reviewer]\nagree"),
@@ -160,7 +163,8 @@ TEST(UcAgentParser, Inquiries) {
 const std::string kQ = "Answer the following question about the image with yes or no. Is there a mass?";
 
 TEST(UcAgent, AgreementVerifiedEndsAtLevel2) {
-  ScriptedCaller c({{"level1_expert1", reply("yes/no", "Yes")}, {"level1_expert2", reply("yes/no", "yes.")},
+  ScriptedCaller c({{"level1_expert1", reply("yes/no", "Yes")},
+                    {"level1_expert2", reply("yes/no", "yes.")},
                     {"level2", reply("yes/no", "yes")}});
   const AgentOutcome o = run_ucagent(c, kQ, {});
   EXPECT_EQ(o.answer, "yes");
@@ -181,7 +185,8 @@ TEST(UcAgent, AgreementVerifiedEndsAtLevel2) {
 }
 
 TEST(UcAgent, VerifierDisagreesGoesToLevel3WithOneCritic) {
-  ScriptedCaller c({{"level1_expert1", reply("yes/no", "yes")}, {"level1_expert2", reply("yes/no", "yes")},
+  ScriptedCaller c({{"level1_expert1", reply("yes/no", "yes")},
+                    {"level1_expert2", reply("yes/no", "yes")},
                     {"level2", reply("yes/no", "no")},
                     {"level3_leader", "@ To Expert 1: sure?\n@ To Expert 1: really?"},
                     {"level3_leader_final", reply("yes/no", "No")}});
@@ -197,14 +202,16 @@ TEST(UcAgent, VerifierDisagreesGoesToLevel3WithOneCritic) {
   ASSERT_EQ(c.stages[4].size(), 2u);
   EXPECT_EQ(c.stages[4][1].role, "level3_rebuttal_yes");
   EXPECT_EQ(c.stages[4][1].attempt, 2);
-  EXPECT_NE(c.stages[5][0].prompt.find("(Expert Panel Response)\n(Critic for yes - response)\n<out:level3_rebuttal_yes#1>"
-                                       "\n(Critic for yes - response)\n<out:level3_rebuttal_yes#2>"),
-            std::string::npos);
+  EXPECT_NE(
+      c.stages[5][0].prompt.find("(Expert Panel Response)\n(Critic for yes - response)\n<out:level3_rebuttal_yes#1>"
+                                 "\n(Critic for yes - response)\n<out:level3_rebuttal_yes#2>"),
+      std::string::npos);
   EXPECT_EQ(o.trace["level3_rebuttal_yes"], "<out:level3_rebuttal_yes#2>");  // the last one, as the dict keeps
 }
 
 TEST(UcAgent, DisagreementDebateWithCriticPerAnswer) {
-  ScriptedCaller c({{"level1_expert1", reply("multi-choice", "A")}, {"level1_expert2", reply("multi-choice", "(c)")},
+  ScriptedCaller c({{"level1_expert1", reply("multi-choice", "A")},
+                    {"level1_expert2", reply("multi-choice", "(c)")},
                     {"level3_leader", "@ To Expert 2 who reviews Agent2: q2\n@ To Expert 1 who reviews Agent1: q1"},
                     {"level3_leader_final", reply("multi-choice", "B is best")}});
   const AgentOutcome o = run_ucagent(c, "Which? A. x B. y C. z", {});
@@ -232,8 +239,10 @@ TEST(UcAgent, DisagreementDebateWithCriticPerAnswer) {
 }
 
 TEST(UcAgent, MalformedExpertIsRetriedOnce) {
-  ScriptedCaller c({{"level1_expert1#1", "I think yes"}, {"level1_expert1#2", reply("yes/no", "yes")},
-                    {"level1_expert2", reply("yes/no", "yes")}, {"level2", reply("yes/no", "yes")}});
+  ScriptedCaller c({{"level1_expert1#1", "I think yes"},
+                    {"level1_expert1#2", reply("yes/no", "yes")},
+                    {"level1_expert2", reply("yes/no", "yes")},
+                    {"level2", reply("yes/no", "yes")}});
   const AgentOutcome o = run_ucagent(c, kQ, {});
   EXPECT_EQ(o.answer, "yes");
   EXPECT_FALSE(o.fallback);
@@ -245,8 +254,8 @@ TEST(UcAgent, MalformedExpertIsRetriedOnce) {
 }
 
 TEST(UcAgent, MalformedTwiceFallsBackToZeroShot) {
-  ScriptedCaller c({{"level1_expert1", "no format at all"}, {"level1_expert2", reply("yes/no", "yes")},
-                    {"zero_shot", "  No.  "}});
+  ScriptedCaller c(
+      {{"level1_expert1", "no format at all"}, {"level1_expert2", reply("yes/no", "yes")}, {"zero_shot", "  No.  "}});
   const AgentOutcome o = run_ucagent(c, kQ, {});
   EXPECT_TRUE(o.fallback);
   EXPECT_EQ(o.answer, "No.");  // stripped, not parsed

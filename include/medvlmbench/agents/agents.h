@@ -55,15 +55,15 @@ class Caller {
 struct AgentOutcome {
   std::string answer;
   nlohmann::json trace = nlohmann::json::object();  // the reference's trace shape (predictions.json)
-  std::string error;       // non-empty: the sample failed where the reference raises
+  std::string error;                                // non-empty: the sample failed where the reference raises
   bool cancelled = false;  // a call was cut short by Ctrl-C: the sample gets no row (resume redoes it)
   // For the summary (metrics.json "agent"): MDAgent mode; UCAgent path.
-  std::string mode;                // mdagent: basic|intermediate|advanced
-  int level = 0;                   // ucagent: deepest level reached (1, 2, 3); 0 for mdagent
-  bool fallback = false;           // ucagent fell back to the zero-shot question
-  std::string fallback_reason;     // the format / model error that caused it
-  std::optional<bool> agreement;   // ucagent: both level-1 experts gave the same parsed answer
-  std::optional<bool> verified;    // ucagent: the level-2 verifier confirmed that answer
+  std::string mode;               // mdagent: basic|intermediate|advanced
+  int level = 0;                  // ucagent: deepest level reached (1, 2, 3); 0 for mdagent
+  bool fallback = false;          // ucagent fell back to the zero-shot question
+  std::string fallback_reason;    // the format / model error that caused it
+  std::optional<bool> agreement;  // ucagent: both level-1 experts gave the same parsed answer
+  std::optional<bool> verified;   // ucagent: the level-2 verifier confirmed that answer
   // Calls made but unused by the reference's order (level-1 expert 2 after expert 1 failed: we ask
   // both at once). Keys "role#attempt".
   std::set<std::string> unused_calls;
