@@ -113,7 +113,9 @@ TEST_F(AgentE2E, MdAgentAllModesWriteCompleteTracesAndMetrics) {
       EXPECT_FALSE(row.contains("status")) << row.dump();
       const json& agent = row["agent"];
       const std::string m = agent["mode"];
-      if (mode != "adaptive") EXPECT_EQ(m, mode);
+      if (mode != "adaptive") {
+        EXPECT_EQ(m, mode);
+      }
       const auto& roles = kRoles.at(m);
       ASSERT_EQ(agent["steps"].size(), roles.size());
       ASSERT_EQ(row["trace"]["steps"].size(), roles.size());
@@ -240,6 +242,37 @@ TEST_F(AgentE2E, UcAgentTracesMetricsCachedRerunAndResume) {
   const json m2 = json::parse(mvb::test::read_text(rd + "/metrics.json"));
   EXPECT_EQ(m2["agent"]["samples"], 4);
   EXPECT_EQ(m2["num_scored"], 4);
+}
+
+// Caption: the agent gets the caption prompt; predictions.json keeps the reference's caption layout.
+TEST_F(AgentE2E, CaptionWithBothAgents) {
+  ASSERT_TRUE(std::filesystem::exists(mvb::test::exe_path())) << "build medvlmbench first";
+  for (const std::string usage : {"mdagent", "ucagent"}) {
+    SCOPED_TRACE(usage);
+    std::vector<std::string> a = args(usage, dir / ("cap-" + usage), dir / "cap-cache", {"--limit", "2"});
+    for (size_t i = 0; i + 1 < a.size(); ++i) {
+      if (a[i] == "--task") a[i + 1] = "caption";
+      if (a[i] == "--dataset") a[i + 1] = "MIMIC_CXR";
+      if (a[i] == "--image_path") a[i + 1] = mvb::test::fixture_path("datasets/MIMIC_CXR");
+    }
+    auto r = mvb::test::run_command(a);
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    const std::string rd =
+        dir / ("cap-" + usage) + "/caption/MIMIC_CXR/openai-compatible/eval_seed0/original_pretrained/" + usage;
+    const auto rows = io::read_jsonl(rd + "/predictions.jsonl").rows;
+    ASSERT_EQ(rows.size(), 2u);
+    for (const auto& row : rows) {
+      EXPECT_EQ(row["prompt"], "Can you provide a medical report for this image?");
+      EXPECT_FALSE(row["agent"]["steps"].empty());
+      EXPECT_FALSE(row["prediction"].get<std::string>().empty());
+    }
+    const json pred = json::parse(mvb::test::read_text(rd + "/predictions.json"));
+    ASSERT_EQ(pred.size(), 2u);
+    EXPECT_TRUE(pred[0].contains("prediciton"));  // sic, the reference's key
+    EXPECT_EQ(pred[0]["trace"], rows[0]["trace"]);
+    const json metrics = json::parse(mvb::test::read_text(rd + "/metrics.json"));
+    EXPECT_EQ(metrics["agent"]["samples"], 2);
+  }
 }
 
 }  // namespace
