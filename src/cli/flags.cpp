@@ -46,6 +46,11 @@ void add_common_flags(CLI::App& app, RunConfig& c) {
   opt(app, "--cache_dir", c.cache_dir, "Cache folder (features, API responses)");
   opt(app, "--mdagent_mode", c.mdagent_mode, "MDAgent mode")
       ->check(CLI::IsMember({"adaptive", "basic", "intermediate", "advanced"}));
+  // Agents (issue 16)
+  opt(app, "--ucagent_retries", c.ucagent_retries,
+      "UCAgent: retries of a step whose output breaks the #Question Type/#Reasoning/#Answer format "
+      "(0 = the reference, which never retries)")
+      ->check(CLI::Range(0, 10));
   opt(app, "--context_length", c.context_length, "Text context length for CLIP text towers");
   opt(app, "--seed", c.seed, "Random seed");
   opt(app, "--device", c.device, "cpu, cuda, cuda:N or auto");

@@ -19,6 +19,7 @@
 #include "medvlmbench/io/run_layout.h"
 #include "medvlmbench/models/checkpoint_path.h"
 #include "medvlmbench/models/model.h"
+#include "medvlmbench/tasks/agent_summary.h"
 #include "medvlmbench/tasks/bertscore.h"
 #include "medvlmbench/tasks/judge.h"
 #include "medvlmbench/tasks/task.h"
@@ -190,6 +191,8 @@ nlohmann::json score_and_write(const std::string& run_dir, const RunConfig& cfg,
                       {"ci95", r.ci95},
                       {"notes", r.notes},
                       {"scored_at", now_iso8601()}};
+  // Agent wrappers (issue 16): calls, fallbacks, agreement, tokens and cost per sample.
+  if (nlohmann::json agents = agent_summary(rows); !agents.is_null()) m["agent"] = agents;
   io::write_json_atomic(io::join_path(run_dir, kMetricsFile), m);
   if (!r.results_csv.empty()) write_results_csv(io::join_path(run_dir, kResultsCsvFile), r.results_csv);
   if (save_pred)
