@@ -47,9 +47,9 @@ TORCH_MODULE(BiomedClipNet);
 
 std::optional<std::string> biomedclip_rename(const std::string& n) {
   static const std::vector<std::pair<std::regex, std::string>> vision_rules = {
-      {std::regex(R"(^visual\.trunk\.cls_token$)"), "vision.class_embedding"},
-      {std::regex(R"(^visual\.trunk\.pos_embed$)"), "vision.position_embedding.weight"},
-      {std::regex(R"(^visual\.trunk\.patch_embed\.proj\.(weight|bias)$)"), "vision.patch_embedding.$1"},
+      {std::regex(R"(^visual\.trunk\.cls_token$)"), "vision.embeddings.class_embedding"},
+      {std::regex(R"(^visual\.trunk\.pos_embed$)"), "vision.embeddings.position_embedding.weight"},
+      {std::regex(R"(^visual\.trunk\.patch_embed\.proj\.(weight|bias)$)"), "vision.embeddings.patch_embedding.$1"},
       {std::regex(R"(^visual\.trunk\.blocks\.(\d+)\.norm1\.(weight|bias)$)"),
        "vision.encoder.layers.$1.layer_norm1.$2"},
       {std::regex(R"(^visual\.trunk\.blocks\.(\d+)\.norm2\.(weight|bias)$)"),
@@ -141,9 +141,9 @@ class BiomedClipModel : public ContrastiveTowers {
     net_ = BiomedClipNet(v, t, embed_dim, proj == "mlp");
 
     nn::TensorMap w = nn::read_weights(sd, biomedclip_rename);
-    if (w.count("vision.class_embedding")) w["vision.class_embedding"] = w["vision.class_embedding"].reshape({-1});
-    if (w.count("vision.position_embedding.weight"))
-      w["vision.position_embedding.weight"] = w["vision.position_embedding.weight"].squeeze(0);
+    const std::string cls = "vision.embeddings.class_embedding", pos = "vision.embeddings.position_embedding.weight";
+    if (w.count(cls)) w[cls] = w[cls].reshape({-1});  // timm: [1, 1, D] and [1, L, D]
+    if (w.count(pos)) w[pos] = w[pos].squeeze(0);
     nn::assign_weights(*net_, w, sd.source());
 
     tokenizer_ = text::load_tokenizer(checkpoint_dir_);
