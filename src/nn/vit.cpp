@@ -42,18 +42,38 @@ VisionTransformerImpl::VisionTransformerImpl(const VisionTransformerOptions& o) 
   if (o.attention_pool) head = register_module("head", AttentionPoolHead(o.layer));
 }
 
-VisionOutput VisionTransformerImpl::forward(const at::Tensor& pixel_values) {
+namespace {
+void check_pixels(const at::Tensor& pixel_values, const VisionTransformerOptions& opts) {
   MVB_CHECK(
       pixel_values.dim() == 4 && pixel_values.size(2) == opts.image_size && pixel_values.size(3) == opts.image_size,
       "vision tower expects [N, ", opts.channels, ", ", opts.image_size, ", ", opts.image_size, "] pixels; got ",
       pixel_values.sizes());
+}
+}  // namespace
+
+at::Tensor VisionTransformerImpl::hidden_state(const at::Tensor& pixel_values, int64_t index) {
+  check_pixels(pixel_values, opts);
+  const int64_t layers = opts.num_layers;
+  const int64_t k = index < 0 ? layers + 1 + index : index;
+  MVB_CHECK(k >= 0 && k <= layers, "vision hidden state ", index, " is out of range for ", layers, " layers");
+  at::Tensor x = embeddings(pixel_values);
+  for (int64_t i = 0; i < k; ++i) x = encoder->typed_layers[static_cast<size_t>(i)]->forward(x);
+  return x;
+}
+
+at::Tensor VisionTransformerImpl::embeddings(const at::Tensor& pixel_values) {
   const at::Tensor& w = patch_embedding->weight;
   at::Tensor x = patch_embedding->forward(pixel_values.to(w.scalar_type())).flatten(2).transpose(1, 2);
   if (opts.class_token) x = at::cat({class_embedding.view({1, 1, -1}).expand({x.size(0), 1, x.size(2)}), x}, 1);
   // HF adds position_embedding(position_ids) with position_ids = arange(num_positions): the whole table.
   x = x + position_embedding->table().unsqueeze(0);
   if (opts.pre_norm) x = pre_layrnorm->forward(x);
-  x = encoder->forward(x);
+  return x;
+}
+
+VisionOutput VisionTransformerImpl::forward(const at::Tensor& pixel_values) {
+  check_pixels(pixel_values, opts);
+  at::Tensor x = encoder->forward(embeddings(pixel_values));
   VisionOutput out;
   if (opts.attention_pool) {
     if (opts.final_norm) x = post_layernorm->forward(x);

@@ -51,6 +51,12 @@ class VisionTransformerImpl : public torch::nn::Module {
  public:
   explicit VisionTransformerImpl(const VisionTransformerOptions& o);
   VisionOutput forward(const at::Tensor& pixel_values);
+  // transformers' hidden_states[index] (output_hidden_states=True): index 0 is the embeddings after
+  // pre_layrnorm, i the output of layer i - 1; negative indices count from the end as in Python
+  // (LLaVA's mm_vision_select_layer = -2: the input of the last layer). Runs only the layers needed.
+  at::Tensor hidden_state(const at::Tensor& pixel_values, int64_t index);
+  // Patch + class + position embeddings, after pre_layrnorm when configured: [N, L, D].
+  at::Tensor embeddings(const at::Tensor& pixel_values);
   int64_t num_patches() const { return (opts.image_size / opts.patch_size) * (opts.image_size / opts.patch_size); }
 
   VisionTransformerOptions opts;
