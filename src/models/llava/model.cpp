@@ -60,9 +60,12 @@ std::optional<std::string> rename_original(const std::string& n) {
 }
 
 // The CLIP folder mm_vision_tower names: only its vision_model.* tensors (a whole CLIPModel also holds
-// the text tower, projections and logit_scale).
+// the text tower, projections and logit_scale). transformers 5 saves a CLIPVisionModel without the
+// "vision_model." level, so bare tower names are taken too.
 std::optional<std::string> rename_tower(const std::string& n) {
   if (starts_with(n, "vision_model.")) return vision_name(n.substr(13));
+  for (const char* p : {"embeddings.", "pre_layrnorm.", "encoder.", "post_layernorm."})
+    if (starts_with(n, p)) return vision_name(n);
   return std::nullopt;
 }
 

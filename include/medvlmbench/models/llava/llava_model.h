@@ -56,8 +56,6 @@ class LlavaModel : public LocalVlm {
   LlavaNet& net() { return net_; }
   const text::Tokenizer& tokenizer() const override { return *tokenizer_; }
   nn::GenerationConfig generation_config(const GenerationRequest& request) const override;
-
- protected:
   nn::GenerationBackend& backend() override { return *backend_; }
 
  private:
