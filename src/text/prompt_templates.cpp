@@ -1,5 +1,5 @@
-// Templates transcribed from the reference (ubc-tea/MedVLMBench model/*.py) and the chat templates of the Hugging Face checkpoints
-// those models load (tokenizer_config.json / chat_template.json); see the header.
+// Templates transcribed from the reference (ubc-tea/MedVLMBench model/*.py) and the chat templates of the Hugging Face
+// checkpoints those models load (tokenizer_config.json / chat_template.json); see the header.
 #include "medvlmbench/text/prompt_templates.h"
 
 #include "medvlmbench/core/error.h"

@@ -2,6 +2,8 @@
 // LlavaForConditionalGeneration and the reference's processors, on the tiny checkpoints
 // tests/oracles/models/make_llava_fixtures.py wrote (tests/fixtures/models/llava/*; fixture.json lists
 // the cases, the oracle calls and the tolerances).
+#include "medvlmbench/models/llava/llava.h"
+
 #include <gtest/gtest.h>
 #include <zlib.h>
 
@@ -9,7 +11,6 @@
 
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/io/files.h"
-#include "medvlmbench/models/llava/llava.h"
 #include "medvlmbench/models/llava/llava_model.h"
 #include "medvlmbench/nn/generation.h"
 #include "support/expected_outputs.h"
@@ -99,8 +100,8 @@ TEST(Llava, ExpandToSquareOffsetsAndClipping) {
   const std::array<uint8_t, 3> bg{1, 2, 3};
   const RgbImage centred = llava::expand2square(img, bg);
   EXPECT_EQ(centred.width, 3);
-  EXPECT_EQ(centred.pixels[0], 9);            // row 0 is the image
-  EXPECT_EQ(centred.pixels[2 * 9 + 0], 1);    // row 2 is background
+  EXPECT_EQ(centred.pixels[0], 9);          // row 0 is the image
+  EXPECT_EQ(centred.pixels[2 * 9 + 0], 1);  // row 2 is background
   int offsets_seen[2] = {0, 0};
   for (uint64_t s = 0; s < 16; ++s) {
     llava::PythonRandom r(s);
@@ -178,13 +179,13 @@ TEST(Llava, SplicingWithRealLlamaTokenizerMatchesReference) {
     write_text(dir / "tokenizer.model", data);
   }
   write_text(dir / "tokenizer_config.json", json({{"add_bos_token", true},
-                                                   {"add_eos_token", false},
-                                                   {"bos_token", "<s>"},
-                                                   {"eos_token", "</s>"},
-                                                   {"unk_token", "<unk>"},
-                                                   {"legacy", false},
-                                                   {"tokenizer_class", "LlamaTokenizer"}})
-                                                 .dump());
+                                                  {"add_eos_token", false},
+                                                  {"bos_token", "<s>"},
+                                                  {"eos_token", "</s>"},
+                                                  {"unk_token", "<unk>"},
+                                                  {"legacy", false},
+                                                  {"tokenizer_class", "LlamaTokenizer"}})
+                                                .dump());
   std::vector<std::string> prompts;
   for (const std::string q : {"What modality is used to take this image?", "Is there a nodule in the left lung?\n",
                               "  Describe the <image> findings.", ""})
@@ -194,7 +195,8 @@ TEST(Llava, SplicingWithRealLlamaTokenizerMatchesReference) {
   const json request = {{"runtime", "reference"},
                         {"jobs", {{{"load", {{"auto", dir.path()}, {"use_fast", false}}}, {"llava", prompts}}}}};
   write_text(dir / "request.json", request.dump());
-  const auto r = run_oracle_script(OracleInterpreter::kOracleEnv, "text/hf_tokenizers_oracle.py", {dir / "request.json"});
+  const auto r =
+      run_oracle_script(OracleInterpreter::kOracleEnv, "text/hf_tokenizers_oracle.py", {dir / "request.json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json out = json::parse(r.out)["jobs"][0];
   const auto tok = text::load_tokenizer(dir.path(), text::Preference::kSlow);

@@ -60,9 +60,7 @@ TEST(SlowTokenizers, Llama2SentencePieceMatchesSlowLlamaTokenizer) {
   for (size_t v = 0; v < variants.size(); ++v) {
     write_llama2_model(dirs[v] / "tokenizer.model");
     write_text(dirs[v] / "tokenizer_config.json", variants[v].config.dump(2));
-    jobs.push_back({{"load", {{"auto", dirs[v].path()}, {"use_fast", false}}},
-                    {"texts", texts},
-                    {"batch", pads}});
+    jobs.push_back({{"load", {{"auto", dirs[v].path()}, {"use_fast", false}}}, {"texts", texts}, {"batch", pads}});
   }
   const json out = run_tokenizer_oracle({{"runtime", "reference"}, {"jobs", jobs}});
   ASSERT_FALSE(out.is_null());

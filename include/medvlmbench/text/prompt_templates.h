@@ -22,11 +22,11 @@
 namespace mvb::text {
 
 enum class PromptFamily {
-  kQwen2VL,          // Qwen2-VL, Qwen2.5-VL, Lingshu: ChatML with <|vision_start|><|image_pad|><|vision_end|>
-  kGemma3,           // Gemma3, MedGemma: <start_of_turn> turns, <start_of_image> expanded
-  kInternVL,         // InternVL3 (-hf): ChatML with <img><IMG_CONTEXT>*N</img>
-  kBlip2,            // BLIP-2: "Question: {} Answer:"
-  kXrayGPT,          // XrayGPT (MiniGPT-4 on Vicuna): "###Patient: <Img><ImageHere></Img> {}###Doctor:"
+  kQwen2VL,   // Qwen2-VL, Qwen2.5-VL, Lingshu: ChatML with <|vision_start|><|image_pad|><|vision_end|>
+  kGemma3,    // Gemma3, MedGemma: <start_of_turn> turns, <start_of_image> expanded
+  kInternVL,  // InternVL3 (-hf): ChatML with <img><IMG_CONTEXT>*N</img>
+  kBlip2,     // BLIP-2: "Question: {} Answer:"
+  kXrayGPT,   // XrayGPT (MiniGPT-4 on Vicuna): "###Patient: <Img><ImageHere></Img> {}###Doctor:"
 };
 
 std::string to_string(PromptFamily f);
@@ -44,8 +44,8 @@ struct PromptOptions {
   // InternVL: 256 per tile x num_tiles; Qwen: set it from qwen2vl_image_token_count(); BLIP-2: 0 =
   // legacy processor without query-token expansion; XrayGPT: 1, the model splices features in).
   int image_tokens = -1;
-  int internvl_tiles = 1;           // InternVL dynamic-resolution tiles (incl. thumbnail)
-  bool with_image = true;           // text-only prompt when false
+  int internvl_tiles = 1;  // InternVL dynamic-resolution tiles (incl. thumbnail)
+  bool with_image = true;  // text-only prompt when false
 };
 
 struct RenderedPrompt {

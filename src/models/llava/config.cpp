@@ -77,7 +77,8 @@ std::string resolve_vision_tower(const std::string& model_dir, const std::string
   throw Error("the vision tower '" + tower_id + "' named by mm_vision_tower in " +
               io::join_path(model_dir, "config.json") + " was not found (looked in " + list +
               "); nothing is downloaded: put the CLIP checkpoint (config.json, weights, preprocessor_config.json) "
-              "in one of those folders, e.g. models/" + base);
+              "in one of those folders, e.g. models/" +
+              base);
 }
 
 LlavaConfig load_config(const std::string& dir) {
@@ -133,8 +134,8 @@ LlavaConfig load_config(const std::string& dir) {
     c.projector_act = nn::parse_activation(get<std::string>(cfg, "projector_hidden_act", "gelu", where));
     MVB_CHECK(get<bool>(cfg, "multimodal_projector_bias", true, where), where,
               ": multimodal_projector_bias false is not supported");
-    c.image_token_index = get<int64_t>(cfg, "image_token_index", get<int64_t>(cfg, "image_token_id", 32000, where),
-                                       where);
+    c.image_token_index =
+        get<int64_t>(cfg, "image_token_index", get<int64_t>(cfg, "image_token_id", 32000, where), where);
     bool do_pad = false;
     c.transform = clip_transform(dir, &do_pad);
     // llava-hf configs carry no image_aspect_ratio; the reference's LLaVA-1.5 pads (llava-v1.5-7b

@@ -35,8 +35,8 @@ std::optional<std::string> vision_name(const std::string& rest) {
 
 std::optional<std::string> rename_hf(const std::string& n) {
   if (ends_with(n, "rotary_emb.inv_freq")) return std::nullopt;
-  for (const char* p : {"model.vision_tower.vision_model.", "vision_tower.vision_model.", "model.vision_tower.",
-                        "vision_tower."})
+  for (const char* p :
+       {"model.vision_tower.vision_model.", "vision_tower.vision_model.", "model.vision_tower.", "vision_tower."})
     if (starts_with(n, p)) return vision_name(n.substr(std::string(p).size()));
   for (const char* p : {"model.multi_modal_projector.", "multi_modal_projector."})
     if (starts_with(n, p)) return "multi_modal_projector." + n.substr(std::string(p).size());
@@ -125,8 +125,8 @@ LlavaModel::LlavaModel(const ModelSpec& spec, Variant variant)
   backend_ = std::make_unique<nn::CausalLMBackend>(net_->language_model);
   // The reference: LLaVA-1.5's builder asks for use_fast=False (slow SentencePiece); LLaVA-Med's
   // AutoTokenizer takes the fast one.
-  tokenizer_ = text::load_tokenizer(dir_, variant_ == Variant::kLlava15 ? text::Preference::kSlow
-                                                                        : text::Preference::kFast);
+  tokenizer_ =
+      text::load_tokenizer(dir_, variant_ == Variant::kLlava15 ? text::Preference::kSlow : text::Preference::kFast);
   const auto& eos = tokenizer_->special_tokens().eos;
   MVB_CHECK(eos.present(), dir_, ": the tokenizer has no eos token (</s>), which ends LLaVA's answers");
   eos_id_ = eos.id;
@@ -168,22 +168,30 @@ std::vector<LocalVlm::Prepared> LlavaModel::prepare(const std::vector<const Gene
   std::vector<at::Tensor> pixels;
   std::vector<size_t> with_image;
   std::vector<std::vector<int64_t>> ids;
-  for (size_t r = 0; r < requests.size(); ++r) {
-    const GenerationRequest& req = *requests[r];
-    MVB_CHECK(req.images.size() <= 1, "LLaVA takes one image per prompt; this request has ", req.images.size(),
-              " (the reference asserts on multi-image samples too)");
-    const bool has_image = !req.images.empty();
-    Prepared p;
-    p.prompt_text = render_prompt(conversation(), req.prompt, has_image, cfg_.im_start_end);
-    ids.push_back(tokenize_with_image(*tokenizer_, p.prompt_text));
-    if (has_image) {
-      const RgbImage img = decode_image(req.images[0]);
-      PythonRandom local(req.seed);
-      PythonRandom* rng = variant_ == Variant::kLlavaMed ? (global_stream_ ? &global_rng_ : &local) : nullptr;
-      pixels.push_back(double_preprocess_ ? process_image_twice(img, cfg_, rng) : process_image(img, cfg_, rng));
-      with_image.push_back(r);
+  // LocalVlm::generate redoes a failed batch request by request: the global stream (reference_compat
+  // llava_med_global_rng) goes back to where this batch started so each image draws once, in order.
+  const PythonRandom rng_at_start = global_rng_;
+  try {
+    for (size_t r = 0; r < requests.size(); ++r) {
+      const GenerationRequest& req = *requests[r];
+      MVB_CHECK(req.images.size() <= 1, "LLaVA takes one image per prompt; this request has ", req.images.size(),
+                " (the reference asserts on multi-image samples too)");
+      const bool has_image = !req.images.empty();
+      Prepared p;
+      p.prompt_text = render_prompt(conversation(), req.prompt, has_image, cfg_.im_start_end);
+      ids.push_back(tokenize_with_image(*tokenizer_, p.prompt_text));
+      if (has_image) {
+        const RgbImage img = decode_image(req.images[0]);
+        PythonRandom local(req.seed);
+        PythonRandom* rng = variant_ == Variant::kLlavaMed ? (global_stream_ ? &global_rng_ : &local) : nullptr;
+        pixels.push_back(double_preprocess_ ? process_image_twice(img, cfg_, rng) : process_image(img, cfg_, rng));
+        with_image.push_back(r);
+      }
+      out.push_back(std::move(p));
     }
-    out.push_back(std::move(p));
+  } catch (...) {
+    global_rng_ = rng_at_start;
+    throw;
   }
   at::Tensor features;
   if (!pixels.empty()) {

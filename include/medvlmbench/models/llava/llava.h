@@ -39,8 +39,8 @@ struct LlavaConfig {
   bool drop_cls = true;              // "patch" / "default": features without the class token
   std::string projector = "mlp2x_gelu";
   nn::Activation projector_act = nn::Activation::kGelu;
-  bool pad_to_square = true;  // image_aspect_ratio "pad"
-  bool im_start_end = false;  // mm_use_im_start_end
+  bool pad_to_square = true;       // image_aspect_ratio "pad"
+  bool im_start_end = false;       // mm_use_im_start_end
   int64_t image_token_index = -1;  // llava-hf's <image> id (the placeholder transformers expands)
   int64_t max_length = 2048;       // tokenizer_model_max_length: the reference truncates the embeddings
   std::string vision_tower_id;     // mm_vision_tower as written (original layout)
@@ -72,8 +72,8 @@ class PythonRandom {
   explicit PythonRandom(uint64_t seed = 0) { seed_int(seed); }
   void seed_int(uint64_t seed);  // random.seed(n) for n >= 0
   uint32_t genrand_uint32();
-  uint32_t getrandbits(int k);                 // 1 <= k <= 32
-  int64_t randint(int64_t a, int64_t b);       // b - a < 2^32
+  uint32_t getrandbits(int k);            // 1 <= k <= 32
+  int64_t randint(int64_t a, int64_t b);  // b - a < 2^32
 
  private:
   std::array<uint32_t, 624> mt_{};

@@ -5,6 +5,19 @@
 //   ├── vision_tower            nn::VisionTransformer (CLIP; "embeddings." folded in)
 //   ├── multi_modal_projector   linear_1 -> GELU -> linear_2 (mlp2x_gelu)
 //   └── language_model          nn::CausalLM (model.*, lm_head)
+//
+// Reference behaviours (GENERATIVE.md 1.1, 1.2, 3.1), recorded by describe() in run.json:
+// - Preprocessing: one pass (pad to square with the CLIP mean colour, CLIP resize/crop/normalise) by
+//   default; --reference_compat llava_double_preprocess runs the reference's second pass over
+//   to_pil_image(normalised tensor) (its published numbers were made that way).
+// - LLaVA-Med's padding offset random.randint(c, c + 1): the reference seeds Python's random once
+//   with --seed and draws in sample order, so a sample's offset depends on every non-square image
+//   before it (and changes with resume, sharding or batch order). By default each request draws
+//   from its own MT19937 seeded with GenerationRequest::seed (derived from --seed and the sample),
+//   so a sample's pixels depend on nothing else. --reference_compat llava_med_global_rng restores the
+//   single stream (seeded with --seed, drawn in the order requests reach prepare()); it matches the
+//   reference when samples run in the reference's order from the start and nothing else draws from
+//   Python's random.
 #pragma once
 
 #include <ATen/core/Tensor.h>
