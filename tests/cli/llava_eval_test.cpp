@@ -29,20 +29,20 @@ std::vector<json> read_rows(const std::string& path) {
   return rows;
 }
 
-struct Run {
+struct EvalRun {
   std::vector<json> rows;
   json run;
 };
 
-Run eval(const std::string& task, const std::string& dataset, const std::string& model, const std::string& ckpt,
-         const std::string& exp) {
+EvalRun eval(const std::string& task, const std::string& dataset, const std::string& model, const std::string& ckpt,
+             const std::string& exp) {
   const std::string data = test::fixture_path("datasets/" + dataset);
   const auto r = mvb_cmd({"eval", "--task", task, "--dataset", dataset, "--split", "test", "--image_path", data,
                           "--model", model, "--model_path", test::fixture_path("models/llava/" + ckpt), "--exp_path",
                           exp, "--bootstrap", "0", "--device", "cpu"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   const std::string dir = exp + "/" + task + "/" + dataset + "/" + model + "/eval_seed0/" + ckpt;
-  Run out;
+  EvalRun out;
   if (!std::filesystem::exists(dir + "/predictions.jsonl")) {
     ADD_FAILURE() << "no predictions in " << dir << "\n" << r.out << r.err;
     return out;
@@ -57,14 +57,15 @@ const json& model_description(const json& run) { return run.contains("model") ? 
 TEST(CliLlava, VqaWithLlava15OriginalLayout) {
   ASSERT_TRUE(std::filesystem::exists(test::exe_path())) << "build medvlmbench first";
   test::TempDir dir;
-  const Run a = eval("vqa", "SLAKE", "LLaVA-1.5", "original", dir / "a");
+  const EvalRun a = eval("vqa", "SLAKE", "LLaVA-1.5", "original", dir / "a");
   ASSERT_FALSE(a.rows.empty());
   for (const json& row : a.rows) {
     EXPECT_FALSE(row.contains("error") && !row["error"].get<std::string>().empty()) << row.dump();
     const std::string prompt = row.value("prompt", "");
-    EXPECT_EQ(prompt.rfind("A chat between a curious user and an artificial intelligence assistant.", 0), 0u)
-        << prompt;
-    EXPECT_NE(prompt.find(" USER: <image>\n" + row.value("question", std::string("?"))), std::string::npos) << prompt;
+    EXPECT_EQ(prompt.rfind("A chat between a curious user and an artificial intelligence assistant.", 0), 0u) << prompt;
+    // The user turn is the task's prompt template around the question, behind "<image>\n".
+    EXPECT_NE(prompt.find(" USER: <image>\n"), std::string::npos) << prompt;
+    EXPECT_NE(prompt.find(row.value("question", std::string("?")) + " ASSISTANT:"), std::string::npos) << prompt;
     EXPECT_GT(row.value("completion_tokens", 0), 0) << row.dump();
     EXPECT_GT(row.value("prompt_tokens", 0), 4) << "the 4 image embeddings count as prompt positions";
   }
@@ -72,7 +73,7 @@ TEST(CliLlava, VqaWithLlava15OriginalLayout) {
   EXPECT_NE(m.dump().find("single pass"), std::string::npos) << m.dump();
   EXPECT_NE(m.dump().find("vicuna_v1"), std::string::npos) << m.dump();
   // Greedy decoding: a second run writes the same predictions.
-  const Run b = eval("vqa", "SLAKE", "LLaVA-1.5", "original", dir / "b");
+  const EvalRun b = eval("vqa", "SLAKE", "LLaVA-1.5", "original", dir / "b");
   ASSERT_EQ(a.rows.size(), b.rows.size());
   for (size_t i = 0; i < a.rows.size(); ++i) EXPECT_EQ(a.rows[i]["prediction"], b.rows[i]["prediction"]) << i;
 }
@@ -80,8 +81,8 @@ TEST(CliLlava, VqaWithLlava15OriginalLayout) {
 TEST(CliLlava, VqaWithLlavaHfLayoutEqualsOriginalLayout) {
   test::TempDir dir;
   // The two folders hold the same weights in the two layouts: the same answers.
-  const Run hf = eval("vqa", "SLAKE", "LLaVA-1.5", "hf", dir / "hf");
-  const Run orig = eval("vqa", "SLAKE", "LLaVA-1.5", "original", dir / "orig");
+  const EvalRun hf = eval("vqa", "SLAKE", "LLaVA-1.5", "hf", dir / "hf");
+  const EvalRun orig = eval("vqa", "SLAKE", "LLaVA-1.5", "original", dir / "orig");
   ASSERT_FALSE(hf.rows.empty());
   ASSERT_EQ(hf.rows.size(), orig.rows.size());
   for (size_t i = 0; i < hf.rows.size(); ++i) EXPECT_EQ(hf.rows[i]["prediction"], orig.rows[i]["prediction"]) << i;
@@ -89,7 +90,7 @@ TEST(CliLlava, VqaWithLlavaHfLayoutEqualsOriginalLayout) {
 
 TEST(CliLlava, CaptionWithLlavaMed) {
   test::TempDir dir;
-  const Run a = eval("caption", "MIMIC_CXR", "LLaVA-Med", "med", dir / "a");
+  const EvalRun a = eval("caption", "MIMIC_CXR", "LLaVA-Med", "med", dir / "a");
   ASSERT_FALSE(a.rows.empty());
   for (const json& row : a.rows) {
     EXPECT_FALSE(row.contains("error") && !row["error"].get<std::string>().empty()) << row.dump();

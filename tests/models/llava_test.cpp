@@ -9,8 +9,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hf_parity_test_support.h"
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/io/files.h"
+#include "medvlmbench/io/safetensors.h"
+#include "medvlmbench/io/state_dict.h"
 #include "medvlmbench/models/llava/llava_model.h"
 #include "medvlmbench/nn/generation.h"
 #include "support/expected_outputs.h"
@@ -240,6 +243,46 @@ void expect_model_parity(const std::string& folder, const std::string& name) {
 TEST(Llava, OriginalLayoutMatchesTransformers) { expect_model_parity("original", "LLaVA-1.5"); }
 TEST(Llava, HfLayoutMatchesTransformers) { expect_model_parity("hf", "LLaVA-1.5"); }
 TEST(Llava, MedMistralMatchesTransformers) { expect_model_parity("med", "LLaVA-Med"); }
+
+// The llava-hf spellings the fixture (transformers 5's save_pretrained) does not use: the published
+// llava-hf/llava-1.5-7b-hf's vision_tower.vision_model.*, and transformers 4.52+'s in-memory names
+// (model.language_model.*, model.vision_tower.*, model.multi_modal_projector.*, lm_head.*), in one file.
+TEST(Llava, HfLayoutAcceptsEveryPublishedSpelling) {
+  const std::string src = fixture_path("models/llava/hf");
+  const ExpectedOutputs ex = read_expected(src);
+  for (int variant = 0; variant < 2; ++variant) {
+    TempDir dir;
+    copy_non_weight_files(src, dir.path());
+    std::remove((dir / "model.safetensors.index.json").c_str());
+    const io::StateDict sd = io::StateDict::open(src);
+    std::vector<std::pair<std::string, at::Tensor>> tensors;
+    for (const auto& n : sd.names()) {
+      std::string name = n;
+      auto swap = [&](const std::string& from, const std::string& to) {
+        if (name.rfind(from, 0) == 0) name = to + name.substr(from.size());
+      };
+      if (variant == 0) {
+        swap("vision_tower.", "vision_tower.vision_model.");
+      } else {
+        swap("vision_tower.", "model.vision_tower.");
+        swap("multi_modal_projector.", "model.multi_modal_projector.");
+        swap("language_model.model.", "model.language_model.");
+        swap("language_model.lm_head.", "lm_head.");
+      }
+      tensors.emplace_back(name, sd.get(n));
+    }
+    io::write_safetensors(dir / "model.safetensors", tensors);
+    ModelSpec spec;
+    spec.name = "LLaVA-1.5";
+    spec.model_path = dir.path();
+    spec.dtype = "fp32";
+    llava::LlavaModel m(spec, llava::LlavaModel::Variant::kLlava15);
+    const GenerationRequest r = request_for(fixture_json("hf")["cases"][0], 0);
+    const at::Tensor logits = forward_logits(m, m.prepare({&r})[0].input);
+    EXPECT_LE(max_abs_diff(logits.index_select(0, ex.input("logit_rows.0").to(at::kLong)), ex.output("logits.0")), 1e-4)
+        << "variant " << variant;
+  }
+}
 
 TEST(Llava, MissingVisionTowerNamesThePlacesSearched) {
   TempDir dir;
