@@ -9,6 +9,7 @@
 
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/core/strings.h"
+#include "reference_flags.h"
 
 namespace mvb::cli {
 namespace {
@@ -29,24 +30,6 @@ CLI::Option* bool_opt(CLI::App& app, const std::string& name, bool& target, cons
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 }
 
-// run_eval.py flags that have no effect here. Accepted so the reference's command lines run unchanged;
-// they are listed under "Reference compatibility" in --help.
-void add_reference_compat_flags(CLI::App& app) {
-  static std::string ignored_str;
-  static int ignored_int = 0;
-  const std::string group = "Reference compatibility (ignored)";
-  opt(app, "--print_freq", ignored_int, "Unused by the reference too")->group(group);
-  opt(app, "--hash_id", ignored_str, "Unused here")->group(group);
-  opt(app, "--wandb_name", ignored_str, "Weights & Biases is not used; see run.json and eval.log")->group(group);
-  opt(app, "--if_wandb", ignored_str, "Weights & Biases is not used; see run.json and eval.log")->group(group);
-  // The reference's --gpt_eval does nothing; saying so beats silently producing no judge scores.
-  app.add_flag_callback(
-         "--gpt_eval",
-         [] { throw UsageError("--gpt_eval is a no-op in the reference; use --judge MODEL to score open answers"); },
-         "Replaced by --judge")
-      ->group(group);
-}
-
 }  // namespace
 
 void add_common_flags(CLI::App& app, RunConfig& c) {
@@ -63,6 +46,11 @@ void add_common_flags(CLI::App& app, RunConfig& c) {
   opt(app, "--cache_dir", c.cache_dir, "Cache folder (features, API responses)");
   opt(app, "--mdagent_mode", c.mdagent_mode, "MDAgent mode")
       ->check(CLI::IsMember({"adaptive", "basic", "intermediate", "advanced"}));
+  // Agents (issue 16)
+  opt(app, "--ucagent_retries", c.ucagent_retries,
+      "UCAgent: retries of a step whose output breaks the #Question Type/#Reasoning/#Answer format "
+      "(0 = the reference, which never retries)")
+      ->check(CLI::Range(0, 10));
   opt(app, "--context_length", c.context_length, "Text context length for CLIP text towers");
   opt(app, "--seed", c.seed, "Random seed");
   opt(app, "--device", c.device, "cpu, cuda, cuda:N or auto");
@@ -83,7 +71,6 @@ void add_eval_flags(CLI::App& app, RunConfig& c) {
   bool_opt(app, "--save_pred", c.save_pred, "Also write predictions.json in the reference's layout");
   bool_opt(app, "--resume", c.resume, "Continue an interrupted run: keep finished predictions, do the rest");
   opt(app, "--eval_print_freq", c.eval_print_freq, "Accepted for compatibility (progress is time-based)");
-  add_reference_compat_flags(app);
   opt(app, "--bootstrap", c.bootstrap, "Bootstrap resamples for 95% confidence intervals (0 = off)");
   add_bertscore_flag(app, c.bertscore_model);
   opt(app, "--format", c.format, "End-of-run summary on stdout: text or json")->check(CLI::IsMember({"text", "json"}));
@@ -93,6 +80,9 @@ void add_eval_flags(CLI::App& app, RunConfig& c) {
       "openai-compatible)");
   opt(app, "--judge_api_base", c.judge_api_base, "Base URL of the judge's server (default: the provider's)");
   opt(app, "--judge_api_model", c.judge_api_model, "The judge's model id at its provider");
+  // Last, after every implemented flag: the reference's run_eval.py flags we accept without using
+  // (reference_flags.cpp).
+  add_reference_compat_flags(app, "eval");
 }
 
 void add_bertscore_flag(CLI::App& app, std::string& target) {
@@ -155,6 +145,9 @@ void add_train_flags(CLI::App& app, RunConfig& c) {
   bool_opt(app, "--lora_head_only", c.lora_head_only,
            "img-lora-lp: train only the linear head, as the reference effectively does");
   bool_opt(app, "--resume", c.resume, "Continue from the last checkpoint in the run folder");
+  // Last, after every implemented flag: the rest of run_train.py's HfArgumentParser flags
+  // (TrainingArguments + the reference's dataclass), accepted without being used (reference_flags.cpp).
+  add_reference_compat_flags(app, "train");
 }
 
 void add_config_flag(CLI::App& app, RunConfig& cfg) {

@@ -19,6 +19,7 @@ nlohmann::json RunConfig::to_json() const {
       {"save_pred", save_pred},
       {"cache_dir", cache_dir},
       {"mdagent_mode", mdagent_mode},
+      {"ucagent_retries", ucagent_retries},
       {"context_length", context_length},
       {"seed", seed},
       {"device", device},

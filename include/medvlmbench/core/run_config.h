@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace mvb {
 
@@ -25,6 +26,9 @@ struct RunConfig {
   bool save_pred = false;
   std::string cache_dir;  // "" = <exp_path>/.cache
   std::string mdagent_mode = "adaptive";
+  // Agents (issue 16): retries of a UCAgent step whose output fails the format check (the reference's
+  // loop makes none: 0 reproduces it).
+  int ucagent_retries = 1;
   int context_length = 77;
   int seed = 0;
   int eval_print_freq = 100;
@@ -95,6 +99,10 @@ struct RunConfig {
   // img-lora-lp's reference behaviour (the vision tower runs under no_grad, so only the head trains).
   int eval_every = 10;
   bool lora_head_only = false;
+
+  // The reference's flags given on the command line that medvlmbench accepts without using, one line
+  // each saying what happens instead (cli/reference_flags.h); the run logs them and run.json lists them.
+  std::vector<std::string> reference_compat_notes;
 
   nlohmann::json to_json() const;
   // The dtype the model is built in: --dtype, else --bf16 / --fp16, else "auto". Both --bf16 and
