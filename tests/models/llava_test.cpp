@@ -163,6 +163,10 @@ TEST(Llava, DoublePreprocessQuirkMatchesReference) {
   const auto quirk = load("original", "LLaVA-1.5", {{"reference_compat", {"llava_double_preprocess"}}});
   EXPECT_NE(quirk->describe()["preprocessing"].get<std::string>().find("double"), std::string::npos);
   EXPECT_NE(m->describe()["preprocessing"].get<std::string>().find("single"), std::string::npos);
+  EXPECT_THROW(load("original", "LLaVA-1.5", {{"reference_compat", {"llava_med_global_rng"}}}), Error)
+      << "LLaVA-1.5 has no random padding offset";
+  const auto med = load("med", "LLaVA-Med", {{"reference_compat", {"all"}}});
+  EXPECT_NE(med->describe()["padding_offset"].get<std::string>().find("llava_med_global_rng"), std::string::npos);
 }
 
 // The real LLaMA-2 tokenizer.model (tests/fixtures/tokenizers/llama2-spm) under transformers 4.53.1's

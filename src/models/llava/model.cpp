@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "medvlmbench/core/error.h"
+#include "medvlmbench/core/strings.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/state_dict.h"
 #include "medvlmbench/models/contrastive_towers.h"
@@ -107,6 +108,12 @@ LlavaModel::LlavaModel(const ModelSpec& spec, Variant variant)
       dtype_(resolve_dtype(spec)),
       global_rng_(static_cast<uint64_t>(spec.seed < 0 ? -static_cast<int64_t>(spec.seed) : spec.seed)) {
   cfg_ = load_config(dir_);
+  // The quirks each model reproduces on request (GENERATIVE.md 3.1, 1.2); any other name is a typo.
+  std::vector<std::string> known = {"llava_double_preprocess"};
+  if (variant_ == Variant::kLlavaMed) known.push_back("llava_med_global_rng");
+  for (const auto& q : options_.reference_compat)
+    MVB_USAGE_CHECK(q == "all" || std::find(known.begin(), known.end(), q) != known.end(), "--reference_compat ", q,
+                    ": ", spec.name, " knows no such quirk (it knows: ", join(known, ", "), ", all)");
   double_preprocess_ = wants(options_.reference_compat, "llava_double_preprocess");
   global_stream_ = variant_ == Variant::kLlavaMed && wants(options_.reference_compat, "llava_med_global_rng");
   net_ = LlavaNet(cfg_);
