@@ -92,6 +92,9 @@ ApiSettings settings_from_spec(const Provider& provider, const ModelSpec& spec) 
   MVB_USAGE_CHECK(s.retry.max_retries >= 0, "--api_retries must be >= 0");
   s.retry.base_delay_s = opt_or<double>(o, "api_retry_base_s", 1.0);
   s.retry.max_delay_s = opt_or<double>(o, "api_retry_max_s", 60.0);
+  // Cap on a server's Retry-After (issue 18): was a hard-coded 600 s; a long wait is logged below.
+  s.retry.max_retry_after_s = opt_or<double>(o, "api_max_retry_after_s", 600.0);
+  MVB_USAGE_CHECK(s.retry.max_retry_after_s >= 0, "--api_max_retry_after must be >= 0 (seconds)");
   s.rpm = opt_or<double>(o, "api_rpm", 0.0);
   s.tpm = opt_or<double>(o, "api_tpm", 0.0);
   MVB_USAGE_CHECK(s.rpm >= 0 && s.tpm >= 0, "--api_rpm and --api_tpm must be >= 0 (0 = no limit)");
@@ -266,6 +269,10 @@ GenerationResult ApiModel::run_one(const GenerationRequest& req) {
     if (attempt + 1 < attempts) {
       const double delay = retry_delay_s(settings_.retry, resp, attempt, thread_rng());
       delays.push_back(delay);
+      if (resp.headers.count("retry-after") && delay >= 1.0)  // say why the run is idle (issue 18)
+        spdlog::warn("{}: the server asked to wait (Retry-After: {}); waiting {:.1f} s (cap {:.0f} s), retry {}/{}",
+                     settings_.model_id, resp.headers.at("retry-after"), delay, settings_.retry.max_retry_after_s,
+                     attempt + 1, settings_.retry.max_retries);
       spdlog::debug("{} request failed ({}); retry {}/{} in {:.2f} s", settings_.model_id, redact(last_error),
                     attempt + 1, settings_.retry.max_retries, delay);
       {

@@ -1,6 +1,7 @@
 #include "medvlmbench/core/run_config.h"
 
 #include "medvlmbench/core/error.h"
+#include "medvlmbench/core/url_redact.h"
 
 namespace mvb {
 
@@ -34,7 +35,7 @@ nlohmann::json RunConfig::to_json() const {
       {"bertscore_model", bertscore_model},
       {"prompt_template", prompt_template},
       {"config", config_file},
-      {"api_base", api_base},
+      {"api_base", strip_url_credentials(api_base)},  // run.json: never credentials
       {"api_model", api_model},
       {"api_protocol", api_protocol},
       {"api_concurrency", api_concurrency},
@@ -46,7 +47,7 @@ nlohmann::json RunConfig::to_json() const {
       {"api_prices", api_prices},
       {"no_cache", no_cache},
       {"judge", judge},
-      {"judge_api_base", judge_api_base},
+      {"judge_api_base", strip_url_credentials(judge_api_base)},
       {"judge_api_model", judge_api_model},
   };
   if (command == "train") {

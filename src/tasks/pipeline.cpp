@@ -13,6 +13,7 @@
 #include "medvlmbench/core/log.h"
 #include "medvlmbench/core/strings.h"
 #include "medvlmbench/core/torch_compat.h"
+#include "medvlmbench/core/url_redact.h"
 #include "medvlmbench/datasets/dataset.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/jsonl.h"
@@ -294,7 +295,7 @@ RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
   io::JsonlWriter writer(pred_path, cfg.resume ? io::JsonlWriter::Mode::kAppend : io::JsonlWriter::Mode::kTruncate);
   FileSink sink(writer);
 
-  nlohmann::json manifest = {{"argv", argv},
+  nlohmann::json manifest = {{"argv", strip_url_credentials(argv)},
                              {"config", cfg.to_json()},
                              {"versions", versions_json()},
                              {"device", device.str()},
@@ -366,8 +367,12 @@ RunOutcome run_train(const RunConfig& in, const std::vector<std::string>& argv) 
   io::create_directories(out.run_dir);
   log::add_file(io::join_path(out.run_dir, "train.log"));
   log_checkpoint_and_compat_notes(v.checkpoint, cfg);
-  nlohmann::json manifest = {{"argv", argv},           {"config", cfg.to_json()}, {"versions", versions_json()},
-                             {"device", device.str()}, {"status", "running"},     {"started_at", now_iso8601()}};
+  nlohmann::json manifest = {{"argv", strip_url_credentials(argv)},
+                             {"config", cfg.to_json()},
+                             {"versions", versions_json()},
+                             {"device", device.str()},
+                             {"status", "running"},
+                             {"started_at", now_iso8601()}};
   add_checkpoint_and_compat_notes(manifest, v.checkpoint, cfg);
   write_manifest(out.run_dir, manifest);
 
