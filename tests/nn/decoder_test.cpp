@@ -70,11 +70,22 @@ TEST_P(CausalLMParity, LogitsMatchTransformers) {
   at::Tensor last = m->forward(inputs_for(m, ids, mask, pos), nullptr, nn::LogitsFor::kLast);
   EXPECT_LT(max_abs_diff(last, expected.select(1, expected.size(1) - 1)), 1e-4);
   std::cout << "[ parity   ] " << name << " logits vs transformers: max |diff| " << diff << "\n";
+  // A scaled rope must matter here: the same weights under the default frequencies miss.
+  if (m->opts.rope.type != "default") {
+    nn::DecoderOptions plain = m->opts;
+    plain.rope.type = "default";
+    plain.rope.attention_factor = 0;
+    nn::CausalLM other(plain);
+    io::StateDict sd = io::StateDict::open(dir_of(name));
+    nn::assign_weights(*other, nn::read_weights(sd, nullptr), sd.source());
+    EXPECT_GT(diff_on_tokens(other->forward(inputs_for(other, ids, mask, pos)), expected, mask), 1e-2);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, CausalLMParity,
-                         ::testing::Values("tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-llama-llama3",
-                                           "tiny-llama-yarn", "tiny-llama-dynamic", "tiny-llama-linear"),
+                         ::testing::Values("tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-qwen3",
+                                           "tiny-llama-llama3", "tiny-llama-yarn", "tiny-llama-dynamic",
+                                           "tiny-llama-linear"),
                          [](const auto& info) {
                            std::string n = info.param;
                            std::replace(n.begin(), n.end(), '-', '_');
@@ -116,7 +127,7 @@ TEST(Decoder, Qwen2VlTextModelWithMRopeMatchesTransformers) {
 // Not the dynamic rope: its frequencies depend on the longest position of each call, so cached keys
 // keep the frequencies they were computed with (in transformers too).
 TEST(Decoder, KvCacheDecodingEqualsRecomputing) {
-  for (const char* name : {"tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-llama-llama3"}) {
+  for (const char* name : {"tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-qwen3", "tiny-llama-llama3"}) {
     SCOPED_TRACE(name);
     nn::CausalLM m = load_causal_lm(name);
     const ExpectedOutputs ref = read_expected(dir_of(name));
@@ -170,7 +181,7 @@ TEST(Decoder, GreedyDecodingOverTheCacheMatchesTransformersGenerate) {
 
 // Each row of the left-padded batch alone (no padding, positions 0..n-1) gives the batch's logits.
 TEST(Decoder, LeftPaddedBatchEqualsOneByOne) {
-  for (const char* name : {"tiny-llama", "tiny-mistral", "tiny-qwen2"}) {
+  for (const char* name : {"tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-qwen3"}) {
     SCOPED_TRACE(name);
     nn::CausalLM m = load_causal_lm(name);
     const ExpectedOutputs ref = read_expected(dir_of(name));
@@ -267,7 +278,7 @@ void expect_same_rope(const nn::RopeOptions& a, const nn::RopeOptions& b) {
 
 TEST(DecoderConfig, ReadsRopeParametersAndPublishedRopeScalingAlike) {
   for (const char* name : {"tiny-llama", "tiny-llama-llama3", "tiny-llama-yarn", "tiny-llama-dynamic",
-                           "tiny-llama-linear", "tiny-qwen2-vl-text", "tiny-mistral"}) {
+                           "tiny-llama-linear", "tiny-qwen2-vl-text", "tiny-mistral", "tiny-qwen3"}) {
     SCOPED_TRACE(name);
     const nlohmann::json c = config_of(name);
     ASSERT_TRUE(c.contains("rope_parameters"));  // what transformers 5.23's save_pretrained writes
@@ -287,6 +298,11 @@ TEST(DecoderConfig, ReadsRopeParametersAndPublishedRopeScalingAlike) {
   const nn::DecoderOptions qwen = nn::decoder_options_from_config(config_of("tiny-qwen2"), "q.json");
   EXPECT_TRUE(qwen.qkv_bias && !qwen.o_bias && qwen.tie_word_embeddings);
   EXPECT_EQ(qwen.sliding_window, 0);
+  const nn::DecoderOptions qwen3 = nn::decoder_options_from_config(config_of("tiny-qwen3"), "q3.json");
+  EXPECT_TRUE(qwen3.qk_norm && qwen3.qkv_bias && qwen3.o_bias);
+  EXPECT_EQ(qwen3.head_dim, 32);
+  EXPECT_EQ(qwen3.sliding_window, 3);
+  EXPECT_EQ(qwen3.layer_sliding, (std::vector<bool>{false, true}));
 }
 
 TEST(DecoderConfig, LlavaTextConfigTakesLlamaDefaults) {
