@@ -53,22 +53,22 @@ torch::nn::AnyModule make_norm(const DecoderOptions& o, int64_t dim) {
 }
 
 // softmax(q k^T * scale + mask) v with grouped-query attention. q [B, H, L, D]; k, v [B, KV, S, D]
-// (possibly strided views of the KV cache); mask additive [B, 1, L, S].
+// (possibly strided views of the KV cache); mask additive [B, 1, L, S]. The `groups` query heads that
+// share a kv head are folded into the rows of one product ([B, KV, groups * L, D] against
+// [B, KV, S, D]), so the cached keys and values are never repeated per head (transformers' repeat_kv
+// copies the whole cache of every layer at every step); the mask is what gets repeated, [L, S] per group.
 at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask, double scale) {
   const int64_t b = q.size(0), h = q.size(1), l = q.size(2), d = q.size(3);
   const int64_t kvh = k.size(1), s = k.size(2), groups = h / kvh;
 #if MVB_TORCH_AT_LEAST(2, 1)
-  // LibTorch's fused op (flash / memory-efficient kernels); the kv heads are repeated for it, as
-  // transformers' sdpa path does (repeat_kv).
-  at::Tensor kk = k, vv = v;
-  if (groups > 1) {
-    kk = k.unsqueeze(2).expand({b, kvh, groups, s, d}).reshape({b, h, s, d});
-    vv = v.unsqueeze(2).expand({b, kvh, groups, s, d}).reshape({b, h, s, d});
-  }
-  return compat::scaled_dot_product_attention(q, kk, vv, mask, /*causal=*/false, scale);
+  // LibTorch's fused op (flash / memory-efficient kernels).
+  at::Tensor qf = q.reshape({b, kvh, groups * l, d});
+  at::Tensor m = mask;
+  if (groups > 1 && m.defined())
+    m = m.unsqueeze(2).expand({m.size(0), m.size(1), groups, l, s}).reshape({m.size(0), m.size(1), groups * l, s});
+  return compat::scaled_dot_product_attention(qf, k, v, m, /*causal=*/false, scale).reshape({b, h, l, d});
 #else
-  // LibTorch 1.13: written out, with the query heads that share a kv head folded into the rows of one
-  // product ([B, KV, groups * L, D] x [B, KV, D, S]) so the cached keys and values are never copied.
+  // LibTorch 1.13 has no fused op: the same steps written out, the mask added in place.
   at::Tensor qf = (q * scale).reshape({b, kvh, groups * l, d});
   at::Tensor scores = at::matmul(qf, k.transpose(-2, -1));  // [B, KV, groups * L, S]
   if (mask.defined()) scores.view({b, kvh, groups, l, s}).add_(mask.unsqueeze(2));

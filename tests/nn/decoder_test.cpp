@@ -16,6 +16,7 @@
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/io/safetensors.h"
 #include "medvlmbench/io/state_dict.h"
+#include "medvlmbench/nn/default_dtype.h"
 #include "medvlmbench/nn/weights.h"
 #include "support/expected_outputs.h"
 #include "support/test_support.h"
@@ -447,6 +448,17 @@ TEST(Decoder, Bf16MatchesTransformersBf16) {
     // bf16 logits ~4 are rounded to ~0.016; what fp32 vs bf16 differ by is the scale to stay well under.
     const double bf16_vs_fp32 = diff_on_tokens(ref.output("logits_bf16"), ref.output("logits"), mask);
     EXPECT_LT(diff, 0.1);
+    // Built in bf16 from the start (no fp32 copy ever exists): the same model, the same logits.
+    nn::CausalLM direct{nullptr};
+    {
+      nn::DefaultDtypeGuard bf16(at::kBFloat16);
+      direct = nn::CausalLM(m->opts);
+    }
+    EXPECT_EQ(c10::get_default_dtype(), caffe2::TypeMeta::Make<float>());  // restored
+    for (const auto& p : direct->named_parameters()) EXPECT_EQ(p.value().scalar_type(), at::kBFloat16) << p.key();
+    io::StateDict sd = io::StateDict::open(dir_of(name));
+    nn::assign_weights(*direct, nn::read_weights(sd, nullptr), sd.source());
+    EXPECT_TRUE(at::equal(direct->forward(inputs_for(direct, ids, mask, pos)), logits));
     std::cout << "[ parity   ] " << name << " bf16 logits vs transformers bf16: max |diff| " << diff
               << " (transformers bf16 vs fp32: " << bf16_vs_fp32 << ")\n";
   }
