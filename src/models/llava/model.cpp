@@ -283,12 +283,14 @@ MVB_REGISTER(model_registry(), "LLaVA-1.5",
                         {"vqa", "caption"},
                         "LLaVA-1.5 (liuhaotian/llava-v1.5-7b original layout, or llava-hf/llava-1.5-7b-hf)",
                         true,
-                        make_llava15});
+                        make_llava15,
+                        "liuhaotian/llava-v1.5-7b"});
 MVB_REGISTER(model_registry(), "LLaVA-Med",
              ModelEntry{"generative",
                         {"vqa", "caption"},
                         "LLaVA-Med v1.5 Mistral (microsoft/llava-med-v1.5-mistral-7b)",
                         true,
-                        make_llava_med});
+                        make_llava_med,
+                        "microsoft/llava-med-v1.5-mistral-7b"});
 
 }  // namespace mvb::llava

@@ -259,20 +259,23 @@ MVB_REGISTER(model_registry(), "Qwen2-VL",
                         {"vqa", "caption"},
                         "Qwen2-VL (HF Qwen2VLForConditionalGeneration checkpoint, e.g. Qwen/Qwen2-VL-7B-Instruct)",
                         true,
-                        [](const ModelSpec& s) { return qwen2_vl::make(s, qwen2_vl::Flavor::kQwen2VL); }});
+                        [](const ModelSpec& s) { return qwen2_vl::make(s, qwen2_vl::Flavor::kQwen2VL); },
+                        "Qwen/Qwen2-VL-7B-Instruct"});
 MVB_REGISTER(model_registry(), "Qwen25-VL",
              ModelEntry{
                  "generative",
                  {"vqa", "caption"},
                  "Qwen2.5-VL (HF Qwen2_5_VLForConditionalGeneration checkpoint, e.g. Qwen/Qwen2.5-VL-7B-Instruct)",
                  true,
-                 [](const ModelSpec& s) { return qwen2_vl::make(s, qwen2_vl::Flavor::kQwen25VL); }});
+                 [](const ModelSpec& s) { return qwen2_vl::make(s, qwen2_vl::Flavor::kQwen25VL); },
+                 "Qwen/Qwen2.5-VL-7B-Instruct"});
 MVB_REGISTER(model_registry(), "Lingshu",
              ModelEntry{"generative",
                         {"vqa", "caption"},
                         "Lingshu (Qwen2.5-VL fine-tune, e.g. lingshu-medical-mllm/Lingshu-7B): 224 x 224 images, "
                         "128 new tokens",
                         true,
-                        [](const ModelSpec& s) { return qwen2_vl::make(s, qwen2_vl::Flavor::kLingshu); }});
+                        [](const ModelSpec& s) { return qwen2_vl::make(s, qwen2_vl::Flavor::kLingshu); },
+                        "lingshu-medical-mllm/Lingshu-7B"});
 
 }  // namespace mvb
