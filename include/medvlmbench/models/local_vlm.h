@@ -15,21 +15,12 @@
 #include <string>
 #include <vector>
 
+#include "medvlmbench/models/local_vlm_options.h"
 #include "medvlmbench/models/model.h"
 #include "medvlmbench/nn/generation.h"
 #include "medvlmbench/text/tokenizer.h"
 
 namespace mvb {
-
-// Shared options every local VLM reads from ModelSpec::options (set by CLI flags).
-struct LocalVlmOptions {
-  int max_new_tokens = -1;     // --max_new_tokens; -1 = the model's reference default
-  int batch_size = 1;          // preferred generation batch
-  // --reference_compat: the reference's input quirks to reproduce (GENERATIVE.md section 3), e.g.
-  // "llava_double_preprocess"; "all" = every quirk the model knows. Empty = the intended behaviour.
-  std::vector<std::string> reference_compat;
-  static LocalVlmOptions from_spec(const ModelSpec& spec);
-};
 
 class LocalVlm : public GenerativeModel {
  public:
