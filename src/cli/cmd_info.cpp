@@ -12,6 +12,7 @@
 #include "medvlmbench/datasets/dataset.h"
 #include "medvlmbench/io/checkpoint_inspect.h"
 #include "medvlmbench/io/files.h"
+#include "medvlmbench/models/checkpoint_path.h"
 #include "medvlmbench/models/model.h"
 #include "medvlmbench/tasks/task.h"
 #include "medvlmbench/tasks/usage.h"
@@ -163,9 +164,20 @@ int cmd_check(const CheckOptions& o) {
                       {"expected_layout", rep.layout}};
   }
   if (!o.model_path.empty()) {
-    io::CheckpointSummary s = io::inspect_checkpoint(o.model_path);
+    // As eval/train resolve it: a folder, a hub id, or (with --model) original_pretrained / not_given,
+    // looked up in models/ and the hub cache.
+    ResolvedModelPath ckpt;
+    if (!o.model.empty()) {
+      const std::string name = model_registry().canonical(o.model);
+      ckpt = resolve_model_path(name, model_registry().get(name), o.model_path, o.cache_dir);
+    } else {
+      ckpt = resolve_checkpoint_folder(o.model_path, o.cache_dir);
+    }
+    MVB_USAGE_CHECK(ckpt.source != "not needed", "--model ", o.model, " reads no checkpoint; nothing to check");
+    io::CheckpointSummary s = io::inspect_checkpoint(ckpt.folder);
     ok = ok && s.problems.empty();
     out["model"] = s.to_json();
+    out["model"]["resolved"] = ckpt.to_json();
   }
   if (o.format == "json") {
     std::cout << out.dump(2) << std::endl;
@@ -179,7 +191,14 @@ int cmd_check(const CheckOptions& o) {
     for (const auto& p : d["problems"]) std::cout << "  problem: " << p.get<std::string>() << "\n";
     if (!d["ok"].get<bool>()) std::cout << "  expected layout: " << d["expected_layout"].get<std::string>() << "\n";
   }
-  if (out.contains("model")) std::cout << io::format_checkpoint_summary(out["model"]);
+  if (out.contains("model")) {
+    const auto& r = out["model"]["resolved"];
+    if (r["source"] != "folder")
+      std::cout << "--model_path " << r["requested"].get<std::string>() << " -> " << r["hub_id"].get<std::string>()
+                << (r["revision"].get<std::string>().empty() ? std::string() : " @ " + r["revision"].get<std::string>())
+                << " (" << r["source"].get<std::string>() << ")\n";
+    std::cout << io::format_checkpoint_summary(out["model"]);
+  }
   return ok ? 0 : 1;
 }
 

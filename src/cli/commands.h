@@ -19,6 +19,8 @@ struct CheckOptions {
   std::string image_path;
   std::string task;
   std::string model_path;
+  std::string model;      // for original_pretrained / not_given: whose default checkpoint
+  std::string cache_dir;  // searched before the Hugging Face environment's caches
   std::string format = "text";
 };
 

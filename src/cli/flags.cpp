@@ -9,6 +9,7 @@
 
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/core/strings.h"
+#include "reference_flags.h"
 
 namespace mvb::cli {
 namespace {
@@ -27,24 +28,6 @@ CLI::Option* bool_opt(CLI::App& app, const std::string& name, bool& target, cons
   return app.add_flag(name + "{true}", target, help)
       ->expected(0, 1)
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-}
-
-// run_eval.py flags that have no effect here. Accepted so the reference's command lines run unchanged;
-// they are listed under "Reference compatibility" in --help.
-void add_reference_compat_flags(CLI::App& app) {
-  static std::string ignored_str;
-  static int ignored_int = 0;
-  const std::string group = "Reference compatibility (ignored)";
-  opt(app, "--print_freq", ignored_int, "Unused by the reference too")->group(group);
-  opt(app, "--hash_id", ignored_str, "Unused here")->group(group);
-  opt(app, "--wandb_name", ignored_str, "Weights & Biases is not used; see run.json and eval.log")->group(group);
-  opt(app, "--if_wandb", ignored_str, "Weights & Biases is not used; see run.json and eval.log")->group(group);
-  // The reference's --gpt_eval does nothing; saying so beats silently producing no judge scores.
-  app.add_flag_callback(
-         "--gpt_eval",
-         [] { throw UsageError("--gpt_eval is a no-op in the reference; use --judge MODEL to score open answers"); },
-         "Replaced by --judge")
-      ->group(group);
 }
 
 }  // namespace
@@ -83,7 +66,6 @@ void add_eval_flags(CLI::App& app, RunConfig& c) {
   bool_opt(app, "--save_pred", c.save_pred, "Also write predictions.json in the reference's layout");
   bool_opt(app, "--resume", c.resume, "Continue an interrupted run: keep finished predictions, do the rest");
   opt(app, "--eval_print_freq", c.eval_print_freq, "Accepted for compatibility (progress is time-based)");
-  add_reference_compat_flags(app);
   opt(app, "--bootstrap", c.bootstrap, "Bootstrap resamples for 95% confidence intervals (0 = off)");
   add_bertscore_flag(app, c.bertscore_model);
   opt(app, "--format", c.format, "End-of-run summary on stdout: text or json")->check(CLI::IsMember({"text", "json"}));
@@ -94,6 +76,9 @@ void add_eval_flags(CLI::App& app, RunConfig& c) {
       "openai-compatible)");
   opt(app, "--judge_api_base", c.judge_api_base, "Base URL of the judge's server (default: the provider's)");
   opt(app, "--judge_api_model", c.judge_api_model, "The judge's model id at its provider");
+  // Last, after every implemented flag: the reference's run_eval.py flags we accept without using
+  // (reference_flags.cpp).
+  add_reference_compat_flags(app, "eval");
 }
 
 void add_bertscore_flag(CLI::App& app, std::string& target) {
@@ -175,6 +160,9 @@ void add_train_flags(CLI::App& app, RunConfig& c) {
   bool_opt(app, "--lora_head_only", c.lora_head_only,
            "img-lora-lp: train only the linear head, as the reference effectively does");
   bool_opt(app, "--resume", c.resume, "Continue from the last checkpoint in the run folder");
+  // Last, after every implemented flag: the rest of run_train.py's HfArgumentParser flags
+  // (TrainingArguments + the reference's dataclass), accepted without being used (reference_flags.cpp).
+  add_reference_compat_flags(app, "train");
 }
 
 void add_config_flag(CLI::App& app, RunConfig& cfg) {

@@ -13,6 +13,7 @@
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/core/log.h"
 #include "medvlmbench/core/strings.h"
+#include "reference_flags.h"
 
 namespace {
 
@@ -74,7 +75,10 @@ int main(int argc, char** argv) {
   check->add_option("--dataset", check_opts.dataset, "Dataset to validate (with --image_path)");
   check->add_option("--image_path", check_opts.image_path, "Dataset folder");
   check->add_option("--task", check_opts.task, "Task (default: the dataset's first task)");
-  check->add_option("--model_path", check_opts.model_path, "Checkpoint folder to inspect");
+  check->add_option("--model_path", check_opts.model_path,
+                    "Checkpoint to inspect: a folder, a hub id (org/name) or original_pretrained (with --model)");
+  check->add_option("--model", check_opts.model, "Model whose default checkpoint original_pretrained means");
+  check->add_option("--cache_dir", check_opts.cache_dir, "Hugging Face cache folder to search first");
   check->add_option("--format", check_opts.format, "text or json")->check(CLI::IsMember({"text", "json"}));
 
   mvb::cli::JudgeOptions judge_opts;
@@ -85,7 +89,9 @@ int main(int argc, char** argv) {
 
   std::vector<std::string> args(argv, argv + argc);
   try {
-    std::vector<std::string> expanded = mvb::cli::expand_config_args(app, args);
+    // train, as HfArgumentParser, also takes --per-device-train-batch-size for --per_device_train_batch_size.
+    std::vector<std::string> expanded =
+        mvb::cli::expand_config_args(app, mvb::cli::underscore_flag_names(args, train->get_name()));
     // CLI11 parses a reversed vector of the arguments after the program name.
     std::vector<std::string> rev(expanded.rbegin(), expanded.rend() - 1);
     app.parse(rev);
@@ -106,6 +112,11 @@ int main(int argc, char** argv) {
 
   try {
     mvb::log::init(cfg.log_level);
+    // The reference's flags given but not used: the run logs one line for each (run.json lists them).
+    if (eval->parsed()) cfg.reference_compat_notes = mvb::cli::reference_compat_notes(*eval);
+    if (train->parsed()) cfg.reference_compat_notes = mvb::cli::reference_compat_notes(*train);
+    // run_train.py trains on the train split (it forces args.split = "train"); eval's default is test.
+    if (train->parsed() && train->count("--split") == 0) cfg.split = "train";
     if (eval->parsed()) {
       cfg.command = "eval";
       mvb::install_signal_handlers();

@@ -21,6 +21,10 @@ spdlog::level::level_enum parse_level(const std::string& level) {
   for (const char* k : kLevels)
     if (l == k) return spdlog::level::from_str(k);
   if (l == "warning") return spdlog::level::warn;
+  // transformers' TrainingArguments levels, which the reference's train commands may pass: "passive"
+  // keeps the default, "critical" is spdlog's own.
+  if (l == "passive") return spdlog::level::info;
+  if (l == "critical") return spdlog::level::critical;
   throw UsageError("invalid --log_level '" + level + "'; use one of trace, debug, info, warn, error, off");
 }
 

@@ -193,6 +193,7 @@ MVB_REGISTER(model_registry(), "BioMedCLIP",
                         "BiomedCLIP (open_clip format: timm ViT-B/16 + PubMedBERT, microsoft/BiomedCLIP-PubMedBERT_256-"
                         "vit_base_patch16_224)",
                         true,
-                        [](const ModelSpec& spec) { return std::make_unique<BiomedClipModel>(spec); }});
+                        [](const ModelSpec& spec) { return std::make_unique<BiomedClipModel>(spec); },
+                        "microsoft/BiomedCLIP-PubMedBERT_256-vit_base_patch16_224"});
 
 }  // namespace mvb

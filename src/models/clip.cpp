@@ -140,18 +140,26 @@ std::unique_ptr<Model> make_clip(const ModelSpec& spec) { return std::make_uniqu
 
 }  // namespace
 
-MVB_REGISTER(
-    model_registry(), "CLIP",
-    ModelEntry{
-        "contrastive", {"diagnosis"}, "OpenAI CLIP (HF format, e.g. openai/clip-vit-base-patch32)", true, make_clip});
+MVB_REGISTER(model_registry(), "CLIP",
+             ModelEntry{"contrastive",
+                        {"diagnosis"},
+                        "OpenAI CLIP (HF format, e.g. openai/clip-vit-base-patch32)",
+                        true,
+                        make_clip,
+                        "openai/clip-vit-base-patch32"});
 MVB_REGISTER(model_registry(), "PLIP",
-             ModelEntry{
-                 "contrastive", {"diagnosis"}, "PLIP pathology CLIP (HF CLIP format, vinid/plip)", true, make_clip});
+             ModelEntry{"contrastive",
+                        {"diagnosis"},
+                        "PLIP pathology CLIP (HF CLIP format, vinid/plip)",
+                        true,
+                        make_clip,
+                        "vinid/plip"});
 MVB_REGISTER(model_registry(), "PubMedCLIP",
              ModelEntry{"contrastive",
                         {"diagnosis"},
                         "PubMedCLIP (HF CLIP format, flaviagiammarino/pubmed-clip-vit-base-patch32)",
                         true,
-                        make_clip});
+                        make_clip,
+                        "flaviagiammarino/pubmed-clip-vit-base-patch32"});
 
 }  // namespace mvb

@@ -166,6 +166,8 @@ MVB_REGISTER(model_registry(), "MedCLIP",
                         "MedCLIP-ViT (Swin-Tiny + Bio_ClinicalBERT; the released pytorch_model.bin plus the "
                         "Swin and BERT configs, see models/README.md)",
                         true,
-                        [](const ModelSpec& spec) { return std::make_unique<MedClipModel>(spec); }});
+                        [](const ModelSpec& spec) { return std::make_unique<MedClipModel>(spec); },
+                        // Not a hub folder (the released zip plus two configs, models/README.md).
+                        "medclip-vit"});
 
 }  // namespace mvb

@@ -141,6 +141,8 @@ MVB_REGISTER(model_registry(), "PMCCLIP",
                         {"diagnosis"},
                         "PMC-CLIP (ModifiedResNet-50 + BiomedBERT; the reference's pretrained_models/pmcclip folder)",
                         true,
-                        [](const ModelSpec& spec) { return std::make_unique<PmcClipModel>(spec); }});
+                        [](const ModelSpec& spec) { return std::make_unique<PmcClipModel>(spec); },
+                        // Not on the hub: the reference reads ./pretrained_models/pmcclip/.
+                        "pmcclip"});
 
 }  // namespace mvb

@@ -150,10 +150,14 @@ MVB_REGISTER(model_registry(), "SigLIP",
                         {"diagnosis"},
                         "Google SigLIP (HF format, e.g. google/siglip-base-patch16-224)",
                         true,
-                        make_siglip});
-MVB_REGISTER(
-    model_registry(), "MedSigLIP",
-    ModelEntry{
-        "contrastive", {"diagnosis"}, "Google MedSigLIP (HF SigLIP format, google/medsiglip-448)", true, make_siglip});
+                        make_siglip,
+                        "google/siglip-base-patch16-224"});
+MVB_REGISTER(model_registry(), "MedSigLIP",
+             ModelEntry{"contrastive",
+                        {"diagnosis"},
+                        "Google MedSigLIP (HF SigLIP format, google/medsiglip-448)",
+                        true,
+                        make_siglip,
+                        "google/medsiglip-448"});
 
 }  // namespace mvb

@@ -11,7 +11,9 @@ Activation parse_activation(const std::string& name) {
   if (name == "gelu") return Activation::kGelu;
   if (name == "gelu_pytorch_tanh" || name == "gelu_new" || name == "gelu_fast") return Activation::kGeluTanh;
   if (name == "relu") return Activation::kRelu;
-  throw Error("unsupported hidden_act '" + name + "' (supported: quick_gelu, gelu, gelu_pytorch_tanh, gelu_new, relu)");
+  if (name == "silu" || name == "swish") return Activation::kSilu;
+  throw Error("unsupported hidden_act '" + name +
+              "' (supported: quick_gelu, gelu, gelu_pytorch_tanh, gelu_new, relu, silu)");
 }
 
 at::Tensor activate(const at::Tensor& x, Activation a) {
@@ -24,6 +26,8 @@ at::Tensor activate(const at::Tensor& x, Activation a) {
       return at::gelu(x, "tanh");
     case Activation::kRelu:
       return at::relu(x);
+    case Activation::kSilu:
+      return at::silu(x);
   }
   return x;
 }

@@ -143,6 +143,9 @@ at::Tensor MlpImpl::forward(const at::Tensor& x) {
     case Activation::kRelu:
       h.relu_();
       break;
+    case Activation::kSilu:
+      at::silu_(h);
+      break;
   }
   return fc2->forward(h);
 }

@@ -17,6 +17,7 @@
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/jsonl.h"
 #include "medvlmbench/io/run_layout.h"
+#include "medvlmbench/models/checkpoint_path.h"
 #include "medvlmbench/models/model.h"
 #include "medvlmbench/tasks/bertscore.h"
 #include "medvlmbench/tasks/judge.h"
@@ -27,11 +28,13 @@ namespace mvb {
 namespace {
 
 // What the model factory gets, for eval and train alike.
-ModelSpec model_spec(const RunConfig& cfg, const DatasetInfo& info, const c10::Device& device,
-                     const std::string& dtype) {
+ModelSpec model_spec(const RunConfig& cfg, const ResolvedModelPath& checkpoint, const DatasetInfo& info,
+                     const c10::Device& device, const std::string& dtype) {
   ModelSpec spec;
   spec.name = cfg.model;
-  spec.model_path = cfg.model_path;
+  // The folder --model_path resolved to (a hub-cache snapshot for original_pretrained); cfg.model_path
+  // stays as given, since the run folder is named after it as the reference names it.
+  spec.model_path = checkpoint.folder;
   spec.model_base = cfg.model_base;
   spec.device = device;
   spec.dtype = dtype;
@@ -199,6 +202,7 @@ struct Validated {
   const ModelEntry* model = nullptr;
   const UsageEntry* usage = nullptr;
   std::unique_ptr<Dataset> dataset;
+  ResolvedModelPath checkpoint;  // what --model_path names (models/checkpoint_path.h)
 };
 
 Validated validate(const RunConfig& in, const std::string& kind) {
@@ -227,13 +231,25 @@ Validated validate(const RunConfig& in, const std::string& kind) {
   MVB_USAGE_CHECK(!cfg.model_path.empty(),
                   "--model_path is required: a checkpoint folder, or "
                   "\"original_pretrained\" for models that need none");
-  if (v.model->needs_checkpoint && cfg.model_path != "original_pretrained")
-    MVB_CHECK(io::is_directory(cfg.model_path), "--model_path ", cfg.model_path,
-              " is not a folder; point it at the checkpoint folder (see models/README.md)");
+  // A folder, or original_pretrained / not_given / a hub id found in models/ or the hub cache.
+  v.checkpoint = resolve_model_path(cfg.model, *v.model, cfg.model_path, cfg.cache_dir);
   MVB_CHECK(!cfg.image_path.empty(), "--image_path is required: the dataset folder (see datasets/README.md)");
   MVB_CHECK(io::exists(cfg.image_path), "--image_path ", cfg.image_path,
             " does not exist; expected layout: ", info.layout);
   return v;
+}
+
+// Where the checkpoint came from, and one line per reference flag accepted without being used.
+void log_checkpoint_and_compat_notes(const ResolvedModelPath& ckpt, const RunConfig& cfg) {
+  if (ckpt.source != "folder" && ckpt.source != "not needed")
+    spdlog::info("--model_path {}: {}{} from the {} at {}", ckpt.requested, ckpt.hub_id,
+                 ckpt.revision.empty() ? "" : " @ " + ckpt.revision.substr(0, 12), ckpt.source, ckpt.folder);
+  for (const std::string& note : cfg.reference_compat_notes) spdlog::info("{}", note);
+}
+
+void add_checkpoint_and_compat_notes(nlohmann::json& manifest, const ResolvedModelPath& ckpt, const RunConfig& cfg) {
+  manifest["checkpoint"] = ckpt.to_json();
+  if (!cfg.reference_compat_notes.empty()) manifest["reference_flags_not_used"] = cfg.reference_compat_notes;
 }
 
 void write_manifest(const std::string& run_dir, nlohmann::json manifest) {
@@ -258,6 +274,7 @@ RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
   io::create_directories(out.run_dir);
   log::add_file(io::join_path(out.run_dir, "eval.log"));
   spdlog::info("run folder: {}", out.run_dir);
+  log_checkpoint_and_compat_notes(v.checkpoint, cfg);
 
   // predictions.jsonl: resume keeps finished rows, a fresh run replaces them.
   const std::string pred_path = io::join_path(out.run_dir, kPredictionsFile);
@@ -285,6 +302,7 @@ RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
                                {"multi_label", info.multi_label}}},
                              {"status", "running"},
                              {"started_at", now_iso8601()}};
+  add_checkpoint_and_compat_notes(manifest, v.checkpoint, cfg);
   write_manifest(out.run_dir, manifest);
 
   auto reader = v.dataset->open(DatasetRequest{cfg.task, cfg.split, cfg.image_path});
@@ -292,7 +310,7 @@ RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
   if (!done.empty()) reader = std::make_unique<SkipDoneReader>(std::move(reader), done);
 
   const auto t_load = std::chrono::steady_clock::now();
-  std::unique_ptr<Model> model = v.model->factory(model_spec(cfg, info, device, dtype));
+  std::unique_ptr<Model> model = v.model->factory(model_spec(cfg, v.checkpoint, info, device, dtype));
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
   spdlog::info("model {} ready in {:.2f} s", cfg.model, load_s);
 
@@ -344,14 +362,16 @@ RunOutcome run_train(const RunConfig& in, const std::vector<std::string>& argv) 
   out.run_dir = train_run_dir(cfg);
   io::create_directories(out.run_dir);
   log::add_file(io::join_path(out.run_dir, "train.log"));
+  log_checkpoint_and_compat_notes(v.checkpoint, cfg);
   nlohmann::json manifest = {{"argv", argv},           {"config", cfg.to_json()}, {"versions", versions_json()},
                              {"device", device.str()}, {"status", "running"},     {"started_at", now_iso8601()}};
+  add_checkpoint_and_compat_notes(manifest, v.checkpoint, cfg);
   write_manifest(out.run_dir, manifest);
 
   const DatasetInfo& info = v.dataset->info();
   auto reader = select_samples(v.dataset->open(DatasetRequest{cfg.task, cfg.split, cfg.image_path}),
                                SampleSelection::parse(cfg.shard, cfg.limit));
-  std::unique_ptr<Model> model = v.model->factory(model_spec(cfg, info, device, dtype));
+  std::unique_ptr<Model> model = v.model->factory(model_spec(cfg, v.checkpoint, info, device, dtype));
   manifest["model"] = model->describe();  // architecture, parameters, dtype, checkpoint, as eval records
   write_manifest(out.run_dir, manifest);
   RunContext ctx{cfg, info, out.run_dir, device, std::move(reader), -1, model.get(), nullptr};

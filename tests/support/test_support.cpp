@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -47,7 +48,14 @@ CommandResult run_command(const std::vector<std::string>& argv, const std::vecto
   args.push_back(nullptr);
   std::vector<std::string> env_store;
   for (char** e = environ; *e; ++e) env_store.emplace_back(*e);
-  for (const auto& e : env) env_store.push_back(e);
+  // An entry replaces the inherited variable of the same name (getenv would see the first of two).
+  for (const auto& e : env) {
+    const std::string key = e.substr(0, e.find('=') + 1);
+    env_store.erase(std::remove_if(env_store.begin(), env_store.end(),
+                                   [&](const std::string& s) { return s.compare(0, key.size(), key) == 0; }),
+                    env_store.end());
+    env_store.push_back(e);
+  }
   std::vector<char*> envp;
   for (auto& e : env_store) envp.push_back(e.data());
   envp.push_back(nullptr);

@@ -107,6 +107,10 @@ struct RunConfig {
   int eval_every = 10;
   bool lora_head_only = false;
 
+  // The reference's flags given on the command line that medvlmbench accepts without using, one line
+  // each saying what happens instead (cli/reference_flags.h); the run logs them and run.json lists them.
+  std::vector<std::string> reference_compat_notes;
+
   nlohmann::json to_json() const;
   // The dtype the model is built in: --dtype, else --bf16 / --fp16, else "auto". Both --bf16 and
   // --fp16, or either beside a different --dtype, is a usage error.

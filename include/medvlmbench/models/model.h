@@ -104,6 +104,10 @@ struct ModelEntry {
   // Whether --model_path must point at a checkpoint folder (false: seeded or remote models).
   bool needs_checkpoint = true;
   std::function<std::unique_ptr<Model>(const ModelSpec&)> factory;
+  // The checkpoint the reference loads for this model: a hub id ("openai/clip-vit-base-patch32"), or a
+  // folder name under models/ for checkpoints that are not on the hub ("pmcclip"). What --model_path
+  // original_pretrained / not_given resolve to (models/checkpoint_path.h); "" = none (the folder must be given).
+  std::string default_checkpoint;
 };
 
 Registry<ModelEntry>& model_registry();

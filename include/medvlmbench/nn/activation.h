@@ -13,6 +13,7 @@ enum class Activation {
   kGelu,       // exact (erf) GELU: BERT, timm ViT
   kGeluTanh,   // tanh approximation: SigLIP ("gelu_pytorch_tanh"), "gelu_new"
   kRelu,
+  kSilu,  // x * sigmoid(x): LLaMA-family SwiGLU MLPs ("silu", "swish")
 };
 
 // Throws mvb::Error naming the value for names we do not implement.

@@ -22,8 +22,9 @@ struct RopeOptions {
   double high_freq_factor = 4.0;  // llama3
   int64_t original_max_position_embeddings = 0;
   int64_t max_position_embeddings = 2048;
-  double attention_factor = 0.0;  // yarn (0 = derived from factor)
+  double attention_factor = 0.0;             // yarn (0 = derived from factor)
   double beta_fast = 32.0, beta_slow = 1.0;  // yarn
+  bool truncate = true;                      // yarn: round the correction range to whole dimensions
   std::vector<int64_t> mrope_section;        // non-empty: M-RoPE over position ids [3, B, L]
 };
 

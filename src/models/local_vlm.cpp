@@ -1,0 +1,116 @@
+// LocalVlm::generate: what every local generative model does the same way (see local_vlm.h).
+#include "medvlmbench/models/local_vlm.h"
+
+#include <chrono>
+#include <exception>
+#include <map>
+
+#include "medvlmbench/core/strings.h"
+
+namespace mvb {
+namespace {
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::vector<int32_t> to_int32(const std::vector<int64_t>& ids) { return std::vector<int32_t>(ids.begin(), ids.end()); }
+
+// The text before the first stop string (generation stops after the step that completed it, so the
+// string itself and anything decoded with it are not part of the answer).
+std::string cut_at_stop_strings(std::string text, const std::vector<std::string>& stops) {
+  size_t cut = std::string::npos;
+  for (const auto& s : stops)
+    if (!s.empty()) cut = std::min(cut, text.find(s));
+  if (cut != std::string::npos) text.resize(cut);
+  return text;
+}
+
+}  // namespace
+
+std::string LocalVlm::decode_answer(const std::vector<int64_t>& ids) const {
+  return trim(tokenizer().decode(to_int32(ids), /*skip_special_tokens=*/true));
+}
+
+std::vector<GenerationResult> LocalVlm::generate(const std::vector<GenerationRequest>& batch) {
+  std::vector<GenerationResult> results(batch.size());
+  std::vector<Prepared> prepared(batch.size());
+  std::vector<bool> ready(batch.size(), false);
+
+  // The processor runs over the whole batch (so vision towers can batch their images); when one
+  // request is bad, the batch is redone request by request so only that request becomes an error.
+  std::vector<const GenerationRequest*> all;
+  for (const auto& r : batch) all.push_back(&r);
+  try {
+    auto p = prepare(all);
+    MVB_CHECK(p.size() == batch.size(), "processor returned ", p.size(), " inputs for ", batch.size(), " requests");
+    for (size_t i = 0; i < batch.size(); ++i) prepared[i] = std::move(p[i]), ready[i] = true;
+  } catch (const std::exception&) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      try {
+        auto p = prepare({&batch[i]});
+        MVB_CHECK(p.size() == 1, "processor returned ", p.size(), " inputs for one request");
+        prepared[i] = std::move(p[0]);
+        ready[i] = true;
+      } catch (const std::exception& e) {
+        results[i].error = e.what();
+      }
+    }
+  }
+
+  // Requests with the same decoding settings generate together (agents mix temperatures in a batch).
+  std::map<std::string, std::vector<size_t>> groups;
+  std::map<std::string, nn::GenerationConfig> configs;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (!ready[i]) continue;
+    try {
+      nn::GenerationConfig cfg = generation_config(batch[i]);
+      const std::string key = cfg.to_json().dump();
+      configs.emplace(key, cfg);
+      groups[key].push_back(i);
+    } catch (const std::exception& e) {
+      results[i].error = e.what();
+    }
+  }
+
+  for (const auto& [key, members] : groups) {
+    const nn::GenerationConfig& cfg = configs.at(key);
+    std::vector<nn::MultimodalInput> inputs;
+    nn::GenerateOptions opts;
+    for (size_t i : members) {
+      inputs.push_back(prepared[i].input);
+      opts.seeds.push_back(batch[i].seed);
+    }
+    if (!cfg.stop_strings.empty())
+      opts.decode = [this](const std::vector<int64_t>& ids) {
+        return tokenizer().decode(to_int32(ids), /*skip_special_tokens=*/false);
+      };
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<nn::GeneratedSequence> out;
+    try {
+      out = nn::generate(backend(), inputs, cfg, opts);
+      MVB_CHECK(out.size() == members.size(), "generate returned ", out.size(), " sequences for ", members.size());
+    } catch (const std::exception& e) {
+      for (size_t i : members) results[i].error = std::string("generation failed: ") + e.what();
+      continue;
+    }
+    const double wall = seconds_since(t0);
+    for (size_t k = 0; k < members.size(); ++k) {
+      const size_t i = members[k];
+      GenerationResult& r = results[i];
+      r.text = trim(cut_at_stop_strings(decode_answer(out[k].ids), cfg.stop_strings));
+      r.prompt_tokens = out[k].prompt_tokens;
+      r.completion_tokens = static_cast<int64_t>(out[k].ids.size());
+      // Batched generation: a sample's latency is the wall time of the batch it ran in.
+      r.latency_s = wall;
+      r.extra["prompt"] = prepared[i].prompt_text;
+      r.extra["finish_reason"] = out[k].finish_reason;
+      r.extra["generation_batch"] = members.size();
+      r.extra["prefill_s"] = out[k].prefill_s;
+      r.extra["decode_s"] = out[k].decode_s;
+    }
+  }
+  return results;
+}
+
+}  // namespace mvb
