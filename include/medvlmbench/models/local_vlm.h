@@ -26,6 +26,11 @@ class LocalVlm : public GenerativeModel {
  public:
   std::vector<GenerationResult> generate(const std::vector<GenerationRequest>& batch) override;
   int preferred_batch_size() const override { return options_.batch_size; }
+  // For describe() (run.json): {"generation": the decoding settings a request without overrides
+  // runs with (generation_config.json, the reference's max_new_tokens, --max_new_tokens),
+  // "reference_compat": the quirks of `known_quirks` that run}. Architectures add it to their
+  // description: d.update(describe_generation({"llava_double_preprocess"})).
+  nlohmann::json describe_generation(const std::vector<std::string>& known_quirks = {}) const;
 
  protected:
   explicit LocalVlm(LocalVlmOptions options) : options_(std::move(options)) {}
