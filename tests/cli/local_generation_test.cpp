@@ -76,9 +76,12 @@ class FakeLocalVlm : public GenerativeModel {
 };
 
 MVB_REGISTER(model_registry(), "genrunner-test-local",
-             ModelEntry{"generative", {"vqa", "caption"}, "fake local VLM (test)", false, [](const ModelSpec& spec) {
-                          return std::make_unique<FakeLocalVlm>(spec);
-                        }});
+             ModelEntry{"generative",
+                        {"vqa", "caption"},
+                        "fake local VLM (test)",
+                        false,
+                        [](const ModelSpec& spec) { return std::make_unique<FakeLocalVlm>(spec); },
+                        ""});
 
 // Parses an eval command line with the real flag definitions, as main() does.
 RunConfig parse_eval(const std::vector<std::string>& extra, const std::string& exp) {
@@ -99,15 +102,15 @@ RunConfig parse_eval(const std::vector<std::string>& extra, const std::string& e
   return cfg;
 }
 
-struct Run {
+struct EvalRun {
   RunOutcome outcome;
   std::vector<json> rows;
   json manifest;
 };
 
-Run run(const RunConfig& cfg) {
+EvalRun run(const RunConfig& cfg) {
   seen() = Seen{};
-  Run r;
+  EvalRun r;
   r.outcome = run_eval(cfg, {"medvlmbench", "eval"});
   r.rows = io::read_jsonl(r.outcome.run_dir + "/predictions.jsonl").rows;
   r.manifest = json::parse(test::read_text(r.outcome.run_dir + "/run.json"));
@@ -122,7 +125,7 @@ TEST(LocalGeneration, FlagsReachOptionsRequestsRowsAndRunJson) {
   EXPECT_EQ(cfg.max_new_tokens, 7);
   EXPECT_EQ(cfg.temperature, 0.5);
   EXPECT_EQ(cfg.reference_compat, (std::vector<std::string>{"fake_offset", "fake_double_preprocess"}));
-  Run r = run(cfg);
+  EvalRun r = run(cfg);
   ASSERT_EQ(r.outcome.status, "completed");
 
   // Options as the model factory received them, and as LocalVlmOptions reads them.
@@ -166,7 +169,7 @@ TEST(LocalGeneration, FlagsReachOptionsRequestsRowsAndRunJson) {
 
 TEST(LocalGeneration, UnsetFlagsLeaveTheModelDefaults) {
   test::TempDir exp;
-  Run r = run(parse_eval({}, exp.path()));
+  EvalRun r = run(parse_eval({}, exp.path()));
   ASSERT_EQ(r.outcome.status, "completed");
   EXPECT_FALSE(seen().options.contains("max_new_tokens"));
   EXPECT_FALSE(seen().options.contains("temperature"));
@@ -190,7 +193,7 @@ TEST(LocalGeneration, UnsetFlagsLeaveTheModelDefaults) {
 TEST(LocalGeneration, SeedsDependOnSeedAndIdNotOnBatchOrShard) {
   test::TempDir exp1, exp2, exp3;
   // The fake model writes each request's seed into its answer.
-  auto seeds = [](const Run& r) {
+  auto seeds = [](const EvalRun& r) {
     std::map<std::string, std::string> out;
     for (const auto& row : r.rows) {
       const std::string p = row["prediction"];
@@ -209,7 +212,7 @@ TEST(LocalGeneration, SeedsDependOnSeedAndIdNotOnBatchOrShard) {
 
 TEST(LocalGeneration, ReferenceCompatAllAndUnknownQuirks) {
   test::TempDir exp, exp2;
-  Run r = run(parse_eval({"--reference_compat", "all", "--limit", "1"}, exp.path()));
+  EvalRun r = run(parse_eval({"--reference_compat", "all", "--limit", "1"}, exp.path()));
   EXPECT_EQ(r.manifest["model"]["reference_compat"], json(kKnownQuirks));
   try {
     run(parse_eval({"--reference_compat", "llava_double_preprocess"}, exp2.path()));
