@@ -120,7 +120,7 @@ EvalRun run(const RunConfig& cfg) {
 TEST(LocalGeneration, FlagsReachOptionsRequestsRowsAndRunJson) {
   test::TempDir exp;
   RunConfig cfg = parse_eval({"--max_new_tokens", "7", "--temperature", "0.5", "--reference_compat",
-                              "fake_offset,fake_double_preprocess", "--batch_size", "2", "--seed", "3"},
+                              "fake_offset,fake_double_preprocess", "--batch_size", "3", "--seed", "3"},
                              exp.path());
   EXPECT_EQ(cfg.max_new_tokens, 7);
   EXPECT_EQ(cfg.temperature, 0.5);
@@ -131,15 +131,15 @@ TEST(LocalGeneration, FlagsReachOptionsRequestsRowsAndRunJson) {
   // Options as the model factory received them, and as LocalVlmOptions reads them.
   EXPECT_EQ(seen().options["max_new_tokens"], 7);
   EXPECT_EQ(seen().options["temperature"], 0.5);
-  EXPECT_EQ(seen().options["batch_size"], 2);
+  EXPECT_EQ(seen().options["batch_size"], 3);
   EXPECT_EQ(seen().parsed.max_new_tokens, 7);
-  EXPECT_EQ(seen().parsed.batch_size, 2);
+  EXPECT_EQ(seen().parsed.batch_size, 3);
   EXPECT_EQ(seen().parsed.reference_compat, cfg.reference_compat);
 
   // Requests: batches of --batch_size, the flags' values, one seed per sample id.
-  EXPECT_EQ(seen().batch_sizes, (std::vector<size_t>{2, 2, 1}));
-  ASSERT_EQ(seen().requests.size(), 5u);
-  ASSERT_EQ(r.rows.size(), 5u);
+  EXPECT_EQ(seen().batch_sizes, (std::vector<size_t>{3, 1}));  // the fixture's 4 English questions
+  ASSERT_EQ(seen().requests.size(), 4u);
+  ASSERT_EQ(r.rows.size(), 4u);
   for (size_t i = 0; i < r.rows.size(); ++i) {
     const GenerationRequest& q = seen().requests[i];
     const json& row = r.rows[i];
@@ -178,12 +178,12 @@ TEST(LocalGeneration, UnsetFlagsLeaveTheModelDefaults) {
   EXPECT_EQ(seen().parsed.max_new_tokens, -1);
   EXPECT_EQ(seen().parsed.batch_size, 1);
   EXPECT_TRUE(seen().parsed.reference_compat.empty());
-  EXPECT_EQ(seen().batch_sizes, (std::vector<size_t>(5, 1)));  // the model's preferred batch
+  EXPECT_EQ(seen().batch_sizes, (std::vector<size_t>(4, 1)));  // the model's preferred batch
   for (const auto& q : seen().requests) {
     EXPECT_FALSE(q.max_new_tokens.has_value());
     EXPECT_FALSE(q.temperature.has_value());
   }
-  ASSERT_EQ(r.rows.size(), 5u);
+  ASSERT_EQ(r.rows.size(), 4u);
   EXPECT_EQ(r.rows[0]["completion_tokens"], 99);  // the model's own default ran
   EXPECT_EQ(r.manifest["model"]["generation"]["max_new_tokens"], 99);
   EXPECT_EQ(r.manifest["model"]["reference_compat"], json::array());  // the intended behaviour
@@ -202,7 +202,7 @@ TEST(LocalGeneration, SeedsDependOnSeedAndIdNotOnBatchOrShard) {
     return out;
   };
   const auto full = seeds(run(parse_eval({"--batch_size", "3"}, exp1.path())));
-  ASSERT_EQ(full.size(), 5u);
+  ASSERT_EQ(full.size(), 4u);
   const auto shard = seeds(run(parse_eval({"--shard", "1/2"}, exp2.path())));
   ASSERT_EQ(shard.size(), 2u);
   for (const auto& kv : shard) EXPECT_EQ(kv.second, full.at(kv.first)) << kv.first;
