@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <future>
 #include <random>
+#include <regex>
 #include <thread>
 
 #include "medvlmbench/backends/http_client.h"
@@ -91,6 +92,9 @@ ApiSettings settings_from_spec(const Provider& provider, const ModelSpec& spec) 
   MVB_USAGE_CHECK(s.retry.max_retries >= 0, "--api_retries must be >= 0");
   s.retry.base_delay_s = opt_or<double>(o, "api_retry_base_s", 1.0);
   s.retry.max_delay_s = opt_or<double>(o, "api_retry_max_s", 60.0);
+  // Cap on a server's Retry-After (issue 18): was a hard-coded 600 s; a long wait is logged below.
+  s.retry.max_retry_after_s = opt_or<double>(o, "api_max_retry_after_s", 600.0);
+  MVB_USAGE_CHECK(s.retry.max_retry_after_s >= 0, "--api_max_retry_after must be >= 0 (seconds)");
   s.rpm = opt_or<double>(o, "api_rpm", 0.0);
   s.tpm = opt_or<double>(o, "api_tpm", 0.0);
   MVB_USAGE_CHECK(s.rpm >= 0 && s.tpm >= 0, "--api_rpm and --api_tpm must be >= 0 (0 = no limit)");
@@ -98,6 +102,8 @@ ApiSettings settings_from_spec(const Provider& provider, const ModelSpec& spec) 
   if (o.is_object() && o.contains("api_temperature") && !o["api_temperature"].is_null())
     s.sampling.temperature = opt_or<double>(o, "api_temperature", 0.0);
   s.sampling.max_completion_tokens_field = s.base_url.find("api.openai.com") != std::string::npos;
+  static const std::regex reasoning_model("^(o\\d.*|gpt-5.*)$");
+  s.fixed_temperature = provider.name == "openai" && std::regex_match(s.model_id, reasoning_model);
   const bool no_cache = opt_or<bool>(o, "no_cache", false);
   s.cache_dir = no_cache ? "" : opt_or<std::string>(o, "api_cache_dir", spec.cache_dir);
   s.reference_suffix = opt_or<bool>(o, "api_reference_suffix", true);
@@ -163,9 +169,22 @@ GenerationResult ApiModel::run_one(const GenerationRequest& req) {
     return finish(out);
   }
   const std::string url = endpoint_url(settings_.protocol, settings_.base_url, settings_.model_id);
+  // The request's own settings win over the api_* ones (agents set a temperature per role).
+  Sampling sampling = settings_.sampling;
+  if (req.max_new_tokens) sampling.max_tokens = *req.max_new_tokens;
+  if (req.temperature) {
+    out.extra["temperature_sent"] = !settings_.fixed_temperature;
+    if (!settings_.fixed_temperature) sampling.temperature = *req.temperature;
+  }
+  const bool sampled = (req.temperature && *req.temperature > 0) || (sampling.temperature && *sampling.temperature > 0);
+  // Providers take 31-bit seeds (Gemini's is an int32); the full seed goes into the cache key.
+  if (sampled && !settings_.fixed_temperature && settings_.protocol != Protocol::kResponses)
+    sampling.seed = static_cast<int64_t>(req.seed & 0x7fffffffULL);
   const std::string body =
-      build_body(settings_.protocol, settings_.model_id, prompt, req.system_prompt, images, settings_.sampling).dump();
-  const std::string key = ResponseCache::key(url, settings_.model_id, body);
+      build_body(settings_.protocol, settings_.model_id, prompt, req.system_prompt, images, sampling).dump();
+  // A sampled answer is one draw: the seed keeps draws apart in the cache even where it is not sent.
+  const std::string key =
+      ResponseCache::key(url, settings_.model_id, sampled ? body + "\n#seed=" + std::to_string(req.seed) : body);
   auto accept = [&](const ParsedReply& p, bool cached) {
     out.text = trim(p.text);  // the reference strips the returned content
     out.prompt_tokens = p.prompt_tokens;
@@ -194,8 +213,8 @@ GenerationResult ApiModel::run_one(const GenerationRequest& req) {
   http.headers = {"Content-Type: application/json", "Accept: application/json"};
   http.secret_headers = secret_headers_;
   http.timeout_s = settings_.timeout_s;
-  const double estimate = prompt.size() / 4.0 + 800.0 * images.size() +
-                          (settings_.sampling.max_tokens > 0 ? settings_.sampling.max_tokens : 500);
+  const double estimate =
+      prompt.size() / 4.0 + 800.0 * images.size() + (sampling.max_tokens > 0 ? sampling.max_tokens : 500);
   std::string last_error;
   nlohmann::json delays = nlohmann::json::array();
   const int attempts = settings_.retry.max_retries + 1;
@@ -250,6 +269,10 @@ GenerationResult ApiModel::run_one(const GenerationRequest& req) {
     if (attempt + 1 < attempts) {
       const double delay = retry_delay_s(settings_.retry, resp, attempt, thread_rng());
       delays.push_back(delay);
+      if (resp.headers.count("retry-after") && delay >= 1.0)  // say why the run is idle (issue 18)
+        spdlog::warn("{}: the server asked to wait (Retry-After: {}); waiting {:.1f} s (cap {:.0f} s), retry {}/{}",
+                     settings_.model_id, resp.headers.at("retry-after"), delay, settings_.retry.max_retry_after_s,
+                     attempt + 1, settings_.retry.max_retries);
       spdlog::debug("{} request failed ({}); retry {}/{} in {:.2f} s", settings_.model_id, redact(last_error),
                     attempt + 1, settings_.retry.max_retries, delay);
       {

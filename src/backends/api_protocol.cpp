@@ -161,6 +161,7 @@ nlohmann::json build_body(Protocol p, const std::string& model_id, const std::st
     body = {{"model", model_id}, {"messages", messages}};
     if (s.temperature) body["temperature"] = *s.temperature;
     if (s.max_tokens > 0) body[s.max_completion_tokens_field ? "max_completion_tokens" : "max_tokens"] = s.max_tokens;
+    if (s.seed) body["seed"] = *s.seed;
   } else if (p == Protocol::kResponses) {
     nlohmann::json content = nlohmann::json::array({{{"type", "input_text"}, {"text", prompt}}});
     for (const auto& img : images) content.push_back({{"type", "input_image"}, {"image_url", data_url(img)}});
@@ -179,6 +180,7 @@ nlohmann::json build_body(Protocol p, const std::string& model_id, const std::st
     nlohmann::json gen = nlohmann::json::object();
     if (s.temperature) gen["temperature"] = *s.temperature;
     if (s.max_tokens > 0) gen["maxOutputTokens"] = s.max_tokens;
+    if (s.seed) gen["seed"] = *s.seed;
     if (!gen.empty()) body["generationConfig"] = gen;
   }
   return body;

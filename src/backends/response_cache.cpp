@@ -13,6 +13,7 @@
 #include "medvlmbench/backends/encoding.h"
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/core/log.h"
+#include "medvlmbench/core/url_redact.h"
 
 namespace mvb::api {
 
@@ -54,7 +55,7 @@ void ResponseCache::put(const std::string& key, const std::string& endpoint, con
   MVB_CHECK(!ec, "cannot create the response cache folder ", std::filesystem::path(path).parent_path().string(), ": ",
             ec.message(), "; pass a writable --cache_dir or --no_cache");
   const nlohmann::json entry = {{"key", key},
-                                {"endpoint", endpoint},
+                                {"endpoint", strip_url_credentials(endpoint)},  // never credentials on disk
                                 {"model", model},
                                 {"saved_at", static_cast<int64_t>(std::time(nullptr))},
                                 {"response", response_body}};

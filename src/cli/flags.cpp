@@ -46,13 +46,22 @@ void add_common_flags(CLI::App& app, RunConfig& c) {
   opt(app, "--cache_dir", c.cache_dir, "Cache folder (features, API responses)");
   opt(app, "--mdagent_mode", c.mdagent_mode, "MDAgent mode")
       ->check(CLI::IsMember({"adaptive", "basic", "intermediate", "advanced"}));
+  // Agents (issue 16)
+  opt(app, "--ucagent_retries", c.ucagent_retries,
+      "UCAgent: retries of a step whose output breaks the #Question Type/#Reasoning/#Answer format "
+      "(0 = the reference, which never retries)")
+      ->check(CLI::Range(0, 10));
   opt(app, "--context_length", c.context_length, "Text context length for CLIP text towers");
   opt(app, "--seed", c.seed, "Random seed");
   opt(app, "--device", c.device, "cpu, cuda, cuda:N or auto");
   opt(app, "--dtype", c.dtype, "Model precision: auto (fp32 on CPU, bf16 on CUDA), fp32, bf16 or fp16")
       ->check(CLI::IsMember({"auto", "fp32", "bf16", "fp16"}));
-  opt(app, "--batch_size", c.batch_size, "Batch size (0 = the usage's default)");
-  opt(app, "--num_workers", c.num_workers, "Threads decoding and preprocessing images");
+  // Bounds (issue 18): --batch_size -1 used to run with 64 and --num_workers 100000 created 32,000 threads
+  // and hung. The limits are far above any useful value and keep a typo from exhausting the machine.
+  opt(app, "--batch_size", c.batch_size, "Batch size (0 = the usage's default; at most 4096)")
+      ->check(CLI::Range(0, 4096));
+  opt(app, "--num_workers", c.num_workers, "Threads decoding and preprocessing images (at most 1024)")
+      ->check(CLI::Range(0, 1024));
   opt(app, "--limit,--max_samples", c.limit, "Process only the first N samples (after --shard)");
   opt(app, "--shard", c.shard, "Process shard i of n (samples at positions i, i+n, ...), e.g. 0/4");
   opt(app, "--log_level", c.log_level, "trace, debug, info, warn, error or off");
@@ -66,7 +75,9 @@ void add_eval_flags(CLI::App& app, RunConfig& c) {
   bool_opt(app, "--save_pred", c.save_pred, "Also write predictions.json in the reference's layout");
   bool_opt(app, "--resume", c.resume, "Continue an interrupted run: keep finished predictions, do the rest");
   opt(app, "--eval_print_freq", c.eval_print_freq, "Accepted for compatibility (progress is time-based)");
-  opt(app, "--bootstrap", c.bootstrap, "Bootstrap resamples for 95% confidence intervals (0 = off)");
+  // Bounded: 1e9 resamples grew past 4.9 GB, and -1 silently turned the intervals off.
+  opt(app, "--bootstrap", c.bootstrap, "Bootstrap resamples for 95% confidence intervals (0 = off; at most 1000000)")
+      ->check(CLI::Range(0, 1000000));
   add_bertscore_flag(app, c.bertscore_model);
   opt(app, "--format", c.format, "End-of-run summary on stdout: text or json")->check(CLI::IsMember({"text", "json"}));
   add_api_flags(app, c);

@@ -1,6 +1,7 @@
 #include "medvlmbench/core/run_config.h"
 
 #include "medvlmbench/core/error.h"
+#include "medvlmbench/core/url_redact.h"
 
 namespace mvb {
 
@@ -19,6 +20,7 @@ nlohmann::json RunConfig::to_json() const {
       {"save_pred", save_pred},
       {"cache_dir", cache_dir},
       {"mdagent_mode", mdagent_mode},
+      {"ucagent_retries", ucagent_retries},
       {"context_length", context_length},
       {"seed", seed},
       {"device", device},
@@ -33,7 +35,7 @@ nlohmann::json RunConfig::to_json() const {
       {"bertscore_model", bertscore_model},
       {"prompt_template", prompt_template},
       {"config", config_file},
-      {"api_base", api_base},
+      {"api_base", strip_url_credentials(api_base)},  // run.json: never credentials
       {"api_model", api_model},
       {"api_protocol", api_protocol},
       {"api_concurrency", api_concurrency},
@@ -48,7 +50,7 @@ nlohmann::json RunConfig::to_json() const {
       {"temperature", temperature},
       {"reference_compat", reference_compat},
       {"judge", judge},
-      {"judge_api_base", judge_api_base},
+      {"judge_api_base", strip_url_credentials(judge_api_base)},
       {"judge_api_model", judge_api_model},
   };
   if (command == "train") {

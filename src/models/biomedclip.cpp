@@ -17,6 +17,7 @@
 #include "medvlmbench/io/state_dict.h"
 #include "medvlmbench/models/contrastive_towers.h"
 #include "medvlmbench/nn/bert.h"
+#include "medvlmbench/nn/hf_config.h"
 #include "medvlmbench/nn/vit.h"
 #include "medvlmbench/nn/weights.h"
 
@@ -47,9 +48,9 @@ TORCH_MODULE(BiomedClipNet);
 
 std::optional<std::string> biomedclip_rename(const std::string& n) {
   static const std::vector<std::pair<std::regex, std::string>> vision_rules = {
-      {std::regex(R"(^visual\.trunk\.cls_token$)"), "vision.class_embedding"},
-      {std::regex(R"(^visual\.trunk\.pos_embed$)"), "vision.position_embedding.weight"},
-      {std::regex(R"(^visual\.trunk\.patch_embed\.proj\.(weight|bias)$)"), "vision.patch_embedding.$1"},
+      {std::regex(R"(^visual\.trunk\.cls_token$)"), "vision.embeddings.class_embedding"},
+      {std::regex(R"(^visual\.trunk\.pos_embed$)"), "vision.embeddings.position_embedding.weight"},
+      {std::regex(R"(^visual\.trunk\.patch_embed\.proj\.(weight|bias)$)"), "vision.embeddings.patch_embedding.$1"},
       {std::regex(R"(^visual\.trunk\.blocks\.(\d+)\.norm1\.(weight|bias)$)"),
        "vision.encoder.layers.$1.layer_norm1.$2"},
       {std::regex(R"(^visual\.trunk\.blocks\.(\d+)\.norm2\.(weight|bias)$)"),
@@ -101,7 +102,7 @@ class BiomedClipModel : public ContrastiveTowers {
               pooler, "' is not supported");
     const std::string proj = tc.value("hf_proj_type", std::string("mlp"));
     MVB_CHECK(proj == "mlp" || proj == "linear", cfg_path, ": hf_proj_type '", proj, "' is not supported");
-    const int64_t embed_dim = mc.value("embed_dim", int64_t{512});
+    const int64_t embed_dim = nn::hf::get_int(mc, "embed_dim", 512, cfg_path);
 
     io::StateDict sd = io::StateDict::open(checkpoint_dir_);
     // Vision sizes from the weights (open_clip would ask timm for vit_base_patch16_224).
@@ -110,10 +111,10 @@ class BiomedClipModel : public ContrastiveTowers {
     v.layer.dim = patch.size(0);
     v.channels = patch.size(1);
     v.patch_size = patch.size(2);
-    v.image_size = vc.value("image_size", int64_t{224});
+    v.image_size = nn::hf::get_int(vc, "image_size", 224, cfg_path);
     v.num_layers = count_layers(sd, std::regex(R"(^visual\.trunk\.blocks\.(\d+)\..*)"));
     v.layer.mlp_dim = sd.record("visual.trunk.blocks.0.mlp.fc1.weight").shape[0];
-    v.layer.heads = v.layer.dim / vc.value("head_width", int64_t{64});
+    v.layer.heads = v.layer.dim / nn::hf::get_int(vc, "head_width", 64, cfg_path);
     v.layer.act = nn::Activation::kGelu;
     v.layer.eps = 1e-6;                                // timm ViT's LayerNorm
     v.layer.qkv_layout = nn::QkvLayout::kFusedLinear;  // timm's attn.qkv: one LoRA adapter, as PEFT
@@ -132,7 +133,7 @@ class BiomedClipModel : public ContrastiveTowers {
     t.layer.mlp_dim = sd.record("text.transformer.encoder.layer.0.intermediate.dense.weight").shape[0];
     // BERT's head count: text_cfg.heads (an open_clip field its HF tower ignores; set in tiny test
     // checkpoints), else a head width of 64 as in every BERT-base / PubMedBERT.
-    t.layer.heads = tc.contains("heads") ? tc["heads"].get<int64_t>() : t.layer.dim / 64;
+    t.layer.heads = nn::hf::get_int(tc, "heads", t.layer.dim / 64, cfg_path);
     MVB_CHECK(t.layer.heads > 0 && t.layer.dim % t.layer.heads == 0, cfg_path, ": text width ", t.layer.dim,
               " does not split into ", t.layer.heads, " heads");
     t.layer.act = nn::Activation::kGelu;
@@ -141,14 +142,14 @@ class BiomedClipModel : public ContrastiveTowers {
     net_ = BiomedClipNet(v, t, embed_dim, proj == "mlp");
 
     nn::TensorMap w = nn::read_weights(sd, biomedclip_rename);
-    if (w.count("vision.class_embedding")) w["vision.class_embedding"] = w["vision.class_embedding"].reshape({-1});
-    if (w.count("vision.position_embedding.weight"))
-      w["vision.position_embedding.weight"] = w["vision.position_embedding.weight"].squeeze(0);
+    const std::string cls = "vision.embeddings.class_embedding", pos = "vision.embeddings.position_embedding.weight";
+    if (w.count(cls)) w[cls] = w[cls].reshape({-1});  // timm: [1, 1, D] and [1, L, D]
+    if (w.count(pos)) w[pos] = w[pos].squeeze(0);
     nn::assign_weights(*net_, w, sd.source());
 
     tokenizer_ = text::load_tokenizer(checkpoint_dir_);
     pad_id_ = tokenizer_->special_tokens().pad.present() ? tokenizer_->special_tokens().pad.id : 0;
-    context_length_ = std::min<int64_t>(tc.value("context_length", int64_t{77}), t.max_positions);
+    context_length_ = std::min<int64_t>(nn::hf::get_int(tc, "context_length", 77, cfg_path), t.max_positions);
     const nlohmann::json pc = cfg.value("preprocess_cfg", nlohmann::json::object());
     transform_.resize_mode = "shortest_edge";
     transform_.resize = transform_.crop = static_cast<int>(v.image_size);

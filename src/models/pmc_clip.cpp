@@ -18,6 +18,7 @@
 #include "medvlmbench/io/state_dict.h"
 #include "medvlmbench/models/contrastive_towers.h"
 #include "medvlmbench/nn/bert.h"
+#include "medvlmbench/nn/hf_config.h"
 #include "medvlmbench/nn/resnet.h"
 #include "medvlmbench/nn/weights.h"
 
@@ -58,7 +59,8 @@ class PmcClipModel : public ContrastiveTowers {
     v.output_dim = img.record("attnpool.c_proj.weight").shape[0];
     const int64_t positions = img.record("attnpool.positional_embedding").shape[0] - 1;
     v.image_size = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(positions)))) * 32;
-    v.heads = extra.value("heads", int64_t{8});  // hard-coded in the reference
+    v.heads = nn::hf::get_int(extra, "heads", 8,
+                              io::join_path(checkpoint_dir_, "pmc_clip.json"));  // hard-coded in the reference
     v.layers.assign(4, 0);
     std::smatch m;
     static const std::regex block(R"(^layer(\d)\.(\d+)\..*)");

@@ -11,6 +11,7 @@
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/state_dict.h"
+#include "medvlmbench/models/clip_configs.h"
 #include "medvlmbench/models/contrastive_towers.h"
 #include "medvlmbench/nn/text_transformer.h"
 #include "medvlmbench/nn/vit.h"
@@ -19,76 +20,33 @@
 namespace mvb {
 namespace {
 
-// transformers' SiglipTextConfig / SiglipVisionConfig defaults for keys a config omits.
-nn::TransformerLayerOptions layer_options(const nlohmann::json& c) {
-  nn::TransformerLayerOptions o;
-  o.dim = c.value("hidden_size", int64_t{768});
-  o.heads = c.value("num_attention_heads", int64_t{12});
-  o.mlp_dim = c.value("intermediate_size", int64_t{3072});
-  o.act = nn::parse_activation(c.value("hidden_act", std::string("gelu_pytorch_tanh")));
-  o.eps = c.value("layer_norm_eps", 1e-6);
-  return o;
-}
-
 struct SiglipNetImpl : torch::nn::Module {
-  SiglipNetImpl(const nn::TextTransformerOptions& t, const nn::VisionTransformerOptions& v, int64_t text_proj) {
+  SiglipNetImpl(const nn::TextTransformerOptions& t, const nn::VisionTransformerOptions& v) {
     text_model = register_module("text_model", nn::TextTransformer(t));
-    text_head = register_module("text_head", nn::Linear(t.layer.dim, text_proj, true));
     vision_model = register_module("vision_model", nn::VisionTransformer(v));
     logit_scale = register_parameter("logit_scale", at::zeros({1}));
     logit_bias = register_parameter("logit_bias", at::zeros({1}));
   }
   nn::TextTransformer text_model{nullptr};
-  nn::Linear text_head{nullptr};
   nn::VisionTransformer vision_model{nullptr};
   at::Tensor logit_scale, logit_bias;
 };
 TORCH_MODULE(SiglipNet);
 
-std::optional<std::string> siglip_rename(const std::string& n) {
-  if (n.size() >= 12 && n.compare(n.size() - 12, 12, "position_ids") == 0) return std::nullopt;
-  if (n.rfind("text_model.head.", 0) == 0) return "text_head." + n.substr(16);
-  for (const char* tower : {"text_model.embeddings.", "vision_model.embeddings."}) {
-    const std::string p = tower;
-    if (n.rfind(p, 0) == 0) return p.substr(0, p.find('.') + 1) + n.substr(p.size());
-  }
-  return n;
-}
-
 class SiglipModel : public ContrastiveTowers {
  public:
   explicit SiglipModel(const ModelSpec& spec) : ContrastiveTowers(spec) {
-    const nlohmann::json cfg = read_json_file(io::join_path(checkpoint_dir_, "config.json"));
-    const nlohmann::json t = cfg.value("text_config", nlohmann::json::object());
-    const nlohmann::json v = cfg.value("vision_config", nlohmann::json::object());
-    nn::TextTransformerOptions topts;
-    topts.vocab_size = t.value("vocab_size", int64_t{32000});
-    topts.max_positions = t.value("max_position_embeddings", int64_t{64});
-    topts.num_layers = t.value("num_hidden_layers", int64_t{12});
-    topts.layer = layer_options(t);
-    topts.causal = false;
-    topts.pool = nn::TextTransformerOptions::Pool::kLast;
-    nn::VisionTransformerOptions vopts;
-    vopts.image_size = v.value("image_size", int64_t{224});
-    vopts.patch_size = v.value("patch_size", int64_t{16});
-    vopts.channels = v.value("num_channels", int64_t{3});
-    vopts.num_layers = v.value("num_hidden_layers", int64_t{12});
-    vopts.layer = layer_options(v);
-    vopts.class_token = false;
-    vopts.patch_bias = true;
-    vopts.pre_norm = false;
-    vopts.final_norm = true;
-    vopts.attention_pool = v.value("vision_use_head", true);
-    MVB_CHECK(vopts.attention_pool,
-              "SigLIP checkpoints without the attention-pooling head (vision_use_head=false) "
-              "are not supported");
-    const int64_t text_proj = t.value("projection_size", topts.layer.dim);
-    MVB_CHECK(text_proj == vopts.layer.dim, "SigLIP text projection_size ", text_proj,
-              " differs from the vision width ", vopts.layer.dim);
-    net_ = SiglipNet(topts, vopts, text_proj);
+    const SiglipConfig cfg = SiglipConfig::read(checkpoint_dir_);
+    const nn::TextTransformerOptions topts = cfg.text_config.tower();
+    const nn::VisionTransformerOptions vopts = cfg.vision_config.tower();
+    MVB_CHECK(vopts.attention_pool, io::join_path(checkpoint_dir_, "config.json"),
+              ": SigLIP checkpoints without the attention-pooling head (vision_use_head=false) are not supported");
+    MVB_CHECK(topts.head_dim == vopts.layer.dim, io::join_path(checkpoint_dir_, "config.json"),
+              ": SigLIP text projection_size ", topts.head_dim, " differs from the vision width ", vopts.layer.dim);
+    net_ = SiglipNet(topts, vopts);
+    // Our module names are transformers' SiglipModel names.
     io::StateDict sd = io::StateDict::open(checkpoint_dir_);
-    nn::TensorMap w = nn::read_weights(sd, siglip_rename);
-    nn::assign_weights(*net_, w, sd.source());
+    nn::assign_weights(*net_, nn::read_weights(sd, nn::drop_position_ids), sd.source());
     // transformers has only the slow SiglipTokenizer (spiece.model): AutoTokenizer takes it even when
     // the folder also holds a tokenizer.json, so ours does too.
     const std::string spiece = io::join_path(checkpoint_dir_, "spiece.model");
@@ -117,7 +75,7 @@ class SiglipModel : public ContrastiveTowers {
   }
   at::Tensor text_features(const TextBatch& b) override {
     // No attention mask, as the reference calls the model (see the file comment).
-    return net_->text_head->forward(net_->text_model->forward(b.input_ids.to(device_)));
+    return net_->text_model->forward(b.input_ids.to(device_));
   }
   TextBatch tokenize(const std::vector<std::string>& texts) const override {
     return tokenize_batch(*tokenizer_, texts, max_len_);
@@ -126,13 +84,8 @@ class SiglipModel : public ContrastiveTowers {
   bool sigmoid_logits() const override { return true; }
   torch::nn::Module& vision_tower() override { return *net_->vision_model; }
   torch::nn::Module& root() override { return *net_; }
-  // transformers' vision tower keeps the patch and position embeddings under "embeddings."; the rest
-  // of our names are its names.
-  std::optional<std::string> peft_module_name(const std::string& ours) const override {
-    for (const char* m : {"patch_embedding", "position_embedding", "class_embedding"})
-      if (ours.rfind(m, 0) == 0) return "embeddings." + ours;
-    return ours;
-  }
+  // Our vision tower's module names are those of transformers' SiglipVisionTransformer.
+  std::optional<std::string> peft_module_name(const std::string& ours) const override { return ours; }
 
  private:
   SiglipNet net_{nullptr};

@@ -5,19 +5,21 @@
 #include <regex>
 
 #include "medvlmbench/core/error.h"
+#include "medvlmbench/nn/hf_config.h"
 
 namespace mvb::nn {
 
 BertOptions BertOptions::from_config(const nlohmann::json& c) {
+  // Typed reads: a fractional size (768.5) is an error naming the key, never truncated (issue 18).
   BertOptions o;
-  o.vocab_size = c.value("vocab_size", o.vocab_size);
-  o.max_positions = c.value("max_position_embeddings", o.max_positions);
-  o.type_vocab_size = c.value("type_vocab_size", o.type_vocab_size);
-  o.num_layers = c.value("num_hidden_layers", o.num_layers);
-  o.pad_token_id = c.value("pad_token_id", o.pad_token_id);
-  o.layer.dim = c.value("hidden_size", int64_t{768});
-  o.layer.heads = c.value("num_attention_heads", int64_t{12});
-  o.layer.mlp_dim = c.value("intermediate_size", int64_t{3072});
+  o.vocab_size = hf::get_int(c, "vocab_size", o.vocab_size, "BERT config");
+  o.max_positions = hf::get_int(c, "max_position_embeddings", o.max_positions, "BERT config");
+  o.type_vocab_size = hf::get_int(c, "type_vocab_size", o.type_vocab_size, "BERT config");
+  o.num_layers = hf::get_int(c, "num_hidden_layers", o.num_layers, "BERT config");
+  o.pad_token_id = hf::get_int(c, "pad_token_id", o.pad_token_id, "BERT config");
+  o.layer.dim = hf::get_int(c, "hidden_size", int64_t{768}, "BERT config");
+  o.layer.heads = hf::get_int(c, "num_attention_heads", int64_t{12}, "BERT config");
+  o.layer.mlp_dim = hf::get_int(c, "intermediate_size", int64_t{3072}, "BERT config");
   o.layer.act = parse_activation(c.value("hidden_act", std::string("gelu")));
   o.layer.eps = c.value("layer_norm_eps", 1e-12);
   o.layer.pre_norm = false;

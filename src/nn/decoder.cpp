@@ -17,7 +17,7 @@ namespace {
 
 bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
 
-enum class Family { kLlama, kMistral, kQwen2, kQwen2Vl };
+enum class Family { kLlama, kMistral, kQwen2, kQwen2Vl, kQwen3 };
 
 Family family_of(const std::string& model_type, const std::string& where) {
   // The original LLaVA layout ("llava", "llava_llama") keeps LLaMA's keys at the top level;
@@ -25,10 +25,11 @@ Family family_of(const std::string& model_type, const std::string& where) {
   if (model_type == "llama" || model_type == "llava" || model_type == "llava_llama") return Family::kLlama;
   if (model_type == "mistral" || model_type == "llava_mistral") return Family::kMistral;
   if (model_type == "qwen2") return Family::kQwen2;
+  if (model_type == "qwen3") return Family::kQwen3;
   if (starts_with(model_type, "qwen2_vl") || starts_with(model_type, "qwen2_5_vl")) return Family::kQwen2Vl;
-  throw Error(
-      where + ": model_type '" + model_type +
-      "' is not a decoder this build runs (llama, mistral, qwen2, qwen2_vl, qwen2_5_vl and llava's text model)");
+  throw Error(where + ": model_type '" + model_type +
+              "' is not a decoder this build runs (llama, mistral, qwen2, qwen3, qwen2_vl, qwen2_5_vl and llava's text "
+              "model)");
 }
 
 // The most negative finite value of `dtype`, which transformers fills masked scores with: finite,
@@ -52,22 +53,22 @@ torch::nn::AnyModule make_norm(const DecoderOptions& o, int64_t dim) {
 }
 
 // softmax(q k^T * scale + mask) v with grouped-query attention. q [B, H, L, D]; k, v [B, KV, S, D]
-// (possibly strided views of the KV cache); mask additive [B, 1, L, S].
+// (possibly strided views of the KV cache); mask additive [B, 1, L, S]. The `groups` query heads that
+// share a kv head are folded into the rows of one product ([B, KV, groups * L, D] against
+// [B, KV, S, D]), so the cached keys and values are never repeated per head (transformers' repeat_kv
+// copies the whole cache of every layer at every step); the mask is what gets repeated, [L, S] per group.
 at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask, double scale) {
   const int64_t b = q.size(0), h = q.size(1), l = q.size(2), d = q.size(3);
   const int64_t kvh = k.size(1), s = k.size(2), groups = h / kvh;
 #if MVB_TORCH_AT_LEAST(2, 1)
-  // LibTorch's fused op (flash / memory-efficient kernels); the kv heads are repeated for it, as
-  // transformers' sdpa path does (repeat_kv).
-  at::Tensor kk = k, vv = v;
-  if (groups > 1) {
-    kk = k.unsqueeze(2).expand({b, kvh, groups, s, d}).reshape({b, h, s, d});
-    vv = v.unsqueeze(2).expand({b, kvh, groups, s, d}).reshape({b, h, s, d});
-  }
-  return compat::scaled_dot_product_attention(q, kk, vv, mask, /*causal=*/false, scale);
+  // LibTorch's fused op (flash / memory-efficient kernels).
+  at::Tensor qf = q.reshape({b, kvh, groups * l, d});
+  at::Tensor m = mask;
+  if (groups > 1 && m.defined())
+    m = m.unsqueeze(2).expand({m.size(0), m.size(1), groups, l, s}).reshape({m.size(0), m.size(1), groups * l, s});
+  return compat::scaled_dot_product_attention(qf, k, v, m, /*causal=*/false, scale).reshape({b, h, l, d});
 #else
-  // LibTorch 1.13: written out, with the query heads that share a kv head folded into the rows of one
-  // product ([B, KV, groups * L, D] x [B, KV, D, S]) so the cached keys and values are never copied.
+  // LibTorch 1.13 has no fused op: the same steps written out, the mask added in place.
   at::Tensor qf = (q * scale).reshape({b, kvh, groups * l, d});
   at::Tensor scores = at::matmul(qf, k.transpose(-2, -1));  // [B, KV, groups * L, S]
   if (mask.defined()) scores.view({b, kvh, groups, l, s}).add_(mask.unsqueeze(2));
@@ -100,6 +101,7 @@ DecoderOptions decoder_options_from_config(const nlohmann::json& config, const s
   if (family == Family::kMistral) d = {32000, 4096, 14336, 32, 32, 8, 1e-6};
   if (family == Family::kQwen2) d = {151936, 4096, 22016, 32, 32, -1, 1e-6};
   if (family == Family::kQwen2Vl) d = {152064, 8192, 29568, 80, 64, 8, 1e-5};
+  if (family == Family::kQwen3) d = {151936, 4096, 22016, 32, 32, -1, 1e-6};
 
   o.vocab_size = hf::get_int(c, "vocab_size", d.vocab, src);
   o.hidden_size = hf::get_int(c, "hidden_size", d.hidden, src);
@@ -113,7 +115,8 @@ DecoderOptions decoder_options_from_config(const nlohmann::json& config, const s
             "positive");
   MVB_CHECK(o.num_kv_heads > 0 && o.num_heads % o.num_kv_heads == 0, src, ": num_attention_heads ", o.num_heads,
             " is not a multiple of num_key_value_heads ", o.num_kv_heads);
-  o.head_dim = hf::get_int(c, "head_dim", o.hidden_size / o.num_heads, src);
+  // Qwen3Config's head_dim is its own default (128), not hidden_size / num_attention_heads.
+  o.head_dim = hf::get_int(c, "head_dim", family == Family::kQwen3 ? 128 : o.hidden_size / o.num_heads, src);
   MVB_CHECK(o.head_dim > 0, src, ": head_dim must be positive");
   o.norm = NormKind::kRmsNorm;
   o.norm_eps = hf::get_double(c, "rms_norm_eps", d.eps, src);
@@ -129,18 +132,22 @@ DecoderOptions decoder_options_from_config(const nlohmann::json& config, const s
     // LlamaAttention: attention_bias on q, k, v and o; LlamaMLP: mlp_bias on all three.
     o.qkv_bias = o.o_bias = hf::get_bool(c, "attention_bias", false, src);
     o.mlp_bias = hf::get_bool(c, "mlp_bias", false, src);
+  } else if (family == Family::kQwen3) {
+    // Qwen3Attention: attention_bias on all four projections, RMSNorm over head_dim on q and k.
+    o.qkv_bias = o.o_bias = hf::get_bool(c, "attention_bias", false, src);
+    o.qk_norm = true;
   } else if (family == Family::kQwen2 || family == Family::kQwen2Vl) {
     o.qkv_bias = true;  // Qwen2Attention: q/k/v with bias, o without (not configurable)
   }
 
   if (family == Family::kMistral) {
     o.sliding_window = hf::get_int(c, "sliding_window", 4096, src);
-  } else if (family == Family::kQwen2 || family == Family::kQwen2Vl) {
-    // Qwen2Config: the window applies only with use_sliding_window, to the layers layer_types marks
+  } else if (family == Family::kQwen2 || family == Family::kQwen2Vl || family == Family::kQwen3) {
+    // Qwen2Config / Qwen3Config: the window applies only with use_sliding_window, to the layers layer_types marks
     // "sliding_attention" (by default those from max_window_layers on).
     if (hf::get_bool(c, "use_sliding_window", false, src)) {
       o.sliding_window = hf::get_int(c, "sliding_window", 4096, src);
-      const int64_t from = hf::get_int(c, "max_window_layers", family == Family::kQwen2 ? 28 : 80, src);
+      const int64_t from = hf::get_int(c, "max_window_layers", family == Family::kQwen2Vl ? 80 : 28, src);
       for (int64_t i = 0; i < o.num_layers; ++i) o.layer_sliding.push_back(i >= from);
     }
   }

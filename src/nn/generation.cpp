@@ -184,7 +184,13 @@ std::vector<GeneratedSequence> generate(GenerationBackend& backend, const std::v
   const bool penalty = cfg.repetition_penalty != 1.0;
 
   at::Tensor logits = backend.forward_last(in, cache).to(at::kFloat);
-  const auto t_decode = Clock::now();
+  // The prompt embeddings are in the cache now; release them for the rest of the decode.
+  in = DecoderInputs{};
+  embeds.reset();
+  for (Prompt& p : prompts) p.embeds.reset();
+  // prefill_s: until the first token is chosen (time to first token, for the whole batch);
+  // decode_s: from then until the sequence finished.
+  auto t_decode = Clock::now();
   double prefill_s = 0;
   for (int64_t step = 0; step < cfg.max_new_tokens; ++step) {
     const auto B = static_cast<int64_t>(rows.size());
@@ -210,7 +216,10 @@ std::vector<GeneratedSequence> generate(GenerationBackend& backend, const std::v
       at::Tensor best = scores.argmax(-1).to(at::kCPU).contiguous();
       std::copy(best.data_ptr<int64_t>(), best.data_ptr<int64_t>() + B, next.begin());
     }
-    if (step == 0) prefill_s = seconds_since(t_start);
+    if (step == 0) {
+      prefill_s = seconds_since(t_start);
+      t_decode = Clock::now();
+    }
 
     // Stopping criteria, per sequence.
     std::vector<int64_t> keep;

@@ -23,7 +23,7 @@ bool is_qwen2_vl(const std::string& model_type) {
 double default_theta(const std::string& model_type) { return is_qwen2_vl(model_type) ? 1000000.0 : 10000.0; }
 int64_t default_max_positions(const std::string& model_type) {
   if (model_type.find("mistral") != std::string::npos) return 131072;
-  if (starts_with(model_type, "qwen2")) return 32768;
+  if (starts_with(model_type, "qwen")) return 32768;  // qwen2, qwen2_vl, qwen2_5_vl, qwen3
   return 2048;
 }
 

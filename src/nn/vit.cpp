@@ -21,17 +21,32 @@ at::Tensor AttentionPoolHeadImpl::forward(const at::Tensor& tokens) {
   return h.select(1, 0);
 }
 
+VisionEmbeddingsImpl::VisionEmbeddingsImpl(const VisionTransformerOptions& o) {
+  const int64_t d = o.layer.dim;
+  const int64_t patches = (o.image_size / o.patch_size) * (o.image_size / o.patch_size);
+  patch_embedding = register_module(
+      "patch_embedding",
+      torch::nn::Conv2d(torch::nn::Conv2dOptions(o.channels, d, o.patch_size).stride(o.patch_size).bias(o.patch_bias)));
+  if (o.class_token) class_embedding = register_parameter("class_embedding", at::randn({d}));
+  position_embedding = register_module("position_embedding",
+                                       Embedding(patches + (o.class_token ? 1 : 0), d, o.position_embedding_module));
+}
+
+at::Tensor VisionEmbeddingsImpl::forward(const at::Tensor& pixel_values) {
+  const at::Tensor& w = patch_embedding->weight;
+  at::Tensor x = patch_embedding->forward(pixel_values.to(w.scalar_type())).flatten(2).transpose(1, 2);
+  if (class_embedding.defined())
+    x = at::cat({class_embedding.view({1, 1, -1}).expand({x.size(0), 1, x.size(2)}), x}, 1);
+  // HF adds position_embedding(position_ids) with position_ids = arange(num_positions): the whole table.
+  return x + position_embedding->table().unsqueeze(0);
+}
+
 VisionTransformerImpl::VisionTransformerImpl(const VisionTransformerOptions& o) : opts(o) {
   MVB_CHECK(o.patch_size > 0 && o.image_size % o.patch_size == 0, "image_size ", o.image_size,
             " is not a multiple of patch_size ", o.patch_size);
   const int64_t d = o.layer.dim;
   // Registration order mirrors the HF modules so named_parameters() reads naturally.
-  patch_embedding = register_module(
-      "patch_embedding",
-      torch::nn::Conv2d(torch::nn::Conv2dOptions(o.channels, d, o.patch_size).stride(o.patch_size).bias(o.patch_bias)));
-  if (o.class_token) class_embedding = register_parameter("class_embedding", at::randn({d}));
-  position_embedding = register_module(
-      "position_embedding", Embedding(num_patches() + (o.class_token ? 1 : 0), d, o.position_embedding_module));
+  embeddings = register_module("embeddings", VisionEmbeddings(o));
   if (o.pre_norm)
     pre_layrnorm =
         register_module("pre_layrnorm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(o.layer.eps)));
@@ -42,16 +57,29 @@ VisionTransformerImpl::VisionTransformerImpl(const VisionTransformerOptions& o) 
   if (o.attention_pool) head = register_module("head", AttentionPoolHead(o.layer));
 }
 
-VisionOutput VisionTransformerImpl::forward(const at::Tensor& pixel_values) {
+namespace {
+void check_pixels(const at::Tensor& pixel_values, const VisionTransformerOptions& opts) {
   MVB_CHECK(
       pixel_values.dim() == 4 && pixel_values.size(2) == opts.image_size && pixel_values.size(3) == opts.image_size,
       "vision tower expects [N, ", opts.channels, ", ", opts.image_size, ", ", opts.image_size, "] pixels; got ",
       pixel_values.sizes());
-  const at::Tensor& w = patch_embedding->weight;
-  at::Tensor x = patch_embedding->forward(pixel_values.to(w.scalar_type())).flatten(2).transpose(1, 2);
-  if (opts.class_token) x = at::cat({class_embedding.view({1, 1, -1}).expand({x.size(0), 1, x.size(2)}), x}, 1);
-  // HF adds position_embedding(position_ids) with position_ids = arange(num_positions): the whole table.
-  x = x + position_embedding->table().unsqueeze(0);
+}
+}  // namespace
+
+at::Tensor VisionTransformerImpl::hidden_state(const at::Tensor& pixel_values, int64_t index) {
+  check_pixels(pixel_values, opts);
+  const int64_t layers = opts.num_layers;
+  const int64_t k = index < 0 ? layers + 1 + index : index;
+  MVB_CHECK(k >= 0 && k <= layers, "vision hidden state ", index, " is out of range for ", layers, " layers");
+  at::Tensor x = embeddings->forward(pixel_values);
+  if (opts.pre_norm) x = pre_layrnorm->forward(x);
+  for (int64_t i = 0; i < k; ++i) x = encoder->typed_layers[static_cast<size_t>(i)]->forward(x);
+  return x;
+}
+
+VisionOutput VisionTransformerImpl::forward(const at::Tensor& pixel_values) {
+  check_pixels(pixel_values, opts);
+  at::Tensor x = embeddings->forward(pixel_values);
   if (opts.pre_norm) x = pre_layrnorm->forward(x);
   x = encoder->forward(x);
   VisionOutput out;

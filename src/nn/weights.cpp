@@ -9,6 +9,12 @@
 
 namespace mvb::nn {
 
+std::optional<std::string> drop_position_ids(const std::string& n) {
+  static const std::string suffix = "position_ids";
+  if (n.size() >= suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0) return std::nullopt;
+  return n;
+}
+
 TensorMap read_weights(const io::StateDict& sd, const RenameFn& rename) {
   TensorMap out;
   std::map<std::string, std::string> origin;

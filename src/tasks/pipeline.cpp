@@ -13,12 +13,14 @@
 #include "medvlmbench/core/log.h"
 #include "medvlmbench/core/strings.h"
 #include "medvlmbench/core/torch_compat.h"
+#include "medvlmbench/core/url_redact.h"
 #include "medvlmbench/datasets/dataset.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/jsonl.h"
 #include "medvlmbench/io/run_layout.h"
 #include "medvlmbench/models/checkpoint_path.h"
 #include "medvlmbench/models/model.h"
+#include "medvlmbench/tasks/agent_summary.h"
 #include "medvlmbench/tasks/bertscore.h"
 #include "medvlmbench/tasks/judge.h"
 #include "medvlmbench/tasks/task.h"
@@ -190,6 +192,8 @@ nlohmann::json score_and_write(const std::string& run_dir, const RunConfig& cfg,
                       {"ci95", r.ci95},
                       {"notes", r.notes},
                       {"scored_at", now_iso8601()}};
+  // Agent wrappers (issue 16): calls, fallbacks, agreement, tokens and cost per sample.
+  if (nlohmann::json agents = agent_summary(rows); !agents.is_null()) m["agent"] = agents;
   io::write_json_atomic(io::join_path(run_dir, kMetricsFile), m);
   if (!r.results_csv.empty()) write_results_csv(io::join_path(run_dir, kResultsCsvFile), r.results_csv);
   if (save_pred)
@@ -291,7 +295,7 @@ RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
   io::JsonlWriter writer(pred_path, cfg.resume ? io::JsonlWriter::Mode::kAppend : io::JsonlWriter::Mode::kTruncate);
   FileSink sink(writer);
 
-  nlohmann::json manifest = {{"argv", argv},
+  nlohmann::json manifest = {{"argv", strip_url_credentials(argv)},
                              {"config", cfg.to_json()},
                              {"versions", versions_json()},
                              {"device", device.str()},
@@ -363,8 +367,12 @@ RunOutcome run_train(const RunConfig& in, const std::vector<std::string>& argv) 
   io::create_directories(out.run_dir);
   log::add_file(io::join_path(out.run_dir, "train.log"));
   log_checkpoint_and_compat_notes(v.checkpoint, cfg);
-  nlohmann::json manifest = {{"argv", argv},           {"config", cfg.to_json()}, {"versions", versions_json()},
-                             {"device", device.str()}, {"status", "running"},     {"started_at", now_iso8601()}};
+  nlohmann::json manifest = {{"argv", strip_url_credentials(argv)},
+                             {"config", cfg.to_json()},
+                             {"versions", versions_json()},
+                             {"device", device.str()},
+                             {"status", "running"},
+                             {"started_at", now_iso8601()}};
   add_checkpoint_and_compat_notes(manifest, v.checkpoint, cfg);
   write_manifest(out.run_dir, manifest);
 

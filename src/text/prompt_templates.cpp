@@ -1,6 +1,5 @@
-// Templates transcribed from the reference (ubc-tea/MedVLMBench model/*.py,
-// model/release/llava*/conversation.py) and the chat templates of the Hugging Face checkpoints
-// those models load (tokenizer_config.json / chat_template.json); see the header.
+// Templates transcribed from the reference (ubc-tea/MedVLMBench model/*.py) and the chat templates of the Hugging Face
+// checkpoints those models load (tokenizer_config.json / chat_template.json); see the header.
 #include "medvlmbench/text/prompt_templates.h"
 
 #include "medvlmbench/core/error.h"
@@ -24,31 +23,12 @@ std::string repeat(const std::string& s, int n) {
   return out;
 }
 
-// conversation.py system prompts.
-constexpr const char* kVicunaV1System =
-    "A chat between a curious user and an artificial intelligence assistant. "
-    "The assistant gives helpful, detailed, and polite answers to the user's questions.";
-constexpr const char* kQwenSystem = "You are a helpful assistant.";
 constexpr const char* kMedGemmaSystem = "You are an expert on understanding medical images.";
-
-// LLaVA's question with its image token, as llava.py / llava_med.py build it.
-std::string llava_user_message(const std::string& question, const PromptOptions& o) {
-  std::string qs = py_strip(replace_all(question, "<image>", ""));
-  if (!o.with_image) return qs;
-  if (o.llava_im_start_end) return "<im_start><image><im_end>\n" + qs;
-  return "<image>\n" + qs;
-}
 
 }  // namespace
 
 std::string to_string(PromptFamily f) {
   switch (f) {
-    case PromptFamily::kLlavaV1:
-      return "llava_v1";
-    case PromptFamily::kLlavaMedMistral:
-      return "llava_med_mistral_instruct";
-    case PromptFamily::kQwen2VL:
-      return "qwen2_vl_chatml";
     case PromptFamily::kGemma3:
       return "gemma3";
     case PromptFamily::kInternVL:
@@ -63,9 +43,6 @@ std::string to_string(PromptFamily f) {
 
 std::optional<PromptFamily> prompt_family_for_model(const std::string& name) {
   const std::string n = to_lower(name);
-  if (n == "llava-1.5" || n == "llava") return PromptFamily::kLlavaV1;
-  if (n == "llava-med") return PromptFamily::kLlavaMedMistral;
-  if (n == "qwen2-vl" || n == "qwen25-vl" || n == "lingshu") return PromptFamily::kQwen2VL;
   if (n == "gemma3" || n == "medgemma") return PromptFamily::kGemma3;
   if (n == "internvl3" || n == "internvl") return PromptFamily::kInternVL;
   if (n == "blip2-2.7b" || n == "blip2") return PromptFamily::kBlip2;
@@ -73,47 +50,10 @@ std::optional<PromptFamily> prompt_family_for_model(const std::string& name) {
   return std::nullopt;
 }
 
-int qwen2vl_image_token_count(int grid_t, int grid_h, int grid_w, int merge_size) {
-  MVB_CHECK(grid_t > 0 && grid_h > 0 && grid_w > 0 && merge_size > 0, "Qwen2-VL image grid must be positive, got ",
-            grid_t, "x", grid_h, "x", grid_w);
-  return grid_t * grid_h * grid_w / (merge_size * merge_size);
-}
-
 RenderedPrompt render_prompt(PromptFamily family, const std::string& question, const PromptOptions& o) {
   RenderedPrompt p;
   const bool med = to_lower(o.model_name) == "medgemma";
   switch (family) {
-    case PromptFamily::kLlavaV1: {
-      // SeparatorStyle.TWO, sep " ", sep2 "</s>": system + " " + "USER: " + msg + " " + "ASSISTANT:".
-      const std::string system = o.system_prompt.value_or(kVicunaV1System);
-      p.text = system + " USER: " + llava_user_message(question, o) + " ASSISTANT:";
-      p.image_token = o.with_image ? "<image>" : "";
-      p.image_token_count = o.with_image ? 1 : 0;
-      p.stop = {"</s>"};
-      break;
-    }
-    case PromptFamily::kLlavaMedMistral: {
-      // SeparatorStyle.LLAMA_2 with system "" and sep "": "[INST] " + msg + " [/INST]".
-      const std::string system = o.system_prompt.value_or("");
-      const std::string sys = system.empty() ? "" : "<<SYS>>\n" + system + "\n<</SYS>>\n\n";
-      p.text = "[INST] " + sys + llava_user_message(question, o) + " [/INST]";
-      p.image_token = o.with_image ? "<image>" : "";
-      p.image_token_count = o.with_image ? 1 : 0;
-      p.stop = {"</s>"};
-      break;
-    }
-    case PromptFamily::kQwen2VL: {
-      // Content order in qwen2_vl.py / qwen25_vl.py / lingshu.py: image, then text.
-      const std::string system = o.system_prompt.value_or(kQwenSystem);
-      const int n = o.image_tokens < 0 ? 1 : o.image_tokens;
-      p.text = "<|im_start|>system\n" + system + "<|im_end|>\n<|im_start|>user\n";
-      if (o.with_image) p.text += "<|vision_start|>" + repeat("<|image_pad|>", n) + "<|vision_end|>";
-      p.text += question + "<|im_end|>\n<|im_start|>assistant\n";
-      p.image_token = o.with_image ? "<|image_pad|>" : "";
-      p.image_token_count = o.with_image ? n : 0;
-      p.stop = {"<|im_end|>", "<|endoftext|>"};
-      break;
-    }
     case PromptFamily::kGemma3: {
       // gemma3.py / medgemma.py: content [text, image]; the chat template trims text items and puts
       // the system text + "\n\n" at the start of the first user turn; Gemma3Processor expands
@@ -167,31 +107,6 @@ RenderedPrompt render_prompt(PromptFamily family, const std::string& question, c
     }
   }
   return p;
-}
-
-std::vector<int32_t> llava_tokenize_with_image(const Tokenizer& tok, const std::string& prompt,
-                                               int32_t image_token_index) {
-  std::vector<std::vector<int32_t>> chunks;
-  size_t pos = 0;
-  while (true) {
-    const size_t hit = prompt.find("<image>", pos);
-    chunks.push_back(tok.encode(prompt.substr(pos, hit == std::string::npos ? std::string::npos : hit - pos), true));
-    if (hit == std::string::npos) break;
-    pos = hit + 7;
-  }
-  std::vector<int32_t> ids;
-  size_t offset = 0;
-  const int32_t bos = tok.special_tokens().bos.id;
-  if (!chunks.empty() && !chunks[0].empty() && bos >= 0 && chunks[0][0] == bos) {
-    offset = 1;
-    ids.push_back(bos);
-  }
-  for (size_t c = 0; c < chunks.size(); ++c) {
-    if (c > 0) ids.push_back(image_token_index);  // insert_separator(..., [image_token_index] * (offset + 1))[offset:]
-    if (chunks[c].size() > offset)
-      ids.insert(ids.end(), chunks[c].begin() + static_cast<long>(offset), chunks[c].end());
-  }
-  return ids;
 }
 
 std::string extract_answer(PromptFamily family, const std::string& generated) {

@@ -221,6 +221,9 @@ void load_lora_weights(const std::string& run_dir, torch::nn::Module& lora_tower
   for (auto& param : lora_tower.named_parameters(true)) {
     if (!nn::is_lora_name(param.key())) continue;
     auto it = m.find(param.key());
+    // Runs saved before the HF towers took transformers' module names kept the embedding tables one
+    // level up ("position_embedding.*", now "embeddings.position_embedding.*").
+    if (it == m.end() && param.key().rfind("embeddings.", 0) == 0) it = m.find(param.key().substr(11));
     // Runs saved before embedding tables carried adapters lack them; a missing one is PEFT's initial
     // (zero) change, so the tower computes exactly what it computed when that run was saved.
     if (it == m.end() && param.key().find("lora_embedding_") != std::string::npos) {

@@ -290,3 +290,74 @@ TEST(ApiModel, UndecodableImageIsAnErrorResult) {
 
 }  // namespace
 }  // namespace mvb::api
+
+namespace mvb::api {
+namespace {
+
+// GenerationRequest's temperature / max_new_tokens / seed (set per role by the agents) override the
+// api_* settings, reach each protocol's body, and keep the response-cache key exact: a request
+// differing only in temperature, max tokens or (when sampling) seed is a miss, an identical one a hit.
+TEST(ApiModel, PerRequestSamplingOverridesSettingsAndKeysTheCache) {
+  Fixture f;
+  const nlohmann::json opts = f.compat(
+      {{"no_cache", false}, {"api_cache_dir", f.dir / "cache"}, {"api_temperature", 0.0}, {"api_max_tokens", 64}});
+  auto m = f.model("openai-compatible", opts);
+  auto req = [&](std::optional<double> t, std::optional<int> max_tokens, uint64_t seed) {
+    GenerationRequest r = f.request("same prompt");
+    r.temperature = t;
+    r.max_new_tokens = max_tokens;
+    r.seed = seed;
+    return r;
+  };
+  // Unset: the api_* settings, no seed (greedy).
+  ASSERT_EQ(m->generate({req(std::nullopt, std::nullopt, 5)})[0].error, "");
+  auto body = [&](size_t i) { return nlohmann::json::parse(f.server.requests().at(i).body); };
+  EXPECT_EQ(body(0)["temperature"], 0.0);
+  EXPECT_EQ(body(0)["max_tokens"], 64);
+  EXPECT_FALSE(body(0).contains("seed"));
+  // Greedy requests ignore the seed: same key.
+  m->generate({req(std::nullopt, std::nullopt, 6)});
+  EXPECT_EQ(f.server.request_count(), 1u);
+  // The request's values win; sampling sends the seed.
+  m->generate({req(0.7, 300, 11)});
+  ASSERT_EQ(f.server.request_count(), 2u);
+  EXPECT_EQ(body(1)["temperature"], 0.7);
+  EXPECT_EQ(body(1)["max_tokens"], 300);
+  EXPECT_EQ(body(1)["seed"], 11);
+  // Each differing field is a new request; an identical request is a cache hit.
+  m->generate({req(0.7, 300, 12)});  // another draw
+  m->generate({req(0.5, 300, 11)});  // another temperature
+  m->generate({req(0.7, 200, 11)});  // another max tokens
+  EXPECT_EQ(f.server.request_count(), 5u);
+  const auto again = m->generate({req(0.7, 300, 11)});
+  EXPECT_EQ(f.server.request_count(), 5u);
+  EXPECT_EQ(again[0].extra["cached"], true);
+
+  // Gemini gets them in generationConfig; the Responses API has no seed parameter, but two draws still
+  // miss the cache.
+  auto gem = f.model("gemini-2.5-pro", {{"api_base", f.server.gemini_base()}, {"no_cache", true}});
+  gem->generate({req(0.1, 50, 3)});
+  const auto gb = body(5)["generationConfig"];
+  EXPECT_EQ(gb["temperature"], 0.1);
+  EXPECT_EQ(gb["maxOutputTokens"], 50);
+  EXPECT_EQ(gb["seed"], 3);
+  auto gpt = f.model("openai", {{"api_base", f.server.openai_base()},
+                                {"api_model", "gpt-4.1"},
+                                {"no_cache", false},
+                                {"api_cache_dir", f.dir / "cache"}});
+  gpt->generate({req(0.7, std::nullopt, 1)});
+  gpt->generate({req(0.7, std::nullopt, 2)});
+  gpt->generate({req(0.7, std::nullopt, 1)});
+  ASSERT_EQ(f.server.request_count(), 8u);
+  EXPECT_EQ(body(6)["temperature"], 0.7);
+  EXPECT_FALSE(body(6).contains("seed"));
+  // o-series reject any temperature but their default: not sent, and the result says so.
+  auto o3 = f.model("o3", {{"api_base", f.server.openai_base()}, {"no_cache", true}});
+  const auto r = o3->generate({req(0.7, 100, 1)});
+  EXPECT_EQ(r[0].extra["temperature_sent"], false);
+  EXPECT_FALSE(body(8).contains("temperature"));
+  EXPECT_EQ(body(8)["max_output_tokens"], 100);
+}
+
+}  // namespace
+}  // namespace mvb::api

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
+#include <filesystem>
 #include <thread>
 
 #include "medvlmbench/core/error.h"
@@ -73,25 +75,39 @@ TEST(Jsonl, TruncateModeStartsEmpty) {
 
 // A process killed with SIGKILL mid-run leaves a file whose complete lines are all valid rows, and
 // which resume (append mode) continues without loss.
+//
+// Bounded on purpose (issue 18, defect 11): an unbounded child once wrote ~70 GB while a loaded parent
+// re-read the whole growing file on every poll. The child stops at kMaxRows (~6 MB) and then waits to be
+// killed; alarm() ends it even if the parent dies first; the parent polls the size with stat(), never the
+// text, so each poll costs the same however large the file is.
 TEST(Jsonl, KillDuringWritesLeavesValidPrefix) {
+  constexpr int kMaxRows = 2000;
+  constexpr size_t kPayload = 3000;  // long rows make a kill mid-line likely
+  constexpr uintmax_t kMaxBytes = uintmax_t(kMaxRows) * (kPayload + 64);
   test::TempDir dir;
   const std::string path = dir / "p.jsonl";
   pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
+    ::alarm(60);  // default SIGALRM action terminates the child if nobody kills it
     JsonlWriter w(path, JsonlWriter::Mode::kTruncate);
-    const std::string payload(3000, 'x');  // long rows make a kill mid-line likely
-    for (int i = 0;; ++i) w.write({{"id", std::to_string(i)}, {"payload", payload}});
+    const std::string payload(kPayload, 'x');
+    for (int i = 0; i < kMaxRows; ++i) w.write({{"id", std::to_string(i)}, {"payload", payload}});
+    for (;;) ::pause();  // cap reached: wait for the parent's SIGKILL (or the alarm)
   }
   // Wait until a few hundred rows exist, then kill without warning.
-  for (int tries = 0; tries < 500; ++tries) {
+  for (int tries = 0; tries < 2500; ++tries) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    if (test::read_text(path).size() > 300 * 3000) break;
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);  // not created yet -> ec set, keep polling
+    if (!ec && size > 300 * kPayload) break;
   }
   ::kill(pid, SIGKILL);
   int status = 0;
   ::waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFSIGNALED(status));
+  ASSERT_EQ(WTERMSIG(status), SIGKILL) << "the child outlived its alarm: the parent never killed it";
+  ASSERT_LE(std::filesystem::file_size(path), kMaxBytes) << "the child wrote past its cap";
 
   auto c = read_jsonl(path);
   ASSERT_GT(c.rows.size(), 10u);

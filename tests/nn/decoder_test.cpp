@@ -16,6 +16,7 @@
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/io/safetensors.h"
 #include "medvlmbench/io/state_dict.h"
+#include "medvlmbench/nn/default_dtype.h"
 #include "medvlmbench/nn/weights.h"
 #include "support/expected_outputs.h"
 #include "support/test_support.h"
@@ -70,11 +71,22 @@ TEST_P(CausalLMParity, LogitsMatchTransformers) {
   at::Tensor last = m->forward(inputs_for(m, ids, mask, pos), nullptr, nn::LogitsFor::kLast);
   EXPECT_LT(max_abs_diff(last, expected.select(1, expected.size(1) - 1)), 1e-4);
   std::cout << "[ parity   ] " << name << " logits vs transformers: max |diff| " << diff << "\n";
+  // A scaled rope must matter here: the same weights under the default frequencies miss.
+  if (m->opts.rope.type != "default") {
+    nn::DecoderOptions plain = m->opts;
+    plain.rope.type = "default";
+    plain.rope.attention_factor = 0;
+    nn::CausalLM other(plain);
+    io::StateDict sd = io::StateDict::open(dir_of(name));
+    nn::assign_weights(*other, nn::read_weights(sd, nullptr), sd.source());
+    EXPECT_GT(diff_on_tokens(other->forward(inputs_for(other, ids, mask, pos)), expected, mask), 1e-2);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, CausalLMParity,
-                         ::testing::Values("tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-llama-llama3",
-                                           "tiny-llama-yarn", "tiny-llama-dynamic", "tiny-llama-linear"),
+                         ::testing::Values("tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-qwen3",
+                                           "tiny-llama-llama3", "tiny-llama-yarn", "tiny-llama-dynamic",
+                                           "tiny-llama-linear"),
                          [](const auto& info) {
                            std::string n = info.param;
                            std::replace(n.begin(), n.end(), '-', '_');
@@ -116,7 +128,7 @@ TEST(Decoder, Qwen2VlTextModelWithMRopeMatchesTransformers) {
 // Not the dynamic rope: its frequencies depend on the longest position of each call, so cached keys
 // keep the frequencies they were computed with (in transformers too).
 TEST(Decoder, KvCacheDecodingEqualsRecomputing) {
-  for (const char* name : {"tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-llama-llama3"}) {
+  for (const char* name : {"tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-qwen3", "tiny-llama-llama3"}) {
     SCOPED_TRACE(name);
     nn::CausalLM m = load_causal_lm(name);
     const ExpectedOutputs ref = read_expected(dir_of(name));
@@ -170,7 +182,7 @@ TEST(Decoder, GreedyDecodingOverTheCacheMatchesTransformersGenerate) {
 
 // Each row of the left-padded batch alone (no padding, positions 0..n-1) gives the batch's logits.
 TEST(Decoder, LeftPaddedBatchEqualsOneByOne) {
-  for (const char* name : {"tiny-llama", "tiny-mistral", "tiny-qwen2"}) {
+  for (const char* name : {"tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-qwen3"}) {
     SCOPED_TRACE(name);
     nn::CausalLM m = load_causal_lm(name);
     const ExpectedOutputs ref = read_expected(dir_of(name));
@@ -267,7 +279,7 @@ void expect_same_rope(const nn::RopeOptions& a, const nn::RopeOptions& b) {
 
 TEST(DecoderConfig, ReadsRopeParametersAndPublishedRopeScalingAlike) {
   for (const char* name : {"tiny-llama", "tiny-llama-llama3", "tiny-llama-yarn", "tiny-llama-dynamic",
-                           "tiny-llama-linear", "tiny-qwen2-vl-text", "tiny-mistral"}) {
+                           "tiny-llama-linear", "tiny-qwen2-vl-text", "tiny-mistral", "tiny-qwen3"}) {
     SCOPED_TRACE(name);
     const nlohmann::json c = config_of(name);
     ASSERT_TRUE(c.contains("rope_parameters"));  // what transformers 5.23's save_pretrained writes
@@ -287,6 +299,11 @@ TEST(DecoderConfig, ReadsRopeParametersAndPublishedRopeScalingAlike) {
   const nn::DecoderOptions qwen = nn::decoder_options_from_config(config_of("tiny-qwen2"), "q.json");
   EXPECT_TRUE(qwen.qkv_bias && !qwen.o_bias && qwen.tie_word_embeddings);
   EXPECT_EQ(qwen.sliding_window, 0);
+  const nn::DecoderOptions qwen3 = nn::decoder_options_from_config(config_of("tiny-qwen3"), "q3.json");
+  EXPECT_TRUE(qwen3.qk_norm && qwen3.qkv_bias && qwen3.o_bias);
+  EXPECT_EQ(qwen3.head_dim, 32);
+  EXPECT_EQ(qwen3.sliding_window, 3);
+  EXPECT_EQ(qwen3.layer_sliding, (std::vector<bool>{false, true}));
 }
 
 TEST(DecoderConfig, LlavaTextConfigTakesLlamaDefaults) {
@@ -431,6 +448,17 @@ TEST(Decoder, Bf16MatchesTransformersBf16) {
     // bf16 logits ~4 are rounded to ~0.016; what fp32 vs bf16 differ by is the scale to stay well under.
     const double bf16_vs_fp32 = diff_on_tokens(ref.output("logits_bf16"), ref.output("logits"), mask);
     EXPECT_LT(diff, 0.1);
+    // Built in bf16 from the start (no fp32 copy ever exists): the same model, the same logits.
+    nn::CausalLM direct{nullptr};
+    {
+      nn::DefaultDtypeGuard bf16(at::kBFloat16);
+      direct = nn::CausalLM(m->opts);
+    }
+    EXPECT_EQ(c10::get_default_dtype(), caffe2::TypeMeta::Make<float>());  // restored
+    for (const auto& p : direct->named_parameters()) EXPECT_EQ(p.value().scalar_type(), at::kBFloat16) << p.key();
+    io::StateDict sd = io::StateDict::open(dir_of(name));
+    nn::assign_weights(*direct, nn::read_weights(sd, nullptr), sd.source());
+    EXPECT_TRUE(at::equal(direct->forward(inputs_for(direct, ids, mask, pos)), logits));
     std::cout << "[ parity   ] " << name << " bf16 logits vs transformers bf16: max |diff| " << diff
               << " (transformers bf16 vs fp32: " << bf16_vs_fp32 << ")\n";
   }

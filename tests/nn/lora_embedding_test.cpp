@@ -73,7 +73,7 @@ TEST(LoraEmbedding, VisionTowerPositionTableIsAnAdaptableEmbeddingOnlyWhereHfHas
   VisionTransformer hf(o);  // HF CLIP / SigLIP: nn.Embedding
   auto embs = find_embeddings(*hf);
   ASSERT_EQ(embs.size(), 1u);
-  EXPECT_EQ(embs[0].first, "position_embedding");
+  EXPECT_EQ(embs[0].first, "embeddings.position_embedding");
   EXPECT_TRUE(embs[0].second->peft_target);
   o.position_embedding_module = false;  // timm: pos_embed is an nn.Parameter
   VisionTransformer timm(o);

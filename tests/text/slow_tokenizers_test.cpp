@@ -8,7 +8,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "medvlmbench/text/prompt_templates.h"
 #include "medvlmbench/text/tokenizer.h"
 #include "support/test_support.h"
 #include "tokenizer_oracle_support.h"
@@ -29,16 +28,6 @@ void write_llama2_model(const std::string& path) {
   gzclose(f);
   ASSERT_EQ(data.size(), 499723u) << gz << ": not the original tokenizer.model";
   write_text(path, data);
-}
-
-std::vector<std::string> llava_prompts() {
-  std::vector<std::string> out;
-  for (const std::string q : {"What modality is used to take this image?", "Is there a nodule in the left lung?\n",
-                              "  Describe the <image> findings.", "Is this normal? Answer yes or no.", ""})
-    out.push_back(text::render_prompt(text::PromptFamily::kLlavaV1, q).text);
-  out.push_back("<image>\nWhat is shown?");
-  out.push_back("before <image> after <image>");
-  return out;
 }
 
 struct Variant {
@@ -71,10 +60,7 @@ TEST(SlowTokenizers, Llama2SentencePieceMatchesSlowLlamaTokenizer) {
   for (size_t v = 0; v < variants.size(); ++v) {
     write_llama2_model(dirs[v] / "tokenizer.model");
     write_text(dirs[v] / "tokenizer_config.json", variants[v].config.dump(2));
-    jobs.push_back({{"load", {{"auto", dirs[v].path()}, {"use_fast", false}}},
-                    {"texts", texts},
-                    {"batch", pads},
-                    {"llava", llava_prompts()}});
+    jobs.push_back({{"load", {{"auto", dirs[v].path()}, {"use_fast", false}}}, {"texts", texts}, {"batch", pads}});
   }
   const json out = run_tokenizer_oracle({{"runtime", "reference"}, {"jobs", jobs}});
   ASSERT_FALSE(out.is_null());
@@ -87,11 +73,6 @@ TEST(SlowTokenizers, Llama2SentencePieceMatchesSlowLlamaTokenizer) {
     const auto tok = text::load_tokenizer(dirs[v].path(), text::Preference::kSlow);
     EXPECT_EQ(tok->kind(), "sentencepiece");
     expect_parity(*tok, texts, o, label);
-    // LLaVA's tokenizer_image_token() on its own prompts.
-    const auto prompts = llava_prompts();
-    for (size_t i = 0; i < prompts.size(); ++i)
-      EXPECT_EQ(json(text::llava_tokenize_with_image(*tok, prompts[i])), o["llava"][i])
-          << label << " " << json(prompts[i]).dump();
     // LLaVA's trainer: pad = unk, right padding, truncation to the model length.
     text::PadOptions po;
     po.max_length = 24;

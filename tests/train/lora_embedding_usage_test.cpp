@@ -45,14 +45,14 @@ TEST(LoraEmbeddingUsage, ClipVisionTowerAdaptsThePositionEmbeddingTimmDoesNot) {
   const size_t linears = nn::find_linears(clip->vision_tower()).size();
   EXPECT_EQ(train::apply_lora(clip->vision_tower(), nn::LoraConfig{}), static_cast<int>(linears) + 1);
   const auto names = lora_parameter_names(clip->vision_tower());
-  EXPECT_TRUE(contains(names, "position_embedding.lora_embedding_A"));
-  EXPECT_TRUE(contains(names, "position_embedding.lora_embedding_B"));
+  EXPECT_TRUE(contains(names, "embeddings.position_embedding.lora_embedding_A"));
+  EXPECT_TRUE(contains(names, "embeddings.position_embedding.lora_embedding_B"));
   EXPECT_EQ(names.size(), 2 * linears + 2);
 
   auto siglip = load("SigLIP", "models/tiny-siglip");
   ASSERT_TRUE(siglip);
   train::apply_lora(siglip->vision_tower(), nn::LoraConfig{});
-  EXPECT_TRUE(contains(lora_parameter_names(siglip->vision_tower()), "position_embedding.lora_embedding_A"));
+  EXPECT_TRUE(contains(lora_parameter_names(siglip->vision_tower()), "embeddings.position_embedding.lora_embedding_A"));
 
   auto bmc = load("BioMedCLIP", "models/tiny-biomedclip");
   ASSERT_TRUE(bmc);
@@ -112,8 +112,8 @@ TEST(LoraEmbeddingUsage, EmbeddingAdapterTrainsSavesAndReloads) {
     const std::string file = io::join_path(run.run_dir, train::kLoraWeightsFile);
     io::StateDict sd = io::open_safetensors(file);
     // A starts at zero (PEFT's init); a non-zero A after training shows it was in the optimiser.
-    const at::Tensor a = sd.get("position_embedding.lora_embedding_A", at::kFloat);
-    const at::Tensor b = sd.get("position_embedding.lora_embedding_B", at::kFloat);
+    const at::Tensor a = sd.get("embeddings.position_embedding.lora_embedding_A", at::kFloat);
+    const at::Tensor b = sd.get("embeddings.position_embedding.lora_embedding_B", at::kFloat);
     EXPECT_GT(a.abs().sum().item<double>(), 0.0) << usage;
 
     // Round trip into a fresh tower.
@@ -129,6 +129,22 @@ TEST(LoraEmbeddingUsage, EmbeddingAdapterTrainsSavesAndReloads) {
     ASSERT_EQ(embs.size(), 1u);
     EXPECT_TRUE(at::equal(embs[0].second->lora_embedding_A.to(at::kFloat), a)) << usage;
     EXPECT_TRUE(at::equal(embs[0].second->lora_embedding_B.to(at::kFloat), b)) << usage;
+
+    // Runs saved before the tower took transformers' names ("position_embedding.*" without the
+    // "embeddings." level) still load, adapters and all.
+    std::vector<std::pair<std::string, at::Tensor>> old_names;
+    for (const auto& n : sd.names()) {
+      const std::string p = "embeddings.position_embedding.";
+      old_names.emplace_back(n.rfind(p, 0) == 0 ? n.substr(11) : n, sd.get(n, at::kFloat));
+    }
+    ASSERT_TRUE(std::any_of(old_names.begin(), old_names.end(),
+                            [](const auto& t) { return t.first == "position_embedding.lora_embedding_A"; }));
+    io::write_safetensors(file, old_names, {{"format", "pt"}});
+    auto old = load("CLIP", "models/tiny-clip");
+    train::apply_lora(old->vision_tower(), cfg);
+    train::load_lora_weights(run.run_dir, old->vision_tower());
+    EXPECT_TRUE(at::equal(nn::find_embeddings(old->vision_tower())[0].second->lora_embedding_A.to(at::kFloat), a))
+        << usage;
   }
 }
 
@@ -138,7 +154,7 @@ TEST(LoraEmbeddingUsage, HeadOnlyLeavesTheEmbeddingAdapterAtZero) {
   c.lora_head_only = true;
   RunOutcome run = run_train(c, {"train"});
   io::StateDict sd = io::open_safetensors(io::join_path(run.run_dir, train::kLoraWeightsFile));
-  EXPECT_EQ(sd.get("position_embedding.lora_embedding_A", at::kFloat).abs().sum().item<double>(), 0.0);
+  EXPECT_EQ(sd.get("embeddings.position_embedding.lora_embedding_A", at::kFloat).abs().sum().item<double>(), 0.0);
 }
 
 }  // namespace

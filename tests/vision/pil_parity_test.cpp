@@ -222,42 +222,6 @@ TEST(PilParity, TorchvisionStyleCenterCropRounding) {
   EXPECT_THROW(center_crop(img, 2, 2, "ceil"), Error);
 }
 
-TEST(PilParity, Qwen2VLSmartResizeAndPatches) {
-  TempDir d;
-  std::mt19937 rng(11);
-  nlohmann::json cases = nlohmann::json::array();
-  std::vector<Qwen2VLPixels> outs;
-  Qwen2VLConfig cfg;
-  cfg.max_pixels = 28 * 28 * 64;  // small limits so both the shrink and grow branches run
-  cfg.min_pixels = 28 * 28 * 8;
-  // The same limits in the message (fetch_image's min_pixels / max_pixels): one resize, as below.
-  cfg.fetch_max_pixels = cfg.max_pixels;
-  cfg.fetch_min_pixels = cfg.min_pixels;
-  for (int i = 0; i < 10; ++i) {
-    const int w = 28 + static_cast<int>(rng() % 600), h = 28 + static_cast<int>(rng() % 400);
-    RgbImage img = random_image(rng, w, h);
-    save_raw(d / ("in" + std::to_string(i)), img);
-    outs.push_back(qwen2vl_preprocess(img, cfg));
-    cases.push_back({{"i", i}, {"w", w}, {"h", h}});
-  }
-  mvb::test::write_text(d / "cases.json", cases.dump());
-  // transformers' Qwen2VLImageProcessor._preprocess (smart_resize, PIL bicubic, rescale, normalize,
-  // temporal repeat, reshape/transpose), transcribed.
-  auto r = pil_oracle("qwen2vl", d);
-  ASSERT_EQ(r.exit_code, 0);
-  std::istringstream lines(r.out);
-  for (size_t k = 0; k < outs.size(); ++k) {
-    SCOPED_TRACE(cases[k].dump());
-    int64_t gt, gh, gw;
-    lines >> gt >> gh >> gw;
-    EXPECT_EQ(outs[k].grid_thw, (std::array<int64_t, 3>{gt, gh, gw}));
-    EXPECT_LE(max_abs_diff(outs[k].patches, load_floats(d / ("out" + std::to_string(k)))), 1e-5f);
-  }
-  // Python rounds half to even: 42 / 28 = 1.5 -> 2, 70 / 28 = 2.5 -> 2.
-  EXPECT_EQ(smart_resize(42, 70, 28, 1, 1 << 30), std::make_pair(56, 56));
-  EXPECT_THROW(smart_resize(10, 3000, 28, 1, 1 << 30), Error);
-}
-
 TEST(PilParity, InternVLDynamicTiles) {
   TempDir d;
   std::mt19937 rng(5);

@@ -58,6 +58,9 @@ struct ApiSettings {
   double rpm = 0, tpm = 0;
   std::string cache_dir;  // "" = no cache
   Sampling sampling;
+  // OpenAI reasoning models (o1, o3, o4-mini, gpt-5 ...) accept only their default temperature: a
+  // request's temperature is then not sent (the result says so in extra["temperature_sent"]).
+  bool fixed_temperature = false;
   bool reference_suffix = true;
   std::string prices_path;
 };
@@ -65,6 +68,11 @@ struct ApiSettings {
 // Reads ModelSpec.options (api_base, api_model, api_protocol, api_concurrency, api_timeout_s,
 // api_retries, api_retry_base_s, api_rpm, api_tpm, api_max_tokens, api_temperature, api_cache_dir,
 // no_cache, api_prices, api_reference_suffix) over the provider's defaults.
+//
+// Per request, GenerationRequest::temperature and ::max_new_tokens override api_temperature and
+// api_max_tokens. A request that samples (temperature > 0) also carries its seed (Chat Completions
+// and Gemini send it; all protocols put it in the response-cache key), so two draws of the same
+// prompt, such as an agent's two experts or a retry, are two requests and two cache entries.
 ApiSettings settings_from_spec(const Provider& provider, const ModelSpec& spec);
 
 struct ApiStats {

@@ -29,6 +29,9 @@ struct Sampling {
   // Chat Completions: OpenAI's own endpoint wants max_completion_tokens (o-series reject
   // max_tokens); compatible servers understand max_tokens.
   bool max_completion_tokens_field = false;
+  // Sampling seed (Chat Completions "seed", Gemini generationConfig.seed); unset: not sent. The
+  // Responses API has no seed parameter.
+  std::optional<int64_t> seed;
 };
 
 std::string endpoint_url(Protocol p, const std::string& base_url, const std::string& model_id);

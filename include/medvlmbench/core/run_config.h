@@ -26,6 +26,9 @@ struct RunConfig {
   bool save_pred = false;
   std::string cache_dir;  // "" = <exp_path>/.cache
   std::string mdagent_mode = "adaptive";
+  // Agents (issue 16): retries of a UCAgent step whose output fails the format check (the reference's
+  // loop makes none: 0 reproduces it).
+  int ucagent_retries = 1;
   int context_length = 77;
   int seed = 0;
   int eval_print_freq = 100;

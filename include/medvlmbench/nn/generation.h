@@ -104,6 +104,24 @@ struct GeneratedSequence {
   double prefill_s = 0, decode_s = 0;
 };
 
+// Generates for every input in one batch (src/nn/generation.cpp). Semantics, and where they differ
+// from transformers' generate():
+// - Prompts are left-padded (attention_mask 0 and position 1 as in transformers; zero embeddings where
+//   transformers embeds the pad id, which the mask hides);
+//   attention_mask is passed only while some live row has padding. Decode positions continue from each
+//   prompt's largest position + 1, in every stream.
+// - The repetition penalty sees each prompt's text ids and image placeholder_ids plus the generated
+//   ids, never the padding (transformers 5 ignores left padding too). A model whose reference generates
+//   from inputs_embeds only penalises no prompt ids there; here its text ids still count (only matters
+//   with repetition_penalty != 1).
+// - Sampling draws on the CPU from a generator per sequence (seeds[i]), so the ids are reproducible
+//   across batch compositions and devices for the same logits; they do not reproduce torch's global
+//   RNG stream. top_k 1 (the Qwen configs) is deterministic and equals transformers exactly.
+// - A stop string ends a sequence after the step whose token completes it in the text decoded from the
+//   new ids (as StopStringCriteria, which matches a stop string overlapping the last token; a stop
+//   string spanning prompt and answer is not seen here); its tokens stay in ids, the caller cuts the text.
+// - Finished rows leave the batch (KVCache::select_rows) instead of being fed padding.
+// - prefill_s is the batch's time to the first token; decode_s runs from there until the sequence ended.
 std::vector<GeneratedSequence> generate(GenerationBackend& backend, const std::vector<MultimodalInput>& inputs,
                                         const GenerationConfig& cfg, const GenerateOptions& options = {});
 

@@ -20,6 +20,10 @@ using TensorMap = std::map<std::string, at::Tensor>;
 // checkpoint name -> module name, or nullopt to skip the tensor (unused heads, buffers).
 using RenameFn = std::function<std::optional<std::string>(const std::string&)>;
 
+// For checkpoints whose names are our module names (the Hugging Face layouts): every tensor keeps its
+// name except the "position_ids" buffers older transformers saved (arange tables we do not store).
+std::optional<std::string> drop_position_ids(const std::string& name);
+
 // Reads (lazily mapped) tensors from `sd`, renamed by `rename`; two names mapping to one is an error.
 TensorMap read_weights(const io::StateDict& sd, const RenameFn& rename);
 

@@ -9,9 +9,10 @@
 //              "choices": [{"letter": "A", "text": "..."}...]      (multi-choice only),
 //              "modality", "metadata": {...},
 //              "prompt_tokens", "completion_tokens", "latency_s"   (when known),
-//              "trace": {...}                                       (agent wrappers)}
+//              "trace": {...}      (agent wrappers: the reference's trace, copied to predictions.json),
+//              "agent": {...}      (agent wrappers: every call and the sample's counts; docs/agents.md)}
 // caption:    {"id", "image_path", "prompt", "answer" (the reference report), "prediction",
-//              "prompt_tokens", "completion_tokens", "latency_s"}
+//              "prompt_tokens", "completion_tokens", "latency_s", "trace", "agent" (agent wrappers)}
 //
 // LLM judge output is added to vqa rows by `medvlmbench judge`: "judge": {"score": 0-100, "rationale",
 // "model", "rubric_version"}. Its MC mode (`judge --mode mc`, for MedXpertQA/OmniMedVQA answers the

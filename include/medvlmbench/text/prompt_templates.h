@@ -1,8 +1,9 @@
 // The prompt each model family of the reference builds around a VQA / caption question, as data:
-// the conversation templates of LLaVA (vicuna_v1) and LLaVA-Med (mistral_instruct), the Hugging
-// Face chat templates of Qwen2-VL / Qwen2.5-VL / Lingshu (ChatML), Gemma3 / MedGemma and InternVL3,
-// BLIP-2's "Question: ... Answer:" and XrayGPT's "###Patient: ... ###Doctor:". Each renders to the
-// exact string the reference tokenizes, including the processor's image-placeholder expansion.
+// the Hugging Face chat templates of Gemma3 / MedGemma and InternVL3, BLIP-2's "Question: ...
+// Answer:" and XrayGPT's "###Patient: ... ###Doctor:". Each renders to the exact string the reference
+// tokenizes, including the processor's image-placeholder expansion. Families whose model exists live
+// with it: Qwen2-VL / Qwen2.5-VL / Lingshu's ChatML in models/qwen2_vl/processor.h, LLaVA-1.5 /
+// LLaVA-Med's conversations and <image> splicing in models/llava/llava.h.
 //
 //   auto fam = mvb::text::prompt_family_for_model("MedGemma");
 //   mvb::text::PromptOptions opt;                       // family defaults (system prompt, 256 image tokens)
@@ -21,13 +22,10 @@
 namespace mvb::text {
 
 enum class PromptFamily {
-  kLlavaV1,          // LLaVA-1.5: conv_templates["vicuna_v1"]
-  kLlavaMedMistral,  // LLaVA-Med v1.5 (Mistral): conv_templates["mistral_instruct"]
-  kQwen2VL,          // Qwen2-VL, Qwen2.5-VL, Lingshu: ChatML with <|vision_start|><|image_pad|><|vision_end|>
-  kGemma3,           // Gemma3, MedGemma: <start_of_turn> turns, <start_of_image> expanded
-  kInternVL,         // InternVL3 (-hf): ChatML with <img><IMG_CONTEXT>*N</img>
-  kBlip2,            // BLIP-2: "Question: {} Answer:"
-  kXrayGPT,          // XrayGPT (MiniGPT-4 on Vicuna): "###Patient: <Img><ImageHere></Img> {}###Doctor:"
+  kGemma3,    // Gemma3, MedGemma: <start_of_turn> turns, <start_of_image> expanded
+  kInternVL,  // InternVL3 (-hf): ChatML with <img><IMG_CONTEXT>*N</img>
+  kBlip2,     // BLIP-2: "Question: {} Answer:"
+  kXrayGPT,   // XrayGPT (MiniGPT-4 on Vicuna): "###Patient: <Img><ImageHere></Img> {}###Doctor:"
 };
 
 std::string to_string(PromptFamily f);
@@ -38,16 +36,15 @@ std::optional<PromptFamily> prompt_family_for_model(const std::string& model_nam
 
 struct PromptOptions {
   // System prompt; nullopt = the family default for `model_name` (MedGemma: "You are an expert on
-  // understanding medical images."; Qwen: "You are a helpful assistant."; LLaVA: the vicuna_v1 one).
+  // understanding medical images.").
   std::optional<std::string> system_prompt;
   std::string model_name;  // refines defaults (MedGemma vs Gemma3)
   // Placeholders per image after expansion; -1 = family default (Gemma3: 256 = mm_tokens_per_image;
-  // InternVL: 256 per tile x num_tiles; Qwen: set it from qwen2vl_image_token_count(); BLIP-2: 0 =
-  // legacy processor without query-token expansion; LLaVA/XrayGPT: 1, the model splices features in).
+  // InternVL: 256 per tile x num_tiles; BLIP-2: 0 = legacy processor without query-token expansion;
+  // XrayGPT: 1, the model splices features in).
   int image_tokens = -1;
-  int internvl_tiles = 1;           // InternVL dynamic-resolution tiles (incl. thumbnail)
-  bool llava_im_start_end = false;  // LLaVA config mm_use_im_start_end
-  bool with_image = true;           // text-only prompt when false
+  int internvl_tiles = 1;  // InternVL dynamic-resolution tiles (incl. thumbnail)
+  bool with_image = true;  // text-only prompt when false
 };
 
 struct RenderedPrompt {
@@ -60,13 +57,6 @@ struct RenderedPrompt {
 
 RenderedPrompt render_prompt(PromptFamily family, const std::string& question, const PromptOptions& options = {});
 
-// Qwen2-VL processor: grid_t * grid_h * grid_w / merge_size^2 image pads for one image.
-int qwen2vl_image_token_count(int grid_t, int grid_h, int grid_w, int merge_size = 2);
-
-// LLaVA's tokenizer_image_token(): tokenizes the chunks between "<image>" separately (each with the
-// tokenizer's special tokens), keeps one leading BOS, and puts `image_token_index` (-200) between.
-std::vector<int32_t> llava_tokenize_with_image(const Tokenizer& tokenizer, const std::string& prompt,
-                                               int32_t image_token_index = -200);
 
 // The reference's answer post-processing for generated text (XrayGPT: text before "###", after
 // "Doctor:", stripped; the others: stripped).

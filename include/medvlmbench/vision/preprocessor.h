@@ -1,8 +1,9 @@
 // Model-family image processors configured from a checkpoint's preprocessor_config.json, matching
 // transformers' PIL-backend ("slow", use_fast=False) CLIPImageProcessor / SiglipImageProcessor /
-// BlipImageProcessor / LlavaImageProcessor / Qwen2VLImageProcessor (after qwen_vl_utils) and
-// GotOcr2ImageProcessor (InternVL-hf tiling) bit for bit: tests/vision/processor_parity_test.cpp
-// holds them to the outputs of those classes (tests/oracles/vision/make_processor_fixtures.py).
+// BlipImageProcessor / LlavaImageProcessor and GotOcr2ImageProcessor (InternVL-hf tiling) bit for
+// bit: tests/vision/processor_parity_test.cpp holds them to the outputs of those classes
+// (tests/oracles/vision/make_processor_fixtures.py). Qwen2VLImageProcessor (after qwen_vl_utils)
+// lives with its model: models/qwen2_vl/processor.h.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -22,46 +23,6 @@ namespace mvb {
 // the file for a missing file or malformed values.
 ImageTransform load_image_transform(const std::string& path);
 ImageTransform image_transform_from_json(const nlohmann::json& cfg, const std::string& where);
-
-// Qwen2-VL ------------------------------------------------------------------------------------
-struct Qwen2VLConfig {
-  int patch_size = 14;
-  int temporal_patch_size = 2;
-  int merge_size = 2;
-  int64_t min_pixels = 56 * 56;
-  int64_t max_pixels = 28 * 28 * 1280;
-  std::string interpolation = "bicubic";
-  std::array<float, 3> mean{0.48145466f, 0.4578275f, 0.40821073f};
-  std::array<float, 3> std{0.26862954f, 0.26130258f, 0.27577711f};
-  double rescale_factor = 1.0 / 255.0;
-  // The reference resizes twice: qwen_vl_utils.fetch_image first (PIL, to its smart_resize with
-  // factor 28 and its own pixel limits: MIN_PIXELS / MAX_PIXELS, or a message's min_pixels /
-  // max_pixels), then the processor, whose smart_resize with min_pixels / max_pixels above resizes
-  // again only when that changes the size (never for the published checkpoints, whose limits are
-  // the same).
-  int fetch_factor = 28;
-  int64_t fetch_min_pixels = 4 * 28 * 28;
-  int64_t fetch_max_pixels = 16384 * 28 * 28;
-  // fetch_image's "resized_height"/"resized_width" (Lingshu asks for 224 x 224): when both are > 0
-  // the first size is smart_resize(resized_height, resized_width) instead of the image's own.
-  int resized_height = 0;
-  int resized_width = 0;
-};
-Qwen2VLConfig qwen2vl_config_from_json(const nlohmann::json& cfg, const std::string& where);
-
-// qwen_vl_utils' smart_resize (what the reference resizes with, before the processor, whose own
-// smart_resize then keeps that size): (height, width) divisible by `factor` with the pixel count
-// inside [min_pixels, max_pixels] and the aspect ratio nearly kept. Python rounding (half to even)
-// is reproduced. A side shorter than factor / 2 rounds up to `factor` here (qwen_vl_utils), where
-// transformers' own smart_resize would round it to 0 and rescale the whole image to min_pixels.
-// Throws for aspect ratios above 200 like the reference.
-std::pair<int, int> smart_resize(int height, int width, int factor, int64_t min_pixels, int64_t max_pixels);
-
-struct Qwen2VLPixels {
-  at::Tensor patches;                 // [grid_t * grid_h * grid_w, 3 * temporal * patch * patch], float
-  std::array<int64_t, 3> grid_thw{};  // image_grid_thw
-};
-Qwen2VLPixels qwen2vl_preprocess(const RgbImage& img, const Qwen2VLConfig& cfg);
 
 // InternVL ------------------------------------------------------------------------------------
 // InternVL's dynamic_preprocess: picks the tile grid (i x j, min_num <= i*j <= max_num) whose

@@ -6,6 +6,7 @@ expected.safetensors with transformers' own outputs, for src/nn/decoder.cpp:
   tiny-llama           LlamaForCausalLM (multi-head), left-padded batch; also greedy ids from generate()
   tiny-mistral         MistralForCausalLM, GQA, sliding_window 4 (shorter than the prompts, so it matters)
   tiny-qwen2           Qwen2ForCausalLM, qkv bias, GQA, tie_word_embeddings (no lm_head in the file)
+  tiny-qwen3           Qwen3ForCausalLM: QK-norm, head_dim != hidden/heads, a sliding window on layer 1 only
   tiny-llama-llama3    LlamaForCausalLM with rope_type llama3 (all three wavelength bands hit)
   tiny-llama-yarn      LlamaForCausalLM with rope_type yarn (attention_factor derived from factor)
   tiny-llama-dynamic   LlamaForCausalLM with rope_type dynamic, prompts longer than max_position_embeddings
@@ -68,6 +69,21 @@ def batch(vocab, lengths, seed):
         mask[i, total - n:] = 1
     pos = (mask.cumsum(-1) - 1).masked_fill(mask == 0, 1)
     return ids, mask, pos
+
+
+def must_differ(what, cls, config, **changes):
+    """A check for causal_lm_fixture: the same weights under `config` with `changes` give other logits
+    (by > 1e-2 at the last position), so the feature under test (window, rope scaling) shows."""
+    def check(model, ids, mask, pos, logits):
+        other = cls(type(config)(**dict(config.to_dict(), **changes)))
+        other.load_state_dict(model.state_dict())
+        other.eval()
+        with torch.no_grad():
+            alt = other(input_ids=ids, attention_mask=mask, position_ids=pos).logits
+        diff = float((alt - logits)[:, -1].abs().max())
+        assert diff > 1e-2, f"{what} changes nothing ({diff})"
+        print(f"  {what} changes the last logits by {diff:.3f}")
+    return check
 
 
 def causal_lm_fixture(name, cls, config, seed, lengths, oracle_note, greedy=0, check=None, bf16=False):
@@ -179,7 +195,7 @@ MEASURED = {}
 def main():
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers import (LlamaConfig, LlamaForCausalLM, MistralConfig, MistralForCausalLM, Qwen2Config,
-                              Qwen2ForCausalLM)
+                              Qwen2ForCausalLM, Qwen3Config, Qwen3ForCausalLM)
     import json
     for name in os.listdir(ROOT) if os.path.isdir(ROOT) else []:
         fj = os.path.join(ROOT, name, "fixture.json")
@@ -189,25 +205,21 @@ def main():
     causal_lm_fixture("tiny-llama", LlamaForCausalLM, LlamaConfig(**SMALL), 10, [11, 7],
                       "multi-head attention, no biases", greedy=8, bf16=True)
 
-    def window_matters(model, ids, mask, pos, logits):
-        # The same model without its window must give other logits, or the fixture proves nothing.
-        model.config.sliding_window = None
-        for layer in model.model.layers:
-            layer.self_attn.sliding_window = None
-        with torch.no_grad():
-            full = model(input_ids=ids, attention_mask=mask, position_ids=pos).logits
-        diff = float((full - logits)[:, -1].abs().max())
-        assert diff > 1e-2, f"sliding window changes nothing ({diff})"
-        print("  sliding window changes the last logits by", diff)
-        model.config.sliding_window = 4
-
-    causal_lm_fixture("tiny-mistral", MistralForCausalLM,
-                      MistralConfig(**SMALL, num_key_value_heads=2, sliding_window=4, rope_theta=1000000.0), 20,
-                      [12, 9], "GQA (4 heads, 2 kv heads), sliding_window 4, rope_theta 1e6", check=window_matters)
+    mistral = MistralConfig(**SMALL, num_key_value_heads=2, sliding_window=4, rope_theta=1000000.0)
+    causal_lm_fixture("tiny-mistral", MistralForCausalLM, mistral, 20, [12, 9],
+                      "GQA (4 heads, 2 kv heads), sliding_window 4, rope_theta 1e6",
+                      check=must_differ("the sliding window", MistralForCausalLM, mistral, sliding_window=None))
     causal_lm_fixture("tiny-qwen2", Qwen2ForCausalLM,
                       Qwen2Config(**SMALL, num_key_value_heads=2, tie_word_embeddings=True), 30, [10, 6],
                       "qkv bias, GQA (4 heads, 2 kv heads), tie_word_embeddings (the file has no lm_head.weight)",
                       bf16=True)
+    qwen3 = Qwen3Config(**SMALL, num_key_value_heads=2, head_dim=32, attention_bias=True, use_sliding_window=True,
+                        sliding_window=3, max_window_layers=1)
+    causal_lm_fixture("tiny-qwen3", Qwen3ForCausalLM, qwen3, 35, [11, 8],
+                      "QK-norm, attention_bias on q/k/v/o, head_dim 32 (not hidden/heads = 16), GQA; "
+                      "use_sliding_window with max_window_layers 1: layer 0 full, layer 1 sliding_window 3",
+                      check=must_differ("the sliding window", Qwen3ForCausalLM, qwen3, use_sliding_window=False,
+                                        layer_types=None))
     rope_cases = [
         ("tiny-llama-llama3", dict(rope_type="llama3", factor=8.0, low_freq_factor=1.0, high_freq_factor=4.0,
                                    original_max_position_embeddings=16), 64, [20, 13]),
@@ -218,7 +230,9 @@ def main():
     for i, (name, scaling, max_pos, lengths) in enumerate(rope_cases):
         cfg = LlamaConfig(**ROPE, max_position_embeddings=max_pos, rope_scaling=scaling)
         causal_lm_fixture(name, LlamaForCausalLM, cfg, 40 + i, lengths, f"rope_scaling {scaling}, "
-                          f"max_position_embeddings {max_pos}")
+                          f"max_position_embeddings {max_pos}",
+                          check=must_differ("the rope scaling", LlamaForCausalLM, cfg,
+                                            rope_parameters={"rope_type": "default", "rope_theta": 10000.0}))
     qwen2_vl_text_fixture()
 
 

@@ -10,8 +10,6 @@ usage: pil_oracle.py COMMAND DIR
   processors  DIR/cases.json [{i, w, h, cfg}]: the CLIP/SigLIP/BLIP/LLaVA-pad pipelines (a NumPy
               transcription of transformers' image_transforms and LLaVA's expand2square)
               -> DIR/out<i> (float32 CHW)
-  qwen2vl     DIR/cases.json [{i, w, h}]: transformers' Qwen2VLImageProcessor._preprocess,
-              transcribed -> DIR/out<i> (float32 patches); prints "t h w" (grid) per case
   internvl    DIR/cases.json [{i, w, h}]: InternVL's dynamic_preprocess (1..6 tiles of 64, thumbnail)
               -> DIR/out<i> (raw RGB tiles, concatenated); prints the tile count per case
 """
@@ -125,39 +123,6 @@ def processors(d):
         open(f"{d}/out{c['i']}", "wb").write(np.ascontiguousarray(a.transpose(2, 0, 1)).astype(np.float32).tobytes())
 
 
-def smart_resize(height, width, factor=28, min_pixels=56 * 56, max_pixels=14 * 14 * 4 * 1280):
-    h_bar = max(factor, round(height / factor) * factor)
-    w_bar = max(factor, round(width / factor) * factor)
-    if h_bar * w_bar > max_pixels:
-        beta = math.sqrt((height * width) / max_pixels)
-        h_bar = max(factor, math.floor(height / beta / factor) * factor)
-        w_bar = max(factor, math.floor(width / beta / factor) * factor)
-    elif h_bar * w_bar < min_pixels:
-        beta = math.sqrt(min_pixels / (height * width))
-        h_bar = math.ceil(height * beta / factor) * factor
-        w_bar = math.ceil(width * beta / factor) * factor
-    return h_bar, w_bar
-
-
-def qwen2vl(d):
-    ps, tps, ms = 14, 2, 2
-    mean = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
-    std = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
-    for c in json.load(open(d + "/cases.json")):
-        im = load(f"{d}/in{c['i']}", c["w"], c["h"])
-        rh, rw = smart_resize(c["h"], c["w"], 28, 28 * 28 * 8, 28 * 28 * 64)
-        a = np.array(im.resize((rw, rh), Image.BICUBIC))
-        a = (a.astype(np.float64) * (1 / 255)).astype(np.float32)
-        a = ((a - mean) / std).transpose(2, 0, 1)
-        patches = np.array([a])
-        patches = np.tile(patches, (tps, 1, 1, 1))
-        gt, gh, gw = patches.shape[0] // tps, rh // ps, rw // ps
-        patches = patches.reshape(gt, tps, 3, gh // ms, ms, ps, gw // ms, ms, ps).transpose(0, 3, 6, 4, 7, 2, 1, 5, 8)
-        flat = patches.reshape(gt * gh * gw, 3 * tps * ps * ps)
-        open(f"{d}/out{c['i']}", "wb").write(np.ascontiguousarray(flat, dtype=np.float32).tobytes())
-        print(gt, gh, gw)
-
-
 # InternVL's dynamic_preprocess (README / chat code), verbatim apart from the PIL import.
 def find_closest_aspect_ratio(aspect_ratio, target_ratios, width, height, image_size):
     best_ratio_diff = float('inf')
@@ -204,8 +169,7 @@ def internvl(d):
         print(len(tiles))
 
 
-COMMANDS = {"resample": resample, "decode": decode, "processors": processors, "qwen2vl": qwen2vl,
-            "internvl": internvl}
+COMMANDS = {"resample": resample, "decode": decode, "processors": processors, "internvl": internvl}
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[1] not in COMMANDS:
