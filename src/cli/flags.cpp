@@ -81,6 +81,7 @@ void add_eval_flags(CLI::App& app, RunConfig& c) {
   add_bertscore_flag(app, c.bertscore_model);
   opt(app, "--format", c.format, "End-of-run summary on stdout: text or json")->check(CLI::IsMember({"text", "json"}));
   add_api_flags(app, c);
+  add_generation_flags(app, c);
   opt(app, "--judge", c.judge,
       "After the run, score open answers 0-100 with this LLM judge: NAME[:MODEL_ID] (e.g. o3, openai:gpt-4.1, "
       "openai-compatible)");
@@ -119,6 +120,25 @@ void add_api_flags(CLI::App& app, RunConfig& c) {
   opt(app, "--api_max_tokens", c.api_max_tokens, "Maximum output tokens sent to the API (0 = not sent)");
   opt(app, "--api_prices", c.api_prices, "Price table for cost accounting (default configs/api_prices.json)");
   bool_opt(app, "--no_cache", c.no_cache, "Do not read or write the API response cache");
+}
+
+void add_generation_flags(CLI::App& app, RunConfig& c) {
+  const std::string group = "Generative models";
+  opt(app, "--max_new_tokens", c.max_new_tokens,
+      "Most new tokens per answer (0 = the model's reference default, e.g. 1024 for LLaVA-1.5)")
+      ->check(CLI::Range(0, 1 << 20))
+      ->group(group);
+  opt(app, "--temperature", c.temperature,
+      "Sampling temperature (0 = greedy; unset = the model's default, e.g. its generation_config.json)")
+      ->check(CLI::Range(0.0, 100.0))
+      ->group(group);
+  app.add_option("--reference_compat", c.reference_compat,
+                 "Local VLMs: reproduce these input quirks of the reference (comma-separated, e.g. "
+                 "llava_double_preprocess; all = every quirk the model knows); run.json records which ran")
+      ->expected(1)
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->group(group);
 }
 
 void add_train_flags(CLI::App& app, RunConfig& c) {

@@ -46,6 +46,9 @@ nlohmann::json RunConfig::to_json() const {
       {"api_max_tokens", api_max_tokens},
       {"api_prices", api_prices},
       {"no_cache", no_cache},
+      {"max_new_tokens", max_new_tokens},
+      {"temperature", temperature},
+      {"reference_compat", reference_compat},
       {"judge", judge},
       {"judge_api_base", strip_url_credentials(judge_api_base)},
       {"judge_api_model", judge_api_model},
@@ -91,6 +94,10 @@ nlohmann::json RunConfig::model_options() const {
   if (!api_protocol.empty()) o["api_protocol"] = api_protocol;
   if (api_max_tokens > 0) o["api_max_tokens"] = api_max_tokens;
   if (!api_prices.empty()) o["api_prices"] = api_prices;
+  if (max_new_tokens > 0) o["max_new_tokens"] = max_new_tokens;
+  if (temperature >= 0) o["temperature"] = temperature;
+  if (batch_size > 0) o["batch_size"] = batch_size;
+  if (!reference_compat.empty()) o["reference_compat"] = reference_compat;
   return o;
 }
 

@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <regex>
 
 #include "medvlmbench/core/error.h"
@@ -21,6 +23,21 @@
 namespace fs = std::filesystem;
 
 namespace mvb::io {
+
+namespace {
+
+// Live mappings by start address, so release_mapped_pages() can tell whether a tensor's bytes lie
+// on one of our private mappings (and never madvises memory that is not).
+struct MappingTable {
+  std::mutex mu;
+  std::map<uintptr_t, const MappedFile*> by_start;
+};
+MappingTable& mappings() {
+  static MappingTable* t = new MappingTable();  // never destroyed: mappings may outlive static teardown
+  return *t;
+}
+
+}  // namespace
 
 std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -43,13 +60,38 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
       throw Error("cannot map weights file " + path + ": " + std::strerror(e));
     }
     m->data_ = static_cast<uint8_t*>(p);
+    std::lock_guard<std::mutex> lock(mappings().mu);
+    mappings().by_start[reinterpret_cast<uintptr_t>(m->data_)] = m.get();
   }
   ::close(fd);
   return m;
 }
 
 MappedFile::~MappedFile() {
-  if (data_) ::munmap(data_, size_);
+  if (!data_) return;
+  {
+    std::lock_guard<std::mutex> lock(mappings().mu);
+    mappings().by_start.erase(reinterpret_cast<uintptr_t>(data_));
+  }
+  ::munmap(data_, size_);
+}
+
+void release_mapped_pages(const at::Tensor& t) {
+  if (!t.defined() || !t.device().is_cpu() || t.numel() == 0 || !t.has_storage()) return;
+  // The bytes the view spans (strides are never negative in torch).
+  int64_t last = 0;
+  for (int64_t d = 0; d < t.dim(); ++d) last += (t.size(d) - 1) * t.stride(d);
+  const auto begin = reinterpret_cast<uintptr_t>(t.data_ptr());
+  const uint64_t bytes = static_cast<uint64_t>(last + 1) * t.element_size();
+  std::lock_guard<std::mutex> lock(mappings().mu);
+  auto& table = mappings().by_start;
+  auto it = table.upper_bound(begin);
+  if (it == table.begin()) return;
+  --it;
+  const MappedFile* f = it->second;
+  const uintptr_t start = it->first;
+  if (begin + bytes > start + f->size()) return;  // not (entirely) on this mapping
+  f->release(begin - start, bytes);
 }
 
 void MappedFile::release(uint64_t offset, uint64_t bytes) const {

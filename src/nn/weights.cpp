@@ -68,6 +68,9 @@ AssignReport assign_weights(torch::nn::Module& module, const TensorMap& tensors,
       return;
     }
     dst.copy_(src);
+    // The module holds the values now: drop the checkpoint's pages so that peak memory stays at
+    // about one copy of the weights (a no-op when src is not on a mapped file).
+    io::release_mapped_pages(src);
     ++r.loaded;
   };
   for (auto& p : module.named_parameters(true)) copy(p.key(), p.value());

@@ -3,6 +3,8 @@
 // concurrency) or --batch_size, sends image + prompt to GenerativeModel::generate, and writes one
 // row per sample in dataset order (schema: tasks/rows.h). A failed sample (loader error, image that
 // cannot be decoded, request whose retries ran out) becomes an error row; the run carries on.
+// Each request carries --max_new_tokens / --temperature when given (unset = the model's defaults)
+// and a seed from --seed and the sample's id (generation_seed in usage.h).
 // Cancellation is checked between batches.
 #pragma once
 

@@ -57,4 +57,15 @@ nlohmann::json error_row(const Sample& s, const std::string& error) {
   return row;
 }
 
+uint64_t generation_seed(int64_t run_seed, const std::string& sample_id) {
+  // FNV-1a of the id, then splitmix64 of (seed, hash): fixed arithmetic, so seeds are the same on
+  // every platform and build (std::hash is not).
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : sample_id) h = (h ^ c) * 1099511628211ull;
+  uint64_t z = h ^ (static_cast<uint64_t>(run_seed) * 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
 }  // namespace mvb

@@ -58,6 +58,11 @@ void run_generative(RunContext& ctx, const GenerativeTaskSpec& spec) {
         GenerationRequest req;
         req.prompt = sample.prompt.empty() && spec.fallback_prompt ? spec.fallback_prompt(sample) : sample.prompt;
         req.images = sample.images;
+        // Unset flags leave the model's own defaults (the reference's max_new_tokens, its
+        // generation_config.json; API models: their api_* settings).
+        if (ctx.cfg.max_new_tokens > 0) req.max_new_tokens = ctx.cfg.max_new_tokens;
+        if (ctx.cfg.temperature >= 0) req.temperature = ctx.cfg.temperature;
+        req.seed = generation_seed(ctx.cfg.seed, sample.id);
         requests.push_back(std::move(req));
       }
     }
@@ -108,7 +113,13 @@ void run_generative(RunContext& ctx, const GenerativeTaskSpec& spec) {
   progress.finish();
 
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  // The generation settings the runner sent (the model's describe() in run.json has the config
+  // that resulted, defaults included).
+  nlohmann::json requested = {{"seed", ctx.cfg.seed}};
+  if (ctx.cfg.max_new_tokens > 0) requested["max_new_tokens"] = ctx.cfg.max_new_tokens;
+  if (ctx.cfg.temperature >= 0) requested["temperature"] = ctx.cfg.temperature;
   nlohmann::json stats = {{"batch_size", batch_size},
+                          {"generation_request", requested},
                           {"predictions", totals.rows},
                           {"errors", totals.errors},
                           {"prompt_tokens", totals.prompt_tokens},

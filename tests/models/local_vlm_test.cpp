@@ -147,3 +147,23 @@ TEST(LocalVlm, StopStringEndsAndIsCutFromTheAnswer) {
 
 }  // namespace
 }  // namespace mvb
+
+namespace mvb {
+namespace {
+
+TEST(LocalVlm, DescribeGenerationRecordsDefaultsAndActiveQuirks) {
+  LettersVlm m;
+  const nlohmann::json d = m.describe_generation({"quirk_a", "quirk_b"});
+  EXPECT_EQ(d["generation"]["max_new_tokens"], 10);  // the model's default, no request override
+  EXPECT_EQ(d["generation"]["eos_token_id"], nlohmann::json({8}));
+  EXPECT_EQ(d["reference_compat"], nlohmann::json::array());  // the intended behaviour
+
+  struct AllQuirks : LettersVlm {
+    AllQuirks() { options_.reference_compat = {"all"}; }
+  } all;
+  EXPECT_EQ(all.describe_generation({"quirk_a", "quirk_b"})["reference_compat"],
+            nlohmann::json({"quirk_a", "quirk_b"}));
+}
+
+}  // namespace
+}  // namespace mvb

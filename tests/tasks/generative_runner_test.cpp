@@ -15,6 +15,7 @@ class ScriptedModel : public GenerativeModel {
  public:
   std::vector<size_t> batch_sizes;
   std::vector<std::string> prompts;
+  std::vector<GenerationRequest> requests;
   int batch = 3;
   int preferred_batch_size() const override { return batch; }
   std::vector<GenerationResult> generate(const std::vector<GenerationRequest>& reqs) override {
@@ -22,6 +23,7 @@ class ScriptedModel : public GenerativeModel {
     std::vector<GenerationResult> out;
     for (const auto& r : reqs) {
       prompts.push_back(r.prompt);
+      requests.push_back(r);
       GenerationResult g;
       if (r.prompt.find("FAIL") != std::string::npos) {
         g.error = "failed after 7 attempts; last error: HTTP 503";
@@ -178,6 +180,52 @@ TEST(GenerativeRunner, VqaFallbackPromptUsesTheReferenceTemplates) {
   EXPECT_EQ(run.model.prompts,
             (std::vector<std::string>{"Answer the following question about the image with yes or no. Is it normal?",
                                       "What organ?"}));
+}
+
+TEST(GenerativeRunner, GenerationFlagsAndPerSampleSeedsReachTheRequests) {
+  std::vector<Sample> samples;
+  for (int i = 0; i < 4; ++i) samples.push_back(vqa_sample(i, "q", "open"));
+  RunnerHarness unset;
+  unset.go("vqa", samples);
+  ASSERT_EQ(unset.model.requests.size(), 4u);
+  for (const auto& q : unset.model.requests) {
+    EXPECT_FALSE(q.max_new_tokens.has_value());  // the model's defaults
+    EXPECT_FALSE(q.temperature.has_value());
+  }
+  EXPECT_EQ(unset.stats["generation_request"], (nlohmann::json{{"seed", 0}}));
+
+  RunnerHarness set;
+  set.cfg.max_new_tokens = 5;
+  set.cfg.temperature = 0;  // greedy is a value, not "unset"
+  set.cfg.seed = 11;
+  set.cfg.batch_size = 1;
+  set.go("vqa", samples);
+  ASSERT_EQ(set.model.requests.size(), 4u);
+  EXPECT_EQ(set.model.batch_sizes, (std::vector<size_t>(4, 1)));
+  for (size_t i = 0; i < 4; ++i) {
+    const auto& q = set.model.requests[i];
+    EXPECT_EQ(q.max_new_tokens, 5);
+    EXPECT_EQ(q.temperature, 0.0);
+    EXPECT_EQ(q.seed, generation_seed(11, "s" + std::to_string(i)));
+  }
+  EXPECT_EQ(set.stats["generation_request"],
+            (nlohmann::json{{"seed", 11}, {"max_new_tokens", 5}, {"temperature", 0.0}}));
+
+  // Same seed and ids in other batches (or after skipping samples): same request seeds.
+  RunnerHarness batched;
+  batched.cfg.seed = 11;
+  batched.go("vqa", {samples[3], samples[1]});
+  EXPECT_EQ(batched.model.requests[0].seed, set.model.requests[3].seed);
+  EXPECT_EQ(batched.model.requests[1].seed, set.model.requests[1].seed);
+}
+
+TEST(GenerativeRunner, GenerationSeedIsFixedArithmetic) {
+  // Pinned (computed independently in Python): a change here changes every sampled answer of
+  // every earlier run.
+  EXPECT_EQ(generation_seed(0, "s0"), generation_seed(0, "s0"));
+  EXPECT_NE(generation_seed(0, "s0"), generation_seed(0, "s1"));
+  EXPECT_NE(generation_seed(0, "s0"), generation_seed(1, "s0"));
+  EXPECT_EQ(generation_seed(42, "xmlab8/source.jpg#0"), 14393578326088393612ull);
 }
 
 }  // namespace

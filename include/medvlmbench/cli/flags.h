@@ -12,7 +12,9 @@ namespace mvb::cli {
 
 void add_common_flags(CLI::App& app, RunConfig& cfg);  // shared by eval and train
 void add_eval_flags(CLI::App& app, RunConfig& cfg);
-void add_api_flags(CLI::App& app, RunConfig& cfg);            // --api_* and --no_cache (eval and judge)
+void add_api_flags(CLI::App& app, RunConfig& cfg);  // --api_* and --no_cache (eval and judge)
+// --max_new_tokens, --temperature, --reference_compat (eval; read by generative models).
+void add_generation_flags(CLI::App& app, RunConfig& cfg);
 void add_bertscore_flag(CLI::App& app, std::string& target);  // --bertscore_model (eval and score)
 void add_train_flags(CLI::App& app, RunConfig& cfg);
 

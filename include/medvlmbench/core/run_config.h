@@ -70,7 +70,17 @@ struct RunConfig {
   std::string judge_api_base;
   std::string judge_api_model;
 
-  // ModelSpec.options for API-backed models: the api_* values above plus the resolved cache folder.
+  // Generative models (local VLMs and API backends alike). Unset = the model's own default: for local
+  // models the reference's max_new_tokens and its generation_config.json.
+  int max_new_tokens = 0;   // 0 = unset
+  double temperature = -1;  // < 0 = unset; 0 = greedy
+  // Local VLMs: the reference's input quirks to reproduce (GENERATIVE.md section 3), e.g.
+  // llava_double_preprocess; "all" = every quirk the model knows. Empty = the intended behaviour.
+  std::vector<std::string> reference_compat;
+
+  // ModelSpec.options: the api_* values above plus the resolved cache folder (API-backed models),
+  // and max_new_tokens / temperature / batch_size / reference_compat when given (local VLMs read
+  // them with LocalVlmOptions::from_spec).
   nlohmann::json model_options() const;
 
   // run_train.py

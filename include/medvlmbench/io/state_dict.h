@@ -6,11 +6,16 @@
 // are suitably aligned is returned zero-copy (it keeps the mapping alive), so loading a 7B model never
 // holds two copies in memory.
 //
-// Typical use by a model author:
-//   auto sd = io::StateDict::open(model_path)                       // file or folder
-//                 .remap({{"vision_model.", "visual."}, {"text_model.", ""}});
-//   io::LoadReport r = io::load_into(*module, sd);   // state_dict_module.h; report lists missing/unexpected
-//   at::Tensor w = sd.get("visual.proj", at::kFloat);              // or fetch single tensors
+// Typical use by a model author (nn/weights.h moves tensors into modules):
+//   auto sd = io::StateDict::open(model_path);                     // file, folder or sharded index
+//   nn::TensorMap w = nn::read_weights(sd, [](const std::string& n) -> std::optional<std::string> {
+//     if (n == "lm_head.bias") return std::nullopt;                // skip a tensor
+//     return n;                                                    // Hugging Face names: no renames
+//   });
+//   nn::assign_weights(*module, w, sd.source());  // strict: throws listing missing/unexpected/shape
+//   at::Tensor p = sd.get("visual.proj", at::kFloat);              // or fetch single tensors
+// assign_weights copies each tensor into its parameter and releases the mapped pages behind it, so
+// loading holds about one copy of the weights.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -112,6 +117,12 @@ class StateDict {
   std::unordered_map<std::string, TensorRecord> index_;
   std::string source_;
 };
+
+// After a zero-copy tensor from StateDict::get() was copied into a module: gives the whole pages it
+// spans on its mapped file back to the kernel, so loading holds about one copy of the weights (the
+// module's) instead of two. A no-op for tensors not on a mapping. The tensor stays valid: reading it
+// again faults the pages back in from the file (in-place changes made to it are lost).
+void release_mapped_pages(const at::Tensor& t);
 
 // Names for dtypes as safetensors spells them ("F32", "BF16" ...).
 std::string dtype_name(at::ScalarType t);

@@ -15,26 +15,22 @@
 #include <string>
 #include <vector>
 
+#include "medvlmbench/models/local_vlm_options.h"
 #include "medvlmbench/models/model.h"
 #include "medvlmbench/nn/generation.h"
 #include "medvlmbench/text/tokenizer.h"
 
 namespace mvb {
 
-// Shared options every local VLM reads from ModelSpec::options (set by CLI flags).
-struct LocalVlmOptions {
-  int max_new_tokens = -1;     // --max_new_tokens; -1 = the model's reference default
-  int batch_size = 1;          // preferred generation batch
-  // --reference_compat: the reference's input quirks to reproduce (GENERATIVE.md section 3), e.g.
-  // "llava_double_preprocess"; "all" = every quirk the model knows. Empty = the intended behaviour.
-  std::vector<std::string> reference_compat;
-  static LocalVlmOptions from_spec(const ModelSpec& spec);
-};
-
 class LocalVlm : public GenerativeModel {
  public:
   std::vector<GenerationResult> generate(const std::vector<GenerationRequest>& batch) override;
   int preferred_batch_size() const override { return options_.batch_size; }
+  // For describe() (run.json): {"generation": the decoding settings a request without overrides
+  // runs with (generation_config.json, the reference's max_new_tokens, --max_new_tokens),
+  // "reference_compat": the quirks of `known_quirks` that run}. Architectures add it to their
+  // description: d.update(describe_generation({"llava_double_preprocess"})).
+  nlohmann::json describe_generation(const std::vector<std::string>& known_quirks = {}) const;
 
  protected:
   explicit LocalVlm(LocalVlmOptions options) : options_(std::move(options)) {}

@@ -69,4 +69,9 @@ std::vector<std::string> usage_names();
 // Builds a prediction row for a sample that failed (loader error, decode error, model error).
 nlohmann::json error_row(const Sample& s, const std::string& error);
 
+// The sampling seed of one sample's generation request: --seed mixed with the sample's id (stable
+// within a dataset split), so an answer does not depend on the batch it ran in, on --shard, or on
+// --resume skipping samples before it.
+uint64_t generation_seed(int64_t run_seed, const std::string& sample_id);
+
 }  // namespace mvb
