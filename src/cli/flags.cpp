@@ -139,6 +139,14 @@ void add_generation_flags(CLI::App& app, RunConfig& c) {
       ->delimiter(',')
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->group(group);
+  opt(app, "--min_pixels", c.min_pixels,
+      "Qwen2-VL / Qwen2.5-VL: fewest pixels an image is resized to (qwen_vl_utils; 0 = its default 4*28*28)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 34))
+      ->group(group);
+  opt(app, "--max_pixels", c.max_pixels,
+      "Qwen2-VL / Qwen2.5-VL: most pixels an image is resized to (qwen_vl_utils; 0 = its default 16384*28*28)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 34))
+      ->group(group);
 }
 
 void add_train_flags(CLI::App& app, RunConfig& c) {

@@ -49,6 +49,8 @@ nlohmann::json RunConfig::to_json() const {
       {"max_new_tokens", max_new_tokens},
       {"temperature", temperature},
       {"reference_compat", reference_compat},
+      {"min_pixels", min_pixels},
+      {"max_pixels", max_pixels},
       {"judge", judge},
       {"judge_api_base", strip_url_credentials(judge_api_base)},
       {"judge_api_model", judge_api_model},
@@ -98,6 +100,8 @@ nlohmann::json RunConfig::model_options() const {
   if (temperature >= 0) o["temperature"] = temperature;
   if (batch_size > 0) o["batch_size"] = batch_size;
   if (!reference_compat.empty()) o["reference_compat"] = reference_compat;
+  if (min_pixels > 0) o["min_pixels"] = min_pixels;
+  if (max_pixels > 0) o["max_pixels"] = max_pixels;
   return o;
 }
 

@@ -73,8 +73,8 @@ TEST(QwenEval, VqaAndCaptionRunEndToEnd) {
     for (const auto& row : rows)
       EXPECT_LE(row.at("completion_tokens").get<int64_t>(), c.model == "Lingshu" ? 128 : 512);
     const json manifest = json::parse(test::read_text(dir + "/run.json"));
-    EXPECT_EQ(manifest.at("model").at("generation_config").at("max_new_tokens"), c.model == "Lingshu" ? 128 : 512);
-    EXPECT_EQ(manifest.at("model").at("generation_config").at("top_k"), 1);
+    EXPECT_EQ(manifest.at("model").at("generation").at("max_new_tokens"), c.model == "Lingshu" ? 128 : 512);
+    EXPECT_EQ(manifest.at("model").at("generation").at("top_k"), 1);
     const std::string described = manifest.dump();
     EXPECT_NE(described.find(c.checkpoint == "qwen2_vl" ? "Qwen2VLForConditionalGeneration"
                                                         : "Qwen2_5_VLForConditionalGeneration"),

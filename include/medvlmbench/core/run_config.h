@@ -77,6 +77,9 @@ struct RunConfig {
   // Local VLMs: the reference's input quirks to reproduce (GENERATIVE.md section 3), e.g.
   // llava_double_preprocess; "all" = every quirk the model knows. Empty = the intended behaviour.
   std::vector<std::string> reference_compat;
+  // Qwen2-VL family: qwen_vl_utils' per-image pixel limits (0 = its defaults, 4*28*28 and 16384*28*28).
+  int64_t min_pixels = 0;
+  int64_t max_pixels = 0;
 
   // ModelSpec.options: the api_* values above plus the resolved cache folder (API-backed models),
   // and max_new_tokens / temperature / batch_size / reference_compat when given (local VLMs read

@@ -15,6 +15,7 @@
 #include "medvlmbench/models/llava/llava.h"
 #include "medvlmbench/models/llava/llava_model.h"
 #include "medvlmbench/models/local_vlm.h"
+#include "medvlmbench/nn/default_dtype.h"
 #include "medvlmbench/nn/weights.h"
 
 namespace mvb::llava {
@@ -68,11 +69,6 @@ std::optional<std::string> rename_tower(const std::string& n) {
   return std::nullopt;
 }
 
-bool wants(const std::vector<std::string>& compat, const std::string& quirk) {
-  return std::find(compat.begin(), compat.end(), quirk) != compat.end() ||
-         std::find(compat.begin(), compat.end(), "all") != compat.end();
-}
-
 }  // namespace
 
 ProjectorImpl::ProjectorImpl(int64_t vision_dim, int64_t text_dim, nn::Activation act) : act(act) {
@@ -98,6 +94,13 @@ at::Tensor LlavaNetImpl::image_features(const at::Tensor& pixel_values) {
 }
 
 // ---------------------------------------------------------------- the model
+// The quirks each model reproduces on request (GENERATIVE.md 3.1, 1.2); any other name is a typo.
+std::vector<std::string> LlavaModel::known_quirks() const {
+  std::vector<std::string> known = {"llava_double_preprocess"};
+  if (variant_ == Variant::kLlavaMed) known.push_back("llava_med_global_rng");
+  return known;
+}
+
 LlavaModel::LlavaModel(const ModelSpec& spec, Variant variant)
     : LocalVlm(LocalVlmOptions::from_spec(spec)),
       variant_(variant),
@@ -107,14 +110,14 @@ LlavaModel::LlavaModel(const ModelSpec& spec, Variant variant)
       global_rng_(static_cast<uint64_t>(spec.seed < 0 ? -static_cast<int64_t>(spec.seed) : spec.seed)) {
   cfg_ = load_config(dir_);
   // The quirks each model reproduces on request (GENERATIVE.md 3.1, 1.2); any other name is a typo.
-  std::vector<std::string> known = {"llava_double_preprocess"};
-  if (variant_ == Variant::kLlavaMed) known.push_back("llava_med_global_rng");
-  for (const auto& q : options_.reference_compat)
-    MVB_USAGE_CHECK(q == "all" || std::find(known.begin(), known.end(), q) != known.end(), "--reference_compat ", q,
-                    ": ", spec.name, " knows no such quirk (it knows: ", join(known, ", "), ", all)");
-  double_preprocess_ = wants(options_.reference_compat, "llava_double_preprocess");
-  global_stream_ = variant_ == Variant::kLlavaMed && wants(options_.reference_compat, "llava_med_global_rng");
-  net_ = LlavaNet(cfg_);
+  options_.check_compat(known_quirks(), spec.name);
+  double_preprocess_ = options_.compat("llava_double_preprocess");
+  global_stream_ = variant_ == Variant::kLlavaMed && options_.compat("llava_med_global_rng");
+  {
+    // Parameters are created in the run's dtype: a 7B model never exists in fp32 first.
+    nn::DefaultDtypeGuard in_run_dtype(dtype_);
+    net_ = LlavaNet(cfg_);
+  }
   io::StateDict sd = io::StateDict::open(dir_);
   nn::TensorMap tensors = nn::read_weights(sd, cfg_.layout == Layout::kHf ? rename_hf : rename_original);
   source_ = sd.source();
@@ -156,6 +159,7 @@ nlohmann::json LlavaModel::describe() const {
                       {"tokenizer", tokenizer_->kind()},
                       {"conversation", variant_ == Variant::kLlava15 ? "vicuna_v1" : "mistral_instruct"}};
   if (cfg_.layout == Layout::kOriginal) d["vision_tower"] = cfg_.vision_tower_dir;
+  d.update(describe_generation(known_quirks()));
   // Which of the reference's behaviours ran (GENERATIVE.md 3.1 and 1.2).
   d["preprocessing"] = double_preprocess_ ? "reference double preprocessing (reference_compat llava_double_preprocess)"
                                           : "single pass (pad to square, CLIP)";

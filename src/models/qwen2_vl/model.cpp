@@ -9,6 +9,7 @@
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/state_dict.h"
 #include "medvlmbench/models/contrastive_towers.h"
+#include "medvlmbench/nn/default_dtype.h"
 #include "medvlmbench/nn/weights.h"
 
 namespace mvb::qwen2_vl {
@@ -69,6 +70,7 @@ QwenVlModel::QwenVlModel(const ModelSpec& spec, Flavor flavor)
                   cfg_.model_type, " checkpoint but ", flavor_name(flavor), " runs ",
                   want25 ? "qwen2_5_vl" : "qwen2_vl", " (use --model ", want25 ? "Qwen2-VL" : "Qwen25-VL", ")");
   dtype_ = resolve_dtype(spec);
+  options_.check_compat({}, flavor_name(flavor));  // no input quirks of the reference to reproduce here
 
   image_cfg_ = load_image_config(dir_);
   image_cfg_.fetch_min_pixels = pixel_option(spec.options, "min_pixels", image_cfg_.fetch_min_pixels);
@@ -93,8 +95,12 @@ QwenVlModel::QwenVlModel(const ModelSpec& spec, Flavor flavor)
   d.o_bias = false;
   d.tie_word_embeddings = cfg_.tie_word_embeddings;
   MVB_CHECK(!d.rope.mrope_section.empty(), io::join_path(dir_, "config.json"), ": no mrope_section was read");
-  vision_ = VisionTower(cfg_.vision);
-  lm_ = nn::CausalLM(d);
+  {
+    // Parameters are created in the run's dtype: a 7B model never exists in fp32 first.
+    nn::DefaultDtypeGuard in_run_dtype(dtype_);
+    vision_ = VisionTower(cfg_.vision);
+    lm_ = nn::CausalLM(d);
+  }
 
   io::StateDict sd = io::StateDict::open(dir_);
   const nn::TensorMap all = nn::read_weights(sd, checkpoint_to_module);
@@ -116,7 +122,7 @@ nlohmann::json QwenVlModel::describe() const {
   int64_t params = 0;
   for (const auto& p : vision_->parameters()) params += p.numel();
   for (const auto& p : lm_->parameters()) params += p.numel();
-  return {
+  nlohmann::json d = {
       {"architecture",
        cfg_.variant == Variant::kQwen2VL ? "Qwen2VLForConditionalGeneration" : "Qwen2_5_VLForConditionalGeneration"},
       {"model", flavor_name(flavor_)},
@@ -127,8 +133,9 @@ nlohmann::json QwenVlModel::describe() const {
       {"max_pixels", image_cfg_.fetch_max_pixels},
       {"resized", image_cfg_.resized_height > 0 ? nlohmann::json({image_cfg_.resized_height, image_cfg_.resized_width})
                                                 : nlohmann::json(nullptr)},
-      {"generation_config", generation_config(GenerationRequest{}).to_json()},
       {"default_max_new_tokens", default_max_new_tokens_}};
+  d.update(describe_generation());  // generation (the decoding settings) and reference_compat
+  return d;
 }
 
 QwenVlModel::Input QwenVlModel::process(const GenerationRequest& request) {

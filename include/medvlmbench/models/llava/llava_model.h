@@ -72,6 +72,7 @@ class LlavaModel : public LocalVlm {
   nn::GenerationBackend& backend() override { return *backend_; }
 
  private:
+  std::vector<std::string> known_quirks() const;
   Conversation conversation() const {
     return variant_ == Variant::kLlava15 ? Conversation::kVicunaV1 : Conversation::kMistralInstruct;
   }
