@@ -8,14 +8,6 @@
 namespace mvb::text {
 namespace {
 
-// Python str.strip() / Jinja |trim for the whitespace that occurs in prompts.
-std::string py_strip(const std::string& s) {
-  const char* ws = " \t\n\r\f\v";
-  const size_t b = s.find_first_not_of(ws);
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
-
 std::string repeat(const std::string& s, int n) {
   std::string out;
   out.reserve(s.size() * std::max(n, 0));
@@ -62,7 +54,7 @@ RenderedPrompt render_prompt(PromptFamily family, const std::string& question, c
       const int n = o.image_tokens < 0 ? 256 : o.image_tokens;
       p.text = "<bos><start_of_turn>user\n";
       if (!system.empty()) p.text += system + "\n\n";  // not trimmed by the template
-      p.text += py_strip(question);
+      p.text += trim(question);
       if (o.with_image) p.text += "\n\n<start_of_image>" + repeat("<image_soft_token>", n) + "<end_of_image>\n\n";
       p.text += "<end_of_turn>\n<start_of_turn>model\n";
       p.add_special_tokens = false;  // the template already holds <bos>
@@ -114,9 +106,9 @@ std::string extract_answer(PromptFamily family, const std::string& generated) {
     std::string s = generated.substr(0, generated.find("###"));
     const size_t d = s.rfind("Doctor:");
     if (d != std::string::npos) s = s.substr(d + 7);
-    return py_strip(s);
+    return trim(s);
   }
-  return py_strip(generated);
+  return trim(generated);
 }
 
 }  // namespace mvb::text

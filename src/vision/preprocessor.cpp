@@ -12,10 +12,9 @@
 #include "medvlmbench/vision/resample.h"
 
 namespace mvb {
-namespace {
 
-void read_triplet(const nlohmann::json& cfg, const char* key, std::array<float, 3>* out, const std::string& where) {
-  if (!cfg.contains(key)) return;
+void read_rgb_triplet(const nlohmann::json& cfg, const char* key, std::array<float, 3>* out, const std::string& where) {
+  if (!cfg.contains(key) || cfg[key].is_null()) return;
   const auto& v = cfg[key];
   if (v.is_number()) {
     out->fill(v.get<float>());
@@ -24,6 +23,8 @@ void read_triplet(const nlohmann::json& cfg, const char* key, std::array<float, 
   MVB_CHECK(v.is_array() && v.size() == 3, where, ": ", key, " must be a number or a list of 3 numbers");
   for (int c = 0; c < 3; ++c) (*out)[c] = v[c].get<float>();
 }
+
+namespace {
 
 int get_int(const nlohmann::json& v, const std::string& where, const char* what) {
   MVB_CHECK(v.is_number_integer() && v.get<int64_t>() > 0, where, ": ", what, " must be a positive integer, got ",
@@ -103,8 +104,8 @@ ImageTransform image_transform_from_json(const nlohmann::json& cfg, const std::s
   else if (cfg.contains("rescale_factor"))
     t.rescale_factor = cfg["rescale_factor"].get<double>();
   t.normalize = flag(cfg, "do_normalize", true, where);
-  read_triplet(cfg, "image_mean", &t.mean, where);
-  read_triplet(cfg, "image_std", &t.std, where);
+  read_rgb_triplet(cfg, "image_mean", &t.mean, where);
+  read_rgb_triplet(cfg, "image_std", &t.std, where);
   return t;
 }
 
@@ -181,8 +182,8 @@ InternVLConfig internvl_config_from_json(const nlohmann::json& cfg, const std::s
     c.rescale_factor = 1.0;
   else if (cfg.contains("rescale_factor"))
     c.rescale_factor = cfg["rescale_factor"].get<double>();
-  read_triplet(cfg, "image_mean", &c.mean, where);
-  read_triplet(cfg, "image_std", &c.std, where);
+  read_rgb_triplet(cfg, "image_mean", &c.mean, where);
+  read_rgb_triplet(cfg, "image_std", &c.std, where);
   return c;
 }
 

@@ -8,6 +8,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <array>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -23,6 +24,9 @@ namespace mvb {
 // the file for a missing file or malformed values.
 ImageTransform load_image_transform(const std::string& path);
 ImageTransform image_transform_from_json(const nlohmann::json& cfg, const std::string& where);
+// image_mean / image_std style values: a number (all channels) or a list of 3; absent or null keeps
+// *out. Throws mvb::Error naming `where` and the key otherwise.
+void read_rgb_triplet(const nlohmann::json& cfg, const char* key, std::array<float, 3>* out, const std::string& where);
 
 // InternVL ------------------------------------------------------------------------------------
 // InternVL's dynamic_preprocess: picks the tile grid (i x j, min_num <= i*j <= max_num) whose

@@ -10,14 +10,6 @@
 namespace mvb::llava {
 namespace {
 
-// Python str.strip() for the whitespace prompts hold.
-std::string py_strip(const std::string& s) {
-  const char* ws = " \t\n\r\f\v";
-  const size_t b = s.find_first_not_of(ws);
-  if (b == std::string::npos) return "";
-  return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
-
 // conv_templates["vicuna_v1"].system
 constexpr const char* kVicunaSystem =
     "A chat between a curious user and an artificial intelligence assistant. "
@@ -27,7 +19,7 @@ constexpr const char* kVicunaSystem =
 
 std::string render_prompt(Conversation conv, const std::string& question, bool with_image, bool im_start_end) {
   // llava.py / llava_med.py: the question without "<image>", stripped, behind the image token.
-  std::string msg = py_strip(replace_all(question, "<image>", ""));
+  std::string msg = trim(replace_all(question, "<image>", ""));
   if (with_image) msg = (im_start_end ? "<im_start><image><im_end>\n" : "<image>\n") + msg;
   switch (conv) {
     case Conversation::kVicunaV1:

@@ -7,6 +7,7 @@
 
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/io/files.h"
+#include "medvlmbench/vision/preprocessor.h"
 #include "medvlmbench/vision/resample.h"
 
 namespace mvb::qwen2_vl {
@@ -22,17 +23,6 @@ int64_t positive_int64(const nlohmann::json& v, const std::string& where, const 
   MVB_CHECK(v.is_number_integer() && v.get<int64_t>() > 0, where, ": ", what, " must be a positive integer, got ",
             v.dump());
   return v.get<int64_t>();
-}
-
-void read_triplet(const nlohmann::json& cfg, const char* key, std::array<float, 3>* out, const std::string& where) {
-  if (!cfg.contains(key) || cfg[key].is_null()) return;
-  const auto& v = cfg[key];
-  if (v.is_number()) {
-    out->fill(v.get<float>());
-    return;
-  }
-  MVB_CHECK(v.is_array() && v.size() == 3, where, ": ", key, " must be a number or a list of 3 numbers");
-  for (int c = 0; c < 3; ++c) (*out)[c] = v[c].get<float>();
 }
 
 // Both smart_resize variants. qwen_vl_utils (0.0.10) keeps a rounded side at least `factor`;
@@ -88,8 +78,8 @@ ImageConfig image_config_from_json(const nlohmann::json& cfg, const std::string&
   }
   if (cfg.contains("rescale_factor") && !cfg["rescale_factor"].is_null())
     q.rescale_factor = cfg["rescale_factor"].get<double>();
-  read_triplet(cfg, "image_mean", &q.mean, where);
-  read_triplet(cfg, "image_std", &q.std, where);
+  read_rgb_triplet(cfg, "image_mean", &q.mean, where);
+  read_rgb_triplet(cfg, "image_std", &q.std, where);
   return q;
 }
 
