@@ -27,6 +27,9 @@ std::atomic<bool>& onednn_switch() {
 }
 // Below ~1M multiply-adds the layout conversions cost more than oneDNN saves (tiny test towers, heads).
 constexpr int64_t kOnednnMinMacs = int64_t{1} << 20;
+// Matrix-vector shapes (token-by-token decoding: one row per sequence) are memory-bound, and there
+// OpenBLAS's gemv beat oneDNN's matmul 1.8x per token (bench_generation_bench, LLaVA-shaped 98M decoder).
+constexpr int64_t kOnednnMinRows = 16;
 }  // namespace
 
 bool use_onednn_linear() { return onednn_switch().load(); }
@@ -46,7 +49,8 @@ bool LinearImpl::onednn_eligible(const at::Tensor& x) const {
   if (!use_onednn_linear() || at::GradMode::is_enabled() || !x.device().is_cpu() || x.dim() < 2) return false;
   if (in_features == 0 || out_features == 0) return false;
   if (x.scalar_type() != at::kFloat || weight.scalar_type() != at::kFloat || !weight.device().is_cpu()) return false;
-  return x.numel() / in_features * in_features * out_features >= kOnednnMinMacs;
+  const int64_t rows = x.numel() / in_features;
+  return rows >= kOnednnMinRows && rows * in_features * out_features >= kOnednnMinMacs;
 }
 
 at::Tensor LinearImpl::onednn_forward(const at::Tensor& x) {

@@ -67,6 +67,18 @@ TEST(OnednnLinear, SmallLayersStayOnAtLinear) {
   EXPECT_FALSE(lin->last_forward_used_onednn());
 }
 
+// Token-by-token decoding multiplies one row per sequence by a large weight: gemv, not oneDNN.
+TEST(OnednnLinear, FewRowsStayOnAtLinearEvenForLargeLayers) {
+  if (!at::hasMKLDNN()) GTEST_SKIP() << "this LibTorch has no oneDNN";
+  set_onednn_linear(true);
+  Linear lin(1024, 2048, true);
+  at::NoGradGuard no_grad;
+  lin->forward(at::randn({2, 1, 1024}));
+  EXPECT_FALSE(lin->last_forward_used_onednn());
+  lin->forward(at::randn({2, 32, 1024}));
+  EXPECT_TRUE(lin->last_forward_used_onednn());
+}
+
 TEST(OnednnLinear, SwitchOffUsesAtLinearExactly) {
   set_onednn_linear(false);
   Linear lin(kIn, kOut, true);
