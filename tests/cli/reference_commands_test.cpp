@@ -111,6 +111,17 @@ const char* kReadmeLlavaVqa = R"(python run_eval.py \
 --cache_dir ./cache \
 --save_pred)";
 
+const char* kReadmeMdAgent = R"(python run_eval.py \
+--task vqa --dataset VQA-RAD --split test \
+--image_path ./data \
+--model Qwen2-VL \
+--model_path ./pretrained_models/Qwen2-VL-2B-Instruct \
+--usage mdagent \
+--mdagent_mode adaptive \
+--exp_path ./log \
+--cache_dir ./cache \
+--save_pred)";
+
 struct PendingCommand {
   const char* name;
   const char* reason;  // what must land before it runs through
@@ -121,18 +132,6 @@ struct PendingCommand {
 // Commands for model families not implemented yet. Each is checked to parse (every flag accepted) and
 // to stop only at the model; enable it as a full run when its family lands.
 const PendingCommand kPending[] = {
-    {"MDAgent", "a tiny Qwen2-VL checkpoint placed at ./pretrained_models/Qwen2-VL-2B-Instruct (both exist now)",
-     R"(python run_eval.py \
---task vqa --dataset VQA-RAD --split test \
---image_path ./data \
---model Qwen2-VL \
---model_path ./pretrained_models/Qwen2-VL-2B-Instruct \
---usage mdagent \
---mdagent_mode adaptive \
---exp_path ./log \
---cache_dir ./cache \
---save_pred)",
-     "datasets/VQA-RAD"},
     {"UCAgent", "MedGemma (issue 14)",
      R"(python run_eval.py \
 --task vqa --dataset MedXpertQA --split test \
@@ -251,6 +250,23 @@ TEST(ReferenceReadme, VqaWithLlavaRunsThroughOnATinyCheckpoint) {
   EXPECT_TRUE(fs::exists(run + "/predictions.json"));  // --save_pred
   const auto manifest = read_json(run + "/run.json");
   EXPECT_EQ(manifest["model"]["conversation"], "vicuna_v1") << manifest["model"].dump();
+}
+
+TEST(ReferenceReadme, MdAgentWithQwen2VlRunsThroughOnATinyCheckpoint) {
+  test::TempDir tmp;
+  fs::create_directories(tmp / "pretrained_models");
+  fs::copy(test::fixture_path("models/qwen2_vl"), tmp / "pretrained_models/Qwen2-VL-2B-Instruct",
+           fs::copy_options::recursive);
+  auto args = readme_command(kReadmeMdAgent, {{"./data", test::fixture_path("datasets/VQA-RAD")},
+                                              {"./log", tmp / "log"},
+                                              {"./cache", tmp / "cache"},
+                                              {"./pretrained_models", tmp / "pretrained_models"}});
+  auto r = mvb(args, hermetic_env(tmp));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string run = tmp / "log/vqa/VQA-RAD/Qwen2-VL/eval_seed0/Qwen2-VL-2B-Instruct/mdagent";
+  const auto metrics = read_json(run + "/metrics.json");
+  EXPECT_GT(metrics["agent"]["samples"].get<int>(), 0) << metrics.dump();
+  EXPECT_TRUE(fs::exists(run + "/predictions.json"));  // --save_pred, with the reference's traces
 }
 
 TEST(ReferenceReadme, PendingCommandsParseAndStopOnlyAtTheModel) {
