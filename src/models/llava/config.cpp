@@ -4,20 +4,11 @@
 #include "medvlmbench/models/clip_configs.h"
 #include "medvlmbench/models/contrastive_towers.h"
 #include "medvlmbench/models/llava/llava.h"
+#include "medvlmbench/nn/hf_config.h"
 #include "medvlmbench/vision/preprocessor.h"
 
 namespace mvb::llava {
 namespace {
-
-template <typename T>
-T get(const nlohmann::json& j, const char* key, T fallback, const std::string& where) {
-  if (!j.contains(key) || j[key].is_null()) return fallback;
-  try {
-    return j[key].get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw Error(where + ": \"" + key + "\" has the wrong type (" + j[key].dump() + ")");
-  }
-}
 
 // transformers' CLIPVisionConfig (defaults for absent keys) as our ViT options.
 nn::VisionTransformerOptions clip_vision_options(const nlohmann::json& v, const std::string& where) {
@@ -72,7 +63,7 @@ LlavaConfig load_config(const std::string& dir) {
   const std::string where = io::join_path(dir, "config.json");
   const nlohmann::json cfg = read_json_file(where);
   LlavaConfig c;
-  const std::string model_type = get<std::string>(cfg, "model_type", "", where);
+  const std::string model_type = nn::hf::get_string(cfg, "model_type", "", where);
   if (cfg.contains("mm_vision_tower")) {
     // The liuhaotian layout: the text model's own keys at the top level.
     c.layout = Layout::kOriginal;
@@ -80,7 +71,7 @@ LlavaConfig load_config(const std::string& dir) {
     nlohmann::json text = cfg;
     text["model_type"] = c.mistral ? "mistral" : "llama";
     c.text = nn::decoder_options_from_config(text, where);
-    c.vision_tower_id = get<std::string>(cfg, "mm_vision_tower", "", where);
+    c.vision_tower_id = nn::hf::get_string(cfg, "mm_vision_tower", "", where);
     c.vision_tower_dir = resolve_vision_tower(dir, c.vision_tower_id);
     const std::string tower_cfg_path = io::join_path(c.vision_tower_dir, "config.json");
     const nlohmann::json tower = read_json_file(tower_cfg_path);
@@ -88,48 +79,48 @@ LlavaConfig load_config(const std::string& dir) {
     // CLIPVisionModel keeps the vision keys at the top.
     c.vision = clip_vision_options(tower.contains("vision_config") ? tower["vision_config"] : tower, tower_cfg_path);
     c.vision_select_layer = select_layer(cfg, "mm_vision_select_layer", where);
-    const std::string feature = get<std::string>(cfg, "mm_vision_select_feature", "patch", where);
+    const std::string feature = nn::hf::get_string(cfg, "mm_vision_select_feature", "patch", where);
     MVB_CHECK(feature == "patch" || feature == "cls_patch", where, ": mm_vision_select_feature '", feature,
               "' is not one of patch, cls_patch");
     c.drop_cls = feature == "patch";
-    c.projector = get<std::string>(cfg, "mm_projector_type", "linear", where);
+    c.projector = nn::hf::get_string(cfg, "mm_projector_type", "linear", where);
     MVB_CHECK(c.projector == "mlp2x_gelu", where, ": mm_projector_type '", c.projector,
               "' is not supported (LLaVA-1.5 and LLaVA-Med v1.5 use mlp2x_gelu)");
-    const std::string merge = get<std::string>(cfg, "mm_patch_merge_type", "flat", where);
+    const std::string merge = nn::hf::get_string(cfg, "mm_patch_merge_type", "flat", where);
     MVB_CHECK(merge == "flat", where, ": mm_patch_merge_type '", merge, "' is not supported (LLaVA-1.5 uses flat)");
-    const std::string aspect = get<std::string>(cfg, "image_aspect_ratio", "square", where);
+    const std::string aspect = nn::hf::get_string(cfg, "image_aspect_ratio", "square", where);
     MVB_CHECK(aspect == "pad" || aspect == "square" || aspect == "resize", where, ": image_aspect_ratio '", aspect,
               "' is not supported (pad, square)");
     c.pad_to_square = aspect == "pad";
-    c.im_start_end = get<bool>(cfg, "mm_use_im_start_end", false, where);
+    c.im_start_end = nn::hf::get_bool(cfg, "mm_use_im_start_end", false, where);
     MVB_CHECK(!c.im_start_end, where, ": mm_use_im_start_end is not supported (false for LLaVA-1.5 / LLaVA-Med)");
-    c.max_length = get<int64_t>(cfg, "tokenizer_model_max_length", 0, where);
+    c.max_length = nn::hf::get_int(cfg, "tokenizer_model_max_length", 0, where);
     c.transform = clip_transform(c.vision_tower_dir, nullptr);
   } else {
     MVB_CHECK(cfg.contains("text_config") && cfg.contains("vision_config"), where,
               " is neither an original LLaVA config (mm_vision_tower) nor a llava-hf one (text_config, vision_config)");
     c.layout = Layout::kHf;
     const nlohmann::json& text = cfg["text_config"];
-    c.mistral = get<std::string>(text, "model_type", "llama", where) == "mistral";
+    c.mistral = nn::hf::get_string(text, "model_type", "llama", where) == "mistral";
     c.text = nn::decoder_options_from_config(text, where + " text_config");
     c.vision = clip_vision_options(cfg["vision_config"], where + " vision_config");
     c.vision_select_layer = select_layer(cfg, "vision_feature_layer", where);
-    const std::string strategy = get<std::string>(cfg, "vision_feature_select_strategy", "default", where);
+    const std::string strategy = nn::hf::get_string(cfg, "vision_feature_select_strategy", "default", where);
     MVB_CHECK(strategy == "default" || strategy == "full", where, ": vision_feature_select_strategy '", strategy,
               "' is not one of default, full");
     c.drop_cls = strategy == "default";
-    c.projector_act = nn::parse_activation(get<std::string>(cfg, "projector_hidden_act", "gelu", where));
-    MVB_CHECK(get<bool>(cfg, "multimodal_projector_bias", true, where), where,
+    c.projector_act = nn::parse_activation(nn::hf::get_string(cfg, "projector_hidden_act", "gelu", where));
+    MVB_CHECK(nn::hf::get_bool(cfg, "multimodal_projector_bias", true, where), where,
               ": multimodal_projector_bias false is not supported");
     c.image_token_index =
-        get<int64_t>(cfg, "image_token_index", get<int64_t>(cfg, "image_token_id", 32000, where), where);
+        nn::hf::get_int(cfg, "image_token_index", nn::hf::get_int(cfg, "image_token_id", 32000, where), where);
     bool do_pad = false;
     c.transform = clip_transform(dir, &do_pad);
     // llava-hf configs carry no image_aspect_ratio; the reference's LLaVA-1.5 pads (llava-v1.5-7b
     // says "pad"), so pad unless config.json says otherwise.
-    const std::string aspect = get<std::string>(cfg, "image_aspect_ratio", "pad", where);
+    const std::string aspect = nn::hf::get_string(cfg, "image_aspect_ratio", "pad", where);
     c.pad_to_square = aspect == "pad" || do_pad;
-    c.max_length = get<int64_t>(cfg, "tokenizer_model_max_length", 0, where);
+    c.max_length = nn::hf::get_int(cfg, "tokenizer_model_max_length", 0, where);
   }
   MVB_CHECK(c.vision.image_size == transform_output_size(c.transform), "the image processor gives ",
             transform_output_size(c.transform), " px images but the vision tower expects ", c.vision.image_size);
