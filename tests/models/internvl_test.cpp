@@ -325,3 +325,37 @@ TEST(InternVLModel, BothWeightLayoutsLoad) {
 
 }  // namespace
 }  // namespace mvb::test
+
+namespace mvb::test {
+namespace {
+
+// The published 448 px tiles (too large to store): the live oracle runs transformers'
+// GotOcr2ImageProcessor (torchvision backend) on a synthetic 1000 x 700 image (7 tiles from a
+// downscale), a 320 x 240 photo (12 tiles + thumbnail, upscaled) and a 300 x 12 strip.
+TEST(InternVLProcessor, PublishedTileSizeMatchesTransformersLive) {
+  MVB_REQUIRE_ORACLE_ENV();
+  TempDir tmp;
+  const std::string images = fixture_path("vision/processors/images");
+  const auto r = run_oracle_script(
+      OracleInterpreter::kOracleEnv, "models/internvl_pixels_oracle.py",
+      {tmp.path(), fixture_dir("internvl"), io::join_path(images, "large.jpg"), io::join_path(images, "thin.png")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json paths = io::read_json(tmp / "images.json");
+  const ExpectedOutputs e = read_expected(tmp.path());
+  nlohmann::json pre = io::read_json(io::join_path(fixture_dir("internvl"), "preprocessor_config.json"));
+  pre["size"] = {{"height", 448}, {"width", 448}};
+  const auto cfg = internvl::image_config_from_json(pre, "preprocessor_config.json");
+  ASSERT_EQ(paths.size(), 3u);
+  for (size_t i = 0; i < paths.size(); ++i) {
+    SCOPED_TRACE(paths[i].get<std::string>());
+    const std::string c = std::to_string(i);
+    const auto px = internvl::preprocess_image(decode_image(ImageRef::file(paths[i].get<std::string>())), cfg);
+    EXPECT_EQ(px.num_patches, e.input(c + ".num_patches").item<int64_t>());
+    const at::Tensor lib = library_pixels(e, c);
+    ASSERT_EQ(px.pixel_values.sizes(), lib.sizes());
+    EXPECT_EQ(max_abs_diff(px.pixel_values, lib), 0.0);
+  }
+}
+
+}  // namespace
+}  // namespace mvb::test
