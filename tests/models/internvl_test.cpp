@@ -11,6 +11,7 @@
 
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/io/files.h"
+#include "medvlmbench/io/safetensors.h"
 #include "medvlmbench/io/state_dict.h"
 #include "medvlmbench/models/internvl/config.h"
 #include "medvlmbench/models/internvl/model.h"
@@ -355,6 +356,66 @@ TEST(InternVLProcessor, PublishedTileSizeMatchesTransformersLive) {
     ASSERT_EQ(px.pixel_values.sizes(), lib.sizes());
     EXPECT_EQ(max_abs_diff(px.pixel_values, lib), 0.0);
   }
+}
+
+}  // namespace
+}  // namespace mvb::test
+
+namespace mvb::test {
+namespace {
+
+// transformers 5's in-memory names (model.vision_tower.*, model.multi_modal_projector.*,
+// model.language_model.*, lm_head.*) load to the same logits as the published ones the fixture holds.
+TEST(InternVLModel, InMemoryNamesLoadToTheSameLogits) {
+  const std::string dir = fixture_dir("internvl");
+  TempDir tmp;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) {
+    const std::string n = f.path().filename().string();
+    if (f.is_regular_file() && n != "model.safetensors" && n != "expected.safetensors")
+      std::filesystem::copy_file(f.path(), tmp / n);
+  }
+  const io::StateDict sd = io::StateDict::open(io::join_path(dir, "model.safetensors"));
+  std::vector<std::pair<std::string, at::Tensor>> renamed;
+  for (const auto& n : sd.names()) {
+    std::string h = n;
+    if (h.rfind("language_model.model.", 0) == 0)
+      h = "model.language_model." + h.substr(21);
+    else if (h.rfind("language_model.lm_head.", 0) == 0)
+      h = h.substr(15);
+    else
+      h = "model." + h;
+    renamed.emplace_back(h, sd.get(n));
+  }
+  io::write_safetensors(tmp / "model.safetensors", renamed);
+  const nlohmann::json fx = io::read_json(io::join_path(dir, "fixture.json"));
+  const ExpectedOutputs e = read_expected(dir);
+  internvl::InternVLModel model(spec_for(tmp.path()));
+  const auto in = model.process(request_for(fx.at("cases").at("vqa")));
+  EXPECT_LE(max_abs_diff(model.forward_logits(in), e.output("vqa.logits")[0]), 1e-4);
+  // Without lm_head.weight and with tie_word_embeddings false everywhere, the head is missing: an error.
+  std::vector<std::pair<std::string, at::Tensor>> headless;
+  for (const auto& [n, t] : renamed)
+    if (n != "lm_head.weight") headless.emplace_back(n, t);
+  io::write_safetensors(tmp / "model.safetensors", headless);
+  EXPECT_THROW(internvl::InternVLModel(spec_for(tmp.path())), Error);
+}
+
+// A request without images (text only) and a system turn (agents) render as the template renders them.
+TEST(InternVLProcessor, SystemTurnAndTextOnlyRequests) {
+  EXPECT_EQ(internvl::render_prompt("Hi?", {}, 4, "Be brief."),
+            "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nHi?<|im_end|>\n<|im_start|>assistant\n");
+  EXPECT_EQ(internvl::render_prompt("Q", {1, 2}, 2),
+            "<|im_start|>user\n<img>"
+            "<IMG_CONTEXT><IMG_CONTEXT></img>\n<img><IMG_CONTEXT><IMG_CONTEXT><IMG_CONTEXT><IMG_CONTEXT></img>\nQ"
+            "<|im_end|>\n<|im_start|>assistant\n");
+  internvl::InternVLModel model(spec_for(fixture_dir("internvl")));
+  GenerationRequest r;
+  r.prompt = "Is this a lung?";
+  r.max_new_tokens = 4;
+  const auto out = model.generate({r});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].error, "");
+  EXPECT_EQ(out[0].completion_tokens, 4);
 }
 
 }  // namespace
