@@ -2,6 +2,9 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+#include <vector>
+
 #include "medvlmbench/core/error.h"
 
 namespace mvb::internvl {
@@ -146,6 +149,15 @@ VisionStackImpl::VisionStackImpl(const Config& c, int64_t text_hidden) : cfg(c) 
 }
 
 at::Tensor VisionStackImpl::image_features(const at::Tensor& pixel_values) {
+  // Tiles are independent: a request's up to 13 tiles run a few at a time, so the eager attention
+  // scores (tiles x heads x 1025^2 at 448 px: 0.9 GB in fp32 for 13 tiles) stay bounded.
+  constexpr int64_t kTilesPerPass = 4;
+  if (pixel_values.size(0) > kTilesPerPass) {
+    std::vector<at::Tensor> parts;
+    for (int64_t i = 0; i < pixel_values.size(0); i += kTilesPerPass)
+      parts.push_back(image_features(pixel_values.slice(0, i, std::min(i + kTilesPerPass, pixel_values.size(0)))));
+    return at::cat(parts, 0);
+  }
   at::Tensor f = vision_tower->hidden_state(pixel_values, cfg.vision_feature_layer);
   f = f.slice(1, 1);  // vision_feature_select_strategy "default": without the class token
   const int64_t b = f.size(0), side = cfg.vision.patches_per_side();

@@ -112,7 +112,8 @@ at::Tensor pixel_shuffle(const at::Tensor& features, int64_t n);
 class VisionStackImpl : public torch::nn::Module {
  public:
   VisionStackImpl(const Config& c, int64_t text_hidden);
-  at::Tensor image_features(const at::Tensor& pixel_values);  // [T, 3, S, S] -> [T, tokens, text hidden]
+  // [T, 3, S, S] -> [T, tokens, text hidden], at most 4 tiles per pass.
+  at::Tensor image_features(const at::Tensor& pixel_values);
   Config cfg;
   VisionModel vision_tower{nullptr};
   Projector multi_modal_projector{nullptr};
