@@ -344,6 +344,19 @@ def build(kind, seed):
     return out, cases, model.generation_config.to_diff_dict(), reference
 
 
+def check_pins(*packages):
+    pins = {}
+    with open(os.path.join(HERE, "..", "requirements.txt")) as f:
+        for line in f:
+            if "==" in line and not line.lstrip().startswith("#"):
+                name, ver = line.split("#")[0].strip().split("==")
+                pins[name.lower()] = ver
+    got = fixture_io.versions(*packages)
+    bad = [f"{p} {v} (pinned {pins[p]})" for p, v in got.items() if p in pins and pins[p] != v.split("+")[0]]
+    if bad:
+        sys.exit("installed versions differ from tests/oracles/requirements.txt: " + ", ".join(bad))
+
+
 def measured(folder):
     path = os.path.join(folder, "fixture.json")
     if not os.path.exists(path):
@@ -354,6 +367,7 @@ def measured(folder):
 
 
 def main():
+    check_pins("transformers", "tokenizers", "torchvision", "pillow")
     make_images()
     oracle = ("transformers InternVLForConditionalGeneration.from_pretrained(attn_implementation='eager', "
               "dtype=float32): model.model.get_image_features(pixel_values).pooler_output, forward().logits, "
