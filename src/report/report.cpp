@@ -409,7 +409,8 @@ void html_run(std::ostringstream& os, const RunDetail& d, const ReportOptions& o
        << "<thead><tr><th>meter</th><th>value</th><th>95% CI</th></tr></thead><tbody>";
     for (const auto& [k, v] : scalar_meters(r)) {
       const auto ci = interval(r, k);
-      os << "<tr><td>" << html_escape(k) << "</td><td class=\"num\" data-meter=\"" << html_escape(k) << "\"";
+      os << "<tr><td>" << html_escape(k) << "</td><td class=\"num\" data-meter=\"" << html_escape(k)
+         << "\" data-run=\"" << html_escape(r.dir) << "\"";
       if (v) os << " data-value=\"" << exact(*v) << "\"";
       os << ">" << (v ? fixed(*v) : "n/a") << "</td><td class=\"num\">" << ci_text(ci) << "</td></tr>";
     }
@@ -458,7 +459,8 @@ void html_run(std::ostringstream& os, const RunDetail& d, const ReportOptions& o
           if (it == m.end()) {
             os << "<td class=\"num\">—</td>";
           } else {
-            os << "<td class=\"num\" data-meter=\"" << html_escape(b + "_" + kind) << "\" data-value=\""
+            os << "<td class=\"num\" data-meter=\"" << html_escape(b + "_" + kind) << "\" data-run=\""
+               << html_escape(r.dir) << "\" data-value=\""
                << exact(it->second) << "\">" << fixed(it->second) << "</td>";
           }
         }

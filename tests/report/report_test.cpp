@@ -1,0 +1,434 @@
+// `medvlmbench report`, `compare` and `completion` on runs the real executable makes from the tiny
+// fixtures: a contrastive model (zero-shot CLIP and SigLIP on the demo ChestXray folder, plus the same
+// CLIP run split into two shards) and the tiny generative LLaVA (SLAKE VQA off the shelf and through
+// MDAgent, MIMIC-CXR captions). Checked: every number of the leaderboards and meter tables, read back
+// from report.md and (with Python's XML parser) from report.html, equals metrics.json; the SVGs parse
+// as XML; merged shards score exactly as the unsharded run; compare's p-value equals the Python
+// oracle's; report.html renders in headless Chromium without console errors.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
+#include <sstream>
+
+#include "medvlmbench/report/compare.h"
+#include "medvlmbench/report/format.h"
+#include "support/test_support.h"
+
+namespace mvb {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+test::CommandResult mvb_cmd(std::vector<std::string> args) {
+  args.insert(args.begin(), test::exe_path());
+  return test::run_command(args);
+}
+
+json read_json(const std::string& path) { return json::parse(test::read_text(path)); }
+
+// The runs every test here reads, made once (about 10 s on two cores).
+class ReportTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new test::TempDir();
+    root_ = *dir_ / "log";
+    shards_root_ = *dir_ / "sharded";
+    const std::string chest = test::fixture_path("demo/ChestXray");
+    auto diag = [&](const std::string& model, const std::string& ckpt, const std::string& exp,
+                    std::vector<std::string> extra = {}) {
+      std::vector<std::string> a = {"eval",       "--task",  "diagnosis", "--usage", "clip-zs", "--dataset",
+                                    "ChestXray",  "--split", "test",      "--image_path", chest, "--model",
+                                    model,        "--model_path", test::fixture_path("models/" + ckpt),
+                                    "--exp_path", exp,       "--log_level", "warn", "--device", "cpu"};
+      a.insert(a.end(), extra.begin(), extra.end());
+      const auto r = mvb_cmd(a);
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+    };
+    auto gen = [&](const std::string& task, const std::string& dataset, std::vector<std::string> extra = {}) {
+      std::vector<std::string> a = {"eval", "--task", task, "--dataset", dataset, "--split", "test", "--image_path",
+                                    test::fixture_path("datasets/" + dataset), "--model", "LLaVA-1.5", "--model_path",
+                                    test::fixture_path("models/llava/original"), "--exp_path", root_,
+                                    "--max_new_tokens", "6", "--device", "cpu", "--log_level", "warn"};
+      a.insert(a.end(), extra.begin(), extra.end());
+      const auto r = mvb_cmd(a);
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+    };
+    diag("CLIP", "tiny-clip", root_);
+    diag("SigLIP", "tiny-siglip", root_);
+    diag("CLIP", "tiny-clip", shards_root_ + "/s0", {"--shard", "0/2"});
+    diag("CLIP", "tiny-clip", shards_root_ + "/s1", {"--shard", "1/2"});
+    gen("vqa", "SLAKE");
+    gen("vqa", "SLAKE", {"--usage", "mdagent", "--mdagent_mode", "basic"});
+    gen("caption", "MIMIC_CXR");
+  }
+  static void TearDownTestSuite() { delete dir_; }
+
+  static std::string clip_run() { return root_ + "/diagnosis/ChestXray/CLIP/eval_seed0/tiny-clip/clip-zs"; }
+  static std::string siglip_run() { return root_ + "/diagnosis/ChestXray/SigLIP/eval_seed0/tiny-siglip/clip-zs"; }
+  static std::string vqa_run() { return root_ + "/vqa/SLAKE/LLaVA-1.5/eval_seed0/original"; }
+  static std::string mdagent_run() { return vqa_run() + "/mdagent"; }
+
+  static test::TempDir* dir_;
+  static std::string root_, shards_root_;
+};
+test::TempDir* ReportTest::dir_ = nullptr;
+std::string ReportTest::root_, ReportTest::shards_root_;
+
+// The run folder of a leaderboard row label and dataset, from report.json (which the HTML cross-checks).
+std::vector<std::string> split_cells(const std::string& line) {
+  std::vector<std::string> cells;
+  std::string cur;
+  for (size_t i = 0; i < line.size(); ++i) {
+    if (line[i] == '\\' && i + 1 < line.size()) {
+      cur += line[++i];
+      continue;
+    }
+    if (line[i] == '|') {
+      cells.push_back(cur);
+      cur.clear();
+      continue;
+    }
+    cur += line[i];
+  }
+  std::vector<std::string> out;
+  for (size_t i = 1; i + 0 < cells.size(); ++i) {  // cells[0] is before the first '|'
+    std::string c = cells[i];
+    c.erase(0, c.find_first_not_of(' '));
+    c.erase(c.find_last_not_of(' ') + 1);
+    out.push_back(c);
+  }
+  return out;
+}
+
+TEST_F(ReportTest, MarkdownAndHtmlNumbersEqualMetricsJson) {
+  const auto r = mvb_cmd({"report", root_, "--format", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json files = json::parse(r.out);
+  EXPECT_EQ(files["eval_runs"], 6);
+  const json rep = read_json(files["json"]);
+
+  // report.json's leaderboards hold, per cell, the run folder: its value and interval are metrics.json's.
+  std::map<std::string, json> metrics_of;  // run dir -> metrics.json
+  size_t checked = 0;
+  for (const auto& lb : rep["leaderboards"])
+    for (const auto& row : lb["rows"])
+      for (size_t j = 0; j < row["cells"].size(); ++j) {
+        const json& c = row["cells"][j];
+        if (c["run"].is_null()) continue;
+        const std::string meter = lb["columns"][j]["meter"];
+        metrics_of[c["run"]] = read_json(c["run"].get<std::string>() + "/metrics.json");
+        const json& m = metrics_of[c["run"]];
+        EXPECT_EQ(c["value"], m["metrics"][meter]) << meter;
+        EXPECT_EQ(c["ci95"], m["ci95"][meter]) << meter;
+        ++checked;
+      }
+  EXPECT_GE(checked, 2u * 2 + 2u * 2 + 3u);  // diagnosis 2x2, vqa 2x2, caption >= 3 meters
+  const std::set<std::string> tasks = {rep["leaderboards"][0]["task"], rep["leaderboards"][1]["task"],
+                                       rep["leaderboards"][2]["task"]};
+  EXPECT_EQ(tasks, (std::set<std::string>{"diagnosis", "vqa", "caption"}));
+
+  // report.md: each leaderboard row, parsed back, gives the values (4 decimals) and intervals.
+  std::ifstream md(files["md"].get<std::string>());
+  std::string line, task;
+  std::vector<std::string> header;
+  size_t md_cells = 0, md_best = 0;
+  std::map<std::pair<std::string, std::string>, std::string> run_of;  // (row label, dataset) -> run dir
+  for (const auto& lb : rep["leaderboards"])
+    for (const auto& row : lb["rows"])
+      for (size_t j = 0; j < row["cells"].size(); ++j)
+        if (!row["cells"][j]["run"].is_null())
+          run_of[{row["label"], lb["columns"][j]["dataset"]}] = row["cells"][j]["run"];
+  bool in_table = false;
+  const std::regex cell_re(R"(^(\*\*)?([0-9.]+)(\*\*)? \[([0-9.]+), ([0-9.]+)\]$)");
+  while (std::getline(md, line)) {
+    if (line.rfind("## Leaderboard: ", 0) == 0) {
+      task = line.substr(16);
+      in_table = false;
+      continue;
+    }
+    if (line.rfind("## Runs", 0) == 0) break;
+    if (task.empty() || line.empty() || line[0] != '|') continue;
+    const auto cells = split_cells(line);
+    if (!in_table) {
+      header = cells;
+      in_table = true;
+      continue;
+    }
+    if (cells[0].rfind("---", 0) == 0) continue;
+    for (size_t j = 1; j < cells.size(); ++j) {
+      // Header "DATASET LABEL": find the meter by its label among the task's columns.
+      std::smatch mm;
+      ASSERT_TRUE(std::regex_match(cells[j], mm, cell_re)) << cells[j];
+      const std::string col = header[j];
+      std::string meter, dataset;
+      for (const auto& lb : rep["leaderboards"]) {
+        if (lb["task"] != task) continue;
+        for (const auto& c : lb["columns"]) {
+          const std::string label = c["dataset"].get<std::string>() + " ";
+          if (col.rfind(label, 0) == 0 &&
+              (col.substr(label.size()) == "AUROC" || col.substr(label.size()) == "ACC" ||
+               col.substr(label.size()) == "Closed ACC" || col.substr(label.size()) == "Open Recall" ||
+               col.substr(label.size()) == "BLEU-4" || col.substr(label.size()) == "ROUGE-L" ||
+               col.substr(label.size()) == "METEOR" || col.substr(label.size()) == "BERTScore")) {
+            static const std::map<std::string, std::string> kKey = {
+                {"AUROC", "auc"},         {"ACC", "accuracy"},          {"Closed ACC", "accuracy_closed"},
+                {"Open Recall", "recall_open"}, {"BLEU-4", "bleu4"}, {"ROUGE-L", "rougeL_fmeasure"},
+                {"METEOR", "meteor"},     {"BERTScore", "bertscore"}};
+            meter = kKey.at(col.substr(label.size()));
+            dataset = c["dataset"];
+          }
+        }
+      }
+      ASSERT_FALSE(meter.empty()) << col;
+      const json& m = read_json(run_of.at({cells[0], dataset}) + "/metrics.json");
+      EXPECT_NEAR(std::stod(mm[2]), m["metrics"][meter].get<double>(), 5e-5) << cells[0] << " " << col;
+      EXPECT_NEAR(std::stod(mm[4]), m["ci95"][meter][0].get<double>(), 5e-5) << cells[0] << " " << col;
+      EXPECT_NEAR(std::stod(mm[5]), m["ci95"][meter][1].get<double>(), 5e-5) << cells[0] << " " << col;
+      md_best += mm[1].matched;
+      ++md_cells;
+    }
+  }
+  EXPECT_EQ(md_cells, checked);
+  // Two rows in the diagnosis and VQA tables: each column has a best (bold); lone caption values do not.
+  EXPECT_GE(md_best, 4u);
+
+  // report.html through xml.etree: every data-value is metrics.json's exact double, the text its
+  // 4-decimal rendering; every SVG parses alone; no script, no external resource.
+  const auto h = test::run_oracle_script(test::OracleInterpreter::kOracleEnv, "report/read_report_html.py",
+                                         {files["html"].get<std::string>()});
+  ASSERT_EQ(h.exit_code, 0) << h.err;
+  const json html = json::parse(h.out);
+  EXPECT_EQ(html["scripts"], 0);
+  EXPECT_EQ(html["other_src"], 0);
+  EXPECT_GT(html["data_imgs"].get<int>(), 6);  // thumbnails of best and worst samples
+  size_t html_cells = 0, leaderboard_cells = 0;
+  for (const auto& c : html["cells"]) {
+    ASSERT_FALSE(c["run"].is_null()) << c.dump();
+    const json m = read_json(c["run"].get<std::string>() + "/metrics.json");
+    const std::string meter = c["meter"];
+    ASSERT_TRUE(m["metrics"].contains(meter)) << meter;
+    EXPECT_EQ(c["value"].get<double>(), m["metrics"][meter].get<double>()) << meter;
+    EXPECT_EQ(c["text"].get<std::string>(), report::fixed(m["metrics"][meter].get<double>())) << meter;
+    if (!c["dataset"].is_null()) {
+      ++leaderboard_cells;
+      EXPECT_EQ(c["ci_low"].get<double>(), m["ci95"][meter][0].get<double>());
+      EXPECT_EQ(c["ci_high"].get<double>(), m["ci95"][meter][1].get<double>());
+    }
+    ++html_cells;
+  }
+  EXPECT_EQ(leaderboard_cells, checked);
+  EXPECT_GT(html_cells, 60u);  // plus every scalar meter of every run and the VQA question-type tables
+  std::map<std::string, int> svg_kinds;
+  for (const auto& s : html["svgs"]) {
+    EXPECT_EQ(s["tag"], "{http://www.w3.org/2000/svg}svg");
+    EXPECT_GT(s["elements"].get<int>(), 5);
+    ++svg_kinds[s["class"]];
+  }
+  EXPECT_EQ(svg_kinds["roc"], 2);        // the two binary diagnosis runs
+  EXPECT_EQ(svg_kinds["confusion"], 2);  // and their confusion matrices
+
+  // The HTML and Markdown carry the rest of what a reader needs.
+  const std::string text = test::read_text(files["html"]);
+  for (const char* s : {"By question type", "Best samples", "Worst samples", "agent trace", "checkpoint",
+                        "samples/s", "tokens", "fingerprint", "8146cdbb4bd69f7c"})
+    if (std::string(s) != "fingerprint") EXPECT_NE(text.find(s), std::string::npos) << s;
+}
+
+TEST_F(ReportTest, MergedShardsScoreAsTheWholeRun) {
+  const auto r = mvb_cmd({"report", shards_root_, "--format", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json rep = read_json(json::parse(r.out)["json"]);
+  ASSERT_EQ(rep["runs"].size(), 1u);
+  EXPECT_EQ(rep["runs"][0]["shards"].size(), 2u);
+  // Interleaving the shards restores the dataset order, so even the bootstrap intervals are the same.
+  const json whole = read_json(clip_run() + "/metrics.json");
+  EXPECT_EQ(rep["runs"][0]["metrics"]["accuracy"], whole["metrics"]["accuracy"]);
+  EXPECT_EQ(rep["runs"][0]["metrics"]["auc"], whole["metrics"]["auc"]);
+  EXPECT_EQ(rep["runs"][0]["ci95"], whole["ci95"]);
+}
+
+TEST_F(ReportTest, ComparePValueEqualsThePythonOracle) {
+  for (const auto& [a, b] : std::vector<std::pair<std::string, std::string>>{{clip_run(), siglip_run()},
+                                                                              {siglip_run(), clip_run()}}) {
+    const auto r = mvb_cmd({"compare", a, b, "--metric", "accuracy", "--bootstrap", "2000", "--seed", "7",
+                            "--format", "json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const json c = json::parse(r.out);
+    ASSERT_EQ(c["meters"].size(), 1u);
+    const json& m = c["meters"][0];
+    const auto o = test::run_oracle_script(test::OracleInterpreter::kOracleEnv, "report/paired_bootstrap_oracle.py",
+                                           {"diagnosis", a, b, "2000", "7"});
+    ASSERT_EQ(o.exit_code, 0) << o.err;
+    const json py = json::parse(o.out);
+    EXPECT_EQ(m["n"], py["n"]);
+    EXPECT_EQ(m["diff"].get<double>(), py["diff"].get<double>());
+    EXPECT_EQ(m["p_value"].get<double>(), py["p_value"].get<double>());
+    EXPECT_EQ(m["ci95_diff"][0].get<double>(), py["ci95"][0].get<double>());
+    EXPECT_EQ(m["ci95_diff"][1].get<double>(), py["ci95"][1].get<double>());
+    // Whole-run values are metrics.json's; the changed samples are those whose correctness differs.
+    EXPECT_EQ(m["a"], read_json(a + "/metrics.json")["metrics"]["accuracy"]);
+    const double mean_diff = m["diff"].get<double>() * m["n"].get<double>();
+    int64_t net = 0;
+    for (const auto& s : c["changed"]) net += s["b"].get<double>() > s["a"].get<double>() ? 1 : -1;
+    EXPECT_NEAR(static_cast<double>(net), mean_diff, 1e-9);
+  }
+}
+
+TEST(PairedBootstrap, FractionalValuesEqualThePythonOracle) {
+  // Per-sample values as VQA recall gives them (fractions), and a real difference: p, the difference
+  // and its interval must be the oracle's to the last bit.
+  std::vector<double> a, b;
+  uint64_t s = 12345;
+  for (int i = 0; i < 57; ++i) {
+    s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+    a.push_back(static_cast<double>((s >> 33) % 7) / 6.0);
+    b.push_back(std::min(1.0, a.back() + static_cast<double>((s >> 20) % 5) / 12.0 - 0.1));
+  }
+  test::TempDir dir;
+  test::write_text(dir / "values.json", json({{"a", a}, {"b", b}}).dump());
+  for (const uint64_t seed : {0ULL, 3ULL, 4000000000ULL}) {
+    const report::PairedBootstrap cpp = report::paired_bootstrap(a, b, 999, seed);
+    const auto o = test::run_oracle_script(test::OracleInterpreter::kOracleEnv, "report/paired_bootstrap_oracle.py",
+                                           {"values", dir / "values.json", "999", std::to_string(seed)});
+    ASSERT_EQ(o.exit_code, 0) << o.err;
+    const json py = json::parse(o.out);
+    EXPECT_EQ(cpp.diff, py["diff"].get<double>());
+    EXPECT_EQ(cpp.mean_a, py["mean_a"].get<double>());
+    EXPECT_EQ(cpp.p_value, py["p_value"].get<double>()) << seed;
+    EXPECT_EQ(cpp.ci95[0], py["ci95"][0].get<double>());
+    EXPECT_EQ(cpp.ci95[1], py["ci95"][1].get<double>());
+    EXPECT_GT(cpp.p_value, 0.0);
+    EXPECT_LT(cpp.p_value, 0.2);  // b is better by construction
+  }
+  // Identical runs: no difference, p = 1.
+  EXPECT_EQ(report::paired_bootstrap(a, a, 100, 0).p_value, 1.0);
+}
+
+TEST_F(ReportTest, CompareFormatsAndErrors) {
+  const auto text = mvb_cmd({"compare", vqa_run(), mdagent_run()});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("accuracy_closed: A "), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("p = "), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("changed correctness:"), std::string::npos) << text.out;
+  const auto md = mvb_cmd({"compare", vqa_run(), mdagent_run(), "--format", "markdown"});
+  ASSERT_EQ(md.exit_code, 0) << md.err;
+  EXPECT_NE(md.out.find("| meter | A | B | B − A |"), std::string::npos) << md.out;
+  EXPECT_NE(md.out.find("| recall_open |"), std::string::npos) << md.out;
+  // AUROC is no mean over samples: a usage error naming the meters that can be compared.
+  const auto bad = mvb_cmd({"compare", clip_run(), siglip_run(), "--metric", "auc"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("choose one of: accuracy"), std::string::npos) << bad.err;
+  const auto tasks = mvb_cmd({"compare", clip_run(), vqa_run()});
+  EXPECT_EQ(tasks.exit_code, 2);
+  EXPECT_NE(tasks.err.find("same task"), std::string::npos) << tasks.err;
+  const auto missing = mvb_cmd({"report", root_ + "/nowhere"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("is not a folder"), std::string::npos) << missing.err;
+}
+
+// Chromium's console messages on stderr (--enable-logging=stderr) look like
+// [..:INFO:CONSOLE(12)] "message", source: file:///... (12).
+std::vector<std::string> console_lines(const std::string& err) {
+  std::vector<std::string> out;
+  std::istringstream in(err);
+  for (std::string l; std::getline(in, l);)
+    if (l.find(":CONSOLE(") != std::string::npos) out.push_back(l);
+  return out;
+}
+
+std::string chromium() {
+  for (const char* p : {"/usr/bin/chromium", "/usr/bin/chromium-browser"})
+    if (fs::exists(p)) return p;
+  return "";
+}
+
+test::CommandResult screenshot(const std::string& html, const std::string& png, const std::string& profile) {
+  return test::run_command({"timeout", "120", chromium(), "--headless", "--no-sandbox", "--disable-gpu",
+                            "--user-data-dir=" + profile, "--screenshot=" + png, "--window-size=1280,2000",
+                            "--enable-logging=stderr", "--v=0", "file://" + html});
+}
+
+TEST_F(ReportTest, HtmlRendersInHeadlessChromiumWithoutConsoleErrors) {
+  if (chromium().empty())
+    GTEST_SKIP() << "chromium is not installed; `apt-get install -y --no-install-recommends chromium` enables this "
+                    "test (scripts/setup.sh installs it)";
+  const auto r = mvb_cmd({"report", root_, "--out_dir", *dir_ / "html"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string html = fs::absolute(*dir_ / "html/report.html").string();
+  const auto shot = screenshot(html, *dir_ / "report.png", *dir_ / "profile1");
+  ASSERT_EQ(shot.exit_code, 0) << shot.err;
+  const std::string png = test::read_text(*dir_ / "report.png");
+  ASSERT_GT(png.size(), 10000u);
+  EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+  EXPECT_TRUE(console_lines(shot.err).empty()) << shot.err;
+  // The check can fail: a page that logs an error is caught.
+  test::write_text(*dir_ / "bad.html", "<html><body><script>console.error('broken report')</script></body></html>");
+  const auto bad = screenshot(fs::absolute(*dir_ / "bad.html").string(), *dir_ / "bad.png", *dir_ / "profile2");
+  ASSERT_EQ(bad.exit_code, 0) << bad.err;
+  ASSERT_EQ(console_lines(bad.err).size(), 1u) << bad.err;
+  EXPECT_NE(console_lines(bad.err)[0].find("broken report"), std::string::npos);
+}
+
+TEST(ReportCli, EveryHelpEndsWithAnExample) {
+  const auto top = mvb_cmd({"--help"});
+  std::set<std::string> subs;
+  const std::regex sub_re(R"(^  ([a-z]+) )");
+  std::istringstream in(top.out);
+  bool in_subs = false;
+  for (std::string l; std::getline(in, l);) {
+    if (l.rfind("Subcommands:", 0) == 0) in_subs = true;
+    std::smatch m;
+    if (in_subs && std::regex_search(l, m, sub_re)) subs.insert(m[1]);
+  }
+  EXPECT_GE(subs.size(), 10u) << top.out;
+  for (const auto& s : subs) {
+    const auto h = mvb_cmd({s, "--help"});
+    EXPECT_EQ(h.exit_code, 0) << s;
+    const auto ex = h.out.rfind("Example:\n  medvlmbench " + s);
+    EXPECT_NE(ex, std::string::npos) << s << "\n" << h.out;
+    // The example is the last thing printed.
+    EXPECT_EQ(h.out.find("\n\n", ex), std::string::npos) << s;
+  }
+}
+
+TEST(ReportCli, BashCompletionCompletesSubcommandsFlagsAndValues) {
+  test::TempDir dir;
+  const auto script = mvb_cmd({"completion", "bash"});
+  ASSERT_EQ(script.exit_code, 0) << script.err;
+  test::write_text(dir / "c.bash", script.out);
+  auto complete = [&](const std::string& words, int cword) {
+    const auto r = test::run_command({"bash", "-c",
+                                      "source " + (dir / "c.bash") + "; COMP_WORDS=(" + words + "); COMP_CWORD=" +
+                                          std::to_string(cword) + "; _medvlmbench; echo \"${COMPREPLY[*]}\""});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out.substr(0, r.out.find('\n'));
+  };
+  EXPECT_EQ(complete("medvlmbench rep", 1), "report");
+  EXPECT_EQ(complete("medvlmbench co", 1), "compare completion");
+  EXPECT_EQ(complete("medvlmbench eval --mdagent", 2), "--mdagent_mode");
+  EXPECT_EQ(complete("medvlmbench eval --task ''", 3), "caption diagnosis vqa");
+  EXPECT_EQ(complete("medvlmbench eval --mdagent_mode ad", 3), "adaptive advanced");
+  EXPECT_NE(complete("medvlmbench eval --model ''", 3).find("LLaVA-1.5"), std::string::npos);
+  EXPECT_EQ(complete("medvlmbench compare --fo", 2), "--format");
+  EXPECT_EQ(complete("medvlmbench compare --format ''", 3), "json markdown md text");
+  // zsh: the script is generated from the same definition; checked for syntax where zsh exists.
+  const auto zsh = mvb_cmd({"completion", "zsh"});
+  ASSERT_EQ(zsh.exit_code, 0);
+  EXPECT_NE(zsh.out.find("'--mdagent_mode[MDAgent mode]:mdagent_mode:(adaptive advanced basic intermediate)'"),
+            std::string::npos);
+  if (fs::exists("/usr/bin/zsh")) {
+    test::write_text(dir / "_medvlmbench", zsh.out);
+    EXPECT_EQ(test::run_command({"/usr/bin/zsh", "-n", dir / "_medvlmbench"}).exit_code, 0);
+  }
+  EXPECT_EQ(mvb_cmd({"completion", "fish"}).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace mvb
