@@ -65,7 +65,7 @@ std::optional<std::array<double, 2>> interval(const Run& r, const std::string& k
 std::vector<Leaderboard> leaderboards(const std::vector<Run>& runs) {
   std::vector<std::string> tasks;
   for (const auto& r : runs)
-    if (r.kind == "eval" && !r.metrics.is_null() && std::find(tasks.begin(), tasks.end(), r.task) == tasks.end())
+    if (r.kind == "eval" && r.metrics.contains("metrics") && std::find(tasks.begin(), tasks.end(), r.task) == tasks.end())
       tasks.push_back(r.task);
   std::vector<Leaderboard> out;
   for (const auto& task : tasks) {
@@ -74,7 +74,7 @@ std::vector<Leaderboard> leaderboards(const std::vector<Run>& runs) {
     std::vector<std::string> datasets;
     std::map<std::pair<std::string, std::string>, const Run*> by_cell;  // (row, dataset) -> run; a later run wins
     for (const auto& r : runs) {
-      if (r.kind != "eval" || r.task != task || r.metrics.is_null()) continue;
+      if (r.kind != "eval" || r.task != task || !r.metrics.contains("metrics")) continue;
       if (std::find(datasets.begin(), datasets.end(), r.column_label()) == datasets.end())
         datasets.push_back(r.column_label());
       if (std::find(lb.rows.begin(), lb.rows.end(), r.row_label()) == lb.rows.end()) lb.rows.push_back(r.row_label());
@@ -404,7 +404,7 @@ void html_run(std::ostringstream& os, const RunDetail& d, const ReportOptions& o
   for (const auto& [k, v] : metadata(r))
     os << "<tr><th>" << html_escape(k) << "</th><td>" << html_escape(v) << "</td></tr>";
   os << "</table>\n";
-  if (r.kind == "eval" && !r.metrics.is_null()) {
+  if (r.kind == "eval" && r.metrics.contains("metrics")) {
     os << "<details open=\"open\"><summary>meters (" << scalar_meters(r).size() << ")</summary><table class=\"meters\">"
        << "<thead><tr><th>meter</th><th>value</th><th>95% CI</th></tr></thead><tbody>";
     for (const auto& [k, v] : scalar_meters(r)) {
@@ -569,7 +569,7 @@ std::string render_md(const std::string& root, const std::vector<Leaderboard>& l
     os << "### " << md_escape(r.task) << " · " << md_escape(r.column_label()) << " · " << md_escape(r.row_label())
        << "\n\n| | |\n|---|---|\n";
     for (const auto& [k, v] : metadata(r)) os << "| " << md_escape(k) << " | " << md_escape(v, 400) << " |\n";
-    if (r.kind == "eval" && !r.metrics.is_null()) {
+    if (r.kind == "eval" && r.metrics.contains("metrics")) {
       os << "\n| meter | value | 95% CI |\n|---|---:|---|\n";
       for (const auto& [k, v] : scalar_meters(r))
         os << "| " << md_escape(k) << " | " << (v ? fixed(*v) : "n/a") << " | " << ci_text(interval(r, k)) << " |\n";

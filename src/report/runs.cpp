@@ -130,7 +130,9 @@ Run load_run(const std::string& dir) {
   r.seed = c.value("seed", 0);
   r.status = str(r.manifest, "status");
   const std::string metrics_path = io::join_path(dir, kMetricsFile);
-  if (io::exists(metrics_path)) r.metrics = io::read_json(metrics_path);
+  // An interrupted run or a train run may have none: an empty object, so lookups need no null checks.
+  r.metrics = io::exists(metrics_path) ? io::read_json(metrics_path) : nlohmann::json::object();
+  if (!r.metrics.is_object()) r.metrics = nlohmann::json::object();
   return r;
 }
 

@@ -67,6 +67,11 @@ class ReportTest : public ::testing::Test {
     gen("vqa", "SLAKE");
     gen("vqa", "SLAKE", {"--usage", "mdagent", "--mdagent_mode", "basic"});
     gen("caption", "MIMIC_CXR");
+    // A train run: listed with its metadata, no leaderboard row.
+    const auto t = mvb_cmd({"train", "--config", test::source_dir() + "/configs/demo_lp_train.yaml", "--image_path",
+                            chest, "--model_path", test::fixture_path("models/tiny-clip"), "--output_dir", root_,
+                            "--num_train_epochs", "2", "--log_level", "warn", "--device", "cpu"});
+    ASSERT_EQ(t.exit_code, 0) << t.err;
   }
   static void TearDownTestSuite() { delete dir_; }
 
@@ -111,7 +116,8 @@ TEST_F(ReportTest, MarkdownAndHtmlNumbersEqualMetricsJson) {
   const auto r = mvb_cmd({"report", root_, "--format", "json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json files = json::parse(r.out);
-  EXPECT_EQ(files["eval_runs"], 6);
+  EXPECT_EQ(files["eval_runs"], 5);  // CLIP, SigLIP, VQA, VQA through MDAgent, captions
+  EXPECT_EQ(files["train_runs"], 1);
   const json rep = read_json(files["json"]);
 
   // report.json's leaderboards hold, per cell, the run folder: its value and interval are metrics.json's.
@@ -236,9 +242,10 @@ TEST_F(ReportTest, MarkdownAndHtmlNumbersEqualMetricsJson) {
 
   // The HTML and Markdown carry the rest of what a reader needs.
   const std::string text = test::read_text(files["html"]);
-  for (const char* s : {"By question type", "Best samples", "Worst samples", "agent trace", "checkpoint",
-                        "samples/s", "tokens", "fingerprint", "8146cdbb4bd69f7c"})
-    if (std::string(s) != "fingerprint") EXPECT_NE(text.find(s), std::string::npos) << s;
+  // (8146cdbb4bd69f7c: the tiny CLIP checkpoint's fingerprint, shown beside its path.)
+  for (const char* s : {"By question type", "Best samples", "Worst samples", "agent trace", "samples/s", "tokens",
+                        "8146cdbb4bd69f7c", "confusion matrix", "ROC curve"})
+    EXPECT_NE(text.find(s), std::string::npos) << s;
 }
 
 TEST_F(ReportTest, MergedShardsScoreAsTheWholeRun) {
@@ -320,7 +327,7 @@ TEST_F(ReportTest, CompareFormatsAndErrors) {
   const auto md = mvb_cmd({"compare", vqa_run(), mdagent_run(), "--format", "markdown"});
   ASSERT_EQ(md.exit_code, 0) << md.err;
   EXPECT_NE(md.out.find("| meter | A | B | B − A |"), std::string::npos) << md.out;
-  EXPECT_NE(md.out.find("| recall_open |"), std::string::npos) << md.out;
+  EXPECT_NE(md.out.find("| recall\\_open |"), std::string::npos) << md.out;  // Markdown-escaped
   // AUROC is no mean over samples: a usage error naming the meters that can be compared.
   const auto bad = mvb_cmd({"compare", clip_run(), siglip_run(), "--metric", "auc"});
   EXPECT_EQ(bad.exit_code, 2);
@@ -334,12 +341,12 @@ TEST_F(ReportTest, CompareFormatsAndErrors) {
 }
 
 // Chromium's console messages on stderr (--enable-logging=stderr) look like
-// [..:INFO:CONSOLE(12)] "message", source: file:///... (12).
+// [..:INFO:CONSOLE:1] "message", source: file:///... (1)  (older releases: CONSOLE(1)).
 std::vector<std::string> console_lines(const std::string& err) {
   std::vector<std::string> out;
   std::istringstream in(err);
   for (std::string l; std::getline(in, l);)
-    if (l.find(":CONSOLE(") != std::string::npos) out.push_back(l);
+    if (l.find(":CONSOLE") != std::string::npos) out.push_back(l);
   return out;
 }
 
@@ -391,10 +398,14 @@ TEST(ReportCli, EveryHelpEndsWithAnExample) {
   for (const auto& s : subs) {
     const auto h = mvb_cmd({s, "--help"});
     EXPECT_EQ(h.exit_code, 0) << s;
-    const auto ex = h.out.rfind("Example:\n  medvlmbench " + s);
-    EXPECT_NE(ex, std::string::npos) << s << "\n" << h.out;
-    // The example is the last thing printed.
-    EXPECT_EQ(h.out.find("\n\n", ex), std::string::npos) << s;
+    const auto ex = h.out.rfind("\nExample:\n");
+    ASSERT_NE(ex, std::string::npos) << s << "\n" << h.out;
+    // The example lines run this subcommand, and nothing but indented example lines follows them.
+    std::istringstream tail(h.out.substr(ex + 10));
+    std::string first;
+    std::getline(tail, first);
+    EXPECT_NE(first.find("medvlmbench " + s), std::string::npos) << s << ": " << first;
+    for (std::string l; std::getline(tail, l);) EXPECT_TRUE(l.empty() || l.rfind("  ", 0) == 0) << s << ": " << l;
   }
 }
 
@@ -428,6 +439,106 @@ TEST(ReportCli, BashCompletionCompletesSubcommandsFlagsAndValues) {
     EXPECT_EQ(test::run_command({"/usr/bin/zsh", "-n", dir / "_medvlmbench"}).exit_code, 0);
   }
   EXPECT_EQ(mvb_cmd({"completion", "fish"}).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace mvb
+
+namespace mvb {
+namespace {
+
+// Every line of every preset list names presets that parse as `medvlmbench <command> --config`
+// (unknown keys are usage errors) with a model, dataset and usage the registries know.
+TEST(PaperPresets, EveryListedPresetParsesAndNamesKnownModelsDatasetsAndUsages) {
+  const auto list = mvb_cmd({"list", "--format", "json"});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  const json known = json::parse(list.out);
+  std::set<std::string> models, datasets, usages = {""};
+  for (const auto& m : known["models"]) models.insert(m["name"]);
+  for (const auto& d : known["datasets"]) datasets.insert(d["name"]);
+  for (const auto& u : known["usages"]) usages.insert(u["name"]);
+  for (const auto& u : known["agents"]) usages.insert(u["name"]);
+  const std::string root = test::source_dir();
+  std::set<std::string> presets;
+  size_t lines = 0;
+  for (const auto& entry : fs::directory_iterator(root + "/configs/paper/lists")) {
+    std::istringstream in(test::read_text(entry.path().string()));
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty() || line[0] == '#') continue;
+      ++lines;
+      std::istringstream words(line);
+      for (std::string cmd, preset, sep; words >> cmd >> preset; words >> sep) {
+        EXPECT_TRUE(cmd == "eval" || cmd == "train") << line;
+        ASSERT_TRUE(fs::exists(root + "/" + preset)) << preset;
+        presets.insert(cmd + " " + preset);
+      }
+    }
+  }
+  EXPECT_GE(lines, 300u);
+  // Every preset file is in some list.
+  size_t files = 0;
+  for (const auto& e : fs::recursive_directory_iterator(root + "/configs/paper"))
+    files += e.path().extension() == ".yaml";
+  EXPECT_EQ(files, presets.size());
+  const std::regex key_re(R"(^(model|dataset|usage): (.*)$)");
+  for (const auto& p : presets) {
+    const std::string cmd = p.substr(0, p.find(' ')), path = root + "/" + p.substr(p.find(' ') + 1);
+    std::istringstream in(test::read_text(path));
+    for (std::string line; std::getline(in, line);) {
+      std::smatch m;
+      if (!std::regex_match(line, m, key_re)) continue;
+      const auto& set = m[1] == "model" ? models : m[1] == "dataset" ? datasets : usages;
+      EXPECT_TRUE(set.count(m[2])) << path << ": " << line;
+    }
+  }
+  // Parsing is the expensive part (a process each): the README presets and one of each folder.
+  std::set<std::string> folders;
+  for (const auto& p : presets) {
+    const std::string folder = fs::path(p.substr(p.find(' ') + 1)).parent_path().filename().string();
+    if (folder != "readme" && !folders.insert(folder + p.substr(0, p.find(' '))).second) continue;
+    const std::string cmd = p.substr(0, p.find(' ')), path = root + "/" + p.substr(p.find(' ') + 1);
+    const auto r = mvb_cmd({cmd, "--config", path, "--help"});
+    EXPECT_EQ(r.exit_code, 0) << path << "\n" << r.err;
+  }
+}
+
+TEST(Sweep, RunsAListLocallyThenReportsAndPreparesASlurmArray) {
+  test::TempDir dir;
+  const std::string root = test::source_dir();
+  // Two jobs on the bundled demo data: the README demo preset and the same through a second "&&" step.
+  test::write_text(dir / "list.txt", "# demo\neval configs/demo.yaml\neval configs/demo.yaml && eval configs/demo.yaml\n");
+  const std::string log = dir / "log";
+  const auto r = test::run_command({"bash", "-c",
+                                    "cd " + root + " && LOG_DIR=" + log + " MVB=" + test::exe_path() +
+                                        " scripts/sweep.sh " + (dir / "list.txt") + " -- --exp_path " + log +
+                                        " --log_level warn --bootstrap 50"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.err.find("[2/2] eval configs/demo.yaml && eval configs/demo.yaml"), std::string::npos) << r.err;
+  EXPECT_TRUE(fs::exists(log + "/report.html"));
+  EXPECT_TRUE(fs::exists(log + "/diagnosis/ChestXray/CLIP/eval_seed0/tiny-clip/clip-zs/metrics.json"));
+  // A failing job is listed and the exit code says so, after the report of what did run.
+  test::write_text(dir / "bad.txt", "eval configs/demo.yaml\neval configs/does-not-exist.yaml\n");
+  const auto bad = test::run_command({"bash", "-c",
+                                      "cd " + root + " && LOG_DIR=" + log + " MVB=" + test::exe_path() +
+                                          " scripts/sweep.sh " + (dir / "bad.txt") + " -- --exp_path " + log +
+                                          " --log_level warn --bootstrap 50"});
+  EXPECT_EQ(bad.exit_code, 1) << bad.err;
+  EXPECT_NE(bad.err.find("1 of 2 jobs failed"), std::string::npos) << bad.err;
+  // Slurm: one array task per line and a report job after it (printed, not submitted).
+  const auto dry = test::run_command({"bash", "-c",
+                                      "cd " + root + " && MVB=" + test::exe_path() + " scripts/sweep.sh --slurm --dry-run " +
+                                          (dir / "list.txt") + " -- --device cuda"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("--array=0-1"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("--task-line"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("--dependency=afterany:"), std::string::npos) << dry.out;
+  // What an array task runs: line 1 of the list.
+  const auto task = test::run_command({"bash", "-c",
+                                       "cd " + root + " && MVB=" + test::exe_path() + " scripts/sweep.sh --task-line 0 " +
+                                           (dir / "list.txt") + " -- --exp_path " + (dir / "task") +
+                                           " --log_level warn --bootstrap 0"});
+  ASSERT_EQ(task.exit_code, 0) << task.err;
+  EXPECT_TRUE(fs::exists(dir / "task/diagnosis/ChestXray/CLIP/eval_seed0/tiny-clip/clip-zs/metrics.json"));
 }
 
 }  // namespace

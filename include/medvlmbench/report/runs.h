@@ -16,7 +16,7 @@ struct Run {
   std::vector<std::string> shards;  // every folder merged into this run (just `dir` when unsharded)
   std::string kind;                 // eval | train (run.json's command, from the folder name when absent)
   nlohmann::json manifest;          // run.json
-  nlohmann::json metrics;           // metrics.json; for merged shards, the merged rows re-scored
+  nlohmann::json metrics;           // metrics.json ({} when absent); merged shards: their rows re-scored
   std::string task, dataset, split, model, model_path, usage;
   int seed = 0;
   std::string status;  // run.json's status: completed | interrupted | running
