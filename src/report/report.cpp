@@ -65,7 +65,8 @@ std::optional<std::array<double, 2>> interval(const Run& r, const std::string& k
 std::vector<Leaderboard> leaderboards(const std::vector<Run>& runs) {
   std::vector<std::string> tasks;
   for (const auto& r : runs)
-    if (r.kind == "eval" && r.metrics.contains("metrics") && std::find(tasks.begin(), tasks.end(), r.task) == tasks.end())
+    if (r.kind == "eval" && r.metrics.contains("metrics") &&
+        std::find(tasks.begin(), tasks.end(), r.task) == tasks.end())
       tasks.push_back(r.task);
   std::vector<Leaderboard> out;
   for (const auto& task : tasks) {
@@ -409,8 +410,8 @@ void html_run(std::ostringstream& os, const RunDetail& d, const ReportOptions& o
        << "<thead><tr><th>meter</th><th>value</th><th>95% CI</th></tr></thead><tbody>";
     for (const auto& [k, v] : scalar_meters(r)) {
       const auto ci = interval(r, k);
-      os << "<tr><td>" << html_escape(k) << "</td><td class=\"num\" data-meter=\"" << html_escape(k)
-         << "\" data-run=\"" << html_escape(r.dir) << "\"";
+      os << "<tr><td>" << html_escape(k) << "</td><td class=\"num\" data-meter=\"" << html_escape(k) << "\" data-run=\""
+         << html_escape(r.dir) << "\"";
       if (v) os << " data-value=\"" << exact(*v) << "\"";
       os << ">" << (v ? fixed(*v) : "n/a") << "</td><td class=\"num\">" << ci_text(ci) << "</td></tr>";
     }
@@ -439,9 +440,14 @@ void html_run(std::ostringstream& os, const RunDetail& d, const ReportOptions& o
   if (r.task == "vqa") {
     const auto types = by_question_type(r);
     if (!types.empty()) {
-      std::set<std::string> bases;
-      for (const auto& [kind, m] : types)
-        for (const auto& kv : m) bases.insert(kv.first);
+      // The readable columns (the n-gram orders and strict variants stay in the meters table above).
+      static const std::vector<std::string> kColumns = {"accuracy", "recall",      "precision", "f1_score",
+                                                        "f1",       "exact_match", "bleu1",     "rougeL",
+                                                        "meteor",   "bertscore",   "gpt_score"};
+      std::vector<std::string> bases;
+      for (const auto& c : kColumns)
+        for (const auto& [kind, m] : types)
+          if (m.count(c) && std::find(bases.begin(), bases.end(), c) == bases.end()) bases.push_back(c);
       os << "<h4>By question type</h4><table class=\"qtypes\"><thead><tr><th>type</th><th>questions</th>";
       for (const auto& b : bases) os << "<th>" << html_escape(b) << "</th>";
       os << "</tr></thead><tbody>";
@@ -460,8 +466,8 @@ void html_run(std::ostringstream& os, const RunDetail& d, const ReportOptions& o
             os << "<td class=\"num\">—</td>";
           } else {
             os << "<td class=\"num\" data-meter=\"" << html_escape(b + "_" + kind) << "\" data-run=\""
-               << html_escape(r.dir) << "\" data-value=\""
-               << exact(it->second) << "\">" << fixed(it->second) << "</td>";
+               << html_escape(r.dir) << "\" data-value=\"" << exact(it->second) << "\">" << fixed(it->second)
+               << "</td>";
           }
         }
         os << "</tr>";

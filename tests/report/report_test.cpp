@@ -43,25 +43,46 @@ class ReportTest : public ::testing::Test {
     const std::string chest = test::fixture_path("demo/ChestXray");
     auto diag = [&](const std::string& model, const std::string& ckpt, const std::string& exp,
                     std::vector<std::string> extra = {}) {
-      std::vector<std::string> a = {"eval",       "--task",  "diagnosis", "--usage", "clip-zs", "--dataset",
-                                    "ChestXray",  "--split", "test",      "--image_path", chest, "--model",
-                                    model,        "--model_path", test::fixture_path("models/" + ckpt),
-                                    "--exp_path", exp,       "--log_level", "warn", "--device", "cpu"};
+      std::vector<std::string> a = {
+          "eval",       "--task",    "diagnosis",   "--usage",      "clip-zs",
+          "--dataset",  "ChestXray", "--split",     "test",         "--image_path",
+          chest,        "--model",   model,         "--model_path", test::fixture_path("models/" + ckpt),
+          "--exp_path", exp,         "--log_level", "warn",         "--device",
+          "cpu"};
       a.insert(a.end(), extra.begin(), extra.end());
       const auto r = mvb_cmd(a);
       ASSERT_EQ(r.exit_code, 0) << r.err;
     };
     auto gen = [&](const std::string& task, const std::string& dataset, std::vector<std::string> extra = {}) {
-      std::vector<std::string> a = {"eval", "--task", task, "--dataset", dataset, "--split", "test", "--image_path",
-                                    test::fixture_path("datasets/" + dataset), "--model", "LLaVA-1.5", "--model_path",
-                                    test::fixture_path("models/llava/original"), "--exp_path", root_,
-                                    "--max_new_tokens", "6", "--device", "cpu", "--log_level", "warn"};
+      std::vector<std::string> a = {"eval",
+                                    "--task",
+                                    task,
+                                    "--dataset",
+                                    dataset,
+                                    "--split",
+                                    "test",
+                                    "--image_path",
+                                    test::fixture_path("datasets/" + dataset),
+                                    "--model",
+                                    "LLaVA-1.5",
+                                    "--model_path",
+                                    test::fixture_path("models/llava/original"),
+                                    "--exp_path",
+                                    root_,
+                                    "--max_new_tokens",
+                                    "6",
+                                    "--device",
+                                    "cpu",
+                                    "--log_level",
+                                    "warn"};
       a.insert(a.end(), extra.begin(), extra.end());
       const auto r = mvb_cmd(a);
       ASSERT_EQ(r.exit_code, 0) << r.err;
     };
     diag("CLIP", "tiny-clip", root_);
     diag("SigLIP", "tiny-siglip", root_);
+    // Another prompt changes 2 of the 12 answers (accuracy 0.5 -> 0.33): a pair with a real difference.
+    diag("CLIP", "tiny-clip", *dir_ / "prompt", {"--prompt_template", "an x-ray of {}"});
     diag("CLIP", "tiny-clip", shards_root_ + "/s0", {"--shard", "0/2"});
     diag("CLIP", "tiny-clip", shards_root_ + "/s1", {"--shard", "1/2"});
     gen("vqa", "SLAKE");
@@ -77,6 +98,7 @@ class ReportTest : public ::testing::Test {
 
   static std::string clip_run() { return root_ + "/diagnosis/ChestXray/CLIP/eval_seed0/tiny-clip/clip-zs"; }
   static std::string siglip_run() { return root_ + "/diagnosis/ChestXray/SigLIP/eval_seed0/tiny-siglip/clip-zs"; }
+  static std::string prompt_run() { return *dir_ / "prompt/diagnosis/ChestXray/CLIP/eval_seed0/tiny-clip/clip-zs"; }
   static std::string vqa_run() { return root_ + "/vqa/SLAKE/LLaVA-1.5/eval_seed0/original"; }
   static std::string mdagent_run() { return vqa_run() + "/mdagent"; }
 
@@ -183,10 +205,14 @@ TEST_F(ReportTest, MarkdownAndHtmlNumbersEqualMetricsJson) {
                col.substr(label.size()) == "Closed ACC" || col.substr(label.size()) == "Open Recall" ||
                col.substr(label.size()) == "BLEU-4" || col.substr(label.size()) == "ROUGE-L" ||
                col.substr(label.size()) == "METEOR" || col.substr(label.size()) == "BERTScore")) {
-            static const std::map<std::string, std::string> kKey = {
-                {"AUROC", "auc"},         {"ACC", "accuracy"},          {"Closed ACC", "accuracy_closed"},
-                {"Open Recall", "recall_open"}, {"BLEU-4", "bleu4"}, {"ROUGE-L", "rougeL_fmeasure"},
-                {"METEOR", "meteor"},     {"BERTScore", "bertscore"}};
+            static const std::map<std::string, std::string> kKey = {{"AUROC", "auc"},
+                                                                    {"ACC", "accuracy"},
+                                                                    {"Closed ACC", "accuracy_closed"},
+                                                                    {"Open Recall", "recall_open"},
+                                                                    {"BLEU-4", "bleu4"},
+                                                                    {"ROUGE-L", "rougeL_fmeasure"},
+                                                                    {"METEOR", "meteor"},
+                                                                    {"BERTScore", "bertscore"}};
             meter = kKey.at(col.substr(label.size()));
             dataset = c["dataset"];
           }
@@ -262,10 +288,11 @@ TEST_F(ReportTest, MergedShardsScoreAsTheWholeRun) {
 }
 
 TEST_F(ReportTest, ComparePValueEqualsThePythonOracle) {
-  for (const auto& [a, b] : std::vector<std::pair<std::string, std::string>>{{clip_run(), siglip_run()},
-                                                                              {siglip_run(), clip_run()}}) {
-    const auto r = mvb_cmd({"compare", a, b, "--metric", "accuracy", "--bootstrap", "2000", "--seed", "7",
-                            "--format", "json"});
+  int different = 0;
+  for (const auto& [a, b] : std::vector<std::pair<std::string, std::string>>{
+           {clip_run(), siglip_run()}, {clip_run(), prompt_run()}, {prompt_run(), siglip_run()}}) {
+    const auto r =
+        mvb_cmd({"compare", a, b, "--metric", "accuracy", "--bootstrap", "2000", "--seed", "7", "--format", "json"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const json c = json::parse(r.out);
     ASSERT_EQ(c["meters"].size(), 1u);
@@ -285,7 +312,13 @@ TEST_F(ReportTest, ComparePValueEqualsThePythonOracle) {
     int64_t net = 0;
     for (const auto& s : c["changed"]) net += s["b"].get<double>() > s["a"].get<double>() ? 1 : -1;
     EXPECT_NEAR(static_cast<double>(net), mean_diff, 1e-9);
+    if (m["diff"].get<double>() != 0) {
+      ++different;
+      EXPECT_LT(m["p_value"].get<double>(), 1.0);
+      EXPECT_GT(m["p_value"].get<double>(), 1.0 / 2001);
+    }
   }
+  EXPECT_EQ(different, 2);  // the p-values compared are not just the d == 0 case
 }
 
 TEST(PairedBootstrap, FractionalValuesEqualThePythonOracle) {
@@ -506,37 +539,39 @@ TEST(Sweep, RunsAListLocallyThenReportsAndPreparesASlurmArray) {
   test::TempDir dir;
   const std::string root = test::source_dir();
   // Two jobs on the bundled demo data: the README demo preset and the same through a second "&&" step.
-  test::write_text(dir / "list.txt", "# demo\neval configs/demo.yaml\neval configs/demo.yaml && eval configs/demo.yaml\n");
+  test::write_text(dir / "list.txt",
+                   "# demo\neval configs/demo.yaml\neval configs/demo.yaml && eval configs/demo.yaml\n");
   const std::string log = dir / "log";
-  const auto r = test::run_command({"bash", "-c",
-                                    "cd " + root + " && LOG_DIR=" + log + " MVB=" + test::exe_path() +
-                                        " scripts/sweep.sh " + (dir / "list.txt") + " -- --exp_path " + log +
-                                        " --log_level warn --bootstrap 50"});
+  const auto r =
+      test::run_command({"bash", "-c",
+                         "cd " + root + " && LOG_DIR=" + log + " MVB=" + test::exe_path() + " scripts/sweep.sh " +
+                             (dir / "list.txt") + " -- --exp_path " + log + " --log_level warn --bootstrap 50"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.err.find("[2/2] eval configs/demo.yaml && eval configs/demo.yaml"), std::string::npos) << r.err;
   EXPECT_TRUE(fs::exists(log + "/report.html"));
   EXPECT_TRUE(fs::exists(log + "/diagnosis/ChestXray/CLIP/eval_seed0/tiny-clip/clip-zs/metrics.json"));
   // A failing job is listed and the exit code says so, after the report of what did run.
   test::write_text(dir / "bad.txt", "eval configs/demo.yaml\neval configs/does-not-exist.yaml\n");
-  const auto bad = test::run_command({"bash", "-c",
-                                      "cd " + root + " && LOG_DIR=" + log + " MVB=" + test::exe_path() +
-                                          " scripts/sweep.sh " + (dir / "bad.txt") + " -- --exp_path " + log +
-                                          " --log_level warn --bootstrap 50"});
+  const auto bad =
+      test::run_command({"bash", "-c",
+                         "cd " + root + " && LOG_DIR=" + log + " MVB=" + test::exe_path() + " scripts/sweep.sh " +
+                             (dir / "bad.txt") + " -- --exp_path " + log + " --log_level warn --bootstrap 50"});
   EXPECT_EQ(bad.exit_code, 1) << bad.err;
   EXPECT_NE(bad.err.find("1 of 2 jobs failed"), std::string::npos) << bad.err;
   // Slurm: one array task per line and a report job after it (printed, not submitted).
-  const auto dry = test::run_command({"bash", "-c",
-                                      "cd " + root + " && MVB=" + test::exe_path() + " scripts/sweep.sh --slurm --dry-run " +
-                                          (dir / "list.txt") + " -- --device cuda"});
+  const auto dry =
+      test::run_command({"bash", "-c",
+                         "cd " + root + " && MVB=" + test::exe_path() + " scripts/sweep.sh --slurm --dry-run " +
+                             (dir / "list.txt") + " -- --device cuda"});
   ASSERT_EQ(dry.exit_code, 0) << dry.err;
   EXPECT_NE(dry.out.find("--array=0-1"), std::string::npos) << dry.out;
   EXPECT_NE(dry.out.find("--task-line"), std::string::npos) << dry.out;
   EXPECT_NE(dry.out.find("--dependency=afterany:"), std::string::npos) << dry.out;
   // What an array task runs: line 1 of the list.
   const auto task = test::run_command({"bash", "-c",
-                                       "cd " + root + " && MVB=" + test::exe_path() + " scripts/sweep.sh --task-line 0 " +
-                                           (dir / "list.txt") + " -- --exp_path " + (dir / "task") +
-                                           " --log_level warn --bootstrap 0"});
+                                       "cd " + root + " && MVB=" + test::exe_path() +
+                                           " scripts/sweep.sh --task-line 0 " + (dir / "list.txt") + " -- --exp_path " +
+                                           (dir / "task") + " --log_level warn --bootstrap 0"});
   ASSERT_EQ(task.exit_code, 0) << task.err;
   EXPECT_TRUE(fs::exists(dir / "task/diagnosis/ChestXray/CLIP/eval_seed0/tiny-clip/clip-zs/metrics.json"));
 }
