@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
   eval->footer(
       "Example:\n  medvlmbench eval --task diagnosis --usage clip-zs --dataset PAPILA --split test "
       "--image_path ./datasets --model CLIP --model_path original_pretrained --exp_path ./log\n"
-      "  medvlmbench eval --config configs/paper/clip-zs_papila.yaml --image_path ./datasets");
+      "  medvlmbench eval --config configs/paper/readme/clip-zs_papila.yaml --image_path ./datasets");
   train->footer(
       "Example:\n  medvlmbench train --task diagnosis --usage lp --dataset HAM10000 --image_path ./datasets "
       "--output_dir ./log --model CLIP --model_path original_pretrained --num_train_epochs 50 "
