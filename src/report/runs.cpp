@@ -1,7 +1,9 @@
 #include "medvlmbench/report/runs.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <unordered_map>
 
 #include "medvlmbench/core/error.h"
@@ -102,7 +104,10 @@ std::string Run::anchor() const {
                   usage + "-" + std::to_string(seed);
   for (char& c : s)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') c = '_';
-  return s;
+  // The same identity can sit in two folders (another --exp_path, another prompt): the folder decides.
+  char h[20];
+  std::snprintf(h, sizeof h, "-%08zx", std::hash<std::string>{}(dir)&0xffffffffu);
+  return s + h;
 }
 
 Run load_run(const std::string& dir) {
@@ -116,8 +121,8 @@ Run load_run(const std::string& dir) {
   MVB_CHECK(r.manifest.is_object() && r.manifest.contains("config"), manifest_path,
             " has no \"config\" block; it was not written by medvlmbench");
   const json& c = r.manifest["config"];
-  // run.json has no "command" field today: train folders are named train_*, eval folders are not.
-  r.kind = str(r.manifest, "command");
+  // run.json's config records the command; older folders: train folders are named train_*.
+  r.kind = str(c, "command");
   if (r.kind != "eval" && r.kind != "train")
     r.kind = fs::path(dir).filename().string().rfind("train_", 0) == 0 ? "train" : "eval";
   r.task = str(c, "task");

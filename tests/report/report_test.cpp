@@ -239,6 +239,8 @@ TEST_F(ReportTest, MarkdownAndHtmlNumbersEqualMetricsJson) {
   const json html = json::parse(h.out);
   EXPECT_EQ(html["scripts"], 0);
   EXPECT_EQ(html["other_src"], 0);
+  EXPECT_TRUE(html["duplicate_ids"].empty()) << html["duplicate_ids"];
+  EXPECT_TRUE(html["dangling_links"].empty()) << html["dangling_links"];
   EXPECT_GT(html["data_imgs"].get<int>(), 6);  // thumbnails of best and worst samples
   size_t html_cells = 0, leaderboard_cells = 0;
   for (const auto& c : html["cells"]) {

@@ -5,6 +5,7 @@
           as a standalone XML document (what an image viewer would get)
   imgs:   number of <img> with a data: URI, and of any other src (must be 0: the file is self-contained)
   scripts: number of <script> elements (must be 0)
+  duplicate_ids, dangling_links: ids used twice, and href="#x" with no element of id x (both must be empty)
 Usage: read_report_html.py report.html
 """
 import json
@@ -23,7 +24,12 @@ def main():
     tree = ET.parse(sys.argv[1])
     cells, svgs = [], []
     data_imgs = other_src = scripts = 0
+    ids, links = {}, set()
     for el in tree.iter():
+        if el.get("id") is not None:
+            ids[el.get("id")] = ids.get(el.get("id"), 0) + 1
+        if el.get("href", "").startswith("#"):
+            links.add(el.get("href")[1:])
         if el.tag == XHTML + "script":
             scripts += 1
         if el.tag == XHTML + "img":
@@ -53,7 +59,8 @@ def main():
                 "best": "best" in (el.get("class") or "").split(),
             })
     print(json.dumps({"cells": cells, "svgs": svgs, "data_imgs": data_imgs, "other_src": other_src,
-                      "scripts": scripts}))
+                      "scripts": scripts, "duplicate_ids": sorted(k for k, v in ids.items() if v > 1),
+                      "dangling_links": sorted(links - set(ids))}))
 
 
 if __name__ == "__main__":
