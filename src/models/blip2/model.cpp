@@ -148,9 +148,11 @@ Blip2Net load_net(const std::string& dir, const Config& cfg, const NetParts& par
       return parts.retrieval ? std::optional<std::string>(n) : std::nullopt;
     // The text FFN of the Q-Former, saved by transformers 4.x even where use_qformer_text_input is off
     // (transformers ignores it then).
-    if (starts_with(n, "qformer.encoder.layer.") && !cfg.qformer.use_qformer_text_input &&
-        (n.find(".intermediate.") != std::string::npos || n.find(".output.") != std::string::npos))
-      return std::nullopt;
+    if (starts_with(n, "qformer.encoder.layer.") && !cfg.qformer.use_qformer_text_input) {
+      const size_t dot = n.find('.', std::string("qformer.encoder.layer.").size());  // after the layer index
+      const std::string part = dot == std::string::npos ? "" : n.substr(dot + 1);
+      if (starts_with(part, "intermediate.") || starts_with(part, "output.")) return std::nullopt;
+    }
     return n;
   });
   blip::fuse_qkv_bias(w, sd.source());  // 4.x / LAVIS: self_attn.q_bias + v_bias
@@ -168,10 +170,11 @@ Blip2Model::Blip2Model(const ModelSpec& spec)
   MVB_USAGE_CHECK(io::is_directory(dir_), "BLIP2-2.7b needs --model_path pointing at its checkpoint folder (",
                   "Salesforce/blip2-opt-2.7b); ", dir_, " is not a folder");
   cfg_ = Config::load(dir_);
-  const std::string cfg_path = io::join_path(dir_, "config.json");
-  MVB_USAGE_CHECK(!cfg_.text_config.is_null(), cfg_path,
-                  " has no text_config: it is not a Blip2ForConditionalGeneration checkpoint (an image-text retrieval "
-                  "one such as blip2-itm-vit-g serves --task diagnosis only)");
+  // Blip2Config always writes a text_config, so the weights tell: an image-text retrieval checkpoint
+  // (blip2-itm-vit-g) has no language model.
+  MVB_USAGE_CHECK(!cfg_.text_config.is_null() && io::StateDict::open(dir_).contains("language_projection.weight"), dir_,
+                  " is not a Blip2ForConditionalGeneration checkpoint (no language_projection / language model); an "
+                  "image-text retrieval one such as Salesforce/blip2-itm-vit-g serves --task diagnosis only");
   dtype_ = resolve_dtype(spec);
   options_.check_compat({kPromptEchoQuirk}, "BLIP2-2.7b");
   proc_ = load_processor_config(dir_);

@@ -147,6 +147,14 @@ def image_processor():
                               image_mean=OPENAI_CLIP_MEAN, image_std=OPENAI_CLIP_STD, do_convert_rgb=True)
 
 
+def reference_processor(folder, **kw):
+    """Blip2Processor as the reference's transformers 4.53 loads it: the slow PIL BlipImageProcessor
+    (transformers 5's default BlipImageProcessor resizes with torchvision, which differs)."""
+    from transformers import AutoImageProcessor, AutoTokenizer, Blip2Processor
+    return Blip2Processor(image_processor=AutoImageProcessor.from_pretrained(folder, backend="pil"),
+                          tokenizer=AutoTokenizer.from_pretrained(folder), **kw)
+
+
 def open_image(key):
     return Image.open(os.path.join(SRC, IMAGES[key])).convert("RGB")
 
@@ -171,7 +179,7 @@ def build_opt(out, seed):
     model.save_pretrained(out)
 
     model = Blip2ForConditionalGeneration.from_pretrained(out, attn_implementation="eager", dtype=torch.float32).eval()
-    processor = Blip2Processor.from_pretrained(out)
+    processor = reference_processor(out, num_query_tokens=32)
     print("generation_config", model.generation_config.to_diff_dict())
     inputs_t, outputs_t, cases = {}, {}, {}
     for name, key, question in CASES:
@@ -234,7 +242,9 @@ def build_itm(out, seed):
     model = Blip2ForImageTextRetrieval.from_pretrained(out, attn_implementation="eager", dtype=torch.float32).eval()
     # BLIP2ForDiagnosis: the prototypes are tokenizer(texts, padding=True); images through the processor.
     proto = tok(CLASS_PROMPTS, padding=True, return_tensors="pt")
-    pixels = processor.image_processor([open_image("normal"), open_image("xray")], return_tensors="pt")["pixel_values"]
+    pil = reference_processor(out).image_processor
+    assert type(pil).__name__ == "BlipImageProcessorPil"
+    pixels = pil([open_image("normal"), open_image("xray")], return_tensors="pt")["pixel_values"]
     with torch.no_grad():
         lp = model.vision_model(pixels)[0][:, 0, :]
         o = model(input_ids=proto["input_ids"], attention_mask=proto["attention_mask"], pixel_values=pixels)
@@ -265,7 +275,7 @@ def main():
         oracle="transformers Blip2ForConditionalGeneration.from_pretrained(attn_implementation='eager', dtype=float32): "
                "vision_model(pixel_values).last_hidden_state, qformer(query_tokens, encoder_hidden_states).last_hidden_state, "
                "get_image_features(pixel_values).pooler_output, forward(**inputs).logits, generate(**inputs, "
-               "max_new_tokens=32) (greedy); inputs = Blip2Processor.from_pretrained(folder)(images=Image.open(p).convert('RGB'), "
+               "max_new_tokens=32) (greedy); inputs = Blip2Processor(AutoImageProcessor.from_pretrained(folder, backend='pil') (BlipImageProcessorPil, the slow processor transformers 4.53 loads), AutoTokenizer.from_pretrained(folder), num_query_tokens=32)(images=Image.open(p).convert('RGB'), "
                "text='Question: {q} Answer:', padding=True, truncation=True); batch: tokenizer.padding_side='left'; "
                "reference_answer = processor.decode(generate(...)[0], skip_special_tokens=True).strip() (model/blip2.py)",
         tolerance={"logits_fp32": 1e-4, "image_embeds_fp32": 1e-4, "pixel_values": "exact", "input_ids": "exact",
