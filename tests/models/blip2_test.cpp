@@ -225,6 +225,18 @@ TEST(Blip2Generation, RegistryAndClearErrors) {
   } catch (const Error& err) {
     EXPECT_NE(std::string(err.what()).find("word_embed_proj_dim"), std::string::npos) << err.what();
   }
+  // So are post-LN OPT and a Flan-T5 language model.
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, nlohmann::json>>{{"do_layer_norm_before", false}, {"model_type", "t5"}}) {
+    nlohmann::json bad = io::read_json(io::join_path(opt_dir(), "config.json")).at("text_config");
+    bad[key] = value;
+    try {
+      opt::OptConfig::from_json(bad, "config.json");
+      ADD_FAILURE() << key << " accepted";
+    } catch (const Error& err) {
+      EXPECT_NE(std::string(err.what()).find(key == "model_type" ? "t5" : key), std::string::npos) << err.what();
+    }
+  }
   // OPT's positions for left padding: cumsum(mask) * mask - 1.
   const at::Tensor pos = opt::positions_from_mask(at::tensor({0, 0, 1, 1, 1}, at::kLong).view({1, 5}));
   EXPECT_EQ(ids_of(pos), (std::vector<int64_t>{-1, -1, 0, 1, 2}));

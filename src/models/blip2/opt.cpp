@@ -57,6 +57,9 @@ OptConfig OptConfig::from_json(const nlohmann::json& j, const std::string& where
       nn::hf::has(j, "word_embed_proj_dim") ? nn::hf::get_int(j, "word_embed_proj_dim", 0, where) : c.hidden_size;
   MVB_CHECK(proj == c.hidden_size, where, ": text_config.word_embed_proj_dim ", proj, " differs from hidden_size ",
             c.hidden_size, " (OPT's project_in / project_out, as in OPT-350m) and is not supported");
+  // Post-LN OPT (OPT-350m, which also projects its embeddings) has no checkpoint here to test against.
+  MVB_CHECK(c.do_layer_norm_before, where,
+            ": text_config.do_layer_norm_before false (post-LN OPT, as OPT-350m) is not supported");
   MVB_CHECK(c.hidden_size > 0 && c.num_attention_heads > 0 && c.hidden_size % c.num_attention_heads == 0, where,
             ": text_config.hidden_size ", c.hidden_size, " is not a multiple of num_attention_heads ",
             c.num_attention_heads);
@@ -91,7 +94,7 @@ at::Tensor OptAttentionImpl::forward(const at::Tensor& x, const at::Tensor& mask
 }
 
 OptDecoderLayerImpl::OptDecoderLayerImpl(const OptConfig& c, int64_t index)
-    : pre_norm(c.do_layer_norm_before), act(nn::parse_activation(c.activation_function)) {
+    : act(nn::parse_activation(c.activation_function)) {
   self_attn = register_module("self_attn", OptAttention(c, index));
   self_attn_layer_norm = register_module("self_attn_layer_norm", layer_norm(c));
   fc1 = register_module("fc1", nn::Linear(c.hidden_size, c.ffn_dim, c.enable_bias));
@@ -100,14 +103,9 @@ OptDecoderLayerImpl::OptDecoderLayerImpl(const OptConfig& c, int64_t index)
 }
 
 at::Tensor OptDecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& mask, nn::KVCache* cache) {
-  at::Tensor h = pre_norm ? self_attn_layer_norm->forward(x) : x;
-  h = x + self_attn->forward(h, mask, cache);
-  if (!pre_norm) h = self_attn_layer_norm->forward(h);
-  // OPT flattens to [B * L, H] for the FFN; the same rows either way.
-  at::Tensor f = pre_norm ? final_layer_norm->forward(h) : h;
-  f = h + fc2->forward(nn::activate(fc1->forward(f), act));
-  if (!pre_norm) f = final_layer_norm->forward(f);
-  return f;
+  // Pre-LN (do_layer_norm_before): x + attn(LN(x)), then h + fc2(relu(fc1(LN(h)))).
+  const at::Tensor h = x + self_attn->forward(self_attn_layer_norm->forward(x), mask, cache);
+  return h + fc2->forward(nn::activate(fc1->forward(final_layer_norm->forward(h)), act));
 }
 
 OptDecoderImpl::OptDecoderImpl(const OptConfig& c) : cfg(c) {
@@ -119,8 +117,7 @@ OptDecoderImpl::OptDecoderImpl(const OptConfig& c) : cfg(c) {
     typed_layers.push_back(OptDecoderLayer(c, i));
     layers->push_back(typed_layers.back());
   }
-  if (c.do_layer_norm_before && !c.remove_final_layer_norm)
-    final_layer_norm = register_module("final_layer_norm", layer_norm(c));
+  if (!c.remove_final_layer_norm) final_layer_norm = register_module("final_layer_norm", layer_norm(c));
 }
 
 at::Tensor OptDecoderImpl::forward(const nn::DecoderInputs& in, nn::KVCache* cache) {

@@ -6,12 +6,12 @@
 //                                         reads row p + 2 (OPT's offset); positions come from the
 //                                         attention mask (cumsum - 1, so left padding does not shift them)
 //   model.decoder.layers.N.self_attn      {q,k,v,out}_proj with bias (enable_bias); q is scaled before q k^T
-//   model.decoder.layers.N.self_attn_layer_norm, fc1 -> ReLU -> fc2, final_layer_norm
-//                                         pre-LN when do_layer_norm_before (OPT-2.7b), else post-LN (OPT-350m)
-//   model.decoder.final_layer_norm        when do_layer_norm_before and not _remove_final_layer_norm
+//   model.decoder.layers.N.self_attn_layer_norm, fc1 -> ReLU -> fc2, final_layer_norm   (pre-LN)
+//   model.decoder.final_layer_norm        unless _remove_final_layer_norm
 //   lm_head                               tied to embed_tokens (tie_word_embeddings, OPT's default)
 //
-// word_embed_proj_dim != hidden_size (project_in / project_out, OPT-350m) is refused by name.
+// word_embed_proj_dim != hidden_size (project_in / project_out) and do_layer_norm_before false (post-LN),
+// both OPT-350m's, are refused by name.
 // The module runs under the one generation engine through OptBackend (nn::GenerationBackend), with the
 // shared KV cache and nn::decoder_attention_mask.
 #pragma once
@@ -70,7 +70,6 @@ class OptDecoderLayerImpl : public torch::nn::Module {
  public:
   OptDecoderLayerImpl(const OptConfig& c, int64_t layer_index);
   at::Tensor forward(const at::Tensor& x, const at::Tensor& mask, nn::KVCache* cache);
-  bool pre_norm;
   nn::Activation act;
   OptAttention self_attn{nullptr};
   torch::nn::LayerNorm self_attn_layer_norm{nullptr}, final_layer_norm{nullptr};
