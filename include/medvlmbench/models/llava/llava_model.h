@@ -67,6 +67,7 @@ class LlavaModel : public LocalVlm {
   std::vector<Prepared> prepare(const std::vector<const GenerationRequest*>& requests) override;
   const LlavaConfig& config() const { return cfg_; }
   LlavaNet& net() { return net_; }
+  const std::string& checkpoint_dir() const { return dir_; }
   const text::Tokenizer& tokenizer() const override { return *tokenizer_; }
   nn::GenerationConfig generation_config(const GenerationRequest& request) const override;
   nn::GenerationBackend& backend() override { return *backend_; }

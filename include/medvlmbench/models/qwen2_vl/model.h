@@ -54,11 +54,13 @@ class QwenVlModel : public LocalVlm {
   const ImageConfig& image_config() const { return image_cfg_; }
   VisionTower& vision() { return vision_; }
   nn::CausalLM& language_model() { return lm_; }
+  const text::Tokenizer& tokenizer() const override { return *tokenizer_; }
+  const std::string& checkpoint_dir() const { return dir_; }
+  Flavor flavor() const { return flavor_; }
 
  protected:
   std::vector<Prepared> prepare(const std::vector<const GenerationRequest*>& requests) override;
   nn::GenerationBackend& backend() override { return *backend_; }
-  const text::Tokenizer& tokenizer() const override { return *tokenizer_; }
 
  private:
   Flavor flavor_;
