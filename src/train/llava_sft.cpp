@@ -202,10 +202,11 @@ class LlavaTrainable : public TrainableVlm {
       if (starts(n, "multi_modal_projector.linear_2")) return "model.mm_projector.2" + rest("multi_modal_projector.linear_2");
       return std::nullopt;
     }
-    // LlavaForConditionalGeneration as transformers >= 4.52 (and 5.x) builds it in memory.
+    // LlavaForConditionalGeneration as transformers 5.x builds it in memory (4.52-4.57 name the tower
+    // model.vision_tower.vision_model.*, a CLIPVisionModel; 5.x builds the CLIPVisionTransformer bare).
     if (starts(n, "language_model.model.")) return "model.language_model." + rest("language_model.model.");
     if (starts(n, "language_model.lm_head")) return rest("language_model.");
-    if (starts(n, "vision_tower.")) return "model.vision_tower.vision_model." + rest("vision_tower.");
+    if (starts(n, "vision_tower.")) return "model." + n;
     if (starts(n, "multi_modal_projector.")) return "model." + n;
     return std::nullopt;
   }

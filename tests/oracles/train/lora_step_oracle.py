@@ -33,6 +33,8 @@ def main():
                   pixel_values=b["pixel_values"])
     if family != "llava":
         kwargs["image_grid_thw"] = b["image_grid_thw"]
+        # What Qwen2VLProcessor returns beside input_ids in transformers 5: 1 at image tokens.
+        kwargs["mm_token_type_ids"] = (b["input_ids"] == model.config.image_token_id).long()
     out = model(**kwargs)
     out.loss.backward()
     grads = {"loss": out.loss.detach().reshape(1)}
