@@ -24,6 +24,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -135,6 +137,10 @@ namespace {
 
 class GenerativeTrainRunner : public UsageRunner {
  public:
+  GenerativeTrainRunner() {
+    if (const char* k = std::getenv("MVB_TEST_KILL_AFTER_STEP")) kill_after_step_ = std::atoll(k);
+  }
+
   void run(RunContext& ctx) override {
     const RunConfig& cfg = ctx.cfg;
     MVB_USAGE_CHECK(ctx.model != nullptr, "generative training needs a model");
@@ -306,6 +312,7 @@ class GenerativeTrainRunner : public UsageRunner {
           const int64_t from = (next_batch + w) * bs, to = std::min(N, from + bs);
           for (int64_t i = from; i < to; ++i) {
             const Sample& s = usable[order[i]];
+            spdlog::debug("step {} epoch {} batch {}: sample {}", global_step + 1, epoch, next_batch + w, s.id);
             b.push_back(t->example(sample_prompt(s, cfg.task), s.answer, s.images, so));
             for (size_t k = 1; k < b.back().labels.size(); ++k) window_tokens += b.back().labels[k] != kIgnoreIndex;
             step_tokens += static_cast<int64_t>(b.back().input_ids.size());
@@ -355,7 +362,8 @@ class GenerativeTrainRunner : public UsageRunner {
         spdlog::info("step {}/{} | epoch {:.2f} | loss {:.4f} | lr {:.3e} | grad_norm {:.4f} | {:.0f} tok/s | ETA {}",
                      global_step, total, epoch_f, step_loss, lr_now, grad_norm, step_s > 0 ? step_tokens / step_s : 0.0,
                      format_eta(eta));
-        if (next_batch >= batches) {
+        const bool epoch_done = next_batch >= batches;
+        if (epoch_done) {
           ++epoch;
           next_batch = 0;
         }
@@ -371,6 +379,10 @@ class GenerativeTrainRunner : public UsageRunner {
           interrupted = true;
           break;
         }
+        // Tests kill the process here (SIGKILL: no cleanup, as a crash or an OOM kill) to prove that
+        // --resume from the last checkpoint reaches an uninterrupted run's weights.
+        if (kill_after_step_ > 0 && global_step == kill_after_step_) std::raise(SIGKILL);
+        if (epoch_done) break;  // the next epoch draws its own order
       }
     }
     metrics.close();
@@ -394,6 +406,8 @@ class GenerativeTrainRunner : public UsageRunner {
   }
 
  private:
+  int64_t kill_after_step_ = 0;
+
   static void save_outputs(TrainableVlm& t, const std::string& dir, const std::vector<std::pair<std::string, at::Tensor>>& trainable,
                            bool lora, const nn::LoraConfig& lcfg) {
     std::vector<std::pair<std::string, at::Tensor>> non_lora;
