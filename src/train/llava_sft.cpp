@@ -191,25 +191,7 @@ class LlavaTrainable : public TrainableVlm {
 
   torch::nn::Module& root() override { return *m_.net(); }
 
-  std::optional<std::string> peft_name(const std::string& n) const override {
-    auto rest = [&](const std::string& p) { return n.substr(p.size()); };
-    if (m_.config().layout == llava::Layout::kOriginal) {
-      // LlavaLlamaForCausalLM: model.layers.*, lm_head, model.mm_projector.{0,2},
-      // model.vision_tower.vision_tower.vision_model.* (CLIPVisionTower wraps CLIPVisionModel).
-      if (starts(n, "language_model.")) return rest("language_model.");
-      if (starts(n, "vision_tower.")) return "model.vision_tower.vision_tower.vision_model." + rest("vision_tower.");
-      if (starts(n, "multi_modal_projector.linear_1")) return "model.mm_projector.0" + rest("multi_modal_projector.linear_1");
-      if (starts(n, "multi_modal_projector.linear_2")) return "model.mm_projector.2" + rest("multi_modal_projector.linear_2");
-      return std::nullopt;
-    }
-    // LlavaForConditionalGeneration as transformers 5.x builds it in memory (4.52-4.57 name the tower
-    // model.vision_tower.vision_model.*, a CLIPVisionModel; 5.x builds the CLIPVisionTransformer bare).
-    if (starts(n, "language_model.model.")) return "model.language_model." + rest("language_model.model.");
-    if (starts(n, "language_model.lm_head")) return rest("language_model.");
-    if (starts(n, "vision_tower.")) return "model." + n;
-    if (starts(n, "multi_modal_projector.")) return "model." + n;
-    return std::nullopt;
-  }
+  std::optional<std::string> peft_name(const std::string& n) const override { return m_.peft_module_name(n); }
 
   bool in_layernorm(const std::string& param) const override {
     // CLIP's LayerNorms (torch::nn::LayerNorm here as there); the decoder's norms are RMSNorms.

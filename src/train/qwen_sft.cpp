@@ -168,13 +168,7 @@ class QwenTrainable : public TrainableVlm {
 
   torch::nn::Module& root() override { return *root_; }
 
-  std::optional<std::string> peft_name(const std::string& n) const override {
-    // Qwen2VLForConditionalGeneration as transformers >= 4.52 builds it.
-    if (starts(n, "lm.model.")) return "model.language_model." + n.substr(9);
-    if (starts(n, "lm.lm_head")) return n.substr(3);
-    if (starts(n, "visual.")) return "model." + n;
-    return std::nullopt;
-  }
+  std::optional<std::string> peft_name(const std::string& n) const override { return m_.peft_module_name(n); }
 
   bool in_layernorm(const std::string& param) const override {
     // Qwen2-VL's vision norms are nn.LayerNorm (Qwen2.5-VL's are RMSNorms, which Trainer decays).

@@ -57,6 +57,8 @@ class QwenVlModel : public LocalVlm {
   const text::Tokenizer& tokenizer() const override { return *tokenizer_; }
   const std::string& checkpoint_dir() const { return dir_; }
   Flavor flavor() const { return flavor_; }
+  // "visual.*" / "lm.*" (checkpoint_to_module's names) -> the module path in transformers' model: PEFT's keys.
+  std::optional<std::string> peft_module_name(const std::string& ours) const;
 
  protected:
   std::vector<Prepared> prepare(const std::vector<const GenerationRequest*>& requests) override;
