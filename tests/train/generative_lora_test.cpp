@@ -196,6 +196,22 @@ TEST(GenerativeLora, LlavaLabelsMaskThePromptAndImageAndKeepAnswerAndEos) {
   EXPECT_EQ(tok.decode(kept, false), "Lung</s>") << ex.text;
 }
 
+// The reference's own preprocessing (train/llava_trainer.py under transformers 4.53.1, recorded by
+// tests/oracles/train/make_llava_sft_labels_fixture.py) gives the same ids and masked labels.
+TEST(GenerativeLora, LlavaLabelsEqualTheReferencesPreprocessing) {
+  auto m = load_llava("original");
+  auto t = train::make_trainable(*m, "LLaVA-1.5");
+  const auto cases = io::read_json(fixture_path("train/llava_sft_labels/labels.json"));
+  ASSERT_GE(cases.size(), 5u);
+  for (const auto& c : cases) {
+    train::SftOptions o;
+    o.version = c["version"].get<std::string>();
+    const auto ex = t->example(c["prompt"], c["answer"], {ImageRef::file(fixture_path("models/llava/tall_20x33.png"))}, o);
+    EXPECT_EQ(ex.input_ids, c["input_ids"].get<std::vector<int64_t>>()) << ex.text;
+    EXPECT_EQ(ex.labels, c["labels"].get<std::vector<int64_t>>()) << ex.text;
+  }
+}
+
 TEST(GenerativeLora, QwenLabelsAreTheAnswerAndTheTurnEnd) {
   auto m = load_qwen();
   auto t = train::make_trainable(*m, "Qwen2-VL");
