@@ -42,19 +42,22 @@ int merge_peft_adapter(torch::nn::Module& root, const std::string& dir, const Pe
     std::string stem = key.substr(std::string(kPrefix).size());
     std::string which;
     for (const char* s : {".lora_A.weight", ".lora_B.weight"})
-      if (stem.size() > std::string(s).size() && stem.compare(stem.size() - std::string(s).size(), std::string::npos, s) == 0) {
+      if (stem.size() > std::string(s).size() &&
+          stem.compare(stem.size() - std::string(s).size(), std::string::npos, s) == 0) {
         which = s;
         stem = stem.substr(0, stem.size() - which.size());
       }
-    MVB_CHECK(!which.empty(), wpath, ": ", key, " is not a lora_A / lora_B weight (biases and modules_to_save are not supported)");
+    MVB_CHECK(!which.empty(), wpath, ": ", key,
+              " is not a lora_A / lora_B weight (biases and modules_to_save are not supported)");
     auto it = by_peft.find(stem);
-    MVB_CHECK(it != by_peft.end(), wpath, ": ", key, " names no Linear layer of this model (is --model_base the model the adapter was trained on?)");
+    MVB_CHECK(it != by_peft.end(), wpath, ": ", key,
+              " names no Linear layer of this model (is --model_base the model the adapter was trained on?)");
     nn::Linear lin = it->second;
     if (!lin->has_lora()) lin->enable_lora(lcfg);
     at::Tensor dst = which == ".lora_A.weight" ? lin->lora_A : lin->lora_B;
     const at::Tensor v = sd.get(key);
-    MVB_CHECK(v.sizes() == dst.sizes(), wpath, ": ", key, " has shape ", v.sizes(), ", expected ", dst.sizes(),
-              " (r ", lcfg.r, " in adapter_config.json)");
+    MVB_CHECK(v.sizes() == dst.sizes(), wpath, ": ", key, " has shape ", v.sizes(), ", expected ", dst.sizes(), " (r ",
+              lcfg.r, " in adapter_config.json)");
     dst.copy_(v);
     ++seen[stem];
   }

@@ -15,18 +15,19 @@
 //   train_metrics.jsonl, loss_curve.svg, train.log    per step: loss, lr, grad norm, tokens/s
 // --resume continues from the newest checkpoint-N; on CPU the final weights equal an uninterrupted
 // run's bitwise (same data order, RNG stream and reductions).
-#include <ATen/ATen.h>
-#include <ATen/core/Generator.h>
-#include <ATen/CPUGeneratorImpl.h>
-#include <torch/types.h>
+#include "medvlmbench/train/generative_trainer.h"
 
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/Generator.h>
 #include <torch/nn/utils/clip_grad.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
-#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -44,7 +45,6 @@
 #include "medvlmbench/nn/weights.h"
 #include "medvlmbench/tasks/usage.h"
 #include "medvlmbench/train/diagnosis_data.h"
-#include "medvlmbench/train/generative_trainer.h"
 #include "medvlmbench/train/head_checkpoint.h"
 #include "medvlmbench/train/optim.h"
 #include "medvlmbench/train/sft.h"
@@ -106,16 +106,19 @@ std::vector<int> list_checkpoints(const std::string& run_dir) {
 void write_loss_svg(const std::string& path, const std::vector<std::pair<int64_t, double>>& points) {
   const double W = 640, H = 360, L = 60, R = 20, T = 20, B = 40;
   std::ostringstream os;
-  os << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H << "\" font-family=\"sans-serif\" font-size=\"11\">\n";
+  os << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
+     << "\" font-family=\"sans-serif\" font-size=\"11\">\n";
   os << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   if (!points.empty()) {
     double lo = points[0].second, hi = points[0].second;
     for (const auto& p : points) lo = std::min(lo, p.second), hi = std::max(hi, p.second);
     if (hi - lo < 1e-12) hi = lo + 1;
-    const double x0 = static_cast<double>(points.front().first), x1 = std::max(x0 + 1, static_cast<double>(points.back().first));
+    const double x0 = static_cast<double>(points.front().first),
+                 x1 = std::max(x0 + 1, static_cast<double>(points.back().first));
     auto X = [&](double x) { return L + (x - x0) / (x1 - x0) * (W - L - R); };
     auto Y = [&](double y) { return T + (hi - y) / (hi - lo) * (H - T - B); };
-    os << "<line x1=\"" << L << "\" y1=\"" << H - B << "\" x2=\"" << W - R << "\" y2=\"" << H - B << "\" stroke=\"black\"/>\n";
+    os << "<line x1=\"" << L << "\" y1=\"" << H - B << "\" x2=\"" << W - R << "\" y2=\"" << H - B
+       << "\" stroke=\"black\"/>\n";
     os << "<line x1=\"" << L << "\" y1=\"" << T << "\" x2=\"" << L << "\" y2=\"" << H - B << "\" stroke=\"black\"/>\n";
     os << "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"";
     for (const auto& p : points) os << X(static_cast<double>(p.first)) << "," << Y(p.second) << " ";
@@ -150,9 +153,9 @@ class GenerativeTrainRunner : public UsageRunner {
     MVB_USAGE_CHECK(cfg.per_device_train_batch_size > 0, "--per_device_train_batch_size must be positive");
     MVB_USAGE_CHECK(cfg.gradient_accumulation_steps > 0, "--gradient_accumulation_steps must be positive");
     std::string tm = cfg.tune_modules;
-    MVB_USAGE_CHECK(!tm.empty() && tm.find_first_not_of("VML") == std::string::npos,
-                    "--tune_modules must be a combination of V (vision tower), M (projector), L (language model); got '",
-                    tm, "'");
+    MVB_USAGE_CHECK(
+        !tm.empty() && tm.find_first_not_of("VML") == std::string::npos,
+        "--tune_modules must be a combination of V (vision tower), M (projector), L (language model); got '", tm, "'");
     MVB_USAGE_CHECK(cfg.peft.empty() || cfg.peft == "lora" || cfg.peft == "None", "--peft ", cfg.peft,
                     " is not supported; use lora, or leave it out for full fine-tuning");
     bool lora = cfg.peft == "lora" || cfg.lora_enable;
@@ -239,9 +242,10 @@ class GenerativeTrainRunner : public UsageRunner {
     SftOptions so;
     so.version = cfg.version;
     so.model_max_length = cfg.model_max_length;
-    spdlog::info("training on {} samples: {} batches of {} per epoch, accumulation {}, {} optimizer steps ({} warm-up), "
-                 "{} schedule",
-                 N, batches, bs, ga, total, warmup, cfg.lr_scheduler_type);
+    spdlog::info(
+        "training on {} samples: {} batches of {} per epoch, accumulation {}, {} optimizer steps ({} warm-up), "
+        "{} schedule",
+        N, batches, bs, ga, total, warmup, cfg.lr_scheduler_type);
 
     // --resume: the newest complete checkpoint-N.
     int64_t global_step = 0, epoch = 0, next_batch = 0;
@@ -350,12 +354,19 @@ class GenerativeTrainRunner : public UsageRunner {
         tokens_seen += step_tokens;
         const double step_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_step).count();
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-        const double eta = elapsed / static_cast<double>(global_step - start_step) * static_cast<double>(total - global_step);
+        const double eta =
+            elapsed / static_cast<double>(global_step - start_step) * static_cast<double>(total - global_step);
         const double lr_now = cfg.learning_rate * factor;
-        const double epoch_f = static_cast<double>(epoch) + static_cast<double>(next_batch) / static_cast<double>(batches);
-        nlohmann::json rec = {{"step", global_step}, {"epoch", epoch_f},        {"loss", step_loss},
-                              {"learning_rate", lr_now}, {"grad_norm", grad_norm}, {"tokens", step_tokens},
-                              {"tokens_per_s", step_s > 0 ? step_tokens / step_s : 0.0}, {"step_s", step_s}};
+        const double epoch_f =
+            static_cast<double>(epoch) + static_cast<double>(next_batch) / static_cast<double>(batches);
+        nlohmann::json rec = {{"step", global_step},
+                              {"epoch", epoch_f},
+                              {"loss", step_loss},
+                              {"learning_rate", lr_now},
+                              {"grad_norm", grad_norm},
+                              {"tokens", step_tokens},
+                              {"tokens_per_s", step_s > 0 ? step_tokens / step_s : 0.0},
+                              {"step_s", step_s}};
         metrics << rec.dump() << "\n";
         metrics.flush();
         curve.emplace_back(global_step, step_loss);
@@ -369,8 +380,8 @@ class GenerativeTrainRunner : public UsageRunner {
         }
         const bool stop = cancel_requested();
         if ((cfg.save_steps > 0 && global_step % cfg.save_steps == 0) || (stop && global_step < total)) {
-          nlohmann::json st = {{"global_step", global_step}, {"epoch", epoch},   {"next_batch", next_batch},
-                               {"total_steps", total},       {"samples", N},     {"seed", cfg.seed},
+          nlohmann::json st = {{"global_step", global_step}, {"epoch", epoch}, {"next_batch", next_batch},
+                               {"total_steps", total},       {"samples", N},   {"seed", cfg.seed},
                                {"loss_curve", curve}};
           save_checkpoint(ctx.run_dir, global_step, trainable, opt, st);
           prune_checkpoints(ctx.run_dir, cfg.save_total_limit);
@@ -395,8 +406,11 @@ class GenerativeTrainRunner : public UsageRunner {
     ctx.stats["first_loss"] = curve.empty() ? nlohmann::json(nullptr) : nlohmann::json(curve.front().second);
     ctx.stats["tokens_per_s"] = secs > 0 ? tokens_seen / secs : 0.0;
     ctx.stats["trainable_parameters"] = n_train;
-    ctx.stats["lora"] = lora ? nlohmann::json{{"r", lcfg.r}, {"alpha", lcfg.alpha}, {"dropout", lcfg.dropout},
-                                              {"modules", plan.lora_modules.size()}, {"targets", plan.note}}
+    ctx.stats["lora"] = lora ? nlohmann::json{{"r", lcfg.r},
+                                              {"alpha", lcfg.alpha},
+                                              {"dropout", lcfg.dropout},
+                                              {"modules", plan.lora_modules.size()},
+                                              {"targets", plan.note}}
                              : nlohmann::json(nullptr);
     if (interrupted) {
       spdlog::warn("training interrupted at step {}/{}; rerun with --resume to continue", global_step, total);
@@ -408,8 +422,9 @@ class GenerativeTrainRunner : public UsageRunner {
  private:
   int64_t kill_after_step_ = 0;
 
-  static void save_outputs(TrainableVlm& t, const std::string& dir, const std::vector<std::pair<std::string, at::Tensor>>& trainable,
-                           bool lora, const nn::LoraConfig& lcfg) {
+  static void save_outputs(TrainableVlm& t, const std::string& dir,
+                           const std::vector<std::pair<std::string, at::Tensor>>& trainable, bool lora,
+                           const nn::LoraConfig& lcfg) {
     std::vector<std::pair<std::string, at::Tensor>> non_lora;
     for (const auto& [n, p] : trainable)
       if (!nn::is_lora_name(n)) non_lora.emplace_back(n, p);
@@ -486,11 +501,17 @@ void load_trainable(const std::string& dir, const std::vector<std::pair<std::str
 }
 
 MVB_REGISTER(usage_registry(), usage_key(kTrainUsage, "vqa"),
-             UsageEntry{kTrainUsage, "vqa", "train", {"generative"},
+             UsageEntry{kTrainUsage,
+                        "vqa",
+                        "train",
+                        {"generative"},
                         "supervised fine-tuning of a local generative VLM (--peft lora or full)",
                         [] { return std::make_unique<GenerativeTrainRunner>(); }});
 MVB_REGISTER(usage_registry(), usage_key(kTrainUsage, "caption"),
-             UsageEntry{kTrainUsage, "caption", "train", {"generative"},
+             UsageEntry{kTrainUsage,
+                        "caption",
+                        "train",
+                        {"generative"},
                         "supervised fine-tuning of a local generative VLM (--peft lora or full)",
                         [] { return std::make_unique<GenerativeTrainRunner>(); }});
 

@@ -39,9 +39,9 @@ class LlavaTrainable : public TrainableVlm {
                     "reference's default) or mistral_instruct (LLaVA-Med's)");
     SftExample ex;
     // conv.get_prompt() with the answer: TWO (sep " ", sep2 "</s>") or LLAMA_2 (system "", sep2 "</s>").
-    const std::string user = llava::render_prompt(llama2 ? llava::Conversation::kMistralInstruct
-                                                         : llava::Conversation::kVicunaV1,
-                                                  prompt, with_image, m_.config().im_start_end);
+    const std::string user =
+        llava::render_prompt(llama2 ? llava::Conversation::kMistralInstruct : llava::Conversation::kVicunaV1, prompt,
+                             with_image, m_.config().im_start_end);
     ex.text = llama2 ? user + " " + answer + " </s>" : user + " " + answer + "</s>";
     const std::string sep = llama2 ? "[/INST] " : " ASSISTANT: ";
     const auto& tok = m_.tokenizer();
@@ -79,9 +79,10 @@ class LlavaTrainable : public TrainableVlm {
     }
     mask(cur, static_cast<int64_t>(ex.labels.size()));
     if (cur < o.model_max_length && cur != total) {
-      spdlog::warn("WARNING: tokenization mismatch: {} vs. {}. (ignored) — the sample is fully masked, as the "
-                   "reference does: {}",
-                   cur, total, ex.text);
+      spdlog::warn(
+          "WARNING: tokenization mismatch: {} vs. {}. (ignored) — the sample is fully masked, as the "
+          "reference does: {}",
+          cur, total, ex.text);
       mask(0, static_cast<int64_t>(ex.labels.size()));
       ex.fully_masked = true;
     }
@@ -146,8 +147,9 @@ class LlavaTrainable : public TrainableVlm {
     at::Tensor pos = at::zeros({B, longest}, at::kLong);
     for (int64_t b = 0; b < B; ++b) {
       const int64_t n = rows_e[b].size(0);
-      padded.push_back(n < longest ? at::cat({rows_e[b], at::zeros({longest - n, rows_e[b].size(1)}, rows_e[b].options())})
-                                   : rows_e[b]);
+      padded.push_back(n < longest
+                           ? at::cat({rows_e[b], at::zeros({longest - n, rows_e[b].size(1)}, rows_e[b].options())})
+                           : rows_e[b]);
       labels[b].slice(0, 0, n).copy_(rows_l[b]);
       mask[b].slice(0, 0, n).fill_(1);
       pos[b].slice(0, 0, n).copy_(at::arange(n, at::kLong));
@@ -176,8 +178,9 @@ class LlavaTrainable : public TrainableVlm {
         if (starts(name, "vision_tower.") && V) p.lora_modules.push_back(name);
         if (starts(name, "language_model.model.layers.") && L) p.lora_modules.push_back(name);
       }
-      p.note = "LoRA on find_lora_modules' targets (every nn.Linear but mm_projector and lm_head; vision tower iff V, "
-               "decoder layers iff L)";
+      p.note =
+          "LoRA on find_lora_modules' targets (every nn.Linear but mm_projector and lm_head; vision tower iff V, "
+          "decoder layers iff L)";
     } else {
       // Full fine-tuning of the modules --tune_modules names (the reference trains the whole LLM and
       // projector, the CLIP tower being frozen by its loader; "M" alone trains only the projector).
@@ -195,9 +198,9 @@ class LlavaTrainable : public TrainableVlm {
 
   bool in_layernorm(const std::string& param) const override {
     // CLIP's LayerNorms (torch::nn::LayerNorm here as there); the decoder's norms are RMSNorms.
-    return starts(param, "vision_tower.") && (param.find("layer_norm") != std::string::npos ||
-                                              param.find("layrnorm") != std::string::npos ||
-                                              param.find("layernorm") != std::string::npos);
+    return starts(param, "vision_tower.") &&
+           (param.find("layer_norm") != std::string::npos || param.find("layrnorm") != std::string::npos ||
+            param.find("layernorm") != std::string::npos);
   }
   bool llava_decay_rules() const override { return true; }
 

@@ -21,7 +21,8 @@ double lr_factor(const std::string& type, int64_t step, int64_t total, int64_t w
         static_cast<double>(step - warmup) / static_cast<double>(std::max<int64_t>(1, total - warmup));
     return std::max(0.0, 0.5 * (1.0 + std::cos(M_PI * 0.5 * 2.0 * progress)));
   }
-  MVB_CHECK(type == "linear", "unknown --lr_scheduler_type '", type, "' (linear, cosine, constant, constant_with_warmup)");
+  MVB_CHECK(type == "linear", "unknown --lr_scheduler_type '", type,
+            "' (linear, cosine, constant, constant_with_warmup)");
   return std::max(0.0, static_cast<double>(total - step) / static_cast<double>(std::max<int64_t>(1, total - warmup)));
 }
 
@@ -95,8 +96,8 @@ void AdamW::load_state(const std::vector<std::pair<std::string, at::Tensor>>& te
     auto it = by_name.find(name);
     MVB_CHECK(it != by_name.end(), source, " has no optimizer state ", name,
               "; it was written for other trainable parameters (different --peft / --tune_modules / --lora_r?)");
-    MVB_CHECK(it->second.sizes() == dst.sizes(), source, ": optimizer state ", name, " has shape ",
-              it->second.sizes(), ", expected ", dst.sizes());
+    MVB_CHECK(it->second.sizes() == dst.sizes(), source, ": optimizer state ", name, " has shape ", it->second.sizes(),
+              ", expected ", dst.sizes());
     dst.copy_(it->second);
   };
   for (size_t gi = 0; gi < groups_.size(); ++gi)

@@ -108,8 +108,8 @@ class QwenTrainable : public TrainableVlm {
     // place, so gradients reach the vision tower).
     if (merged.defined()) {
       const at::Tensor where = ids.eq(pad_tok).nonzero();  // [N, 2] in row-major order = feature order
-      MVB_CHECK(where.size(0) == merged.size(0), "the batch holds ", where.size(0), " image tokens but the images give ",
-                merged.size(0), " features");
+      MVB_CHECK(where.size(0) == merged.size(0), "the batch holds ", where.size(0),
+                " image tokens but the images give ", merged.size(0), " features");
       embeds = embeds.index_put({where.select(1, 0), where.select(1, 1)}, merged.to(embeds.scalar_type()));
     }
     nn::DecoderInputs in;
@@ -173,9 +173,9 @@ class QwenTrainable : public TrainableVlm {
   bool in_layernorm(const std::string& param) const override {
     // Qwen2-VL's vision norms are nn.LayerNorm (Qwen2.5-VL's are RMSNorms, which Trainer decays).
     if (m_.config().variant != qwen2_vl::Variant::kQwen2VL) return false;
-    return starts(param, "visual.") && (param.find(".norm1.") != std::string::npos ||
-                                        param.find(".norm2.") != std::string::npos ||
-                                        param.find(".ln_q.") != std::string::npos);
+    return starts(param, "visual.") &&
+           (param.find(".norm1.") != std::string::npos || param.find(".norm2.") != std::string::npos ||
+            param.find(".ln_q.") != std::string::npos);
   }
 
   void save_extras(const std::string&, const std::vector<std::pair<std::string, at::Tensor>>&) override {}

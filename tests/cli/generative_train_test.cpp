@@ -94,8 +94,9 @@ TEST(CliGenerativeTrain, KilledRunResumesToTheSameWeightsBitwise) {
   ASSERT_TRUE(fs::exists(test::exe_path())) << "build medvlmbench first";
   test::TempDir tmp;
   // Dropout on, so the RNG stream must be restored too.
-  const std::vector<std::string> args = {"--max_steps", "6", "--save_steps", "2", "--gradient_accumulation_steps",
-                                         "2", "--lora_dropout", "0.1", "--save_total_limit", "0"};
+  const std::vector<std::string> args = {
+      "--max_steps",    "6",   "--save_steps",       "2", "--gradient_accumulation_steps", "2",
+      "--lora_dropout", "0.1", "--save_total_limit", "0"};
   auto a = train(tmp / "a", args);
   ASSERT_EQ(a.exit_code, 0) << a.err;
   // Killed (SIGKILL) right after step 3: the last checkpoint is step 2; step 3 is redone.
@@ -126,11 +127,32 @@ TEST(CliGenerativeTrain, KilledRunResumesToTheSameWeightsBitwise) {
 TEST(CliGenerativeTrain, Qwen2VlLoraTrainsWithLlamaFactoryTargets) {
   ASSERT_TRUE(fs::exists(test::exe_path())) << "build medvlmbench first";
   test::TempDir tmp;
-  auto r = test::run_command({test::exe_path(), "train", "--task", "vqa", "--dataset", "SLAKE", "--image_path",
-                              test::fixture_path("datasets/SLAKE"), "--model", "Qwen2-VL", "--model_path",
-                              test::fixture_path("models/qwen2_vl"), "--output_dir", tmp / "out", "--device", "cpu",
-                              "--peft", "lora", "--lora_r", "4", "--tune_modules", "L", "--max_steps", "2",
-                              "--per_device_train_batch_size", "2"});
+  auto r = test::run_command({test::exe_path(),
+                              "train",
+                              "--task",
+                              "vqa",
+                              "--dataset",
+                              "SLAKE",
+                              "--image_path",
+                              test::fixture_path("datasets/SLAKE"),
+                              "--model",
+                              "Qwen2-VL",
+                              "--model_path",
+                              test::fixture_path("models/qwen2_vl"),
+                              "--output_dir",
+                              tmp / "out",
+                              "--device",
+                              "cpu",
+                              "--peft",
+                              "lora",
+                              "--lora_r",
+                              "4",
+                              "--tune_modules",
+                              "L",
+                              "--max_steps",
+                              "2",
+                              "--per_device_train_batch_size",
+                              "2"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string run = tmp / "out/vqa/SLAKE/Qwen2-VL/train_lora_L_seed0";
   const json cfg = json::parse(test::read_text(run + "/adapter_config.json"));
@@ -148,10 +170,17 @@ namespace mvb {
 namespace {
 
 nlohmann::json eval_metrics(const std::string& exp, const std::vector<std::string>& model_args) {
-  std::vector<std::string> a = {test::exe_path(), "eval", "--task", "vqa", "--dataset", "SLAKE", "--split", "train",
-                                "--image_path", test::fixture_path("datasets/SLAKE"), "--model", "LLaVA-1.5",
-                                "--exp_path", exp, "--max_new_tokens", "8", "--bootstrap", "0", "--device", "cpu",
-                                "--format", "json"};
+  std::vector<std::string> a = {test::exe_path(),   "eval",
+                                "--task",           "vqa",
+                                "--dataset",        "SLAKE",
+                                "--split",          "train",
+                                "--image_path",     test::fixture_path("datasets/SLAKE"),
+                                "--model",          "LLaVA-1.5",
+                                "--exp_path",       exp,
+                                "--max_new_tokens", "8",
+                                "--bootstrap",      "0",
+                                "--device",         "cpu",
+                                "--format",         "json"};
   a.insert(a.end(), model_args.begin(), model_args.end());
   const auto r = test::run_command(a);
   EXPECT_EQ(r.exit_code, 0) << r.err;

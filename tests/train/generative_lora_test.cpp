@@ -44,10 +44,10 @@ std::unique_ptr<Model> load_qwen() {
 std::vector<train::SftExample> two_examples(train::TrainableVlm& t, const std::string& image_dir) {
   train::SftOptions o;
   std::vector<train::SftExample> b;
-  const auto images = image_dir == "llava" ? std::vector<std::string>{"models/llava/tall_20x33.png",
-                                                                       "models/llava/wide_41x29.png"}
-                                           : std::vector<std::string>{"models/qwen2_vl_images/wide_190x60.png",
-                                                                      "models/qwen2_vl_images/wide_190x60.png"};
+  const auto images = image_dir == "llava"
+                          ? std::vector<std::string>{"models/llava/tall_20x33.png", "models/llava/wide_41x29.png"}
+                          : std::vector<std::string>{"models/qwen2_vl_images/wide_190x60.png",
+                                                     "models/qwen2_vl_images/wide_190x60.png"};
   b.push_back(t.example("What organ is shown?", "Lung", {ImageRef::file(fixture_path(images[0]))}, o));
   b.push_back(t.example("Is there an abnormality in the left lung?", "yes, a nodule",
                         {ImageRef::file(fixture_path(images[1]))}, o));
@@ -124,7 +124,8 @@ void check_gradients_equal_peft(Model& model, const std::string& family, const s
     if (lora) params.push_back(p.value());
   }
   TempDir tmp;
-  ASSERT_TRUE(train::save_peft_adapter(tmp / "adapter", t->root(), [&](const std::string& n) { return t->peft_name(n); }));
+  ASSERT_TRUE(
+      train::save_peft_adapter(tmp / "adapter", t->root(), [&](const std::string& n) { return t->peft_name(n); }));
   const auto batch = two_examples(*t, family == "llava" ? "llava" : "qwen");
   write_hf_batch(tmp / "batch.safetensors", batch, image_token, tokens_per_image);
   t->root().train();
@@ -144,8 +145,8 @@ void check_gradients_equal_peft(Model& model, const std::string& family, const s
   for (auto& [path, lin] : nn::find_linears(t->root())) {
     if (!lin->has_lora()) continue;
     const std::string stem = "base_model.model." + *t->peft_name(path);
-    for (const auto& [suffix, p] : {std::pair<std::string, at::Tensor>{".lora_A.weight", lin->lora_A},
-                                    {".lora_B.weight", lin->lora_B}}) {
+    for (const auto& [suffix, p] :
+         {std::pair<std::string, at::Tensor>{".lora_A.weight", lin->lora_A}, {".lora_B.weight", lin->lora_B}}) {
       if (!want.contains(stem + suffix)) {
         // No gradient in PEFT: the layer does not reach the loss (LLaVA's tower after the selected
         // hidden state, which transformers 5 does not even run); ours must be zero there.
@@ -206,7 +207,8 @@ TEST(GenerativeLora, LlavaLabelsEqualTheReferencesPreprocessing) {
   for (const auto& c : cases) {
     train::SftOptions o;
     o.version = c["version"].get<std::string>();
-    const auto ex = t->example(c["prompt"], c["answer"], {ImageRef::file(fixture_path("models/llava/tall_20x33.png"))}, o);
+    const auto ex =
+        t->example(c["prompt"], c["answer"], {ImageRef::file(fixture_path("models/llava/tall_20x33.png"))}, o);
     EXPECT_EQ(ex.input_ids, c["input_ids"].get<std::vector<int64_t>>()) << ex.text;
     EXPECT_EQ(ex.labels, c["labels"].get<std::vector<int64_t>>()) << ex.text;
   }

@@ -39,16 +39,16 @@ inline constexpr int64_t kIgnoreIndex = -100;
 
 // One training example as the model's collator sees it before padding.
 struct SftExample {
-  std::vector<int64_t> input_ids;  // the family's own placeholder ids for images (LLaVA: one -200 each)
-  std::vector<int64_t> labels;     // same length; kIgnoreIndex where the loss is masked
-  std::vector<at::Tensor> pixels;  // per image, as the model's vision tower takes it
+  std::vector<int64_t> input_ids;             // the family's own placeholder ids for images (LLaVA: one -200 each)
+  std::vector<int64_t> labels;                // same length; kIgnoreIndex where the loss is masked
+  std::vector<at::Tensor> pixels;             // per image, as the model's vision tower takes it
   std::vector<std::array<int64_t, 3>> grids;  // Qwen: (t, h, w) patch grid per image
-  std::string text;                            // the rendered conversation (for logs and tests)
-  bool fully_masked = false;                   // LLaVA's tokenization-mismatch fallback fired
+  std::string text;                           // the rendered conversation (for logs and tests)
+  bool fully_masked = false;                  // LLaVA's tokenization-mismatch fallback fired
 };
 
 struct SftOptions {
-  std::string version = "v1";   // LLaVA's --version (conversation template)
+  std::string version = "v1";  // LLaVA's --version (conversation template)
   int64_t model_max_length = 2048;
 };
 
@@ -56,11 +56,11 @@ enum class LossNorm { kMicroBatchMean, kWindowTokens };
 
 // What one family trains, once LoRA (if any) is in place.
 struct TrainPlan {
-  std::vector<std::string> lora_modules;  // our module paths (train_root names) given adapters
-  std::vector<std::string> full_prefixes; // parameters under these train fully (e.g. the projector)
-  std::string projector_prefix;           // --mm_projector_lr group
-  std::string vision_prefix;              // --vision_tower_lr group
-  std::string note;                       // how the targets were chosen, for the log and run.json
+  std::vector<std::string> lora_modules;   // our module paths (train_root names) given adapters
+  std::vector<std::string> full_prefixes;  // parameters under these train fully (e.g. the projector)
+  std::string projector_prefix;            // --mm_projector_lr group
+  std::string vision_prefix;               // --vision_tower_lr group
+  std::string note;                        // how the targets were chosen, for the log and run.json
 };
 
 class TrainableVlm {

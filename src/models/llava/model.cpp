@@ -112,7 +112,8 @@ LlavaModel::LlavaModel(const ModelSpec& spec, Variant variant)
   // --model_path ADAPTER --model_base BASE (the reference's LoRA loader): the base's config, weights
   // and tokenizer, then the adapter's non_lora_trainables and merged LoRA weights.
   if (is_peft_adapter_dir(dir_)) {
-    MVB_USAGE_CHECK(!spec.model_base.empty(), dir_, " is a LoRA adapter (adapter_config.json); give the model it was "
+    MVB_USAGE_CHECK(!spec.model_base.empty(), dir_,
+                    " is a LoRA adapter (adapter_config.json); give the model it was "
                     "trained on with --model_base");
     MVB_USAGE_CHECK(io::is_directory(spec.model_base), "--model_base ", spec.model_base, " is not a folder");
     adapter_dir_ = dir_;
@@ -277,8 +278,10 @@ std::optional<std::string> LlavaModel::peft_module_name(const std::string& n) co
     // model.vision_tower.vision_tower.vision_model.* (CLIPVisionTower wraps CLIPVisionModel).
     if (starts_with(n, "language_model.")) return rest("language_model.");
     if (starts_with(n, "vision_tower.")) return "model.vision_tower.vision_tower.vision_model." + rest("vision_tower.");
-    if (starts_with(n, "multi_modal_projector.linear_1")) return "model.mm_projector.0" + rest("multi_modal_projector.linear_1");
-    if (starts_with(n, "multi_modal_projector.linear_2")) return "model.mm_projector.2" + rest("multi_modal_projector.linear_2");
+    if (starts_with(n, "multi_modal_projector.linear_1"))
+      return "model.mm_projector.0" + rest("multi_modal_projector.linear_1");
+    if (starts_with(n, "multi_modal_projector.linear_2"))
+      return "model.mm_projector.2" + rest("multi_modal_projector.linear_2");
     return std::nullopt;
   }
   // LlavaForConditionalGeneration as transformers 5.x builds it in memory (4.52-4.57 name the tower
@@ -289,7 +292,6 @@ std::optional<std::string> LlavaModel::peft_module_name(const std::string& n) co
   if (starts_with(n, "multi_modal_projector.")) return "model." + n;
   return std::nullopt;
 }
-
 
 nn::GenerationConfig LlavaModel::generation_config(const GenerationRequest& request) const {
   // llava.py / llava_med.py: generate(do_sample=False, temperature=0, num_beams=1, top_p=None,

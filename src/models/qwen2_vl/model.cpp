@@ -69,7 +69,8 @@ QwenVlModel::QwenVlModel(const ModelSpec& spec, Flavor flavor)
   // the adapter merged in (and any non-LoRA tensors the run tuned).
   std::string adapter_dir;
   if (is_peft_adapter_dir(dir_)) {
-    MVB_USAGE_CHECK(!spec.model_base.empty(), dir_, " is a LoRA adapter (adapter_config.json); give the model it was "
+    MVB_USAGE_CHECK(!spec.model_base.empty(), dir_,
+                    " is a LoRA adapter (adapter_config.json); give the model it was "
                     "trained on with --model_base");
     MVB_USAGE_CHECK(io::is_directory(spec.model_base), "--model_base ", spec.model_base, " is not a folder");
     adapter_dir = dir_;
