@@ -20,8 +20,10 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/core/Generator.h>
-#include <torch/nn/utils/clip_grad.h>
 #include <torch/types.h>
+
+// clip_grad.h relies on torch/types.h being included before it.
+#include <torch/nn/utils/clip_grad.h>
 
 #include <algorithm>
 #include <chrono>
