@@ -166,10 +166,18 @@ void add_train_flags(CLI::App& app, RunConfig& c) {
   bool_opt(app, "--lora_enable", c.lora_enable, "Enable LoRA (forced on by --peft lora)");
   opt(app, "--lora_r", c.lora_r, "LoRA rank");
   opt(app, "--lora_alpha", c.lora_alpha, "LoRA alpha");
-  opt(app, "--lora_dropout", c.lora_dropout, "LoRA dropout");
+  opt(app, "--lora_dropout", c.lora_dropout,
+      "LoRA dropout (default: the reference's 0.05; 0 for Qwen2-VL / Qwen2.5-VL, LLaMA-Factory's default)");
   opt(app, "--lora_bias", c.lora_bias, "LoRA bias: none, all or lora_only")
       ->check(CLI::IsMember({"none", "all", "lora_only"}));
   opt(app, "--mm_projector_lr", c.mm_projector_lr, "Separate learning rate for the projector");
+  opt(app, "--vision_tower_lr", c.vision_tower_lr, "Separate learning rate for the vision tower");
+  opt(app, "--max_steps", c.max_steps, "Optimizer steps to run (overrides --num_train_epochs when > 0)");
+  opt(app, "--save_steps", c.save_steps, "Write a resumable checkpoint every N optimizer steps (0 = never)");
+  opt(app, "--save_total_limit", c.save_total_limit, "Keep only the newest N checkpoints (0 = all)");
+  bool_opt(app, "--gradient_checkpointing", c.gradient_checkpointing,
+           "Recompute activations in the backward pass to save memory");
+  opt(app, "--version", c.version, "LLaVA conversation template: v1 (vicuna_v1) or mistral_instruct");
   opt(app, "--model_max_length", c.model_max_length, "Maximum sequence length");
   opt(app, "--max_grad_norm", c.max_grad_norm, "Gradient clipping norm");
   bool_opt(app, "--bf16", c.bf16, "Run the model in bfloat16 (same as --dtype bf16)");

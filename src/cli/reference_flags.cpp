@@ -81,7 +81,7 @@ const std::vector<Group>& groups() {
       {"the run folder gets the final weights once, in the reference's file names; an interrupted run continues "
        "with --resume",
        {},
-       {"save_steps", "save_strategy", "save_total_limit", "save_only_model", "save_safetensors", "no_save_safetensors",
+       {"save_strategy", "save_only_model", "save_safetensors", "no_save_safetensors",
         "overwrite_output_dir", "load_best_model_at_end", "metric_for_best_model", "greater_is_better",
         "resume_from_checkpoint", "restore_callback_states_from_checkpoint", "ignore_data_skip"}},
       {"diagnosis training evaluates on the test split every --eval_every epochs (the reference's callback: 10) and "
@@ -120,8 +120,7 @@ const std::vector<Group>& groups() {
       {"LibTorch runs the model eagerly in --dtype (or --bf16 / --fp16) on --device (--device cpu for CPU); no "
        "compilation, kernel or checkpointing switches",
        {},
-       {"gradient_checkpointing",
-        "gradient_checkpointing_kwargs",
+       {"gradient_checkpointing_kwargs",
         "activation_checkpointing",
         "activation_checkpointing_kwargs",
         "enable_jit_checkpoint",
@@ -150,12 +149,11 @@ const std::vector<Group>& groups() {
        "and --lr_scheduler_type; this setting is not applied",
        {},
        {"adafactor", "adam_beta1", "adam_beta2", "adam_epsilon", "optim_args", "optim_target_modules",
-        "lr_scheduler_kwargs", "label_smoothing_factor", "neftune_noise_alpha", "warmup_steps", "max_steps"}},
+        "lr_scheduler_kwargs", "label_smoothing_factor", "neftune_noise_alpha", "warmup_steps"}},
       {"the architecture comes from the checkpoint's config.json (vision layer, projector, image tokens, aspect "
        "handling); what is trained is set by --peft / --tune_modules",
        {},
-       {"version",
-        "mm_projector_type",
+       {"mm_projector_type",
         "mm_vision_select_layer",
         "mm_vision_select_feature",
         "mm_use_im_start_end",
@@ -166,7 +164,6 @@ const std::vector<Group>& groups() {
         "tune_mm_mlp_adapter",
         "freeze_mm_mlp_adapter",
         "freeze_backbone",
-        "vision_tower_lr",
         "lora_weight_path",
         "longvila_sampler",
         "num_time_tokens",

@@ -21,7 +21,8 @@ std::vector<std::string> usage_names() {
 }
 
 const UsageEntry& find_usage(const std::string& usage_in, const std::string& task, const std::string& kind) {
-  const std::string usage = usage_in.empty() ? kOffTheShelfUsage : usage_in;
+  // `train` without --usage fine-tunes a generative model ("sft"); `eval` without it runs off the shelf.
+  const std::string usage = usage_in.empty() ? (kind == "train" ? kTrainUsage : kOffTheShelfUsage) : usage_in;
   const auto names = usage_names();
   std::string canonical;
   for (const auto& n : names)

@@ -33,7 +33,7 @@ nn::LoraConfig diagnosis_lora_config(int lora_r, int lora_alpha, double lora_dro
   nn::LoraConfig c;  // r 8, alpha 32, dropout 0.05: the reference's diagnosis LoRA
   if (lora_r != 128) c.r = lora_r;
   if (lora_alpha != 256) c.alpha = lora_alpha;
-  c.dropout = lora_dropout;
+  if (lora_dropout >= 0) c.dropout = lora_dropout;  // < 0: not given
   return c;
 }
 

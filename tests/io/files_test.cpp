@@ -76,7 +76,7 @@ TEST(RunLayout, MatchesTheReference) {
   c.output_dir = "./out";
   c.peft = "lora";
   c.tune_modules = "L";
-  EXPECT_EQ(train_run_dir(c), "./out/vqa/SLAKE/LLaVA-1.5/train_lora_L_seed3");
+  EXPECT_EQ(train_run_dir(c), "./out/vqa/SLAKE/LLaVA-1.5/train_lora_L_seed3_llava");
   c.task = "diagnosis";
   c.usage = "lp";
   EXPECT_EQ(train_run_dir(c), "./out/diagnosis/SLAKE/LLaVA-1.5/train_lp_seed3");

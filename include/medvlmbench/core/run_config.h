@@ -101,9 +101,16 @@ struct RunConfig {
   bool lora_enable = false;
   int lora_r = 128;
   int lora_alpha = 256;
-  double lora_dropout = 0.05;
+  // < 0 = the family's default: the reference's 0.05, LLaMA-Factory's 0 (Qwen2-VL / Qwen2.5-VL).
+  double lora_dropout = -1;
   std::string lora_bias = "none";
   double mm_projector_lr = 0;  // 0 = not given
+  double vision_tower_lr = 0;  // 0 = not given
+  int64_t max_steps = -1;      // > 0 overrides --num_train_epochs (HF TrainingArguments)
+  int save_steps = 500;        // checkpoint every N optimizer steps (HF's default); 0 = never
+  int save_total_limit = 2;    // the reference's default; 0 = keep all
+  bool gradient_checkpointing = false;
+  std::string version = "v1";  // LLaVA's conversation template (--version)
   int model_max_length = 2048;
   double max_grad_norm = 1.0;
   bool bf16 = false;

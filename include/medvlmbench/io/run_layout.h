@@ -1,6 +1,7 @@
 // Output folder layout, identical to the reference so existing scripts find results:
 //   eval:  {exp_path}/{task}/{dataset}/{model}/eval_seed{seed}/{basename(model_path)}[/{usage}]
-//   train: {output_dir}/{task}/{dataset}/{model}/train_{peft}_{tune_modules}_seed{seed}  (generative)
+//   train: {output_dir}/{task}/{dataset}/{model}/train_{peft}_{tune_modules}_seed{seed}[_llava ...]  (generative;
+//          peft "None" when not given, as Python formats it; suffixes as run_train.py)
 //          {output_dir}/{task}/{dataset}/{model}/train_{usage}_seed{seed}                 (diagnosis)
 #pragma once
 

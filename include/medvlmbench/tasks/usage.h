@@ -60,6 +60,8 @@ std::string usage_key(const std::string& usage, const std::string& task);
 
 // The usage a run uses when --usage is not given.
 inline constexpr const char* kOffTheShelfUsage = "ots";
+// The usage `train` uses when --usage is not given: generative supervised fine-tuning (train/sft.h).
+inline constexpr const char* kTrainUsage = "sft";
 
 // Finds the runner for (usage, task, kind) with errors that name what is valid instead.
 const UsageEntry& find_usage(const std::string& usage, const std::string& task, const std::string& kind);

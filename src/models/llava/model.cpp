@@ -15,6 +15,7 @@
 #include "medvlmbench/models/llava/llava.h"
 #include "medvlmbench/models/llava/llava_model.h"
 #include "medvlmbench/models/local_vlm.h"
+#include "medvlmbench/models/peft_adapter.h"
 #include "medvlmbench/nn/default_dtype.h"
 #include "medvlmbench/nn/weights.h"
 
@@ -108,6 +109,16 @@ LlavaModel::LlavaModel(const ModelSpec& spec, Variant variant)
       device_(spec.device),
       dtype_(resolve_dtype(spec)),
       global_rng_(static_cast<uint64_t>(spec.seed < 0 ? -static_cast<int64_t>(spec.seed) : spec.seed)) {
+  // --model_path ADAPTER --model_base BASE (the reference's LoRA loader): the base's config, weights
+  // and tokenizer, then the adapter's non_lora_trainables and merged LoRA weights.
+  if (is_peft_adapter_dir(dir_)) {
+    MVB_USAGE_CHECK(!spec.model_base.empty(), dir_,
+                    " is a LoRA adapter (adapter_config.json); give the model it was "
+                    "trained on with --model_base");
+    MVB_USAGE_CHECK(io::is_directory(spec.model_base), "--model_base ", spec.model_base, " is not a folder");
+    adapter_dir_ = dir_;
+    dir_ = spec.model_base;
+  }
   cfg_ = load_config(dir_);
   // The quirks each model reproduces on request (GENERATIVE.md 3.1, 1.2); any other name is a typo.
   options_.check_compat(known_quirks(), spec.name);
@@ -128,6 +139,13 @@ LlavaModel::LlavaModel(const ModelSpec& spec, Variant variant)
   }
   nn::assign_weights(*net_, tensors, source_);
   tensors.clear();
+  if (!adapter_dir_.empty()) {
+    const auto names = [this](const std::string& n) { return peft_module_name(n); };
+    const int extra = load_non_lora_trainables(*net_, adapter_dir_, names);
+    const int merged = merge_peft_adapter(*net_, adapter_dir_, names);
+    source_ += " + LoRA " + adapter_dir_ + " (" + std::to_string(merged) + " modules merged, " + std::to_string(extra) +
+               " non-LoRA tensors)";
+  }
   net_->to(device_, dtype_);
   net_->eval();
   backend_ = std::make_unique<nn::CausalLMBackend>(net_->language_model);
@@ -251,6 +269,28 @@ nn::MultimodalInput LlavaModel::truncate(nn::MultimodalInput in, int64_t max_len
     out.push_back(std::move(chunk));
   }
   return out;
+}
+
+std::optional<std::string> LlavaModel::peft_module_name(const std::string& n) const {
+  auto rest = [&](const std::string& p) { return n.substr(p.size()); };
+  if (cfg_.layout == Layout::kOriginal) {
+    // LlavaLlamaForCausalLM: model.layers.*, lm_head, model.mm_projector.{0,2},
+    // model.vision_tower.vision_tower.vision_model.* (CLIPVisionTower wraps CLIPVisionModel).
+    if (starts_with(n, "language_model.")) return rest("language_model.");
+    if (starts_with(n, "vision_tower.")) return "model.vision_tower.vision_tower.vision_model." + rest("vision_tower.");
+    if (starts_with(n, "multi_modal_projector.linear_1"))
+      return "model.mm_projector.0" + rest("multi_modal_projector.linear_1");
+    if (starts_with(n, "multi_modal_projector.linear_2"))
+      return "model.mm_projector.2" + rest("multi_modal_projector.linear_2");
+    return std::nullopt;
+  }
+  // LlavaForConditionalGeneration as transformers 5.x builds it in memory (4.52-4.57 name the tower
+  // model.vision_tower.vision_model.*, a CLIPVisionModel; 5.x builds the CLIPVisionTransformer bare).
+  if (starts_with(n, "language_model.model.")) return "model.language_model." + rest("language_model.model.");
+  if (starts_with(n, "language_model.lm_head")) return rest("language_model.");
+  if (starts_with(n, "vision_tower.")) return "model." + n;
+  if (starts_with(n, "multi_modal_projector.")) return "model." + n;
+  return std::nullopt;
 }
 
 nn::GenerationConfig LlavaModel::generation_config(const GenerationRequest& request) const {

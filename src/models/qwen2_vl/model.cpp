@@ -9,6 +9,7 @@
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/state_dict.h"
 #include "medvlmbench/models/contrastive_towers.h"
+#include "medvlmbench/models/peft_adapter.h"
 #include "medvlmbench/nn/default_dtype.h"
 #include "medvlmbench/nn/weights.h"
 
@@ -64,6 +65,17 @@ QwenVlModel::QwenVlModel(const ModelSpec& spec, Flavor flavor)
     : LocalVlm(LocalVlmOptions::from_spec(spec)), flavor_(flavor), dir_(spec.model_path), device_(spec.device) {
   MVB_USAGE_CHECK(io::is_directory(dir_), flavor_name(flavor),
                   " needs --model_path pointing at its checkpoint folder; ", dir_, " is not a folder");
+  // --model_path ADAPTER --model_base BASE (Lingshu's loader; LLaMA-Factory's adapters): the base, then
+  // the adapter merged in (and any non-LoRA tensors the run tuned).
+  std::string adapter_dir;
+  if (is_peft_adapter_dir(dir_)) {
+    MVB_USAGE_CHECK(!spec.model_base.empty(), dir_,
+                    " is a LoRA adapter (adapter_config.json); give the model it was "
+                    "trained on with --model_base");
+    MVB_USAGE_CHECK(io::is_directory(spec.model_base), "--model_base ", spec.model_base, " is not a folder");
+    adapter_dir = dir_;
+    dir_ = spec.model_base;
+  }
   cfg_ = Config::load(dir_);
   const bool want25 = flavor != Flavor::kQwen2VL;
   MVB_USAGE_CHECK((cfg_.variant == Variant::kQwen25VL) == want25, io::join_path(dir_, "config.json"), " is a ",
@@ -109,6 +121,14 @@ QwenVlModel::QwenVlModel(const ModelSpec& spec, Flavor flavor)
   nn::assign_weights(*vision_, vis, sd.source());
   nn::assign_weights(*lm_, lm, sd.source(),
                      cfg_.tie_word_embeddings ? std::vector<std::string>{"lm_head."} : std::vector<std::string>{});
+  if (!adapter_dir.empty()) {
+    torch::nn::Module both;
+    both.register_module("visual", vision_);
+    both.register_module("lm", lm_);
+    const auto names = [this](const std::string& n) { return peft_module_name(n); };
+    load_non_lora_trainables(both, adapter_dir, names);
+    merge_peft_adapter(both, adapter_dir, names);
+  }
   vision_->to(device_, dtype_);
   lm_->to(device_, dtype_);
   vision_->eval();
@@ -218,6 +238,14 @@ at::Tensor QwenVlModel::forward_logits(const Input& input) {
   in.inputs_embeds = embeds;
   in.position_ids = pos;
   return lm_->forward(in, nullptr, nn::LogitsFor::kAll)[0].to(at::kFloat);
+}
+
+std::optional<std::string> QwenVlModel::peft_module_name(const std::string& n) const {
+  // Qwen2VLForConditionalGeneration / Qwen2_5_VLForConditionalGeneration as transformers >= 4.52 build them.
+  if (n.rfind("lm.model.", 0) == 0) return "model.language_model." + n.substr(9);
+  if (n.rfind("lm.lm_head", 0) == 0) return n.substr(3);
+  if (n.rfind("visual.", 0) == 0) return "model." + n;
+  return std::nullopt;
 }
 
 nn::GenerationConfig QwenVlModel::generation_config(const GenerationRequest& request) const {

@@ -67,6 +67,10 @@ class LlavaModel : public LocalVlm {
   std::vector<Prepared> prepare(const std::vector<const GenerationRequest*>& requests) override;
   const LlavaConfig& config() const { return cfg_; }
   LlavaNet& net() { return net_; }
+  const std::string& checkpoint_dir() const { return dir_; }
+  // Our module path -> its path in the published PyTorch model of this layout (LlavaLlamaForCausalLM or
+  // transformers 5's LlavaForConditionalGeneration): PEFT's key names.
+  std::optional<std::string> peft_module_name(const std::string& ours) const;
   const text::Tokenizer& tokenizer() const override { return *tokenizer_; }
   nn::GenerationConfig generation_config(const GenerationRequest& request) const override;
   nn::GenerationBackend& backend() override { return *backend_; }
@@ -80,6 +84,7 @@ class LlavaModel : public LocalVlm {
 
   Variant variant_;
   std::string dir_;
+  std::string adapter_dir_;  // --model_path of a LoRA adapter (dir_ is then --model_base)
   c10::Device device_;
   at::ScalarType dtype_;
   LlavaConfig cfg_;

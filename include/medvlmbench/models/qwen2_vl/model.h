@@ -54,11 +54,15 @@ class QwenVlModel : public LocalVlm {
   const ImageConfig& image_config() const { return image_cfg_; }
   VisionTower& vision() { return vision_; }
   nn::CausalLM& language_model() { return lm_; }
+  const text::Tokenizer& tokenizer() const override { return *tokenizer_; }
+  const std::string& checkpoint_dir() const { return dir_; }
+  Flavor flavor() const { return flavor_; }
+  // "visual.*" / "lm.*" (checkpoint_to_module's names) -> the module path in transformers' model: PEFT's keys.
+  std::optional<std::string> peft_module_name(const std::string& ours) const;
 
  protected:
   std::vector<Prepared> prepare(const std::vector<const GenerationRequest*>& requests) override;
   nn::GenerationBackend& backend() override { return *backend_; }
-  const text::Tokenizer& tokenizer() const override { return *tokenizer_; }
 
  private:
   Flavor flavor_;

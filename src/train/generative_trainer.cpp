@@ -1,0 +1,520 @@
+// `medvlmbench train --task vqa|caption` for the local generative VLMs: supervised fine-tuning with
+// LoRA (--peft lora) or of whole modules, as HF Trainer runs the reference's (and LLaMA-Factory's)
+// recipes: AdamW with Trainer's parameter groups (--mm_projector_lr, --vision_tower_lr, no decay on
+// biases and norms), --lr_scheduler_type with --warmup_ratio, --gradient_accumulation_steps,
+// --max_grad_norm clipping, --num_train_epochs or --max_steps. Family rules: train/sft.h.
+//
+// The run folder (the reference's: {output_dir}/{task}/{dataset}/{model}/train_{peft}_{tm}_seed{s}[_llava])
+// receives:
+//   adapter_config.json + adapter_model.safetensors   PEFT's layout and key names (LoRA)
+//   non_lora_trainables.bin                           LLaVA: the trainable non-LoRA tensors (projector)
+//   non_lora_trainables.safetensors                   every family: the same tensors under PEFT names
+//   config.json                                       LLaVA: the base config with the training settings
+//   checkpoint-N/                                     every --save_steps (--save_total_limit kept):
+//                                                     trainable weights, AdamW state, RNG, data position
+//   train_metrics.jsonl, loss_curve.svg, train.log    per step: loss, lr, grad norm, tokens/s
+// --resume continues from the newest checkpoint-N; on CPU the final weights equal an uninterrupted
+// run's bitwise (same data order, RNG stream and reductions).
+#include "medvlmbench/train/generative_trainer.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/core/Generator.h>
+#include <torch/types.h>
+
+// clip_grad.h relies on torch/types.h being included before it.
+#include <torch/nn/utils/clip_grad.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "medvlmbench/core/cancel.h"
+#include "medvlmbench/core/error.h"
+#include "medvlmbench/core/log.h"
+#include "medvlmbench/core/strings.h"
+#include "medvlmbench/io/files.h"
+#include "medvlmbench/io/safetensors.h"
+#include "medvlmbench/nn/weights.h"
+#include "medvlmbench/tasks/usage.h"
+#include "medvlmbench/train/diagnosis_data.h"
+#include "medvlmbench/train/head_checkpoint.h"
+#include "medvlmbench/train/optim.h"
+#include "medvlmbench/train/sft.h"
+
+namespace fs = std::filesystem;
+
+namespace mvb::train {
+namespace {
+
+constexpr const char* kCaptionPrompt = "Can you provide a medical report for this image?";
+
+std::string sample_prompt(const Sample& s, const std::string& task) {
+  if (!s.prompt.empty()) return s.prompt;
+  if (task == "caption") return kCaptionPrompt;
+  const std::string a = to_lower(trim(s.answer));
+  return a == "yes" || a == "no" ? "Answer the following question about the image with yes or no. " + s.question
+                                 : s.question;
+}
+
+// Epoch e's sample order: a Fisher-Yates shuffle driven by mt19937_64(seed, epoch), the same on
+// every platform (std::shuffle's algorithm is not specified).
+std::vector<int64_t> epoch_order(int64_t n, int seed, int64_t epoch) {
+  std::vector<int64_t> idx(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) idx[i] = i;
+  std::mt19937_64 rng(static_cast<uint64_t>(seed) * 1000003ull + static_cast<uint64_t>(epoch));
+  for (int64_t i = n - 1; i > 0; --i) {
+    const int64_t j = static_cast<int64_t>(rng() % static_cast<uint64_t>(i + 1));
+    std::swap(idx[i], idx[j]);
+  }
+  return idx;
+}
+
+std::string format_eta(double s) {
+  if (!std::isfinite(s) || s < 0) return "?";
+  char buf[32];
+  const int64_t t = static_cast<int64_t>(s + 0.5);
+  std::snprintf(buf, sizeof buf, "%02lld:%02lld:%02lld", static_cast<long long>(t / 3600),
+                static_cast<long long>(t / 60 % 60), static_cast<long long>(t % 60));
+  return buf;
+}
+
+}  // namespace
+
+std::vector<int> list_checkpoints(const std::string& run_dir) {
+  std::vector<int> steps;
+  if (!io::is_directory(run_dir)) return steps;
+  for (const auto& e : fs::directory_iterator(run_dir)) {
+    const std::string n = e.path().filename().string();
+    if (!e.is_directory() || n.rfind("checkpoint-", 0) != 0) continue;
+    const std::string num = n.substr(11);
+    if (num.empty() || num.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (!io::exists(io::join_path(e.path().string(), kTrainerStateFile))) continue;  // incomplete
+    steps.push_back(std::stoi(num));
+  }
+  std::sort(steps.begin(), steps.end());
+  return steps;
+}
+
+void write_loss_svg(const std::string& path, const std::vector<std::pair<int64_t, double>>& points) {
+  const double W = 640, H = 360, L = 60, R = 20, T = 20, B = 40;
+  std::ostringstream os;
+  os << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << W << "\" height=\"" << H
+     << "\" font-family=\"sans-serif\" font-size=\"11\">\n";
+  os << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
+  if (!points.empty()) {
+    double lo = points[0].second, hi = points[0].second;
+    for (const auto& p : points) lo = std::min(lo, p.second), hi = std::max(hi, p.second);
+    if (hi - lo < 1e-12) hi = lo + 1;
+    const double x0 = static_cast<double>(points.front().first),
+                 x1 = std::max(x0 + 1, static_cast<double>(points.back().first));
+    auto X = [&](double x) { return L + (x - x0) / (x1 - x0) * (W - L - R); };
+    auto Y = [&](double y) { return T + (hi - y) / (hi - lo) * (H - T - B); };
+    os << "<line x1=\"" << L << "\" y1=\"" << H - B << "\" x2=\"" << W - R << "\" y2=\"" << H - B
+       << "\" stroke=\"black\"/>\n";
+    os << "<line x1=\"" << L << "\" y1=\"" << T << "\" x2=\"" << L << "\" y2=\"" << H - B << "\" stroke=\"black\"/>\n";
+    os << "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"1.5\" points=\"";
+    for (const auto& p : points) os << X(static_cast<double>(p.first)) << "," << Y(p.second) << " ";
+    os << "\"/>\n";
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.4g", hi);
+    os << "<text x=\"4\" y=\"" << T + 4 << "\">" << buf << "</text>\n";
+    std::snprintf(buf, sizeof buf, "%.4g", lo);
+    os << "<text x=\"4\" y=\"" << H - B << "\">" << buf << "</text>\n";
+    os << "<text x=\"" << L << "\" y=\"" << H - 12 << "\">step " << points.front().first << "</text>\n";
+    os << "<text x=\"" << W - R - 60 << "\" y=\"" << H - 12 << "\">step " << points.back().first << "</text>\n";
+    os << "<text x=\"" << W / 2 - 30 << "\" y=\"" << T - 6 << "\">training loss</text>\n";
+  }
+  os << "</svg>\n";
+  io::write_file_atomic(path, os.str());
+}
+
+namespace {
+
+class GenerativeTrainRunner : public UsageRunner {
+ public:
+  GenerativeTrainRunner() {
+    if (const char* k = std::getenv("MVB_TEST_KILL_AFTER_STEP")) kill_after_step_ = std::atoll(k);
+  }
+
+  void run(RunContext& ctx) override {
+    const RunConfig& cfg = ctx.cfg;
+    MVB_USAGE_CHECK(ctx.model != nullptr, "generative training needs a model");
+    auto t = make_trainable(*ctx.model, cfg.model);
+    MVB_USAGE_CHECK(cfg.num_train_epochs > 0 || cfg.max_steps > 0,
+                    "give --num_train_epochs (or --max_steps) for generative training");
+    MVB_USAGE_CHECK(cfg.per_device_train_batch_size > 0, "--per_device_train_batch_size must be positive");
+    MVB_USAGE_CHECK(cfg.gradient_accumulation_steps > 0, "--gradient_accumulation_steps must be positive");
+    std::string tm = cfg.tune_modules;
+    MVB_USAGE_CHECK(
+        !tm.empty() && tm.find_first_not_of("VML") == std::string::npos,
+        "--tune_modules must be a combination of V (vision tower), M (projector), L (language model); got '", tm, "'");
+    MVB_USAGE_CHECK(cfg.peft.empty() || cfg.peft == "lora" || cfg.peft == "None", "--peft ", cfg.peft,
+                    " is not supported; use lora, or leave it out for full fine-tuning");
+    bool lora = cfg.peft == "lora" || cfg.lora_enable;
+    // run_train.py: LLaVA with --tune_modules M trains only the projector (peft forced to "").
+    if (t->family() == "llava" && tm == "M") lora = false;
+    MVB_USAGE_CHECK(!cfg.gradient_checkpointing || t->family() != "llava",
+                    "--gradient_checkpointing is refused for LLaVA, as the reference asserts (peft issue 1402)");
+
+    torch::manual_seed(static_cast<uint64_t>(cfg.seed));
+    TrainPlan plan = t->plan(tm, lora);
+    nn::LoraConfig lcfg;
+    lcfg.r = cfg.lora_r;
+    lcfg.alpha = cfg.lora_alpha;
+    lcfg.dropout = cfg.lora_dropout >= 0 ? cfg.lora_dropout : (t->family() == "qwen2_vl" ? 0.0 : 0.05);
+    torch::nn::Module& root = t->root();
+    if (lora) {
+      MVB_USAGE_CHECK(!plan.lora_modules.empty(), "--tune_modules ", tm, " selects no LoRA targets for ", cfg.model);
+      add_lora(root, plan.lora_modules, lcfg);
+      root.to(t->device(), t->dtype());
+    }
+    // What trains: the adapters, the fully tuned modules, and the biases --lora_bias names.
+    std::vector<std::pair<std::string, at::Tensor>> trainable;
+    std::set<std::string> adapted(plan.lora_modules.begin(), plan.lora_modules.end());
+    for (auto& p : root.named_parameters(true)) {
+      const std::string& n = p.key();
+      bool on = nn::is_lora_name(n);
+      for (const auto& pre : plan.full_prefixes) on = on || n.rfind(pre, 0) == 0;
+      if (lora && ends_with(n, ".bias")) {
+        if (cfg.lora_bias == "all") on = true;
+        if (cfg.lora_bias == "lora_only" && adapted.count(n.substr(0, n.size() - 5))) on = true;
+      }
+      p.value().set_requires_grad(on);
+      if (on) trainable.emplace_back(n, p.value());
+    }
+    MVB_CHECK(!trainable.empty(), "nothing to train: --tune_modules ", tm, " and --peft ", cfg.peft,
+              " select no parameters of ", cfg.model);
+    int64_t n_train = 0, n_all = 0;
+    for (const auto& [n, p] : trainable) n_train += p.numel();
+    for (const auto& p : root.parameters()) n_all += p.numel();
+    spdlog::info("{}: {}; {} LoRA modules (r {}, alpha {}, dropout {}), trainable {} of {} parameters ({:.3f}%)",
+                 cfg.model, plan.note, lora ? plan.lora_modules.size() : 0, lcfg.r, lcfg.alpha, lcfg.dropout, n_train,
+                 n_all, 100.0 * n_train / std::max<int64_t>(1, n_all));
+
+    // Trainer's groups: (decay, no decay) x (projector at --mm_projector_lr, vision tower at
+    // --vision_tower_lr, the rest at --learning_rate); empty groups are dropped.
+    std::map<std::string, ParamGroup> groups;
+    for (const auto& [n, p] : trainable) {
+      std::string kind = "default";
+      double lr = cfg.learning_rate;
+      if (cfg.mm_projector_lr > 0 && !plan.projector_prefix.empty() && n.rfind(plan.projector_prefix, 0) == 0) {
+        kind = "projector";
+        lr = cfg.mm_projector_lr;
+      } else if (cfg.vision_tower_lr > 0 && !plan.vision_prefix.empty() && n.rfind(plan.vision_prefix, 0) == 0) {
+        kind = "vision_tower";
+        lr = cfg.vision_tower_lr;
+      }
+      const bool decay = decays(n, t->in_layernorm(n), t->llava_decay_rules());
+      ParamGroup& g = groups[kind + (decay ? "/decay" : "/no_decay")];
+      g.name = kind + (decay ? "/decay" : "/no_decay");
+      g.lr = lr;
+      g.weight_decay = decay ? cfg.weight_decay : 0.0;
+      g.params.emplace_back(n, p);
+    }
+    std::vector<ParamGroup> group_list;
+    for (auto& [k, g] : groups) group_list.push_back(std::move(g));
+    AdamW opt(std::move(group_list));
+
+    std::vector<Sample> samples = drain(*ctx.samples);
+    std::vector<Sample> usable;
+    for (auto& s : samples) {
+      if (!s.error.empty()) {
+        spdlog::warn("skipping training sample {}: {}", s.id, s.error);
+        continue;
+      }
+      usable.push_back(std::move(s));
+    }
+    MVB_CHECK(!usable.empty(), "no training samples in ", cfg.dataset, " split ", cfg.split);
+    const int64_t N = static_cast<int64_t>(usable.size());
+    const int64_t bs = cfg.per_device_train_batch_size;
+    const int ga = cfg.gradient_accumulation_steps;
+    const int64_t batches = (N + bs - 1) / bs;
+    const int64_t total = total_update_steps(batches, ga, cfg.num_train_epochs, cfg.max_steps);
+    const int64_t warmup = warmup_steps(total, cfg.warmup_ratio);
+    SftOptions so;
+    so.version = cfg.version;
+    so.model_max_length = cfg.model_max_length;
+    spdlog::info(
+        "training on {} samples: {} batches of {} per epoch, accumulation {}, {} optimizer steps ({} warm-up), "
+        "{} schedule",
+        N, batches, bs, ga, total, warmup, cfg.lr_scheduler_type);
+
+    // --resume: the newest complete checkpoint-N.
+    int64_t global_step = 0, epoch = 0, next_batch = 0;
+    const std::string metrics_path = io::join_path(ctx.run_dir, kTrainMetricsFile);
+    std::vector<std::pair<int64_t, double>> curve;
+    if (cfg.resume) {
+      const auto steps = list_checkpoints(ctx.run_dir);
+      if (steps.empty()) {
+        spdlog::info("--resume: no checkpoint in {}; starting from step 0", ctx.run_dir);
+      } else {
+        const std::string dir = io::join_path(ctx.run_dir, "checkpoint-" + std::to_string(steps.back()));
+        const nlohmann::json st = io::read_json(io::join_path(dir, kTrainerStateFile));
+        MVB_CHECK(st.value("total_steps", int64_t{-1}) == total && st.value("samples", int64_t{-1}) == N, dir,
+                  " was written by a run with another schedule or data (", st.value("total_steps", 0), " steps over ",
+                  st.value("samples", 0), " samples, now ", total, " over ", N, "); start a new run folder");
+        load_trainable(dir, trainable);
+        std::vector<std::pair<std::string, at::Tensor>> ost;
+        io::StateDict sd = io::open_safetensors(io::join_path(dir, kOptimizerFile));
+        for (const auto& name : sd.names()) ost.emplace_back(name, sd.get(name));
+        opt.load_state(ost, io::join_path(dir, kOptimizerFile));
+        const at::Tensor rng = sd.get("__rng__").clone();
+        {
+          auto gen = at::detail::getDefaultCPUGenerator();
+          std::lock_guard<std::mutex> lock(gen.mutex());
+          gen.set_state(rng);
+        }
+        global_step = st["global_step"];
+        epoch = st["epoch"];
+        next_batch = st["next_batch"];
+        for (const auto& p : st["loss_curve"]) curve.emplace_back(p[0].get<int64_t>(), p[1].get<double>());
+        spdlog::info("--resume: continuing from {} (step {}/{}, epoch {}, batch {})", dir, global_step, total, epoch,
+                     next_batch);
+      }
+    }
+    // The metrics file holds the steps done so far (a killed run may have logged past its checkpoint).
+    {
+      std::vector<std::string> keep;
+      if (cfg.resume && io::exists(metrics_path)) {
+        std::ifstream in(metrics_path);
+        std::string line;
+        while (std::getline(in, line)) {
+          if (line.empty()) continue;
+          const auto j = nlohmann::json::parse(line, nullptr, false);
+          if (!j.is_discarded() && j.value("step", int64_t{0}) <= global_step) keep.push_back(line);
+        }
+      }
+      std::string content;
+      for (const auto& l : keep) content += l + "\n";
+      io::write_file_atomic(metrics_path, content);
+    }
+    std::ofstream metrics(metrics_path, std::ios::app);
+
+    root.train();
+    const auto t_start = std::chrono::steady_clock::now();
+    int64_t tokens_seen = 0;
+    const int64_t start_step = global_step;
+    bool interrupted = false;
+    while (global_step < total && !interrupted) {
+      const auto order = epoch_order(N, cfg.seed, epoch);
+      while (next_batch < batches && global_step < total) {
+        const auto t_step = std::chrono::steady_clock::now();
+        const int64_t window = std::min<int64_t>(ga, batches - next_batch);
+        // Build the window's examples first: the token-count normalisation needs all of them.
+        std::vector<std::vector<SftExample>> micro;
+        int64_t window_tokens = 0, step_tokens = 0;
+        for (int64_t w = 0; w < window; ++w) {
+          std::vector<SftExample> b;
+          const int64_t from = (next_batch + w) * bs, to = std::min(N, from + bs);
+          for (int64_t i = from; i < to; ++i) {
+            const Sample& s = usable[order[i]];
+            spdlog::debug("step {} epoch {} batch {}: sample {}", global_step + 1, epoch, next_batch + w, s.id);
+            b.push_back(t->example(sample_prompt(s, cfg.task), s.answer, s.images, so));
+            for (size_t k = 1; k < b.back().labels.size(); ++k) window_tokens += b.back().labels[k] != kIgnoreIndex;
+            step_tokens += static_cast<int64_t>(b.back().input_ids.size());
+          }
+          micro.push_back(std::move(b));
+        }
+        double step_loss = 0;
+        for (auto& b : micro) {
+          auto [sum, count] = t->loss_sum(b);
+          at::Tensor loss;
+          if (t->loss_norm() == LossNorm::kMicroBatchMean) {
+            // A micro-batch without label tokens adds nothing (transformers' mean would be NaN).
+            loss = count > 0 ? sum / static_cast<double>(count) / static_cast<double>(window) : sum * 0.0;
+          } else {
+            loss = window_tokens > 0 ? sum / static_cast<double>(window_tokens) : sum * 0.0;
+          }
+          loss.backward();
+          step_loss += loss.item<double>();
+        }
+        std::vector<at::Tensor> params = opt.parameters();
+        double grad_norm = 0;
+        {
+          std::vector<at::Tensor> with_grad;
+          for (auto& p : params)
+            if (p.grad().defined()) with_grad.push_back(p);
+          if (!with_grad.empty())
+            grad_norm = torch::nn::utils::clip_grad_norm_(
+                with_grad, cfg.max_grad_norm > 0 ? cfg.max_grad_norm : std::numeric_limits<double>::infinity());
+        }
+        const double factor = lr_factor(cfg.lr_scheduler_type, global_step, total, warmup);
+        opt.step(factor);
+        opt.zero_grad();
+        ++global_step;
+        next_batch += window;
+        tokens_seen += step_tokens;
+        const double step_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_step).count();
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+        const double eta =
+            elapsed / static_cast<double>(global_step - start_step) * static_cast<double>(total - global_step);
+        const double lr_now = cfg.learning_rate * factor;
+        const double epoch_f =
+            static_cast<double>(epoch) + static_cast<double>(next_batch) / static_cast<double>(batches);
+        nlohmann::json rec = {{"step", global_step},
+                              {"epoch", epoch_f},
+                              {"loss", step_loss},
+                              {"learning_rate", lr_now},
+                              {"grad_norm", grad_norm},
+                              {"tokens", step_tokens},
+                              {"tokens_per_s", step_s > 0 ? step_tokens / step_s : 0.0},
+                              {"step_s", step_s}};
+        metrics << rec.dump() << "\n";
+        metrics.flush();
+        curve.emplace_back(global_step, step_loss);
+        spdlog::info("step {}/{} | epoch {:.2f} | loss {:.4f} | lr {:.3e} | grad_norm {:.4f} | {:.0f} tok/s | ETA {}",
+                     global_step, total, epoch_f, step_loss, lr_now, grad_norm, step_s > 0 ? step_tokens / step_s : 0.0,
+                     format_eta(eta));
+        const bool epoch_done = next_batch >= batches;
+        if (epoch_done) {
+          ++epoch;
+          next_batch = 0;
+        }
+        const bool stop = cancel_requested();
+        if ((cfg.save_steps > 0 && global_step % cfg.save_steps == 0) || (stop && global_step < total)) {
+          nlohmann::json st = {{"global_step", global_step}, {"epoch", epoch}, {"next_batch", next_batch},
+                               {"total_steps", total},       {"samples", N},   {"seed", cfg.seed},
+                               {"loss_curve", curve}};
+          save_checkpoint(ctx.run_dir, global_step, trainable, opt, st);
+          prune_checkpoints(ctx.run_dir, cfg.save_total_limit);
+        }
+        if (stop) {
+          interrupted = true;
+          break;
+        }
+        // Tests kill the process here (SIGKILL: no cleanup, as a crash or an OOM kill) to prove that
+        // --resume from the last checkpoint reaches an uninterrupted run's weights.
+        if (kill_after_step_ > 0 && global_step == kill_after_step_) std::raise(SIGKILL);
+        if (epoch_done) break;  // the next epoch draws its own order
+      }
+    }
+    metrics.close();
+    write_loss_svg(io::join_path(ctx.run_dir, kLossCurveFile), curve);
+    root.eval();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
+    ctx.stats["steps"] = global_step;
+    ctx.stats["total_steps"] = total;
+    ctx.stats["final_loss"] = curve.empty() ? nlohmann::json(nullptr) : nlohmann::json(curve.back().second);
+    ctx.stats["first_loss"] = curve.empty() ? nlohmann::json(nullptr) : nlohmann::json(curve.front().second);
+    ctx.stats["tokens_per_s"] = secs > 0 ? tokens_seen / secs : 0.0;
+    ctx.stats["trainable_parameters"] = n_train;
+    ctx.stats["lora"] = lora ? nlohmann::json{{"r", lcfg.r},
+                                              {"alpha", lcfg.alpha},
+                                              {"dropout", lcfg.dropout},
+                                              {"modules", plan.lora_modules.size()},
+                                              {"targets", plan.note}}
+                             : nlohmann::json(nullptr);
+    if (interrupted) {
+      spdlog::warn("training interrupted at step {}/{}; rerun with --resume to continue", global_step, total);
+      return;
+    }
+    save_outputs(*t, ctx.run_dir, trainable, lora, lcfg);
+  }
+
+ private:
+  int64_t kill_after_step_ = 0;
+
+  static void save_outputs(TrainableVlm& t, const std::string& dir,
+                           const std::vector<std::pair<std::string, at::Tensor>>& trainable, bool lora,
+                           const nn::LoraConfig& lcfg) {
+    std::vector<std::pair<std::string, at::Tensor>> non_lora;
+    for (const auto& [n, p] : trainable)
+      if (!nn::is_lora_name(n)) non_lora.emplace_back(n, p);
+    if (lora) {
+      const bool ok = save_peft_adapter(dir, t.root(), [&](const std::string& n) { return t.peft_name(n); });
+      MVB_CHECK(ok, "could not name every adapted module for PEFT");
+      // What get_peft_model(model, LoraConfig(..., task_type="CAUSAL_LM")) saves beside them.
+      nlohmann::json c = io::read_json(io::join_path(dir, kPeftConfigFile));
+      c["task_type"] = "CAUSAL_LM";
+      c["base_model_name_or_path"] = t.base_model_path();
+      c["lora_dropout"] = lcfg.dropout;
+      io::write_json_atomic(io::join_path(dir, kPeftConfigFile), c);
+    }
+    if (!non_lora.empty()) {
+      std::vector<std::pair<std::string, at::Tensor>> named;
+      for (const auto& [n, p] : non_lora) {
+        const auto module = t.peft_name(n.substr(0, n.rfind('.')));
+        MVB_CHECK(module.has_value(), "no published name for trainable parameter ", n);
+        named.emplace_back(*module + n.substr(n.rfind('.')), p.detach().to(at::kCPU).contiguous());
+      }
+      io::write_safetensors(io::join_path(dir, kNonLoraFile), named, {{"format", "pt"}});
+    }
+    t.save_extras(dir, non_lora);
+    spdlog::info("saved {} to {}", lora ? "the LoRA adapter (PEFT layout)" : "the tuned weights", dir);
+  }
+};
+
+}  // namespace
+
+void save_checkpoint(const std::string& run_dir, int64_t step,
+                     const std::vector<std::pair<std::string, at::Tensor>>& trainable, const AdamW& opt,
+                     const nlohmann::json& state) {
+  const std::string final_dir = io::join_path(run_dir, "checkpoint-" + std::to_string(step));
+  const std::string tmp = final_dir + ".tmp";
+  std::error_code ec;
+  fs::remove_all(tmp, ec);
+  io::create_directories(tmp);
+  std::vector<std::pair<std::string, at::Tensor>> w;
+  for (const auto& [n, p] : trainable) w.emplace_back(n, p.detach());
+  io::write_safetensors(io::join_path(tmp, kTrainableFile), w);
+  auto ost = opt.state();
+  {
+    auto gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    ost.emplace_back("__rng__", gen.get_state());
+  }
+  io::write_safetensors(io::join_path(tmp, kOptimizerFile), ost);
+  io::write_json_atomic(io::join_path(tmp, kTrainerStateFile), state);
+  // The folder appears whole or not at all: written as .tmp, then renamed over any older copy.
+  fs::remove_all(final_dir, ec);
+  fs::rename(tmp, final_dir);
+}
+
+void prune_checkpoints(const std::string& run_dir, int keep) {
+  if (keep <= 0) return;
+  auto steps = list_checkpoints(run_dir);
+  while (static_cast<int>(steps.size()) > keep) {
+    std::error_code ec;
+    fs::remove_all(io::join_path(run_dir, "checkpoint-" + std::to_string(steps.front())), ec);
+    steps.erase(steps.begin());
+  }
+}
+
+void load_trainable(const std::string& dir, const std::vector<std::pair<std::string, at::Tensor>>& trainable) {
+  const std::string path = io::join_path(dir, kTrainableFile);
+  io::StateDict sd = io::open_safetensors(path);
+  at::NoGradGuard no_grad;
+  for (const auto& [n, p] : trainable) {
+    MVB_CHECK(sd.contains(n), path, " has no ", n, "; it was written for other trainable parameters");
+    const at::Tensor v = sd.get(n);
+    MVB_CHECK(v.sizes() == p.sizes(), path, ": ", n, " has shape ", v.sizes(), ", expected ", p.sizes());
+    p.copy_(v);
+  }
+}
+
+MVB_REGISTER(usage_registry(), usage_key(kTrainUsage, "vqa"),
+             UsageEntry{kTrainUsage,
+                        "vqa",
+                        "train",
+                        {"generative"},
+                        "supervised fine-tuning of a local generative VLM (--peft lora or full)",
+                        [] { return std::make_unique<GenerativeTrainRunner>(); }});
+MVB_REGISTER(usage_registry(), usage_key(kTrainUsage, "caption"),
+             UsageEntry{kTrainUsage,
+                        "caption",
+                        "train",
+                        {"generative"},
+                        "supervised fine-tuning of a local generative VLM (--peft lora or full)",
+                        [] { return std::make_unique<GenerativeTrainRunner>(); }});
+
+}  // namespace mvb::train
