@@ -122,6 +122,16 @@ const char* kReadmeMdAgent = R"(python run_eval.py \
 --cache_dir ./cache \
 --save_pred)";
 
+const char* kReadmeUcAgent = R"(python run_eval.py \
+--task vqa --dataset MedXpertQA --split test \
+--image_path ./data/MedXpertQA \
+--model MedGemma \
+--model_path ./pretrained_models/medgemma-4b-it \
+--usage ucagent \
+--exp_path ./log \
+--cache_dir ./cache \
+--save_pred)";
+
 struct PendingCommand {
   const char* name;
   const char* reason;  // what must land before it runs through
@@ -132,17 +142,6 @@ struct PendingCommand {
 // Commands for model families not implemented yet. Each is checked to parse (every flag accepted) and
 // to stop only at the model; enable it as a full run when its family lands.
 const PendingCommand kPending[] = {
-    {"UCAgent", "MedGemma (issue 14)",
-     R"(python run_eval.py \
---task vqa --dataset MedXpertQA --split test \
---image_path ./data/MedXpertQA \
---model MedGemma \
---model_path ./pretrained_models/medgemma-4b-it \
---usage ucagent \
---exp_path ./log \
---cache_dir ./cache \
---save_pred)",
-     "datasets/MedXpertQA"},
     {"LoRA fine-tuning (VQA)", "generative LoRA training (issue 17)",
      R"(deepspeed run_train.py \
 --peft lora --lora_r 128 --lora_alpha 256 --mm_projector_lr 2e-5 \
@@ -267,6 +266,25 @@ TEST(ReferenceReadme, MdAgentWithQwen2VlRunsThroughOnATinyCheckpoint) {
   const auto metrics = read_json(run + "/metrics.json");
   EXPECT_GT(metrics["agent"]["samples"].get<int>(), 0) << metrics.dump();
   EXPECT_TRUE(fs::exists(run + "/predictions.json"));  // --save_pred, with the reference's traces
+}
+
+TEST(ReferenceReadme, UcAgentWithMedGemmaRunsThroughOnATinyCheckpoint) {
+  test::TempDir tmp;
+  fs::create_directories(tmp / "pretrained_models");
+  fs::copy(test::fixture_path("models/medgemma"), tmp / "pretrained_models/medgemma-4b-it",
+           fs::copy_options::recursive);
+  auto args = readme_command(kReadmeUcAgent, {{"./data/MedXpertQA", test::fixture_path("datasets/MedXpertQA")},
+                                              {"./log", tmp / "log"},
+                                              {"./cache", tmp / "cache"},
+                                              {"./pretrained_models", tmp / "pretrained_models"}});
+  auto r = mvb(args, hermetic_env(tmp));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string run = tmp / "log/vqa/MedXpertQA/MedGemma/eval_seed0/medgemma-4b-it/ucagent";
+  const auto metrics = read_json(run + "/metrics.json");
+  EXPECT_GT(metrics["agent"]["samples"].get<int>(), 0) << metrics.dump();
+  EXPECT_TRUE(fs::exists(run + "/predictions.json"));  // --save_pred, with the reference's traces
+  const auto manifest = read_json(run + "/run.json");
+  EXPECT_EQ(manifest["model"]["model"], "MedGemma") << manifest["model"].dump();
 }
 
 TEST(ReferenceReadme, PendingCommandsParseAndStopOnlyAtTheModel) {
