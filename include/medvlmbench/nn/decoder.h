@@ -54,13 +54,13 @@ struct DecoderOptions {
   bool mlp_bias = false;
   MlpKind mlp = MlpKind::kGated;
   Activation act = Activation::kSilu;
-  bool qk_norm = false;             // RMSNorm over head_dim on q and k (Gemma3, Qwen3)
-  int64_t sliding_window = 0;       // 0 = none (applies to every layer unless layer_sliding is set)
-  std::vector<bool> layer_sliding;  // per layer: whether it uses the sliding window (Gemma3)
+  bool qk_norm = false;              // RMSNorm over head_dim on q and k (Gemma3, Qwen3)
+  int64_t sliding_window = 0;        // 0 = none (applies to every layer unless layer_sliding is set)
+  std::vector<bool> layer_sliding;   // per layer: whether it uses the sliding window (Gemma3)
   RopeOptions rope;
   bool tie_word_embeddings = false;
-  double attention_scale = 0.0;       // 0 = 1/sqrt(head_dim)
-  double embedding_multiplier = 1.0;  // Gemma: sqrt(hidden_size)
+  double attention_scale = 0.0;      // 0 = 1/sqrt(head_dim)
+  double embedding_multiplier = 1.0; // Gemma: sqrt(hidden_size)
   int64_t pad_token_id = -1;
   // Gemma3 (defaults keep the LLaMA block):
   double norm_weight_offset = 0.0;  // every RMSNorm (q/k norms too) scales by (offset + weight): Gemma 1
@@ -74,8 +74,8 @@ struct DecoderOptions {
 };
 
 // Options from a Hugging Face text config (config.json of LlamaForCausalLM / MistralForCausalLM /
-// Qwen2ForCausalLM / Gemma3ForCausalLM, or the text_config of a VLM: llava, qwen2_vl, qwen2_5_vl, gemma3). Keys follow
-// transformers' names and defaults for `model_type`; a value of the wrong type or an unsupported
+// Qwen2ForCausalLM / Gemma3ForCausalLM, or the text_config of a VLM: llava, qwen2_vl, qwen2_5_vl,
+// gemma3). Keys follow transformers' names and defaults for `model_type`; a value of the wrong type or an unsupported
 // setting (e.g. hidden_act) throws mvb::Error naming `where` and the key.
 DecoderOptions decoder_options_from_config(const nlohmann::json& text_config, const std::string& where);
 
@@ -128,7 +128,7 @@ class DecoderLayerImpl : public torch::nn::Module {
   DecoderOptions opts;
   DecoderAttention self_attn{nullptr};
   DecoderMlp mlp{nullptr};
-  torch::nn::AnyModule input_layernorm, post_attention_layernorm;              // RMSNorm or LayerNorm
+  torch::nn::AnyModule input_layernorm, post_attention_layernorm;  // RMSNorm or LayerNorm
   torch::nn::AnyModule pre_feedforward_layernorm, post_feedforward_layernorm;  // feedforward_norms only
 };
 TORCH_MODULE(DecoderLayer);
@@ -173,7 +173,7 @@ TORCH_MODULE(CausalLM);
 // causal, padding from `attention_mask` ([B, P + L], undefined = none), optional sliding window
 // (keys more than window - 1 positions back are hidden) and bidirectional groups ([B, L]).
 at::Tensor decoder_attention_mask(int64_t batch, int64_t new_len, int64_t past_len, const at::Tensor& attention_mask,
-                                  int64_t sliding_window, const at::Tensor& bidirectional_groups, at::ScalarType dtype,
-                                  c10::Device device);
+                                  int64_t sliding_window, const at::Tensor& bidirectional_groups,
+                                  at::ScalarType dtype, c10::Device device);
 
 }  // namespace mvb::nn
