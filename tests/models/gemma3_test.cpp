@@ -211,6 +211,28 @@ TEST(Gemma3Config, PublishedAndTransformers5LayoutsAgree) {
   rope["text_config"]["rope_parameters"]["full_attention"]["rope_type"] = "longrope";
   EXPECT_THROW(gemma3::Config::from_json(rope, "x/config.json"), Error);
   EXPECT_THROW(gemma3::Config::from_json({{"model_type", "llava"}}, "x/config.json"), Error);
+
+  // The 4B checkpoint's text_config leaves most keys at Gemma3TextConfig's defaults: every 6th layer global
+  // (sliding_window_pattern 6), rope_theta 1e6 with its linear scaling, rope_local_base_freq 1e4, head_dim 256.
+  nlohmann::json four_b = j;
+  four_b["text_config"] = {{"model_type", "gemma3_text"}, {"hidden_size", 64}, {"num_hidden_layers", 12},
+                           {"vocab_size", 500}, {"sliding_window", 1024},
+                           {"rope_scaling", {{"factor", 8.0}, {"rope_type", "linear"}}}};
+  const auto d = gemma3::Config::from_json(four_b, "x/config.json");
+  for (int64_t i = 0; i < 12; ++i) EXPECT_EQ(d.text.layer_sliding[i], i != 5 && i != 11) << i;
+  EXPECT_EQ(d.text.head_dim, 256);
+  EXPECT_EQ(d.text.num_kv_heads, 4);
+  EXPECT_DOUBLE_EQ(d.text.rope.theta, 1e6);
+  EXPECT_DOUBLE_EQ(d.text.rope.factor, 8.0);
+  EXPECT_DOUBLE_EQ(d.text.sliding_rope.theta, 1e4);
+  EXPECT_EQ(d.text.sliding_rope.type, "default");
+  EXPECT_DOUBLE_EQ(d.text.attention_scale, 1.0 / 16.0);  // query_pre_attn_scalar 256
+  EXPECT_DOUBLE_EQ(d.text.embedding_multiplier, 8.0);
+  EXPECT_TRUE(d.text.tie_word_embeddings);
+  four_b["text_config"]["sliding_window"] = nullptr;  // no window: every layer global
+  for (bool s : gemma3::Config::from_json(four_b, "x/config.json").text.layer_sliding) EXPECT_FALSE(s);
+  four_b["text_config"]["use_bidirectional_attention"] = true;
+  EXPECT_THROW(gemma3::Config::from_json(four_b, "x/config.json"), Error);
 }
 
 TEST(Gemma3Processor, PromptExpansionPanelAndTruncation) {
