@@ -215,9 +215,9 @@ TEST(Gemma3Config, PublishedAndTransformers5LayoutsAgree) {
   // The 4B checkpoint's text_config leaves most keys at Gemma3TextConfig's defaults: every 6th layer global
   // (sliding_window_pattern 6), rope_theta 1e6 with its linear scaling, rope_local_base_freq 1e4, head_dim 256.
   nlohmann::json four_b = j;
-  four_b["text_config"] = {{"model_type", "gemma3_text"}, {"hidden_size", 64}, {"num_hidden_layers", 12},
-                           {"vocab_size", 500}, {"sliding_window", 1024},
-                           {"rope_scaling", {{"factor", 8.0}, {"rope_type", "linear"}}}};
+  four_b["text_config"] = {{"model_type", "gemma3_text"}, {"hidden_size", 64},
+                           {"num_hidden_layers", 12},     {"vocab_size", 500},
+                           {"sliding_window", 1024},      {"rope_scaling", {{"factor", 8.0}, {"rope_type", "linear"}}}};
   const auto d = gemma3::Config::from_json(four_b, "x/config.json");
   for (int64_t i = 0; i < 12; ++i) EXPECT_EQ(d.text.layer_sliding[i], i != 5 && i != 11) << i;
   EXPECT_EQ(d.text.head_dim, 256);

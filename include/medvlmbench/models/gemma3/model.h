@@ -17,6 +17,12 @@
 // characters) to fit, failing that to fit sliding_window, and max_new_tokens = min(512, sliding_window -
 // prompt tokens). A request's own system_prompt replaces MedGemma's (and is Gemma3's system turn).
 //
+// Decoding follows the model as transformers 5.x (and 4.53 with a dynamic cache) computes it. The reference's
+// transformers 4.53.1 generates with the checkpoints' cache_implementation "hybrid", whose sliding layers depart
+// from that once a sequence passes sliding_window + 1 tokens (tests/oracles/models/gemma3_reference_version_check.py
+// shows it on the fixture): MedGemma's budget keeps prompt + answer within the window, so it never gets there;
+// Gemma3 only with prompts over sliding_window - 200 tokens (824 for the 4B checkpoints).
+//
 // Checkpoints load in every layout transformers has written: the published one (language_model.model.*,
 // vision_tower.vision_model.*, multi_modal_projector.*), 4.52-4.57's (model.language_model.*,
 // model.vision_tower.vision_model.*, model.multi_modal_projector.*) and 5.x's (vision_tower.* without
