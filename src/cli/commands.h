@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "medvlmbench/core/run_config.h"
+#include "medvlmbench/report/report.h"
 
 namespace mvb::cli {
 
@@ -35,7 +36,28 @@ struct JudgeOptions {
   RunConfig api;  // judge, judge_api_base, judge_api_model, api_* and cache flags
 };
 
+struct ReportCommandOptions {
+  std::string exp_path;
+  report::ReportOptions report;
+  std::string format = "text";
+};
+
+struct CompareCommandOptions {
+  std::string run_a, run_b;
+  std::vector<std::string> metrics;
+  int resamples = 1000;
+  int64_t seed = 0;
+  std::string format = "text";
+};
+
 std::string version_string();
+CLI::App* add_report_command(CLI::App& app, ReportCommandOptions& opts);
+int cmd_report(const ReportCommandOptions& opts);
+CLI::App* add_compare_command(CLI::App& app, CompareCommandOptions& opts);
+int cmd_compare(const CompareCommandOptions& opts);
+CLI::App* add_completion_command(CLI::App& app, std::string& shell);
+// The completion script for `shell` (bash or zsh), generated from every subcommand and flag of `app`.
+std::string completion_script(const CLI::App& app, const std::string& shell);
 CLI::App* add_judge_command(CLI::App& app, JudgeOptions& opts);
 int cmd_judge(const JudgeOptions& opts);
 int cmd_eval(const RunConfig& cfg, const std::vector<std::string>& argv);
