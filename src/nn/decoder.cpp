@@ -17,7 +17,7 @@ namespace {
 
 bool starts_with(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
 
-enum class Family { kLlama, kMistral, kQwen2, kQwen2Vl, kQwen3 };
+enum class Family { kLlama, kMistral, kQwen2, kQwen2Vl, kQwen3, kGemma3 };
 
 Family family_of(const std::string& model_type, const std::string& where) {
   // The original LLaVA layout ("llava", "llava_llama") keeps LLaMA's keys at the top level;
@@ -27,9 +27,10 @@ Family family_of(const std::string& model_type, const std::string& where) {
   if (model_type == "qwen2") return Family::kQwen2;
   if (model_type == "qwen3") return Family::kQwen3;
   if (starts_with(model_type, "qwen2_vl") || starts_with(model_type, "qwen2_5_vl")) return Family::kQwen2Vl;
+  if (model_type == "gemma3_text") return Family::kGemma3;
   throw Error(where + ": model_type '" + model_type +
-              "' is not a decoder this build runs (llama, mistral, qwen2, qwen3, qwen2_vl, qwen2_5_vl and llava's text "
-              "model)");
+              "' is not a decoder this build runs (llama, mistral, qwen2, qwen3, qwen2_vl, qwen2_5_vl, gemma3_text and "
+              "llava's text model)");
 }
 
 // The most negative finite value of `dtype`, which transformers fills masked scores with: finite,
@@ -48,7 +49,7 @@ double lowest(at::ScalarType dtype) {
 }
 
 torch::nn::AnyModule make_norm(const DecoderOptions& o, int64_t dim) {
-  if (o.norm == NormKind::kRmsNorm) return torch::nn::AnyModule(RMSNorm(dim, o.norm_eps));
+  if (o.norm == NormKind::kRmsNorm) return torch::nn::AnyModule(RMSNorm(dim, o.norm_eps, o.norm_weight_offset));
   return torch::nn::AnyModule(torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim}).eps(o.norm_eps)));
 }
 
@@ -79,6 +80,80 @@ at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
 #endif
 }
 
+// Gemma3TextConfig (transformers 4.50+; 5.x): the keys beyond LLaMA's, with its defaults. Options we
+// do not implement (logit soft-capping, bidirectional text attention) are refused by name.
+DecoderOptions gemma3_options(const nlohmann::json& c, DecoderOptions o, const std::string& src) {
+  for (const char* k : {"final_logit_softcapping", "attn_logit_softcapping"})
+    MVB_CHECK(!hf::has(c, k), src, ": ", k, " = ", c.at(k).dump(),
+              " is not supported by this decoder (Gemma3 checkpoints leave it null)");
+  MVB_CHECK(!hf::get_bool(c, "use_bidirectional_attention", false, src), src,
+            ": use_bidirectional_attention = true (EmbeddingGemma) is not supported by this decoder");
+  o.qkv_bias = o.o_bias = hf::get_bool(c, "attention_bias", false, src);
+  o.qk_norm = true;
+  o.norm_weight_offset = 1.0;  // Gemma3RMSNorm: x * (1 + weight), weights initialised to 0
+  o.feedforward_norms = true;
+  const double scalar = hf::get_double(c, "query_pre_attn_scalar", 256.0, src);
+  MVB_CHECK(scalar > 0, src, ": query_pre_attn_scalar must be positive");
+  o.attention_scale = 1.0 / std::sqrt(scalar);
+  // Gemma3TextScaledWordEmbedding: times hidden_size ** 0.5 (rounded to the weights' dtype in embed()).
+  o.embedding_multiplier = std::sqrt(static_cast<double>(o.hidden_size));
+  // null = no window (every layer global); absent = Gemma3TextConfig's 4096.
+  o.sliding_window = c.contains("sliding_window") && c.at("sliding_window").is_null()
+                         ? 0
+                         : hf::get_int(c, "sliding_window", 4096, src);
+  MVB_CHECK(o.sliding_window >= 0, src, ": sliding_window must be positive or null");
+  if (hf::has(c, "layer_types")) {
+    const auto& types = c.at("layer_types");
+    MVB_CHECK(types.is_array() && static_cast<int64_t>(types.size()) == o.num_layers, src,
+              ": layer_types must list one entry per layer (", o.num_layers, ")");
+    for (const auto& t : types) {
+      MVB_CHECK(t.is_string() && (t == "full_attention" || t == "sliding_attention"), src,
+                ": layer_types entries must be \"full_attention\" or \"sliding_attention\" (got ", t.dump(), ")");
+      o.layer_sliding.push_back(t == "sliding_attention");
+    }
+  } else {
+    // Gemma3TextConfig.__post_init__: every sliding_window_pattern-th layer is global (4B: 5 local, 1 global).
+    const int64_t pattern = hf::get_int(c, "sliding_window_pattern", 6, src);
+    MVB_CHECK(pattern > 0, src, ": sliding_window_pattern must be positive");
+    for (int64_t i = 0; i < o.num_layers; ++i) o.layer_sliding.push_back((i + 1) % pattern != 0);
+  }
+  if (o.sliding_window == 0) o.layer_sliding.assign(o.num_layers, false);
+
+  // Two ropes: global layers rope_theta (1e6) + rope_scaling, local ones rope_local_base_freq (1e4) without
+  // scaling; transformers 5 writes them as rope_parameters {"full_attention": {...}, "sliding_attention": {...}}.
+  nlohmann::json full = nlohmann::json::object(), local = nlohmann::json::object();
+  if (hf::has(c, "rope_parameters") && c.at("rope_parameters").is_object() &&
+      (c.at("rope_parameters").contains("full_attention") || c.at("rope_parameters").contains("sliding_attention"))) {
+    const auto& p = c.at("rope_parameters");
+    for (const auto& [k, v] : p.items())
+      MVB_CHECK(k == "full_attention" || k == "sliding_attention", src, ": rope_parameters.", k,
+                " is not a Gemma3 layer type (full_attention, sliding_attention)");
+    if (p.contains("full_attention") && !p.at("full_attention").is_null()) full = p.at("full_attention");
+    if (p.contains("sliding_attention") && !p.at("sliding_attention").is_null()) local = p.at("sliding_attention");
+    MVB_CHECK(full.is_object() && local.is_object(), src, ": rope_parameters entries must be objects");
+  } else {
+    if (hf::has(c, "rope_parameters")) full = c.at("rope_parameters");
+    if (hf::has(c, "rope_scaling")) full = c.at("rope_scaling");
+    MVB_CHECK(full.is_object(), src, ": rope_scaling must be an object (got ", full.dump(), ")");
+    if (!full.contains("rope_theta")) full["rope_theta"] = hf::get_double(c, "rope_theta", 1000000.0, src);
+    local["rope_theta"] = hf::get_double(c, "rope_local_base_freq", 10000.0, src);
+  }
+  if (!full.contains("rope_theta")) full["rope_theta"] = 1000000.0;
+  if (!local.contains("rope_theta")) local["rope_theta"] = 10000.0;
+  const int64_t max_pos = hf::get_int(c, "max_position_embeddings", 131072, src);
+  auto rope_of = [&](const nlohmann::json& params, const std::string& which) {
+    nlohmann::json flat = {
+        {"model_type", "gemma3_text"}, {"rope_parameters", params}, {"max_position_embeddings", max_pos}};
+    return rope_options_from_config(flat, o.head_dim, src + " rope (" + which + ")");
+  };
+  o.rope = rope_of(full, "full_attention");
+  o.sliding_rope = rope_of(local, "sliding_attention");
+  o.has_sliding_rope = true;
+  o.tie_word_embeddings = hf::get_bool(c, "tie_word_embeddings", true, src);
+  o.pad_token_id = hf::get_int(c, "pad_token_id", 0, src);
+  return o;
+}
+
 }  // namespace
 
 DecoderOptions decoder_options_from_config(const nlohmann::json& config, const std::string& where) {
@@ -98,6 +173,7 @@ DecoderOptions decoder_options_from_config(const nlohmann::json& config, const s
     double eps;
   };
   Defaults d{32000, 4096, 11008, 32, 32, -1, 1e-6};
+  if (family == Family::kGemma3) d = {262208, 2304, 9216, 26, 8, 4, 1e-6};
   if (family == Family::kMistral) d = {32000, 4096, 14336, 32, 32, 8, 1e-6};
   if (family == Family::kQwen2) d = {151936, 4096, 22016, 32, 32, -1, 1e-6};
   if (family == Family::kQwen2Vl) d = {152064, 8192, 29568, 80, 64, 8, 1e-5};
@@ -116,15 +192,21 @@ DecoderOptions decoder_options_from_config(const nlohmann::json& config, const s
   MVB_CHECK(o.num_kv_heads > 0 && o.num_heads % o.num_kv_heads == 0, src, ": num_attention_heads ", o.num_heads,
             " is not a multiple of num_key_value_heads ", o.num_kv_heads);
   // Qwen3Config's head_dim is its own default (128), not hidden_size / num_attention_heads.
-  o.head_dim = hf::get_int(c, "head_dim", family == Family::kQwen3 ? 128 : o.hidden_size / o.num_heads, src);
+  // Qwen3Config's and Gemma3TextConfig's head_dim are their own defaults (128, 256).
+  const int64_t head_dim_default = family == Family::kQwen3    ? 128
+                                   : family == Family::kGemma3 ? 256
+                                                               : o.hidden_size / o.num_heads;
+  o.head_dim = hf::get_int(c, "head_dim", head_dim_default, src);
   MVB_CHECK(o.head_dim > 0, src, ": head_dim must be positive");
   o.norm = NormKind::kRmsNorm;
   o.norm_eps = hf::get_double(c, "rms_norm_eps", d.eps, src);
-  const std::string act = hf::get_string(c, "hidden_act", "silu", src);
+  // Gemma3TextConfig calls it hidden_activation (gelu_pytorch_tanh).
+  const std::string act_key = family == Family::kGemma3 ? "hidden_activation" : "hidden_act";
+  const std::string act = hf::get_string(c, act_key, family == Family::kGemma3 ? "gelu_pytorch_tanh" : "silu", src);
   try {
     o.act = parse_activation(act);
   } catch (const Error& e) {
-    throw Error(src + ": hidden_act: " + e.what());
+    throw Error(src + ": " + act_key + ": " + e.what());
   }
   o.mlp = MlpKind::kGated;
 
@@ -139,6 +221,7 @@ DecoderOptions decoder_options_from_config(const nlohmann::json& config, const s
   } else if (family == Family::kQwen2 || family == Family::kQwen2Vl) {
     o.qkv_bias = true;  // Qwen2Attention: q/k/v with bias, o without (not configurable)
   }
+  if (family == Family::kGemma3) return gemma3_options(c, o, src);
 
   if (family == Family::kMistral) {
     o.sliding_window = hf::get_int(c, "sliding_window", 4096, src);
@@ -196,8 +279,8 @@ DecoderAttentionImpl::DecoderAttentionImpl(const DecoderOptions& o, int64_t inde
   v_proj = register_module("v_proj", Linear(o.hidden_size, o.num_kv_heads * o.head_dim, o.qkv_bias));
   o_proj = register_module("o_proj", Linear(o.num_heads * o.head_dim, o.hidden_size, o.o_bias));
   if (o.qk_norm) {
-    q_norm = register_module("q_norm", RMSNorm(o.head_dim, o.norm_eps));
-    k_norm = register_module("k_norm", RMSNorm(o.head_dim, o.norm_eps));
+    q_norm = register_module("q_norm", RMSNorm(o.head_dim, o.norm_eps, o.norm_weight_offset));
+    k_norm = register_module("k_norm", RMSNorm(o.head_dim, o.norm_eps, o.norm_weight_offset));
   }
 }
 
@@ -252,12 +335,25 @@ DecoderLayerImpl::DecoderLayerImpl(const DecoderOptions& o, int64_t index) : opt
   post_attention_layernorm = make_norm(o, o.hidden_size);
   register_module("post_attention_layernorm", post_attention_layernorm.ptr());
   mlp = register_module("mlp", DecoderMlp(o));
+  if (o.feedforward_norms) {
+    pre_feedforward_layernorm = make_norm(o, o.hidden_size);
+    register_module("pre_feedforward_layernorm", pre_feedforward_layernorm.ptr());
+    post_feedforward_layernorm = make_norm(o, o.hidden_size);
+    register_module("post_feedforward_layernorm", post_feedforward_layernorm.ptr());
+  }
 }
 
 at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& mask, const at::Tensor& cos,
                                      const at::Tensor& sin, KVCache* cache) {
   const bool in_place = !at::GradMode::is_enabled();
   at::Tensor a = self_attn->forward(input_layernorm.forward<at::Tensor>(x), mask, cos, sin, cache);
+  if (opts.feedforward_norms) {
+    // Gemma3DecoderLayer: norm(attn) + x, then norm(mlp(norm(h))) + h.
+    at::Tensor h = post_attention_layernorm.forward<at::Tensor>(a) + x;
+    at::Tensor m =
+        post_feedforward_layernorm.forward<at::Tensor>(mlp->forward(pre_feedforward_layernorm.forward<at::Tensor>(h)));
+    return in_place ? m.add_(h) : m + h;
+  }
   at::Tensor h = in_place ? a.add_(x) : a + x;
   at::Tensor m = mlp->forward(post_attention_layernorm.forward<at::Tensor>(h));
   return in_place ? m.add_(h) : m + h;
@@ -277,6 +373,7 @@ DecoderModelImpl::DecoderModelImpl(const DecoderOptions& o) : opts(o) {
   norm = make_norm(o, o.hidden_size);
   register_module("norm", norm.ptr());
   if (o.rope.enabled) rotary = RotaryEmbedding(o.rope, o.head_dim);
+  if (o.has_sliding_rope && o.sliding_rope.enabled) sliding_rotary = RotaryEmbedding(o.sliding_rope, o.head_dim);
 }
 
 at::Tensor DecoderModelImpl::embed(const at::Tensor& input_ids) {
@@ -296,15 +393,17 @@ DecoderOutputs DecoderModelImpl::forward(const DecoderInputs& in, KVCache* cache
     MVB_CHECK(in.attention_mask.dim() == 2 && in.attention_mask.size(0) == b && in.attention_mask.size(1) == past + l,
               "attention_mask must be [B, past + L] = [", b, ", ", past + l, "], got ", in.attention_mask.sizes());
 
-  at::Tensor cos, sin;
-  if (opts.rope.enabled) {
+  at::Tensor cos, sin, local_cos, local_sin;
+  if (opts.rope.enabled || opts.has_sliding_rope) {
     at::Tensor pos = in.position_ids;
     if (!pos.defined()) {
       pos = at::arange(past, past + l, at::TensorOptions().dtype(at::kLong).device(x.device()))
                 .unsqueeze(0)
                 .expand({b, l});
     }
-    std::tie(cos, sin) = rotary.cos_sin(pos);
+    if (opts.rope.enabled) std::tie(cos, sin) = rotary.cos_sin(pos);
+    if (opts.has_sliding_rope && opts.sliding_rope.enabled)
+      std::tie(local_cos, local_sin) = sliding_rotary.cos_sin(pos);
   }
 
   const bool any_sliding = opts.sliding_window > 0 && (opts.layer_sliding.empty() ||
@@ -325,7 +424,9 @@ DecoderOutputs DecoderModelImpl::forward(const DecoderInputs& in, KVCache* cache
   if (output_hidden_states) out.hidden_states.push_back(x);
   for (size_t i = 0; i < typed_layers.size(); ++i) {
     const bool sliding = opts.sliding_window > 0 && (opts.layer_sliding.empty() || opts.layer_sliding[i]);
-    x = typed_layers[i]->forward(x, sliding ? sliding_mask : full_mask, cos, sin, cache);
+    const bool local_rope = sliding && opts.has_sliding_rope;
+    x = typed_layers[i]->forward(x, sliding ? sliding_mask : full_mask, local_rope ? local_cos : cos,
+                                 local_rope ? local_sin : sin, cache);
     if (output_hidden_states) out.hidden_states.push_back(x);
   }
   if (cache) cache->commit(l);

@@ -146,18 +146,7 @@ const char* kReadmeLoraVqa = R"(deepspeed run_train.py \
 --lr_scheduler_type cosine \
 --tune_modules L)";
 
-struct PendingCommand {
-  const char* name;
-  const char* reason;  // what must land before it runs through
-  const char* text;
-  const char* data;  // fixture dataset folder standing in for ./data (or ./data/SLAKE/imgs)
-};
-
-// Commands for model families not implemented yet. Each is checked to parse (every flag accepted) and
-// to stop only at the model; enable it as a full run when its family lands.
-const PendingCommand kPending[] = {
-    {"UCAgent", "MedGemma (issue 14)",
-     R"(python run_eval.py \
+const char* kReadmeUcAgent = R"(python run_eval.py \
 --task vqa --dataset MedXpertQA --split test \
 --image_path ./data/MedXpertQA \
 --model MedGemma \
@@ -165,9 +154,7 @@ const PendingCommand kPending[] = {
 --usage ucagent \
 --exp_path ./log \
 --cache_dir ./cache \
---save_pred)",
-     "datasets/MedXpertQA"},
-};
+--save_pred)";
 
 TEST(ReferenceReadme, ZeroShotClipWithTheDefaultCheckpointFromTheHubCache) {
   test::TempDir tmp;
@@ -297,28 +284,23 @@ TEST(ReferenceReadme, LoraFineTuningOfLlavaRunsThroughOnATinyCheckpoint) {
   EXPECT_EQ(manifest["config"]["bf16"], true);
 }
 
-TEST(ReferenceReadme, PendingCommandsParseAndStopOnlyAtTheModel) {
-  for (const PendingCommand& c : kPending) {
-    test::TempDir tmp;
-    auto args = readme_command(c.text, {{"./data/SLAKE/imgs", test::fixture_path(c.data)},
-                                        {"./data/MedXpertQA", test::fixture_path(c.data)},
-                                        {"./data", test::fixture_path(c.data)},
-                                        {"./log", tmp / "log"},
-                                        {"./cache", tmp / "cache"},
-                                        {"./pretrained_models", tmp / "pretrained_models"},
-                                        {"./script", tmp / "script"}});
-    auto r = mvb(args, hermetic_env(tmp));
-    std::cout << "[ pending  ] " << c.name << ": " << c.reason << "\n";
-    // Every flag parsed (no CLI11 "not expected" error); the run stops at the model: unknown until its
-    // family lands, then its checkpoint folder (which this test does not build yet).
-    EXPECT_EQ(r.err.find("not expected"), std::string::npos) << c.name << ": " << r.err;
-    EXPECT_NE(r.exit_code, 0) << c.name << ": enable this command as a full run (it now runs through)";
-    // (Training a generative model stops at the usage until generative fine-tuning lands.)
-    const bool at_model = r.err.find("unknown model") != std::string::npos ||
-                          r.err.find("pretrained_models") != std::string::npos ||
-                          r.err.find("is available with `eval`, not `train`") != std::string::npos;
-    EXPECT_TRUE(at_model) << c.name << ": " << r.err;
-  }
+TEST(ReferenceReadme, UcAgentWithMedGemmaRunsThroughOnATinyCheckpoint) {
+  test::TempDir tmp;
+  fs::create_directories(tmp / "pretrained_models");
+  fs::copy(test::fixture_path("models/medgemma"), tmp / "pretrained_models/medgemma-4b-it",
+           fs::copy_options::recursive);
+  auto args = readme_command(kReadmeUcAgent, {{"./data/MedXpertQA", test::fixture_path("datasets/MedXpertQA")},
+                                              {"./log", tmp / "log"},
+                                              {"./cache", tmp / "cache"},
+                                              {"./pretrained_models", tmp / "pretrained_models"}});
+  auto r = mvb(args, hermetic_env(tmp));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string run = tmp / "log/vqa/MedXpertQA/MedGemma/eval_seed0/medgemma-4b-it/ucagent";
+  const auto metrics = read_json(run + "/metrics.json");
+  EXPECT_GT(metrics["agent"]["samples"].get<int>(), 0) << metrics.dump();
+  EXPECT_TRUE(fs::exists(run + "/predictions.json"));  // --save_pred, with the reference's traces
+  const auto manifest = read_json(run + "/run.json");
+  EXPECT_EQ(manifest["model"]["model"], "MedGemma") << manifest["model"].dump();
 }
 
 // --- --model_path resolution -------------------------------------------------------------------

@@ -62,11 +62,20 @@ struct DecoderOptions {
   double attention_scale = 0.0;      // 0 = 1/sqrt(head_dim)
   double embedding_multiplier = 1.0; // Gemma: sqrt(hidden_size)
   int64_t pad_token_id = -1;
+  // Gemma3 (defaults keep the LLaMA block):
+  double norm_weight_offset = 0.0;  // every RMSNorm (q/k norms too) scales by (offset + weight): Gemma 1
+  // Sandwich norms: post_attention_layernorm normalises the attention output before its residual add,
+  // and pre_feedforward_layernorm / post_feedforward_layernorm wrap the MLP (Gemma3DecoderLayer).
+  bool feedforward_norms = false;
+  // Sliding-window layers rotate with their own rope (Gemma3: rope_local_base_freq, no scaling); the
+  // other layers with `rope`. false = one rope for every layer.
+  bool has_sliding_rope = false;
+  RopeOptions sliding_rope;
 };
 
 // Options from a Hugging Face text config (config.json of LlamaForCausalLM / MistralForCausalLM /
-// Qwen2ForCausalLM, or the text_config of a VLM: llava, qwen2_vl, qwen2_5_vl). Keys follow
-// transformers' names and defaults for `model_type`; a value of the wrong type or an unsupported
+// Qwen2ForCausalLM / Gemma3ForCausalLM, or the text_config of a VLM: llava, qwen2_vl, qwen2_5_vl,
+// gemma3). Keys follow transformers' names and defaults for `model_type`; a value of the wrong type or an unsupported
 // setting (e.g. hidden_act) throws mvb::Error naming `where` and the key.
 DecoderOptions decoder_options_from_config(const nlohmann::json& text_config, const std::string& where);
 
@@ -120,6 +129,7 @@ class DecoderLayerImpl : public torch::nn::Module {
   DecoderAttention self_attn{nullptr};
   DecoderMlp mlp{nullptr};
   torch::nn::AnyModule input_layernorm, post_attention_layernorm;  // RMSNorm or LayerNorm
+  torch::nn::AnyModule pre_feedforward_layernorm, post_feedforward_layernorm;  // feedforward_norms only
 };
 TORCH_MODULE(DecoderLayer);
 
@@ -140,6 +150,7 @@ class DecoderModelImpl : public torch::nn::Module {
   std::vector<DecoderLayer> typed_layers;
   torch::nn::AnyModule norm;
   RotaryEmbedding rotary;
+  RotaryEmbedding sliding_rotary;  // has_sliding_rope only
 };
 TORCH_MODULE(DecoderModel);
 
