@@ -227,6 +227,8 @@ int cmd_check(const CheckOptions& o) {
                 << (r["revision"].get<std::string>().empty() ? std::string() : " @ " + r["revision"].get<std::string>())
                 << " (" << r["source"].get<std::string>() << ")\n";
     std::cout << io::format_checkpoint_summary(out["model"]);
+    if (!out["model"]["built_as"].get<std::string>().empty())
+      std::cout << "  built as " << out["model"]["built_as"].get<std::string>() << ", as eval builds it\n";
   }
   return ok ? 0 : 1;
 }

@@ -29,7 +29,7 @@ TEST(NonUtf8Text, ApiRunAnswersEveryQuestionAndResumes) {
                                          "--task",
                                          "vqa",
                                          "--dataset",
-                                         "FairVLMed10k",
+                                         "Harvard-FairVLMed10k",
                                          "--split",
                                          "test",
                                          "--image_path",
@@ -51,7 +51,7 @@ TEST(NonUtf8Text, ApiRunAnswersEveryQuestionAndResumes) {
                                          "none"};
   auto r = test::run_command(args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::string rd = dir / "out/vqa/FairVLMed10k/openai-compatible/eval_seed0/original_pretrained";
+  const std::string rd = dir / "out/vqa/Harvard-FairVLMed10k/openai-compatible/eval_seed0/original_pretrained";
   const auto rows = io::read_jsonl(rd + "/predictions.jsonl").rows;
   ASSERT_GE(rows.size(), 2u);
   bool seen = false;

@@ -158,7 +158,7 @@ TEST(ResendAccounting, MaxRetryAfterFlagIsBoundedAndRecorded) {
   std::filesystem::copy(test::fixture_path("datasets/FairVLMed10k"), data, std::filesystem::copy_options::recursive);
   setenv("MVB_API_KEY", "sk-test-retry-after-flag", 1);
   const auto t0 = std::chrono::steady_clock::now();
-  auto r = test::run_command({test::exe_path(), "eval", "--task", "vqa", "--dataset", "FairVLMed10k", "--split",
+  auto r = test::run_command({test::exe_path(), "eval", "--task", "vqa", "--dataset", "Harvard-FairVLMed10k", "--split",
                               "test", "--image_path", data, "--model", "openai-compatible", "--api_base",
                               server.openai_base(), "--api_model", "fake-vlm", "--model_path", "original_pretrained",
                               "--exp_path", dir / "out", "--no_cache", "--bootstrap", "0", "--bertscore_model", "none",
@@ -168,7 +168,7 @@ TEST(ResendAccounting, MaxRetryAfterFlagIsBoundedAndRecorded) {
   EXPECT_LT(took, 20.0) << "Retry-After: 30 was not clamped";
   EXPECT_NE((r.out + r.err).find("Retry-After: 30"), std::string::npos) << "the long wait was not logged: " << r.err;
   const auto manifest = nlohmann::json::parse(
-      test::read_text(dir / "out/vqa/FairVLMed10k/openai-compatible/eval_seed0/original_pretrained/run.json"));
+      test::read_text(dir / "out/vqa/Harvard-FairVLMed10k/openai-compatible/eval_seed0/original_pretrained/run.json"));
   EXPECT_EQ(manifest["config"]["api_max_retry_after"], 1.0);
   EXPECT_EQ(manifest["usage_stats"]["api_usage"]["retries"], 1);
 }

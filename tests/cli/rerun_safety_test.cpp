@@ -172,10 +172,7 @@ TEST(RerunSafety, TwoSigtermsExit130LikeOne) {
   make_big_dataset(tmp / "data", 3000);
   const std::string exp = tmp / "out";
   const std::string pred = exp + "/diagnosis/ChestXray/tiny-fixture/eval_seed0/original_pretrained/predictions.jsonl";
-  // Large batches, so the run is still finishing one when the second signal comes.
   auto args = fixture_args(tmp / "data", exp);
-  for (size_t i = 0; i + 1 < args.size(); ++i)
-    if (args[i] == "--batch_size") args[i + 1] = "512";
   const std::string err = tmp / "stderr.txt";
   args.insert(args.begin(), test::exe_path());
   std::vector<char*> argv;
@@ -189,14 +186,17 @@ TEST(RerunSafety, TwoSigtermsExit130LikeOne) {
   ASSERT_EQ(posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ), 0);
   posix_spawn_file_actions_destroy(&fa);
   const bool started = wait_for_bytes(pred, 2000);
-  ::kill(pid, SIGTERM);
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));  // two deliveries, not one coalesced
-  ::kill(pid, SIGTERM);
+  // SIGTERM every half millisecond until it exits: the first starts the clean stop, a later one lands
+  // while it is still stopping (separate deliveries, not one coalesced pending signal).
   int status = 0;
-  ::waitpid(pid, &status, 0);
+  for (int i = 0; i < 4000; ++i) {
+    ::kill(pid, SIGTERM);
+    std::this_thread::sleep_for(std::chrono::microseconds(500));
+    if (::waitpid(pid, &status, WNOHANG) == pid) break;
+  }
   ASSERT_TRUE(started);
   ASSERT_NE(test::read_text(err).find("second interrupt"), std::string::npos)
-      << "the run stopped before the second signal arrived; this test needs a slower batch";
+      << "the run stopped before a second signal arrived: " << test::read_text(err);
   ASSERT_TRUE(WIFEXITED(status)) << "killed by the signal instead of exiting";
   EXPECT_EQ(WEXITSTATUS(status), 130);
 }

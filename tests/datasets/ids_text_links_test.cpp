@@ -89,7 +89,7 @@ TEST(SampleText, NonUtf8TextIsDecodedWithReplacement) {
   ASSERT_NE(csv.find(q), std::string::npos);
   csv.replace(csv.find(q), q.size(), "Is there glaucoma \xe9\xff?");  // Latin-1 e-acute, a stray byte
   write_text(root + "/vqa_test.csv", csv);
-  const auto test = load_split("FairVLMed10k", "vqa", "test", root);
+  const auto test = load_split("Harvard-FairVLMed10k", "vqa", "test", root);
   bool found = false;
   for (const auto& s : test) {
     EXPECT_TRUE(is_valid_utf8(s.question) && is_valid_utf8(s.prompt) && is_valid_utf8(s.answer)) << s.id;
