@@ -126,9 +126,9 @@ nlohmann::json ApiStats::to_json(const std::optional<Price>& price) const {
   if (price) {
     j["price_usd_per_mtok"] = {{"input", price->input_per_mtok}, {"output", price->output_per_mtok}};
     j["cost_usd"] = (prompt_tokens * price->input_per_mtok + completion_tokens * price->output_per_mtok) / 1e6;
-    j["cost_usd_unanswered_estimate"] = (unanswered_prompt_tokens * price->input_per_mtok +
-                                         unanswered_completion_tokens * price->output_per_mtok) /
-                                        1e6;
+    j["cost_usd_unanswered_estimate"] =
+        (unanswered_prompt_tokens * price->input_per_mtok + unanswered_completion_tokens * price->output_per_mtok) /
+        1e6;
   } else {
     j["cost_usd"] = nullptr;  // no price for this model id in the table
     j["cost_usd_unanswered_estimate"] = nullptr;

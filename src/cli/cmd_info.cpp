@@ -1,9 +1,9 @@
 // list, check and version.
+#include <c10/util/Exception.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
-#include <c10/util/Exception.h>
-
 #include <opencv2/core/version.hpp>
 
 #include "commands.h"
@@ -182,8 +182,9 @@ int cmd_check(const CheckOptions& o) {
     // eval refuses: a zero patch size, zero heads, a vocab that is not JSON, a zero crop size ...
     const std::string build_as = !o.model.empty() ? model_registry().canonical(o.model) : model_for_checkpoint(s);
     if (build_as.empty()) {
-      s.problems.push_back("cannot tell which model this checkpoint is for (no config.json model_type it knows); "
-                           "give --model NAME so check builds it as eval would");
+      s.problems.push_back(
+          "cannot tell which model this checkpoint is for (no config.json model_type it knows); "
+          "give --model NAME so check builds it as eval would");
     } else {
       ModelSpec spec;
       spec.name = build_as;

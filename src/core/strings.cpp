@@ -1,8 +1,9 @@
 #include "medvlmbench/core/strings.h"
-#include "medvlmbench/core/utf8.h"
 
 #include <algorithm>
 #include <cctype>
+
+#include "medvlmbench/core/utf8.h"
 
 namespace mvb {
 

@@ -299,8 +299,8 @@ RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
   auto reader = v.dataset->open(DatasetRequest{cfg.task, cfg.split, cfg.image_path});
   // An empty split is an error (it would score to null metrics and exit 0); an empty --shard/--limit
   // selection of a non-empty split is not (more shards than samples), and writes an empty run.
-  MVB_CHECK(reader->size_hint() != 0, cfg.dataset, " split '", cfg.split, "' (task ", cfg.task, ") at ",
-            cfg.image_path, " has no samples; expected layout: ", info.layout);
+  MVB_CHECK(reader->size_hint() != 0, cfg.dataset, " split '", cfg.split, "' (task ", cfg.task, ") at ", cfg.image_path,
+            " has no samples; expected layout: ", info.layout);
   reader = select_samples(std::move(reader), selection);
   const bool empty_selection = reader->size_hint() == 0;
   RunOutcome out;
@@ -342,16 +342,15 @@ RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
   add_checkpoint_and_compat_notes(manifest, v.checkpoint, cfg);
   // predictions.jsonl: resume appends to the finished rows; a fresh run sets the previous run's
   // outputs aside (as *.previous) when its first row is ready, and starts a new file.
-  FileSink sink(pred_path, resuming ? io::JsonlWriter::Mode::kAppend : io::JsonlWriter::Mode::kTruncate,
-                [&] {
-                  if (!resuming) {
-                    const auto moved = set_aside_previous_outputs(out.run_dir);
-                    if (!moved.empty())
-                      spdlog::warn("an earlier run's {} moved aside to *{} in {} (use --resume to continue a run)",
-                                   join(moved, ", "), kPreviousSuffix, out.run_dir);
-                  }
-                  write_manifest(out.run_dir, manifest);
-                });
+  FileSink sink(pred_path, resuming ? io::JsonlWriter::Mode::kAppend : io::JsonlWriter::Mode::kTruncate, [&] {
+    if (!resuming) {
+      const auto moved = set_aside_previous_outputs(out.run_dir);
+      if (!moved.empty())
+        spdlog::warn("an earlier run's {} moved aside to *{} in {} (use --resume to continue a run)", join(moved, ", "),
+                     kPreviousSuffix, out.run_dir);
+    }
+    write_manifest(out.run_dir, manifest);
+  });
   if (resuming || empty_selection) sink.open();
 
   RunContext ctx{cfg, info, out.run_dir, device, std::move(reader), -1, model.get(), &sink};
@@ -365,11 +364,11 @@ RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
   if (!sink.opened()) {
     // No row at all: the earlier run's files stay as they were, and nothing is scored or recorded.
     log::remove_file();
-    MVB_CHECK(out.status == "interrupted", "the run produced no rows for ", cfg.dataset, " split '", cfg.split,
-              "' at ", cfg.image_path);
+    MVB_CHECK(out.status == "interrupted", "the run produced no rows for ", cfg.dataset, " split '", cfg.split, "' at ",
+              cfg.image_path);
     out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    out.metrics = {{"task", cfg.task}, {"dataset", cfg.dataset}, {"split", cfg.split}, {"model", cfg.model},
-                   {"usage", cfg.usage}, {"num_rows", 0}};
+    out.metrics = {{"task", cfg.task},   {"dataset", cfg.dataset}, {"split", cfg.split},
+                   {"model", cfg.model}, {"usage", cfg.usage},     {"num_rows", 0}};
     return out;
   }
 

@@ -89,9 +89,10 @@ void decode_bytes(const std::string& bytes, const std::string& name, RgbImage& o
   // a 1 MB PNG can declare 32000x33000 pixels (4.3 GB once decoded).
   if (const auto hs = read_image_header_size(data, bytes.size()))
     if (check_image_size_limits(hs->width, hs->height, hs->format, name))
-      spdlog::warn("image {}: {}x{} pixels is over PIL's MAX_IMAGE_PIXELS ({}); PIL warns "
-                   "(DecompressionBombWarning) and decodes it, and so do we",
-                   name, hs->width, hs->height, kPilMaxImagePixels);
+      spdlog::warn(
+          "image {}: {}x{} pixels is over PIL's MAX_IMAGE_PIXELS ({}); PIL warns "
+          "(DecompressionBombWarning) and decodes it, and so do we",
+          name, hs->width, hs->height, kPilMaxImagePixels);
   const JpegStatus jpeg = decode_jpeg_rgb(data, bytes.size(), out.pixels, out.width, out.height);
   if (jpeg == JpegStatus::kOk) return;
   MVB_CHECK(jpeg != JpegStatus::kTruncated, "cannot decode image ", name,

@@ -8,9 +8,13 @@
 namespace mvb {
 namespace {
 
-uint32_t be32(const uint8_t* p) { return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3]; }
+uint32_t be32(const uint8_t* p) {
+  return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | p[3];
+}
 uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
-uint32_t le32(const uint8_t* p) { return (uint32_t(p[3]) << 24) | (uint32_t(p[2]) << 16) | (uint32_t(p[1]) << 8) | p[0]; }
+uint32_t le32(const uint8_t* p) {
+  return (uint32_t(p[3]) << 24) | (uint32_t(p[2]) << 16) | (uint32_t(p[1]) << 8) | p[0];
+}
 uint16_t le16(const uint8_t* p) { return static_cast<uint16_t>((p[1] << 8) | p[0]); }
 uint32_t le24(const uint8_t* p) { return (uint32_t(p[2]) << 16) | (uint32_t(p[1]) << 8) | p[0]; }
 
@@ -89,8 +93,8 @@ std::optional<ImageHeaderSize> read_image_header_size(const uint8_t* d, size_t n
     if (dib == 12) return ImageHeaderSize{le16(d + 18), le16(d + 20), "BMP"};
     const int32_t w = static_cast<int32_t>(le32(d + 18)), h = static_cast<int32_t>(le32(d + 22));
     // A negative height means top-down rows; the size is its magnitude.
-    return ImageHeaderSize{static_cast<uint64_t>(w < 0 ? -int64_t(w) : w), static_cast<uint64_t>(h < 0 ? -int64_t(h) : h),
-                           "BMP"};
+    return ImageHeaderSize{static_cast<uint64_t>(w < 0 ? -int64_t(w) : w),
+                           static_cast<uint64_t>(h < 0 ? -int64_t(h) : h), "BMP"};
   }
   if (n >= 8 && ((d[0] == 'I' && d[1] == 'I' && d[2] == 42 && d[3] == 0) ||
                  (d[0] == 'M' && d[1] == 'M' && d[2] == 0 && d[3] == 42)))
@@ -101,7 +105,8 @@ std::optional<ImageHeaderSize> read_image_header_size(const uint8_t* d, size_t n
       const uint32_t bits = le32(d + 21);
       return ImageHeaderSize{(bits & 0x3FFF) + 1ull, ((bits >> 14) & 0x3FFF) + 1ull, "WebP"};
     }
-    if (std::memcmp(d + 12, "VP8 ", 4) == 0) return ImageHeaderSize{le16(d + 26) & 0x3FFFu, le16(d + 28) & 0x3FFFu, "WebP"};
+    if (std::memcmp(d + 12, "VP8 ", 4) == 0)
+      return ImageHeaderSize{le16(d + 26) & 0x3FFFu, le16(d + 28) & 0x3FFFu, "WebP"};
     return std::nullopt;
   }
   if (n >= 10 && std::memcmp(d, "GIF8", 4) == 0) return ImageHeaderSize{le16(d + 6), le16(d + 8), "GIF"};
@@ -114,8 +119,8 @@ bool check_image_size_limits(uint64_t w, uint64_t h, const char* format, const s
   MVB_CHECK(px <= 2 * kPilMaxImagePixels, "cannot decode image ", name, ": ", format, " of ", w, "x", h, " = ", px,
             " pixels is over the decompression-bomb limit of ", 2 * kPilMaxImagePixels,
             " (twice PIL's MAX_IMAGE_PIXELS; PIL refuses it too); downscale the file");
-  MVB_CHECK(w <= kOpenCvMaxImageSide && h <= kOpenCvMaxImageSide, "cannot decode image ", name, ": ", format, " of ",
-            w, "x", h, " pixels has a side over OpenCV's limit of ", kOpenCvMaxImageSide,
+  MVB_CHECK(w <= kOpenCvMaxImageSide && h <= kOpenCvMaxImageSide, "cannot decode image ", name, ": ", format, " of ", w,
+            "x", h, " pixels has a side over OpenCV's limit of ", kOpenCvMaxImageSide,
             " pixels; crop or downscale the file");
   return px > kPilMaxImagePixels;
 }

@@ -20,8 +20,8 @@ void read_rgb_triplet(const nlohmann::json& cfg, const char* key, std::array<flo
     out->fill(v.get<float>());
     return;
   }
-  MVB_CHECK(v.is_array() && v.size() == 3 && v[0].is_number() && v[1].is_number() && v[2].is_number(), where, ": ",
-            key, " must be a number or a list of 3 numbers, got ", v.dump());
+  MVB_CHECK(v.is_array() && v.size() == 3 && v[0].is_number() && v[1].is_number() && v[2].is_number(), where, ": ", key,
+            " must be a number or a list of 3 numbers, got ", v.dump());
   for (int c = 0; c < 3; ++c) (*out)[c] = v[c].get<float>();
 }
 

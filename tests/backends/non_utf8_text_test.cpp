@@ -61,8 +61,9 @@ TEST(NonUtf8Text, ApiRunAnswersEveryQuestionAndResumes) {
   }
   EXPECT_TRUE(seen) << "the question is not decoded with replacement";
   bool sent = false;
-  for (const auto& req : server.requests()) sent = sent || req.body.find("glaucoma \\ufffd?") != std::string::npos ||
-                                                   req.body.find("glaucoma \xef\xbf\xbd?") != std::string::npos;
+  for (const auto& req : server.requests())
+    sent = sent || req.body.find("glaucoma \\ufffd?") != std::string::npos ||
+           req.body.find("glaucoma \xef\xbf\xbd?") != std::string::npos;
   EXPECT_TRUE(sent) << "the request did not carry the decoded question";
 
   auto again = test::run_command([&] {

@@ -87,8 +87,9 @@ class DroppingServer {
             R"({"id":"x","object":"chat.completion","model":"fake-vlm","choices":[{"index":0,"message":)"
             R"({"role":"assistant","content":"yes"},"finish_reason":"stop"}],)"
             R"("usage":{"prompt_tokens":100,"completion_tokens":10,"total_tokens":110}})";
-        const std::string resp = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
-                                 std::to_string(body.size()) + "\r\nConnection: keep-alive\r\n\r\n" + body;
+        const std::string resp =
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+            "\r\nConnection: keep-alive\r\n\r\n" + body;
         if (::send(c, resp.data(), resp.size(), MSG_NOSIGNAL) < 0) break;
       }
       ::close(c);
@@ -158,11 +159,37 @@ TEST(ResendAccounting, MaxRetryAfterFlagIsBoundedAndRecorded) {
   std::filesystem::copy(test::fixture_path("datasets/FairVLMed10k"), data, std::filesystem::copy_options::recursive);
   setenv("MVB_API_KEY", "sk-test-retry-after-flag", 1);
   const auto t0 = std::chrono::steady_clock::now();
-  auto r = test::run_command({test::exe_path(), "eval", "--task", "vqa", "--dataset", "Harvard-FairVLMed10k", "--split",
-                              "test", "--image_path", data, "--model", "openai-compatible", "--api_base",
-                              server.openai_base(), "--api_model", "fake-vlm", "--model_path", "original_pretrained",
-                              "--exp_path", dir / "out", "--no_cache", "--bootstrap", "0", "--bertscore_model", "none",
-                              "--api_concurrency", "1", "--api_max_retry_after", "1", "--log_level", "info"});
+  auto r = test::run_command({test::exe_path(),
+                              "eval",
+                              "--task",
+                              "vqa",
+                              "--dataset",
+                              "Harvard-FairVLMed10k",
+                              "--split",
+                              "test",
+                              "--image_path",
+                              data,
+                              "--model",
+                              "openai-compatible",
+                              "--api_base",
+                              server.openai_base(),
+                              "--api_model",
+                              "fake-vlm",
+                              "--model_path",
+                              "original_pretrained",
+                              "--exp_path",
+                              dir / "out",
+                              "--no_cache",
+                              "--bootstrap",
+                              "0",
+                              "--bertscore_model",
+                              "none",
+                              "--api_concurrency",
+                              "1",
+                              "--api_max_retry_after",
+                              "1",
+                              "--log_level",
+                              "info"});
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_LT(took, 20.0) << "Retry-After: 30 was not clamped";

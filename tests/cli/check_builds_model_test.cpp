@@ -28,9 +28,27 @@ void edit_json(const std::string& path, const std::function<void(nlohmann::json&
 }
 
 test::CommandResult eval_on(const std::string& ckpt, const std::string& exp) {
-  return mvb_cmd({"eval", "--task", "diagnosis", "--usage", "clip-zs", "--dataset", "ChestXray", "--split", "test",
-                  "--model", "CLIP", "--model_path", ckpt, "--image_path", test::fixture_path("demo/ChestXray"),
-                  "--exp_path", exp, "--bootstrap", "0", "--log_level", "error"});
+  return mvb_cmd({"eval",
+                  "--task",
+                  "diagnosis",
+                  "--usage",
+                  "clip-zs",
+                  "--dataset",
+                  "ChestXray",
+                  "--split",
+                  "test",
+                  "--model",
+                  "CLIP",
+                  "--model_path",
+                  ckpt,
+                  "--image_path",
+                  test::fixture_path("demo/ChestXray"),
+                  "--exp_path",
+                  exp,
+                  "--bootstrap",
+                  "0",
+                  "--log_level",
+                  "error"});
 }
 
 struct Break {
@@ -43,7 +61,9 @@ TEST(CheckBuildsTheModel, RefusesWhatEvalRefuses) {
   const std::vector<Break> breaks = {
       {"missing config", [](const std::string& d) { fs::remove(d + "/config.json"); }, {"config.json"}},
       {"zero patch size",
-       [](const std::string& d) { edit_json(d + "/config.json", [](auto& j) { j["vision_config"]["patch_size"] = 0; }); },
+       [](const std::string& d) {
+         edit_json(d + "/config.json", [](auto& j) { j["vision_config"]["patch_size"] = 0; });
+       },
        {"patch_size"}},
       {"zero heads",
        [](const std::string& d) {
@@ -88,7 +108,8 @@ TEST(CheckBuildsTheModel, RefusesWhatEvalRefuses) {
     auto ev = eval_on(ckpt, tmp / "out");
     ASSERT_NE(ev.exit_code, 0) << "eval accepts this break, so check may too";
     for (const auto& f : b.check_says) EXPECT_NE(ev.err.find(f), std::string::npos) << "eval: " << ev.err;
-    for (const std::vector<std::string>& extra : {std::vector<std::string>{"--model", "CLIP"}, std::vector<std::string>{}}) {
+    for (const std::vector<std::string>& extra :
+         {std::vector<std::string>{"--model", "CLIP"}, std::vector<std::string>{}}) {
       // Without --model (check reads config.json's model_type) for a few; all of them with --model.
       if (extra.empty() && b.name != "string patch size" && b.name != "zero crop size") continue;
       auto args = std::vector<std::string>{"check", "--model_path", ckpt};

@@ -6,8 +6,8 @@
 //   redoes none of them;
 // - an empty split exits non-zero naming it; two SIGTERMs exit 130 like one; *.tmp.<pid> files of
 //   dead writers are removed, a live writer's are not.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -35,10 +35,9 @@ test::CommandResult mvb_cmd(std::vector<std::string> args) {
 
 // The README demo (CLIP clip-zs on the demo ChestXray) with the checkpoint at `ckpt`.
 std::vector<std::string> clip_args(const std::string& data, const std::string& ckpt, const std::string& exp) {
-  return {"eval",        "--task",       "diagnosis", "--usage",      "clip-zs", "--dataset",
-          "ChestXray",   "--split",      "test",      "--model",      "CLIP",    "--model_path",
-          ckpt,          "--image_path", data,        "--exp_path",   exp,       "--bootstrap",
-          "0",           "--save_pred",  "--log_level", "warn"};
+  return {"eval", "--task",      "diagnosis", "--usage",      "clip-zs",     "--dataset",    "ChestXray", "--split",
+          "test", "--model",     "CLIP",      "--model_path", ckpt,          "--image_path", data,        "--exp_path",
+          exp,    "--bootstrap", "0",         "--save_pred",  "--log_level", "warn"};
 }
 
 std::map<std::string, std::string> outputs_of(const std::string& dir) {
@@ -111,10 +110,29 @@ void make_big_dataset(const std::string& root, int per_class) {
 }
 
 std::vector<std::string> fixture_args(const std::string& data, const std::string& exp) {
-  return {"eval",       "--task",       "diagnosis", "--dataset", "ChestXray", "--split",
-          "test",       "--model",      "tiny-fixture", "--model_path", "original_pretrained", "--image_path",
-          data,         "--exp_path",   exp,         "--batch_size", "4",     "--num_workers",
-          "1",          "--bootstrap",  "0",         "--log_level", "error"};
+  return {"eval",
+          "--task",
+          "diagnosis",
+          "--dataset",
+          "ChestXray",
+          "--split",
+          "test",
+          "--model",
+          "tiny-fixture",
+          "--model_path",
+          "original_pretrained",
+          "--image_path",
+          data,
+          "--exp_path",
+          exp,
+          "--batch_size",
+          "4",
+          "--num_workers",
+          "1",
+          "--bootstrap",
+          "0",
+          "--log_level",
+          "error"};
 }
 
 pid_t spawn(std::vector<std::string> args) {
@@ -153,8 +171,8 @@ TEST(RerunSafety, KillDuringFreshRerunNeverLeavesAnotherRunsMetricsBesideNewRows
 
   const pid_t pid = spawn(fixture_args(tmp / "data", exp));
   // The fresh run's own rows: more than the 6 of the first run.
-  const bool started = wait_for_bytes(dir + "/predictions.jsonl.previous", 0) &&
-                       wait_for_bytes(dir + "/predictions.jsonl", 2000);
+  const bool started =
+      wait_for_bytes(dir + "/predictions.jsonl.previous", 0) && wait_for_bytes(dir + "/predictions.jsonl", 2000);
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
   ASSERT_TRUE(started) << "the rerun never produced rows";

@@ -104,7 +104,10 @@ TEST(SampleText, NonUtf8TextIsDecodedWithReplacement) {
 
 TEST(Utf8, ReplaceAndEscapeFollowPython) {
   // bytes.decode("utf-8", "replace") replaces each maximal invalid subpart with one U+FFFD.
-  EXPECT_EQ(utf8_replace_invalid("a\xe2\x82" "b"), "a\xef\xbf\xbd" "b");  // truncated 3-byte sequence: one
+  EXPECT_EQ(utf8_replace_invalid("a\xe2\x82"
+                                 "b"),
+            "a\xef\xbf\xbd"
+            "b");  // truncated 3-byte sequence: one
   EXPECT_EQ(utf8_replace_invalid("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // surrogate: three
   EXPECT_EQ(utf8_replace_invalid("\xf0\x9f\x98\x80 ok"), "\xf0\x9f\x98\x80 ok");
   EXPECT_EQ(utf8_escape_invalid("x\xff\xfey"), "x\\xff\\xfey");

@@ -1,11 +1,12 @@
 // The header reader behind the decompression-bomb check (issue 18, defect 5): the sizes it reads from
 // files OpenCV writes, and PIL's two thresholds (warn over MAX_IMAGE_PIXELS, refuse over twice it).
+#include "medvlmbench/vision/image_header.h"
+
 #include <gtest/gtest.h>
 
 #include <opencv2/imgcodecs.hpp>
 
 #include "medvlmbench/core/error.h"
-#include "medvlmbench/vision/image_header.h"
 
 namespace mvb {
 namespace {
@@ -30,11 +31,11 @@ TEST(ImageHeader, SizesOfFilesOpenCvWrites) {
 }
 
 TEST(ImageHeader, PilThresholds) {
-  EXPECT_FALSE(check_image_size_limits(9000, 9000, "PNG", "a.png"));   // 81,000,000: silent
-  EXPECT_TRUE(check_image_size_limits(9000, 10000, "PNG", "a.png"));   // 90,000,000: PIL warns
-  EXPECT_TRUE(check_image_size_limits(13000, 13765, "PNG", "a.png"));   // 178,945,000: under twice, PIL opens it
+  EXPECT_FALSE(check_image_size_limits(9000, 9000, "PNG", "a.png"));           // 81,000,000: silent
+  EXPECT_TRUE(check_image_size_limits(9000, 10000, "PNG", "a.png"));           // 90,000,000: PIL warns
+  EXPECT_TRUE(check_image_size_limits(13000, 13765, "PNG", "a.png"));          // 178,945,000: under twice, PIL opens it
   EXPECT_THROW(check_image_size_limits(13000, 13766, "PNG", "a.png"), Error);  // 178,958,000: PIL refuses
-  EXPECT_THROW(check_image_size_limits(1u << 21, 1, "PNG", "a.png"), Error);  // OpenCV's side limit
+  EXPECT_THROW(check_image_size_limits(1u << 21, 1, "PNG", "a.png"), Error);   // OpenCV's side limit
   EXPECT_THROW(check_image_size_limits(1ull << 33, 1ull << 33, "PNM", "a.pnm"), Error);  // no overflow
 }
 

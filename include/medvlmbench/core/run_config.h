@@ -61,7 +61,6 @@ struct RunConfig {
   int api_concurrency = 8;   // requests in flight
   double api_timeout = 300;  // seconds per request
   int api_retries = 6;       // retries after the first attempt (429, 5xx, network errors)
-  double api_max_retry_after = 600;  // a longer Retry-After from the server is clamped to this (seconds)
   double api_rpm = 0;        // requests per minute (0 = no client-side limit)
   double api_tpm = 0;        // tokens per minute (0 = no client-side limit)
   int api_max_tokens = 0;    // 0 = not sent (the reference sends none)
@@ -70,6 +69,8 @@ struct RunConfig {
   std::string judge;         // LLM judge "NAME[:MODEL_ID]" for open answers; "" = none
   std::string judge_api_base;
   std::string judge_api_model;
+  // A longer Retry-After from a server is clamped to this many seconds (--api_max_retry_after).
+  double api_max_retry_after = 600;
 
   // Generative models (local VLMs and API backends alike). Unset = the model's own default: for local
   // models the reference's max_new_tokens and its generation_config.json.
