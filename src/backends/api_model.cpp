@@ -118,14 +118,20 @@ nlohmann::json ApiStats::to_json(const std::optional<Price>& price) const {
                       {"retries", retries},
                       {"failed", failed},
                       {"retry_wait_s", retry_wait_s},
+                      {"libcurl_resends", libcurl_resends},
+                      {"unanswered_requests", unanswered_requests},
                       {"prompt_tokens", prompt_tokens},
                       {"completion_tokens", completion_tokens},
                       {"reasoning_tokens", reasoning_tokens}};
   if (price) {
     j["price_usd_per_mtok"] = {{"input", price->input_per_mtok}, {"output", price->output_per_mtok}};
     j["cost_usd"] = (prompt_tokens * price->input_per_mtok + completion_tokens * price->output_per_mtok) / 1e6;
+    j["cost_usd_unanswered_estimate"] =
+        (unanswered_prompt_tokens * price->input_per_mtok + unanswered_completion_tokens * price->output_per_mtok) /
+        1e6;
   } else {
     j["cost_usd"] = nullptr;  // no price for this model id in the table
+    j["cost_usd_unanswered_estimate"] = nullptr;
   }
   return j;
 }
@@ -181,7 +187,8 @@ GenerationResult ApiModel::run_one(const GenerationRequest& req) {
   if (sampled && !settings_.fixed_temperature && settings_.protocol != Protocol::kResponses)
     sampling.seed = static_cast<int64_t>(req.seed & 0x7fffffffULL);
   const std::string body =
-      build_body(settings_.protocol, settings_.model_id, prompt, req.system_prompt, images, sampling).dump();
+      build_body(settings_.protocol, settings_.model_id, prompt, req.system_prompt, images, sampling)
+          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);  // never a type_error on bad bytes
   // A sampled answer is one draw: the seed keeps draws apart in the cache even where it is not sent.
   const std::string key =
       ResponseCache::key(url, settings_.model_id, sampled ? body + "\n#seed=" + std::to_string(req.seed) : body);
@@ -219,6 +226,7 @@ GenerationResult ApiModel::run_one(const GenerationRequest& req) {
   nlohmann::json delays = nlohmann::json::array();
   const int attempts = settings_.retry.max_retries + 1;
   int attempt = 0;
+  int64_t lost_sends = 0;  // requests of this sample sent whose answer never arrived
   for (; attempt < attempts; ++attempt) {
     if (fatal_ || cancel_requested()) {
       out.error = fatal_ ? "not sent: the API rejected an earlier request" : "cancelled before sending";
@@ -228,8 +236,13 @@ GenerationResult ApiModel::run_one(const GenerationRequest& req) {
     limiter_.acquire(estimate);
     HttpResponse resp = http_send(http);
     {
+      // Every head on the wire counts; each send before libcurl's last one lost its answer, and so did
+      // the last one when no reply came (a network error or timeout after sending).
+      const int sends = std::max(resp.sends, 1);
+      lost_sends += sends - 1 + (resp.status == 0 && resp.sends > 0 ? 1 : 0);
       std::lock_guard<std::mutex> lock(mu_);
-      ++stats_.http_requests;
+      stats_.http_requests += sends;
+      stats_.libcurl_resends += sends - 1;
     }
     Outcome outcome = classify(resp);
     std::string parse_error;
@@ -240,6 +253,13 @@ GenerationResult ApiModel::run_one(const GenerationRequest& req) {
         if (p.prompt_tokens >= 0 && p.completion_tokens >= 0)
           limiter_.adjust_tokens(static_cast<double>(p.prompt_tokens + p.completion_tokens) - estimate);
         accept(p, false);
+        if (lost_sends > 0) {
+          std::lock_guard<std::mutex> lock(mu_);
+          stats_.unanswered_requests += lost_sends;
+          stats_.unanswered_prompt_tokens += lost_sends * std::max<int64_t>(p.prompt_tokens, 0);
+          stats_.unanswered_completion_tokens += lost_sends * std::max<int64_t>(p.completion_tokens, 0);
+          out.extra["unanswered_requests"] = lost_sends;
+        }
         out.extra["attempts"] = attempt + 1;
         if (!delays.empty()) out.extra["retry_delays_s"] = delays;
         return finish(out);
@@ -282,6 +302,10 @@ GenerationResult ApiModel::run_one(const GenerationRequest& req) {
       }
       interruptible_sleep(delay);
     }
+  }
+  if (lost_sends > 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.unanswered_requests += lost_sends;  // no answer came, so no token count to price them by
   }
   out.error = "failed after " + std::to_string(attempt) + " attempts; last error: " + last_error;
   out.extra["attempts"] = attempt;

@@ -42,6 +42,14 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
   return size * n;
 }
 
+// Counts the request heads libcurl sends. libcurl resends a request by itself when a reused
+// keep-alive connection turns out dead before any reply byte (the server may have read, and billed,
+// the first one), so one curl_easy_perform can be several requests on the wire (issue 18, defect 8).
+int on_debug(CURL*, curl_infotype type, char*, size_t, void* user) {
+  if (type == CURLINFO_HEADER_OUT) ++*static_cast<int*>(user);
+  return 0;
+}
+
 }  // namespace
 
 HttpResponse http_send(const HttpRequest& req) {
@@ -77,6 +85,10 @@ HttpResponse http_send(const HttpRequest& req) {
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);  // required for timeouts in multi-threaded programs
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
   curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");  // whatever curl can decode
+  // The debug callback sees every request head sent; VERBOSE only routes it there (nothing printed).
+  curl_easy_setopt(h, CURLOPT_DEBUGFUNCTION, on_debug);
+  curl_easy_setopt(h, CURLOPT_DEBUGDATA, &resp.sends);
+  curl_easy_setopt(h, CURLOPT_VERBOSE, 1L);
   const auto t0 = std::chrono::steady_clock::now();
   const CURLcode rc = curl_easy_perform(h);
   resp.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -7,6 +7,8 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -14,6 +16,7 @@
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/core/log.h"
 #include "medvlmbench/core/url_redact.h"
+#include "medvlmbench/io/run_layout.h"
 
 namespace mvb::api {
 
@@ -54,6 +57,14 @@ void ResponseCache::put(const std::string& key, const std::string& endpoint, con
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
   MVB_CHECK(!ec, "cannot create the response cache folder ", std::filesystem::path(path).parent_path().string(), ": ",
             ec.message(), "; pass a writable --cache_dir or --no_cache");
+  {
+    // Once per folder and process: temp files of writers killed between write and rename.
+    static std::mutex mu;
+    static std::set<std::string> cleaned;
+    const std::string folder = std::filesystem::path(path).parent_path().string();
+    std::lock_guard<std::mutex> lock(mu);
+    if (cleaned.insert(folder).second) io::remove_stale_temp_files(folder);
+  }
   const nlohmann::json entry = {{"key", key},
                                 {"endpoint", strip_url_credentials(endpoint)},  // never credentials on disk
                                 {"model", model},
@@ -64,7 +75,7 @@ void ResponseCache::put(const std::string& key, const std::string& endpoint, con
   const std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(counter++);
   {
     std::ofstream out(tmp, std::ios::binary);
-    out << entry.dump();
+    out << entry.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     if (!out) {
       spdlog::warn("could not write response-cache entry {}", path);
       return;

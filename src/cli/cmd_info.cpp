@@ -1,4 +1,6 @@
 // list, check and version.
+#include <c10/util/Exception.h>
+
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -12,6 +14,7 @@
 #include "medvlmbench/datasets/dataset.h"
 #include "medvlmbench/io/checkpoint_inspect.h"
 #include "medvlmbench/io/files.h"
+#include "medvlmbench/models/build.h"
 #include "medvlmbench/models/checkpoint_path.h"
 #include "medvlmbench/models/model.h"
 #include "medvlmbench/models/model_task_entries.h"
@@ -178,9 +181,36 @@ int cmd_check(const CheckOptions& o) {
     }
     MVB_USAGE_CHECK(ckpt.source != "not needed", "--model ", o.model, " reads no checkpoint; nothing to check");
     io::CheckpointSummary s = io::inspect_checkpoint(ckpt.folder);
+    // Then build the model as eval would (config, tokenizer, processor, weights), so check refuses what
+    // eval refuses: a zero patch size, zero heads, a vocab that is not JSON, a zero crop size ...
+    const std::string build_as = !o.model.empty() ? model_registry().canonical(o.model) : model_for_checkpoint(s);
+    if (build_as.empty()) {
+      s.problems.push_back(
+          "cannot tell which model this checkpoint is for (no config.json model_type it knows); "
+          "give --model NAME so check builds it as eval would");
+    } else {
+      ModelSpec spec;
+      spec.name = build_as;
+      spec.model_path = ckpt.folder;
+      spec.device = c10::Device(c10::kCPU);
+      spec.dtype = o.dtype;
+      RunConfig defaults;
+      defaults.model = build_as;
+      spec.options = defaults.model_options();
+      try {
+        build_model(build_as, model_registry().get(build_as), spec);
+      } catch (const UsageError&) {
+        throw;
+      } catch (const c10::Error& e) {
+        s.problems.push_back("building " + build_as + " as eval does: LibTorch: " + e.what_without_backtrace());
+      } catch (const std::exception& e) {
+        s.problems.push_back("building " + build_as + " as eval does: " + e.what());
+      }
+    }
     ok = ok && s.problems.empty();
     out["model"] = s.to_json();
     out["model"]["resolved"] = ckpt.to_json();
+    out["model"]["built_as"] = build_as;
   }
   if (o.format == "json") {
     std::cout << out.dump(2) << std::endl;
@@ -201,6 +231,8 @@ int cmd_check(const CheckOptions& o) {
                 << (r["revision"].get<std::string>().empty() ? std::string() : " @ " + r["revision"].get<std::string>())
                 << " (" << r["source"].get<std::string>() << ")\n";
     std::cout << io::format_checkpoint_summary(out["model"]);
+    if (!out["model"]["built_as"].get<std::string>().empty())
+      std::cout << "  built as " << out["model"]["built_as"].get<std::string>() << ", as eval builds it\n";
   }
   return ok ? 0 : 1;
 }

@@ -23,6 +23,7 @@ struct CheckOptions {
   std::string model;      // for original_pretrained / not_given: whose default checkpoint
   std::string cache_dir;  // searched before the Hugging Face environment's caches
   std::string format = "text";
+  std::string dtype = "auto";  // the model is built on the CPU in this precision (bf16 halves the memory)
 };
 
 struct JudgeOptions {

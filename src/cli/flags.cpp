@@ -115,6 +115,10 @@ void add_api_flags(CLI::App& app, RunConfig& c) {
   opt(app, "--api_concurrency", c.api_concurrency, "API requests in flight at once")->check(CLI::Range(1, 1024));
   opt(app, "--api_timeout", c.api_timeout, "Seconds before one API request is abandoned (then retried)");
   opt(app, "--api_retries", c.api_retries, "Retries per request on 429, 5xx and network errors (backoff + jitter)");
+  opt(app, "--api_max_retry_after", c.api_max_retry_after,
+      "Longest wait (seconds) a server's Retry-After can impose before a retry; longer asks are clamped to it "
+      "and each wait of a second or more is logged")
+      ->check(CLI::Range(0.0, 86400.0));
   opt(app, "--api_rpm", c.api_rpm, "Client-side limit in requests per minute (0 = none)");
   opt(app, "--api_tpm", c.api_tpm, "Client-side limit in tokens per minute (0 = none)");
   opt(app, "--api_max_tokens", c.api_max_tokens, "Maximum output tokens sent to the API (0 = not sent)");

@@ -81,6 +81,8 @@ int main(int argc, char** argv) {
   check->add_option("--model", check_opts.model, "Model whose default checkpoint original_pretrained means");
   check->add_option("--cache_dir", check_opts.cache_dir, "Hugging Face cache folder to search first");
   check->add_option("--format", check_opts.format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  check->add_option("--dtype", check_opts.dtype, "Precision the model is built in on the CPU: auto (fp32) or bf16")
+      ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
 
   mvb::cli::JudgeOptions judge_opts;
   CLI::App* judge = mvb::cli::add_judge_command(app, judge_opts);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "medvlmbench/core/utf8.h"
+
 namespace mvb {
 
 std::string to_lower(std::string_view s) {
@@ -74,6 +76,88 @@ void append_utf8(std::string& out, char32_t cp) {
     out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
     out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
   }
+}
+
+size_t utf8_sequence_length(std::string_view s, size_t pos, size_t* invalid_len) {
+  // Unicode 15, Table 3-7 (well-formed byte sequences): the second byte's range depends on the first.
+  const auto b = [&](size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char c0 = b(pos);
+  if (c0 < 0x80) return 1;
+  size_t need = 0;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c0 >= 0xC2 && c0 <= 0xDF) {
+    need = 1;
+  } else if (c0 >= 0xE0 && c0 <= 0xEF) {
+    need = 2;
+    if (c0 == 0xE0) lo = 0xA0;
+    if (c0 == 0xED) hi = 0x9F;
+  } else if (c0 >= 0xF0 && c0 <= 0xF4) {
+    need = 3;
+    if (c0 == 0xF0) lo = 0x90;
+    if (c0 == 0xF4) hi = 0x8F;
+  }
+  size_t got = 1;
+  if (need > 0) {
+    for (size_t k = 1; k <= need; ++k) {
+      if (pos + k >= s.size()) break;
+      const unsigned char c = b(pos + k);
+      if (c < (k == 1 ? lo : 0x80) || c > (k == 1 ? hi : 0xBF)) break;
+      ++got;
+    }
+    if (got == need + 1) return got;
+  }
+  if (invalid_len) *invalid_len = got;
+  return 0;
+}
+
+bool is_valid_utf8(std::string_view s) {
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = utf8_sequence_length(s, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+std::string utf8_replace_invalid(std::string_view s) {
+  if (is_valid_utf8(s)) return std::string(s);
+  std::string out;
+  out.reserve(s.size() + 8);
+  for (size_t i = 0; i < s.size();) {
+    size_t bad = 1;
+    const size_t n = utf8_sequence_length(s, i, &bad);
+    if (n > 0) {
+      out.append(s.substr(i, n));
+      i += n;
+    } else {
+      append_utf8(out, 0xFFFD);
+      i += bad;
+    }
+  }
+  return out;
+}
+
+std::string utf8_escape_invalid(std::string_view s) {
+  if (is_valid_utf8(s)) return std::string(s);
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    size_t bad = 1;
+    const size_t n = utf8_sequence_length(s, i, &bad);
+    if (n > 0) {
+      out.append(s.substr(i, n));
+      i += n;
+      continue;
+    }
+    for (size_t k = 0; k < bad; ++k) {
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+    i += bad;
+  }
+  return out;
 }
 
 size_t edit_distance(std::string_view a_in, std::string_view b_in) {

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <unordered_set>
 
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/core/strings.h"
+#include "medvlmbench/core/utf8.h"
 #include "medvlmbench/io/files.h"
 
 namespace fs = std::filesystem;
@@ -40,6 +42,11 @@ void LoaderBase::fail(const std::string& what) const {
   throw Error(info_.name + ": " + what + "; expected layout: " + info_.layout);
 }
 
+LazySampleReader::LazySampleReader(std::vector<Sample> stubs, Materialize materialize)
+    : stubs_(std::move(stubs)), materialize_(std::move(materialize)) {
+  unique_sample_ids(stubs_);
+}
+
 bool LazySampleReader::next(Sample& out) {
   if (pos_ >= stubs_.size()) return false;
   const size_t index = pos_++;
@@ -52,7 +59,65 @@ bool LazySampleReader::next(Sample& out) {
       out.error = e.what();
     }
   }
+  sanitize_sample_text(out);
   return true;
+}
+
+void unique_sample_ids(std::vector<Sample>& samples) {
+  std::unordered_set<std::string> original;
+  for (auto& s : samples) {
+    s.id = utf8_escape_invalid(s.id);
+    original.insert(s.id);
+  }
+  std::unordered_set<std::string> taken;
+  taken.reserve(samples.size());
+  for (auto& s : samples) {
+    if (taken.insert(s.id).second) continue;
+    // A repeat: the first "#k" that is neither an id of this split nor given out already. Depends
+    // only on the ids in dataset order, so the same folder gives the same ids on every run.
+    for (int k = 2;; ++k) {
+      std::string candidate = s.id + "#" + std::to_string(k);
+      if (!original.count(candidate) && taken.insert(candidate).second) {
+        s.id = std::move(candidate);
+        break;
+      }
+    }
+  }
+}
+
+namespace {
+void sanitize_json_strings(nlohmann::json& j) {
+  if (j.is_string()) {
+    const std::string& v = j.get_ref<const std::string&>();
+    if (!is_valid_utf8(v)) j = utf8_replace_invalid(v);
+  } else if (j.is_structured()) {
+    if (j.is_object()) {
+      // Keys too: rebuild the object only when one of them is invalid (rare).
+      bool bad_key = false;
+      for (auto it = j.begin(); it != j.end(); ++it) bad_key = bad_key || !is_valid_utf8(it.key());
+      if (bad_key) {
+        nlohmann::json fixed = nlohmann::json::object();
+        for (auto it = j.begin(); it != j.end(); ++it) fixed[utf8_replace_invalid(it.key())] = it.value();
+        j = std::move(fixed);
+      }
+    }
+    for (auto& v : j) sanitize_json_strings(v);
+  }
+}
+void sanitize(std::string& s) {
+  if (!is_valid_utf8(s)) s = utf8_replace_invalid(s);
+}
+}  // namespace
+
+void sanitize_sample_text(Sample& s) {
+  s.id = utf8_escape_invalid(s.id);
+  for (std::string* t : {&s.split, &s.question, &s.prompt, &s.answer, &s.question_type, &s.modality, &s.error})
+    sanitize(*t);
+  for (auto& c : s.choices) {
+    sanitize(c.letter);
+    sanitize(c.text);
+  }
+  sanitize_json_strings(s.metadata);
 }
 
 bool is_yes_no(const std::string& answer) {
@@ -78,7 +143,15 @@ std::string existing_within(const std::string& root, const std::string& rel, std
   const std::string p = join_within(root, rel, error);
   if (p.empty()) return "";
   if (!io::exists(p)) {
-    *error = missing + " " + p;
+    // A link whose target is gone, or that points at itself (ELOOP), is named as such: the file
+    // "exists" in a directory listing, so "missing" alone would puzzle.
+    std::error_code ec;
+    if (fs::is_symlink(fs::symlink_status(p, ec))) {
+      const std::string target = fs::read_symlink(p, ec).string();
+      *error = "broken symbolic link " + p + " -> " + target + " (its target is missing or the link loops)";
+    } else {
+      *error = missing + " " + p;
+    }
     return "";
   }
   return p;
@@ -115,7 +188,12 @@ std::vector<std::string> list_files(const std::string& dir, const std::vector<st
   std::vector<std::string> out;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(dir, ec)) {
-    if (!e.is_regular_file()) continue;
+    // Symbolic links are listed whatever they point at: a dangling or self-referencing link becomes
+    // that sample's error row (existing_within words it) instead of vanishing from the split or
+    // throwing ELOOP out of the whole listing. A link to a folder is not an image and is left out.
+    std::error_code fec;
+    const bool link = e.is_symlink(fec);
+    if (link ? fs::is_directory(e.path(), fec) : !e.is_regular_file(fec)) continue;
     const std::string ext = to_lower(e.path().extension().string());
     if (exts.empty() || std::find(exts.begin(), exts.end(), ext) != exts.end())
       out.push_back(e.path().filename().string());

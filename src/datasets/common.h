@@ -35,11 +35,14 @@ class LoaderBase : public Dataset {
 // Builds samples on demand: `stubs` hold everything cheap (text, labels, paths); `materialize` adds
 // what costs I/O (array pixels, embedded image bytes) when the sample is read. An mvb::Error thrown by
 // `materialize` turns that sample into an error row. skip() passes a sample without building it.
+// Every loader's samples pass through here, so two guarantees live here (issue 18, defects 1 and 3):
+// ids are valid UTF-8 and unique within the split (see unique_sample_ids), and the text a sample
+// carries (question, answer, prompt, choices, metadata) is valid UTF-8, decoded with replacement as
+// Python's errors="replace" does, so no JSON writer or API request body ever meets invalid bytes.
 class LazySampleReader : public SkippableSampleReader {
  public:
   using Materialize = std::function<void(size_t index, Sample& s)>;
-  explicit LazySampleReader(std::vector<Sample> stubs, Materialize materialize = nullptr)
-      : stubs_(std::move(stubs)), materialize_(std::move(materialize)) {}
+  explicit LazySampleReader(std::vector<Sample> stubs, Materialize materialize = nullptr);
   bool next(Sample& out) override;
   bool skip() override { return pos_ < stubs_.size() ? (++pos_, true) : false; }
   int64_t size_hint() const override { return static_cast<int64_t>(stubs_.size()); }
@@ -94,6 +97,15 @@ std::string find_split_csv(const std::string& dir, const std::string& prefix, co
 std::string split_csv_names(const std::string& dir, const std::string& prefix, const std::string& part);
 // "<file> row <n>" for CSV data row r (1-based line numbers, header = line 1).
 std::string csv_row(const std::string& file, size_t r);
+
+// Makes the ids of `samples` (in dataset order) valid UTF-8 and unique, deterministically, so they
+// are stable across runs: invalid bytes become \xNN (two non-UTF-8 file names stay distinct, where
+// JSON's replacement character would merge them), and every later occurrence of an id already taken
+// gets "#2", "#3" ... (the first free one, never an id the split already has): two SLAKE questions
+// sharing a qid, or an error row whose fallback id equals a valid record's, both keep their row.
+void unique_sample_ids(std::vector<Sample>& samples);
+// Sanitises a sample's text fields to valid UTF-8 (replacement), in place.
+void sanitize_sample_text(Sample& s);
 
 // A Sample that only carries an error (the run records it as an error row).
 Sample error_sample(const std::string& id, const std::string& split, const std::string& error);

@@ -187,7 +187,8 @@ at::Tensor StateDict::get(const std::string& name, std::optional<at::ScalarType>
   } else {
     // Misaligned data (allowed by safetensors): copy the storage bytes into aligned memory.
     at::Tensor storage = at::empty({storage_numel}, opts);
-    std::memcpy(storage.data_ptr(), base, static_cast<size_t>(storage_numel * elem));
+    // A zero-size tensor has no data pointer: memcpy from/to null is undefined even for 0 bytes (UBSan).
+    if (storage_numel > 0) std::memcpy(storage.data_ptr(), base, static_cast<size_t>(storage_numel * elem));
     t = r.strides.empty() ? storage.as_strided(r.shape, at::detail::defaultStrides(r.shape), r.storage_offset)
                           : storage.as_strided(r.shape, r.strides, r.storage_offset);
   }

@@ -88,7 +88,7 @@ std::optional<std::string> parse_letter(const std::string& reply, const std::vec
 
 void write_rows(const std::string& path, const std::vector<nlohmann::json>& rows) {
   std::string out;
-  for (const auto& r : rows) out += r.dump() + "\n";
+  for (const auto& r : rows) out += r.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   io::write_file_atomic(path, out);
 }
 

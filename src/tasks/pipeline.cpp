@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <ctime>
+#include <functional>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <unordered_set>
@@ -18,6 +20,7 @@
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/jsonl.h"
 #include "medvlmbench/io/run_layout.h"
+#include "medvlmbench/models/build.h"
 #include "medvlmbench/models/checkpoint_path.h"
 #include "medvlmbench/models/model.h"
 #include "medvlmbench/models/model_task_entries.h"
@@ -72,23 +75,41 @@ nlohmann::json versions_json() {
           {"build_type", MVB_BUILD_TYPE}};
 }
 
-// Writes rows to predictions.jsonl as they finish, counting them for the manifest.
+// Writes rows to predictions.jsonl as they finish, counting them for the manifest. A fresh run opens
+// the file at its first row, after `on_first_row` has set the previous run's outputs aside: a rerun
+// refused by the runner (a bad --prompt_template ...) or stopped before its first row leaves them as
+// they were (issue 18, defect 2).
 class FileSink : public PredictionSink {
  public:
-  explicit FileSink(io::JsonlWriter& w) : w_(w) {}
+  FileSink(std::string path, io::JsonlWriter::Mode mode, std::function<void()> on_first_row)
+      : path_(std::move(path)), mode_(mode), on_first_row_(std::move(on_first_row)) {}
+  void open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (w_) return;
+    if (on_first_row_) on_first_row_();
+    w_ = std::make_unique<io::JsonlWriter>(path_, mode_);
+  }
+  bool opened() const { return w_ != nullptr; }
   void write(const nlohmann::json& row) override {
-    w_.write(row);
+    open();
+    w_->write(row);
     ++rows;
     if (row.value("status", "") == "failed") {
       ++errors;
       spdlog::warn("sample {} failed: {}", row.value("id", "?"), row.value("error", ""));
     }
   }
-  void checkpoint() override { w_.sync(); }
+  void checkpoint() override {
+    if (w_) w_->sync();
+  }
   int64_t rows = 0, errors = 0;
 
  private:
-  io::JsonlWriter& w_;
+  std::string path_;
+  io::JsonlWriter::Mode mode_;
+  std::function<void()> on_first_row_;
+  std::mutex mu_;
+  std::unique_ptr<io::JsonlWriter> w_;
 };
 
 // Skips samples whose ids already have a finished (non-failed) row.
@@ -274,27 +295,39 @@ RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
 
   MVB_CHECK(!io::exists(cfg.exp_path) || io::is_directory(cfg.exp_path), "--exp_path ", cfg.exp_path,
             " is a file; give a folder for run outputs");
+  // Everything that can refuse the run (dataset files, the model and its checkpoint) is checked
+  // before a file of the run folder is touched: a refused rerun leaves the previous run's outputs.
+  auto reader = v.dataset->open(DatasetRequest{cfg.task, cfg.split, cfg.image_path});
+  // An empty split is an error (it would score to null metrics and exit 0); an empty --shard/--limit
+  // selection of a non-empty split is not (more shards than samples), and writes an empty run.
+  MVB_CHECK(reader->size_hint() != 0, cfg.dataset, " split '", cfg.split, "' (task ", cfg.task, ") at ", cfg.image_path,
+            " has no samples; expected layout: ", info.layout);
+  reader = select_samples(std::move(reader), selection);
+  const bool empty_selection = reader->size_hint() == 0;
   RunOutcome out;
   out.run_dir = eval_run_dir(cfg);
-  io::create_directories(out.run_dir);
-  log::add_file(io::join_path(out.run_dir, "eval.log"));
-  spdlog::info("run folder: {}", out.run_dir);
-  log_checkpoint_and_compat_notes(v.checkpoint, cfg);
-
-  // predictions.jsonl: resume keeps finished rows, a fresh run replaces them.
   const std::string pred_path = io::join_path(out.run_dir, kPredictionsFile);
+  const bool resuming = cfg.resume && io::exists(pred_path);
   std::unordered_set<std::string> done;
-  if (cfg.resume && io::exists(pred_path)) {
+  if (resuming) {
     io::repair_jsonl(pred_path);
     for (const auto& row : io::read_jsonl(pred_path).rows)
       if (row.value("status", "") != "failed" && row.contains("id")) done.insert(row["id"].get<std::string>());
     out.resumed_rows = static_cast<int64_t>(done.size());
-    spdlog::info("resuming: {} samples already done in {}", done.size(), pred_path);
-  } else if (io::exists(pred_path)) {
-    spdlog::warn("replacing the predictions of an earlier run in {} (use --resume to continue it)", pred_path);
   }
-  io::JsonlWriter writer(pred_path, cfg.resume ? io::JsonlWriter::Mode::kAppend : io::JsonlWriter::Mode::kTruncate);
-  FileSink sink(writer);
+  if (!done.empty()) reader = std::make_unique<SkipDoneReader>(std::move(reader), done);
+
+  io::create_directories(out.run_dir);
+  io::remove_stale_temp_files(out.run_dir);  // left by a process killed inside write_file_atomic
+  log::add_file(io::join_path(out.run_dir, "eval.log"));
+  spdlog::info("run folder: {}", out.run_dir);
+  log_checkpoint_and_compat_notes(v.checkpoint, cfg);
+  if (resuming) spdlog::info("resuming: {} samples already done in {}", done.size(), pred_path);
+
+  const auto t_load = std::chrono::steady_clock::now();
+  std::unique_ptr<Model> model = build_model(cfg.model, *v.model, model_spec(cfg, v.checkpoint, info, device, dtype));
+  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
+  spdlog::info("model {} ready in {:.2f} s", cfg.model, load_s);
 
   nlohmann::json manifest = {{"argv", strip_url_credentials(argv)},
                              {"config", cfg.to_json()},
@@ -308,30 +341,42 @@ RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
                              {"status", "running"},
                              {"started_at", now_iso8601()}};
   add_checkpoint_and_compat_notes(manifest, v.checkpoint, cfg);
-  write_manifest(out.run_dir, manifest);
-
-  auto reader = v.dataset->open(DatasetRequest{cfg.task, cfg.split, cfg.image_path});
-  reader = select_samples(std::move(reader), selection);
-  if (!done.empty()) reader = std::make_unique<SkipDoneReader>(std::move(reader), done);
-
-  const auto t_load = std::chrono::steady_clock::now();
-  std::unique_ptr<Model> model = v.model->factory(model_spec(cfg, v.checkpoint, info, device, dtype));
-  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
-  spdlog::info("model {} ready in {:.2f} s", cfg.model, load_s);
+  // predictions.jsonl: resume appends to the finished rows; a fresh run sets the previous run's
+  // outputs aside (as *.previous) when its first row is ready, and starts a new file.
+  FileSink sink(pred_path, resuming ? io::JsonlWriter::Mode::kAppend : io::JsonlWriter::Mode::kTruncate, [&] {
+    if (!resuming) {
+      const auto moved = set_aside_previous_outputs(out.run_dir);
+      if (!moved.empty())
+        spdlog::warn("an earlier run's {} moved aside to *{} in {} (use --resume to continue a run)", join(moved, ", "),
+                     kPreviousSuffix, out.run_dir);
+    }
+    write_manifest(out.run_dir, manifest);
+  });
+  if (resuming || empty_selection) sink.open();
 
   RunContext ctx{cfg, info, out.run_dir, device, std::move(reader), -1, model.get(), &sink};
   ctx.total = ctx.samples->size_hint();
   auto runner = v.usage->factory();
   const auto t_run = std::chrono::steady_clock::now();
   runner->run(ctx);
-  writer.sync();
+  sink.checkpoint();
   const double run_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_run).count();
+  out.status = cancel_requested() ? "interrupted" : "completed";
+  if (!sink.opened()) {
+    // No row at all: the earlier run's files stay as they were, and nothing is scored or recorded.
+    log::remove_file();
+    MVB_CHECK(out.status == "interrupted", "the run produced no rows for ", cfg.dataset, " split '", cfg.split, "' at ",
+              cfg.image_path);
+    out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    out.metrics = {{"task", cfg.task},   {"dataset", cfg.dataset}, {"split", cfg.split},
+                   {"model", cfg.model}, {"usage", cfg.usage},     {"num_rows", 0}};
+    return out;
+  }
 
   // --judge: score the open answers with an LLM judge before the evaluator reads the rows.
   if (!cfg.judge.empty() && !cancel_requested())
     ctx.stats["judge"] = judge_predictions(pred_path, judge_config_from(cfg)).to_json();
 
-  out.status = cancel_requested() ? "interrupted" : "completed";
   out.rows_written = sink.rows;
   out.error_rows = sink.errors;
   out.metrics = score_and_write(out.run_dir, cfg, &info, v.model->family, cfg.save_pred);
@@ -366,6 +411,7 @@ RunOutcome run_train(const RunConfig& in, const std::vector<std::string>& argv) 
   RunOutcome out;
   out.run_dir = train_run_dir(cfg);
   io::create_directories(out.run_dir);
+  io::remove_stale_temp_files(out.run_dir);
   log::add_file(io::join_path(out.run_dir, "train.log"));
   log_checkpoint_and_compat_notes(v.checkpoint, cfg);
   nlohmann::json manifest = {{"argv", strip_url_credentials(argv)},
@@ -380,7 +426,7 @@ RunOutcome run_train(const RunConfig& in, const std::vector<std::string>& argv) 
   const DatasetInfo& info = v.dataset->info();
   auto reader = select_samples(v.dataset->open(DatasetRequest{cfg.task, cfg.split, cfg.image_path}),
                                SampleSelection::parse(cfg.shard, cfg.limit));
-  std::unique_ptr<Model> model = v.model->factory(model_spec(cfg, v.checkpoint, info, device, dtype));
+  std::unique_ptr<Model> model = build_model(cfg.model, *v.model, model_spec(cfg, v.checkpoint, info, device, dtype));
   manifest["model"] = model->describe();  // architecture, parameters, dtype, checkpoint, as eval records
   write_manifest(out.run_dir, manifest);
   RunContext ctx{cfg, info, out.run_dir, device, std::move(reader), -1, model.get(), nullptr};

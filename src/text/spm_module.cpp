@@ -10,6 +10,18 @@
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/io/files.h"
 
+// Built with AddressSanitizer (GCC defines __SANITIZE_ADDRESS__, clang answers __has_feature).
+#if defined(__SANITIZE_ADDRESS__)
+#define MVB_SPM_SANITIZER_RUNTIME 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MVB_SPM_SANITIZER_RUNTIME 1
+#endif
+#endif
+#ifndef MVB_SPM_SANITIZER_RUNTIME
+#define MVB_SPM_SANITIZER_RUNTIME 0
+#endif
+
 namespace mvb::text::spm {
 namespace {
 
@@ -61,7 +73,15 @@ const Api& api() {
       tried += (tried.empty() ? "" : ", ") + path;
       continue;
     }
+#if MVB_SPM_SANITIZER_RUNTIME
+    // The sanitizer runtime refuses RTLD_DEEPBIND (it would bypass its interceptors) and aborts. A
+    // separate link-map namespace keeps libsentencepiece's own protobuf-lite apart from LibTorch's
+    // libprotobuf just as well; the module's C API passes only caller-owned buffers, so memory never
+    // crosses the namespaces (the module itself is not instrumented).
+    void* lib = dlmopen(LM_ID_NEWLM, path.c_str(), RTLD_NOW | RTLD_LOCAL);
+#else
     void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+#endif
     if (!lib) {
       last_error = dlerror();
       tried += (tried.empty() ? "" : ", ") + path + " (" + last_error + ")";

@@ -9,7 +9,9 @@
 #include <opencv2/imgproc.hpp>
 
 #include "medvlmbench/core/error.h"
+#include "medvlmbench/core/log.h"
 #include "medvlmbench/io/files.h"
+#include "medvlmbench/vision/image_header.h"
 #include "medvlmbench/vision/jpeg_decoder.h"
 #include "medvlmbench/vision/resample.h"
 
@@ -83,6 +85,14 @@ void read_file_into(const std::string& path, std::string& buf) {
 // the JPEGs that decoder leaves aside (corrupt data, unusual component counts), through OpenCV.
 void decode_bytes(const std::string& bytes, const std::string& name, RgbImage& out) {
   const auto* data = reinterpret_cast<const uint8_t*>(bytes.data());
+  // PIL's decompression-bomb rule for every format, from the header, before any decoder allocates:
+  // a 1 MB PNG can declare 32000x33000 pixels (4.3 GB once decoded).
+  if (const auto hs = read_image_header_size(data, bytes.size()))
+    if (check_image_size_limits(hs->width, hs->height, hs->format, name))
+      spdlog::warn(
+          "image {}: {}x{} pixels is over PIL's MAX_IMAGE_PIXELS ({}); PIL warns "
+          "(DecompressionBombWarning) and decodes it, and so do we",
+          name, hs->width, hs->height, kPilMaxImagePixels);
   const JpegStatus jpeg = decode_jpeg_rgb(data, bytes.size(), out.pixels, out.width, out.height);
   if (jpeg == JpegStatus::kOk) return;
   MVB_CHECK(jpeg != JpegStatus::kTruncated, "cannot decode image ", name,
@@ -92,7 +102,15 @@ void decode_bytes(const std::string& bytes, const std::string& name, RgbImage& o
             " (PIL refuses it too); downscale the file");
   // EXIF orientation is ignored on purpose: PIL's Image.open, which the reference uses, ignores it too.
   cv::Mat buf(1, static_cast<int>(bytes.size()), CV_8U, const_cast<char*>(bytes.data()));
-  from_mat(cv::imdecode(buf, cv::IMREAD_UNCHANGED | cv::IMREAD_IGNORE_ORIENTATION), name, out);
+  cv::Mat decoded;
+  try {
+    decoded = cv::imdecode(buf, cv::IMREAD_UNCHANGED | cv::IMREAD_IGNORE_ORIENTATION);
+  } catch (const cv::Exception& e) {
+    // OpenCV's own limits (CV_IO_MAX_IMAGE_PIXELS ...) for formats whose header we do not read: a
+    // clear error row for this sample rather than an assertion text from inside imdecode.
+    throw Error("cannot decode image " + name + ": OpenCV refuses it (" + e.err + ")");
+  }
+  from_mat(decoded, name, out);
 }
 
 // Python's round() (half to even) of a double.

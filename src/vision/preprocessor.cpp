@@ -20,7 +20,8 @@ void read_rgb_triplet(const nlohmann::json& cfg, const char* key, std::array<flo
     out->fill(v.get<float>());
     return;
   }
-  MVB_CHECK(v.is_array() && v.size() == 3, where, ": ", key, " must be a number or a list of 3 numbers");
+  MVB_CHECK(v.is_array() && v.size() == 3 && v[0].is_number() && v[1].is_number() && v[2].is_number(), where, ": ", key,
+            " must be a number or a list of 3 numbers, got ", v.dump());
   for (int c = 0; c < 3; ++c) (*out)[c] = v[c].get<float>();
 }
 
@@ -50,7 +51,14 @@ bool clip_style(const std::string& type) {
 ImageTransform image_transform_from_json(const nlohmann::json& cfg, const std::string& where) {
   MVB_CHECK(cfg.is_object(), where, " is not a JSON object");
   ImageTransform t;
-  const std::string type = cfg.value("image_processor_type", cfg.value("feature_extractor_type", std::string()));
+  // Typed reads throughout: a value of the wrong type is an error naming this file and the key, not
+  // nlohmann's bare type_error (issue 18, defect 9).
+  auto text = [&](const char* key, const std::string& fallback) {
+    if (!cfg.contains(key) || cfg[key].is_null()) return fallback;
+    MVB_CHECK(cfg[key].is_string(), where, ": ", key, " must be a string, got ", cfg[key].dump());
+    return cfg[key].get<std::string>();
+  };
+  const std::string type = text("image_processor_type", text("feature_extractor_type", ""));
   if (flag(cfg, "do_resize", true, where) && cfg.contains("size")) {
     const auto& s = cfg["size"];
     if (s.is_number()) {
@@ -101,8 +109,11 @@ ImageTransform image_transform_from_json(const nlohmann::json& cfg, const std::s
   if (type.rfind("LlavaImageProcessor", 0) == 0) t.pad_to_square = flag(cfg, "do_pad", false, where);
   if (!flag(cfg, "do_rescale", true, where))
     t.rescale_factor = 1.0;
-  else if (cfg.contains("rescale_factor"))
+  else if (cfg.contains("rescale_factor") && !cfg["rescale_factor"].is_null()) {
+    MVB_CHECK(cfg["rescale_factor"].is_number(), where, ": rescale_factor must be a number, got ",
+              cfg["rescale_factor"].dump());
     t.rescale_factor = cfg["rescale_factor"].get<double>();
+  }
   t.normalize = flag(cfg, "do_normalize", true, where);
   read_rgb_triplet(cfg, "image_mean", &t.mean, where);
   read_rgb_triplet(cfg, "image_std", &t.std, where);
@@ -180,8 +191,11 @@ InternVLConfig internvl_config_from_json(const nlohmann::json& cfg, const std::s
   }
   if (!flag(cfg, "do_rescale", true, where))
     c.rescale_factor = 1.0;
-  else if (cfg.contains("rescale_factor"))
+  else if (cfg.contains("rescale_factor") && !cfg["rescale_factor"].is_null()) {
+    MVB_CHECK(cfg["rescale_factor"].is_number(), where, ": rescale_factor must be a number, got ",
+              cfg["rescale_factor"].dump());
     c.rescale_factor = cfg["rescale_factor"].get<double>();
+  }
   read_rgb_triplet(cfg, "image_mean", &c.mean, where);
   read_rgb_triplet(cfg, "image_std", &c.std, where);
   return c;

@@ -61,7 +61,10 @@ TEST(MedClipModel, TokensAndBertHiddenStatesMatchTransformers) {
   TextBatch b = model->tokenize({"a photo of chest xray", "pneumonia"});
   ASSERT_TRUE(b.input_ids.equal(ref.input("tok_input_ids"))) << b.input_ids << ref.input("tok_input_ids");
   ASSERT_TRUE(b.attention_mask.equal(ref.input("tok_attention_mask")));
-  auto* bert = model->root().named_modules().find("text_model.model");
+  // named_modules() returns a temporary dict: keep it alive while the pointer into it is used (ASan
+  // found a heap-use-after-free here).
+  const auto modules = model->root().named_modules();
+  auto* bert = modules.find("text_model.model");
   ASSERT_NE(bert, nullptr);
   auto enc = std::dynamic_pointer_cast<nn::BertEncoderImpl>(*bert);
   ASSERT_TRUE(enc);

@@ -77,7 +77,14 @@ ApiSettings settings_from_spec(const Provider& provider, const ModelSpec& spec);
 
 struct ApiStats {
   int64_t samples = 0;        // generate() requests
-  int64_t http_requests = 0;  // attempts actually sent
+  int64_t http_requests = 0;  // requests actually sent, libcurl's own resends included
+  // Requests sent again: libcurl's resends after a reused connection died (not retries of ours), and
+  // every request whose answer was lost (those two, plus our retries after a network error or
+  // timeout). A provider may have billed a lost one, so cost_usd_unanswered_estimate prices each at
+  // the tokens of the answer that finally came; cost_usd counts answers received only.
+  int64_t libcurl_resends = 0;
+  int64_t unanswered_requests = 0;
+  int64_t unanswered_prompt_tokens = 0, unanswered_completion_tokens = 0;
   int64_t cache_hits = 0;
   int64_t retries = 0;
   int64_t failed = 0;  // samples that ended with an error

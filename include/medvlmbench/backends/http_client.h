@@ -27,6 +27,9 @@ struct HttpResponse {
   std::string network_error;                   // curl's message when the transfer failed
   bool timed_out = false;
   double elapsed_s = 0;
+  // Request heads put on the wire: 1 normally, 2 when libcurl resent the request after a reused
+  // connection died, 0 when none went out (connection refused).
+  int sends = 0;
   bool ok() const { return network_error.empty() && status >= 200 && status < 300; }
 };
 

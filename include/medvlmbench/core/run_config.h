@@ -69,6 +69,8 @@ struct RunConfig {
   std::string judge;         // LLM judge "NAME[:MODEL_ID]" for open answers; "" = none
   std::string judge_api_base;
   std::string judge_api_model;
+  // A longer Retry-After from a server is clamped to this many seconds (--api_max_retry_after).
+  double api_max_retry_after = 600;
 
   // Generative models (local VLMs and API backends alike). Unset = the model's own default: for local
   // models the reference's max_new_tokens and its generation_config.json.
