@@ -24,7 +24,8 @@ std::vector<std::string> usages_for_model(const ModelEntry& m) {
   std::set<std::string> out;
   for (const auto& kv : usage_registry().entries()) {
     const UsageEntry& u = kv.second;
-    const bool family_ok = std::find(u.families.begin(), u.families.end(), m.family) != u.families.end();
+    const std::string family = m.for_task(u.task).family;
+    const bool family_ok = std::find(u.families.begin(), u.families.end(), family) != u.families.end();
     const bool task_ok = std::find(m.tasks.begin(), m.tasks.end(), u.task) != m.tasks.end();
     if (family_ok && task_ok) out.insert(u.usage + "(" + u.task + ")");
   }
@@ -169,7 +170,8 @@ int cmd_check(const CheckOptions& o) {
     ResolvedModelPath ckpt;
     if (!o.model.empty()) {
       const std::string name = model_registry().canonical(o.model);
-      ckpt = resolve_model_path(name, model_registry().get(name), o.model_path, o.cache_dir);
+      // The task's own reference checkpoint where the model has one per task (BLIP).
+      ckpt = resolve_model_path(name, model_registry().get(name).for_task(o.task), o.model_path, o.cache_dir);
     } else {
       ckpt = resolve_checkpoint_folder(o.model_path, o.cache_dir);
     }

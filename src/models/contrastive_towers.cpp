@@ -180,7 +180,10 @@ std::string fingerprint_files(const std::vector<std::string>& files, const std::
   return out;
 }
 
-std::unique_ptr<ContrastiveTowers> make_contrastive_towers(const ModelSpec& spec) {
+std::unique_ptr<ContrastiveTowers> make_contrastive_towers(const ModelSpec& in) {
+  // Models registered for several tasks build their towers for diagnosis.
+  ModelSpec spec = in;
+  if (spec.task.empty()) spec.task = "diagnosis";
   std::unique_ptr<Model> model = model_registry().get(spec.name).factory(spec);
   auto* towers = dynamic_cast<ContrastiveTowers*>(model.get());
   MVB_USAGE_CHECK(towers != nullptr, "model '", spec.name, "' is not a contrastive image/text model");
