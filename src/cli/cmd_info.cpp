@@ -17,7 +17,6 @@
 #include "medvlmbench/models/build.h"
 #include "medvlmbench/models/checkpoint_path.h"
 #include "medvlmbench/models/model.h"
-#include "medvlmbench/models/model_task_entries.h"
 #include "medvlmbench/tasks/task.h"
 #include "medvlmbench/tasks/usage.h"
 
@@ -28,8 +27,7 @@ std::vector<std::string> usages_for_model(const std::string& name, const ModelEn
   std::set<std::string> out;
   for (const auto& kv : usage_registry().entries()) {
     const UsageEntry& u = kv.second;
-    // The family that serves the usage's task (a task entry may differ from the main one).
-    const std::string& family = model_entry_for(name, u.task).family;
+    const std::string family = m.for_task(u.task).family;
     const bool family_ok = std::find(u.families.begin(), u.families.end(), family) != u.families.end();
     const bool task_ok = std::find(m.tasks.begin(), m.tasks.end(), u.task) != m.tasks.end();
     if (family_ok && task_ok) out.insert(u.usage + "(" + u.task + ")");
@@ -175,7 +173,8 @@ int cmd_check(const CheckOptions& o) {
     ResolvedModelPath ckpt;
     if (!o.model.empty()) {
       const std::string name = model_registry().canonical(o.model);
-      ckpt = resolve_model_path(name, model_registry().get(name), o.model_path, o.cache_dir);
+      // The task's own reference checkpoint where the model has one per task (BLIP).
+      ckpt = resolve_model_path(name, model_registry().get(name).for_task(o.task), o.model_path, o.cache_dir);
     } else {
       ckpt = resolve_checkpoint_folder(o.model_path, o.cache_dir);
     }

@@ -12,7 +12,6 @@
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/state_dict.h"
-#include "medvlmbench/models/model_task_entries.h"
 #include "medvlmbench/nn/cpu_threads.h"
 #include "medvlmbench/vision/preprocessor.h"
 
@@ -181,9 +180,11 @@ std::string fingerprint_files(const std::vector<std::string>& files, const std::
   return out;
 }
 
-std::unique_ptr<ContrastiveTowers> make_contrastive_towers(const ModelSpec& spec) {
-  // The diagnosis entry: BLIP2-2.7b and BLIP are generative for vqa but contrastive towers here.
-  std::unique_ptr<Model> model = model_entry_for(spec.name, "diagnosis").factory(spec);
+std::unique_ptr<ContrastiveTowers> make_contrastive_towers(const ModelSpec& in) {
+  // Models registered for several tasks build their towers for diagnosis.
+  ModelSpec spec = in;
+  if (spec.task.empty()) spec.task = "diagnosis";
+  std::unique_ptr<Model> model = model_registry().get(spec.name).factory(spec);
   auto* towers = dynamic_cast<ContrastiveTowers*>(model.get());
   MVB_USAGE_CHECK(towers != nullptr, "model '", spec.name, "' is not a contrastive image/text model");
   model.release();

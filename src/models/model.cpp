@@ -1,7 +1,5 @@
 #include "medvlmbench/models/model.h"
 
-#include "medvlmbench/models/model_task_entries.h"
-
 namespace mvb {
 
 Registry<ModelEntry>& model_registry() {
@@ -9,17 +7,14 @@ Registry<ModelEntry>& model_registry() {
   return r;
 }
 
-Registry<ModelEntry>& model_task_registry() {
-  static Registry<ModelEntry> r("model task entry");
-  return r;
-}
-
-std::string model_task_key(const std::string& model, const std::string& task) { return model + "@" + task; }
-
-const ModelEntry& model_entry_for(const std::string& name, const std::string& task) {
-  const std::string canonical = model_registry().canonical(name);
-  if (const ModelEntry* e = model_task_registry().find(model_task_key(canonical, task))) return *e;
-  return model_registry().get(canonical);
+ModelEntry ModelEntry::for_task(const std::string& task) const {
+  ModelEntry e = *this;
+  auto it = per_task.find(task);
+  if (it != per_task.end()) {
+    if (!it->second.family.empty()) e.family = it->second.family;
+    if (!it->second.default_checkpoint.empty()) e.default_checkpoint = it->second.default_checkpoint;
+  }
+  return e;
 }
 
 }  // namespace mvb

@@ -169,6 +169,7 @@ std::vector<GeneratedSequence> generate(GenerationBackend& backend, const std::v
   if (padded) in.attention_mask = mask_dev;
   if (any_groups) in.bidirectional_groups = groups.to(dev);
   KVCache cache = backend.make_cache(n, max_len + cfg.max_new_tokens);
+  backend.begin_batch(inputs);
 
   // --- Per-sequence state. `rows` maps a live batch row to its sequence.
   std::vector<int64_t> rows(n);
@@ -250,6 +251,7 @@ std::vector<GeneratedSequence> generate(GenerationBackend& backend, const std::v
     std::vector<int64_t> next_live;
     if (static_cast<int64_t>(keep.size()) < B) {
       if (cache.defined()) cache.select_rows(keep);
+      backend.select_rows(keep);
       at::Tensor index = at::tensor(keep, at::kLong).to(dev);
       mask_dev = mask_dev.index_select(0, index);
       std::vector<int64_t> live;

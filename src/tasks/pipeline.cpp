@@ -3,6 +3,7 @@
 #include <chrono>
 #include <ctime>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -23,7 +24,6 @@
 #include "medvlmbench/models/build.h"
 #include "medvlmbench/models/checkpoint_path.h"
 #include "medvlmbench/models/model.h"
-#include "medvlmbench/models/model_task_entries.h"
 #include "medvlmbench/tasks/agent_summary.h"
 #include "medvlmbench/tasks/bertscore.h"
 #include "medvlmbench/tasks/judge.h"
@@ -46,6 +46,8 @@ ModelSpec model_spec(const RunConfig& cfg, const ResolvedModelPath& checkpoint, 
   spec.dtype = dtype;
   spec.seed = cfg.seed;
   spec.cache_dir = cfg.cache_dir;
+  spec.task = cfg.task;
+  spec.usage = cfg.usage;
   spec.class_texts = info.class_texts;
   spec.multi_label = info.multi_label;
   spec.options = cfg.model_options();  // api_* settings for API-backed models
@@ -225,7 +227,8 @@ nlohmann::json score_and_write(const std::string& run_dir, const RunConfig& cfg,
 
 struct Validated {
   RunConfig cfg;  // names canonicalised
-  const ModelEntry* model = nullptr;
+  // The registry entry as cfg.task sees it (ModelEntry::for_task).
+  std::shared_ptr<const ModelEntry> model;
   const UsageEntry* usage = nullptr;
   std::unique_ptr<Dataset> dataset;
   ResolvedModelPath checkpoint;  // what --model_path names (models/checkpoint_path.h)
@@ -245,7 +248,7 @@ Validated validate(const RunConfig& in, const std::string& kind) {
                   "invalid --split '", cfg.split, "' for ", cfg.dataset, "; valid splits: ", join(info.splits, ", "));
   MVB_USAGE_CHECK(!cfg.model.empty(), "--model is required; run `medvlmbench list models` for the choices");
   cfg.model = model_registry().canonical(cfg.model);
-  v.model = &model_entry_for(cfg.model, cfg.task);  // BLIP / BLIP2-2.7b: another entry for diagnosis
+  v.model = std::make_shared<const ModelEntry>(model_registry().get(cfg.model).for_task(cfg.task));
   MVB_USAGE_CHECK(std::find(v.model->tasks.begin(), v.model->tasks.end(), cfg.task) != v.model->tasks.end(), "model '",
                   cfg.model, "' does not support task '", cfg.task, "'; it supports: ", join(v.model->tasks, ", "));
   v.usage = &find_usage(cfg.usage, cfg.task, kind);
@@ -465,7 +468,7 @@ nlohmann::json score_run_dir(const std::string& run_dir, int bootstrap, const st
   std::unique_ptr<Dataset> ds;
   if (const DatasetEntry* e = dataset_registry().find(cfg.dataset)) ds = e->factory();
   std::string family;
-  if (model_registry().find(cfg.model)) family = model_entry_for(cfg.model, cfg.task).family;
+  if (const ModelEntry* m = model_registry().find(cfg.model)) family = m->for_task(cfg.task).family;
   return score_and_write(run_dir, cfg, ds ? &ds->info() : nullptr, family, c.value("save_pred", false));
 }
 

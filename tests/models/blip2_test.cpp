@@ -16,7 +16,6 @@
 #include "medvlmbench/io/state_dict.h"
 #include "medvlmbench/models/contrastive_towers.h"
 #include "medvlmbench/models/model.h"
-#include "medvlmbench/models/model_task_entries.h"
 #include "medvlmbench/text/tokenizer.h"
 #include "medvlmbench/vision/image.h"
 #include "support/expected_outputs.h"
@@ -207,10 +206,10 @@ TEST(Blip2Generation, Bf16KeepsTheQFormerInFloat32) {
 }
 
 TEST(Blip2Generation, RegistryAndClearErrors) {
-  const ModelEntry& gen = model_entry_for("BLIP2-2.7b", "vqa");
+  const ModelEntry gen = model_registry().get("BLIP2-2.7b").for_task("vqa");
   EXPECT_EQ(gen.family, "generative");
   EXPECT_EQ(gen.default_checkpoint, "Salesforce/blip2-opt-2.7b");
-  const ModelEntry& diag = model_entry_for("blip2-2.7b", "diagnosis");
+  const ModelEntry diag = model_registry().get("blip2-2.7b").for_task("diagnosis");
   EXPECT_EQ(diag.family, "contrastive");
   EXPECT_EQ(diag.default_checkpoint, "Salesforce/blip2-itm-vit-g");
   EXPECT_THROW(blip2::Blip2Model(spec_for("/nonexistent")), UsageError);

@@ -9,6 +9,7 @@
 #include <c10/core/Device.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -30,6 +31,10 @@ struct ModelSpec {
   std::string dtype = "auto";  // auto (fp32 on CPU, bf16 on CUDA), fp32, fp16, bf16
   int seed = 0;
   std::string cache_dir;
+  // The run's task and usage ("" for library callers that do not say): models serving several tasks
+  // through different interfaces (ModelEntry::per_task) build the one the task needs.
+  std::string task;
+  std::string usage;
   // Diagnosis: the dataset's classes (count and texts), for heads and zero-shot prompts.
   std::vector<std::string> class_texts;
   bool multi_label = false;
@@ -97,6 +102,12 @@ class GenerativeModel : public Model {
   virtual int preferred_batch_size() const { return 1; }
 };
 
+// What a model registered for several tasks does differently for one of them.
+struct TaskOverride {
+  std::string family;              // replaces ModelEntry::family for the task
+  std::string default_checkpoint;  // replaces ModelEntry::default_checkpoint ("" = keep it)
+};
+
 struct ModelEntry {
   std::string family;              // classifier | contrastive | generative
   std::vector<std::string> tasks;  // tasks it can serve
@@ -108,6 +119,12 @@ struct ModelEntry {
   // folder name under models/ for checkpoints that are not on the hub ("pmcclip"). What --model_path
   // original_pretrained / not_given resolve to (models/checkpoint_path.h); "" = none (the folder must be given).
   std::string default_checkpoint;
+  // Models that serve tasks through different interfaces (BLIP: a generative model for vqa, image/text
+  // towers for diagnosis, each from its own reference checkpoint): per-task family and checkpoint.
+  // The factory reads ModelSpec::task to build the matching object.
+  std::map<std::string, TaskOverride> per_task = {};
+  // This entry as `task` sees it (per_task applied).
+  ModelEntry for_task(const std::string& task) const;
 };
 
 Registry<ModelEntry>& model_registry();

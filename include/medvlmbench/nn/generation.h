@@ -57,6 +57,10 @@ struct InputChunk {
   // repetition penalty; empty when the reference generates from inputs_embeds only (original LLaVA).
   std::vector<int64_t> placeholder_ids;
   int64_t bidirectional_group = 0;  // > 0: the chunk's tokens attend to each other (Gemma3 images)
+  // Encoder-decoder models: the states this prompt's decoder cross-attends to ([S, hidden], e.g. BLIP's
+  // question encoding) and their 1/0 mask ([S] int64; undefined = all), carried to the backend's
+  // begin_batch() (set on any one chunk of an input). The engine itself never reads them.
+  at::Tensor cross_states, cross_mask;
 
   static InputChunk text(std::vector<int64_t> ids);
   static InputChunk image(at::Tensor embeds, std::vector<int64_t> placeholder_ids = {},
@@ -73,6 +77,11 @@ class GenerationBackend {
   virtual at::Tensor forward_last(const DecoderInputs& in, KVCache& cache) = 0;
   virtual KVCache make_cache(int64_t batch, int64_t capacity) = 0;
   virtual int64_t position_streams() const { return 1; }  // 3 for M-RoPE
+  // Encoder-decoder backends (BLIP's answer decoder): called by generate() with the batch's inputs in
+  // row order before the prefill (to gather their InputChunk::cross_states), and with the rows kept
+  // whenever finished sequences leave the batch (as KVCache::select_rows). No-ops by default.
+  virtual void begin_batch(const std::vector<MultimodalInput>& /*inputs*/) {}
+  virtual void select_rows(const std::vector<int64_t>& /*rows*/) {}
   virtual c10::Device device() const = 0;
   virtual at::ScalarType dtype() const = 0;
 };
@@ -98,9 +107,9 @@ struct GenerateOptions {
 };
 
 struct GeneratedSequence {
-  std::vector<int64_t> ids;     // new tokens only; a final EOS is included, a stop string's tokens too
-  std::string finish_reason;    // "eos", "stop_string" or "length"
-  int64_t prompt_tokens = 0;    // positions of the prompt (image embeddings included)
+  std::vector<int64_t> ids;   // new tokens only; a final EOS is included, a stop string's tokens too
+  std::string finish_reason;  // "eos", "stop_string" or "length"
+  int64_t prompt_tokens = 0;  // positions of the prompt (image embeddings included)
   double prefill_s = 0, decode_s = 0;
 };
 

@@ -16,7 +16,6 @@
 #include "medvlmbench/io/state_dict.h"
 #include "medvlmbench/models/blip2/blip2.h"
 #include "medvlmbench/models/contrastive_towers.h"
-#include "medvlmbench/models/model_task_entries.h"
 #include "medvlmbench/text/tokenizer.h"
 
 namespace mvb::blip2 {
@@ -101,20 +100,8 @@ class Blip2Diagnosis : public ContrastiveTowers {
   int64_t max_len_ = 512;
 };
 
-std::unique_ptr<Model> make_diagnosis(const ModelSpec& spec) { return std::make_unique<Blip2Diagnosis>(spec); }
-
 }  // namespace
+
+std::unique_ptr<Model> make_diagnosis_model(const ModelSpec& spec) { return std::make_unique<Blip2Diagnosis>(spec); }
+
 }  // namespace mvb::blip2
-
-namespace mvb {
-
-MVB_REGISTER(model_task_registry(), model_task_key("BLIP2-2.7b", "diagnosis"),
-             ModelEntry{"contrastive",
-                        {"diagnosis"},
-                        "BLIP-2 image-text retrieval (HF Blip2ForImageTextRetrieval, Salesforce/blip2-itm-vit-g): "
-                        "vision class token for lp / img-lora-lp, Q-Former ITC for clip-zs",
-                        true,
-                        blip2::make_diagnosis,
-                        "Salesforce/blip2-itm-vit-g"});
-
-}  // namespace mvb

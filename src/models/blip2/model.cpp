@@ -9,7 +9,6 @@
 #include "medvlmbench/io/state_dict.h"
 #include "medvlmbench/models/blip2/blip2.h"
 #include "medvlmbench/models/contrastive_towers.h"
-#include "medvlmbench/models/model_task_entries.h"
 #include "medvlmbench/nn/default_dtype.h"
 #include "medvlmbench/nn/hf_config.h"
 #include "medvlmbench/nn/weights.h"
@@ -309,7 +308,12 @@ std::vector<std::vector<int64_t>> Blip2Model::generate_ids(const std::vector<Gen
 }
 
 namespace {
-std::unique_ptr<Model> make_generative(const ModelSpec& spec) { return std::make_unique<Blip2Model>(spec); }
+// One name, two reference models: the generative OPT model for vqa / caption, the retrieval model's
+// features and ITC head for diagnosis (ModelEntry::per_task gives each task its family and checkpoint).
+std::unique_ptr<Model> make_blip2(const ModelSpec& spec) {
+  if (spec.task == "diagnosis") return make_diagnosis_model(spec);
+  return std::make_unique<Blip2Model>(spec);
+}
 }  // namespace
 
 }  // namespace mvb::blip2
@@ -322,7 +326,8 @@ MVB_REGISTER(model_registry(), "BLIP2-2.7b",
                         "BLIP-2 with OPT-2.7b (HF Blip2ForConditionalGeneration, Salesforce/blip2-opt-2.7b); for "
                         "diagnosis the reference's Blip2ForImageTextRetrieval (Salesforce/blip2-itm-vit-g)",
                         true,
-                        blip2::make_generative,
-                        "Salesforce/blip2-opt-2.7b"});
+                        blip2::make_blip2,
+                        "Salesforce/blip2-opt-2.7b",
+                        {{"diagnosis", TaskOverride{"contrastive", "Salesforce/blip2-itm-vit-g"}}}});
 
 }  // namespace mvb

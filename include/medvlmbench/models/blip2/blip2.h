@@ -146,4 +146,8 @@ class Blip2Model : public LocalVlm {
 // The reference's VQA prompt: "Question: {q} Answer:".
 std::string vqa_prompt(const std::string& question);
 
+// BLIP-2 as a diagnosis backbone (Blip2ForImageTextRetrieval: the vision class token for lp / img-lora-lp,
+// the Q-Former ITC for clip-zs); what the registry's factory builds when ModelSpec::task is diagnosis.
+std::unique_ptr<Model> make_diagnosis_model(const ModelSpec& spec);
+
 }  // namespace mvb::blip2
