@@ -1,4 +1,4 @@
-// medvlmbench: command-line entry point. Subcommands: eval, train, score, judge, list, check, version.
+// medvlmbench: command-line entry point. Subcommands: eval, train, score, merge, judge, list, check, version.
 // Exit codes: 0 success, 1 runtime error (missing/corrupt files ...), 2 usage error (bad flags,
 // unknown names, bad config), 130 interrupted (finished predictions are kept).
 #include <c10/util/Exception.h>
@@ -81,6 +81,9 @@ int main(int argc, char** argv) {
   check->add_option("--cache_dir", check_opts.cache_dir, "Hugging Face cache folder to search first");
   check->add_option("--format", check_opts.format, "text or json")->check(CLI::IsMember({"text", "json"}));
 
+  mvb::cli::MergeCliOptions merge_opts;
+  CLI::App* merge = mvb::cli::add_merge_command(app, merge_opts);
+
   mvb::cli::JudgeOptions judge_opts;
   CLI::App* judge = mvb::cli::add_judge_command(app, judge_opts);
 
@@ -120,6 +123,7 @@ int main(int argc, char** argv) {
     if (eval->parsed()) {
       cfg.command = "eval";
       mvb::install_signal_handlers();
+      if (!cfg.devices.empty() && !mvb::cli::is_devices_worker()) return mvb::cli::cmd_eval_devices(cfg, args);
       return mvb::cli::cmd_eval(cfg, args);
     }
     if (train->parsed()) {
@@ -134,6 +138,10 @@ int main(int argc, char** argv) {
     }
     if (score->parsed())
       return mvb::cli::cmd_score(score_dir, score_bootstrap, cfg.format, cfg.bertscore_model, cfg.device);
+    if (merge->parsed()) {
+      mvb::log::init(merge_opts.log_level);
+      return mvb::cli::cmd_merge(merge_opts);
+    }
     if (list->parsed()) return mvb::cli::cmd_list(list_opts);
     if (check->parsed()) return mvb::cli::cmd_check(check_opts);
     if (version->parsed()) return mvb::cli::cmd_version(version_format);
