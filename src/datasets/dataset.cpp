@@ -119,7 +119,11 @@ std::string shard_from_environment(const std::string& shard, std::string* source
     if (source) *source = "--shard";
     return shard;
   }
-  const int64_t id = slurm_int("SLURM_ARRAY_TASK_ID", -1), count = slurm_int("SLURM_ARRAY_TASK_COUNT", -1);
+  // An array whose tasks are not shards of one evaluation (a sweep: one preset per task) opts out.
+  const char* opt_out = std::getenv("MVB_SLURM_SHARD");
+  const bool off = opt_out && std::string(opt_out) == "0";
+  const int64_t id = off ? -1 : slurm_int("SLURM_ARRAY_TASK_ID", -1);
+  const int64_t count = off ? -1 : slurm_int("SLURM_ARRAY_TASK_COUNT", -1);
   if (id < 0 || count < 1) {
     if (source) source->clear();
     return "";

@@ -205,7 +205,6 @@ MergeOutcome merge_runs(const MergeOptions& opts) {
   for (const auto& s : shards)
     MVB_CHECK(std::filesystem::weakly_canonical(s.dir) != std::filesystem::weakly_canonical(out_dir), "--output ",
               out_dir, " is shard ", s.dir, "; merge into another folder");
-  mcfg["exp_path"] = out_dir;
   io::create_directories(out_dir);
   int64_t errors = 0;
   {

@@ -89,6 +89,7 @@ struct SampleSelection {
 // The shard an eval runs: --shard when given (`shard` non-empty), else the Slurm array task's, so an
 // array job shards without flags: index (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN) /
 // SLURM_ARRAY_TASK_STEP of SLURM_ARRAY_TASK_COUNT. Returns "" (no sharding) outside an array job.
+// MVB_SLURM_SHARD=0 turns this off (array jobs whose tasks are different runs, e.g. a sweep).
 // `source` says where the value came from ("--shard", the Slurm variables, or ""). A malformed
 // Slurm variable is a UsageError naming it.
 std::string shard_from_environment(const std::string& shard, std::string* source);
