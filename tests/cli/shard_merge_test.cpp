@@ -4,6 +4,7 @@
 // uninterrupted run (defect 6: per-sample outputs do not depend on the batch a sample ran in).
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <opencv2/imgcodecs.hpp>
@@ -279,6 +280,29 @@ TEST(ShardMerge, ShardsMergedEqualOneRunGenerative) {
   EXPECT_EQ(a, b);
   for (const char* f : {"results.csv", "predictions.json"})
     EXPECT_EQ(test::read_text(tmp / ("one" + rel + "/" + f)), test::read_text(tmp / ("sh" + rel + "/" + f))) << f;
+}
+
+// scripts/slurm: the array template (shard = array task) and the dependent merge, run through a
+// stand-in sbatch/srun (tests/cli/fake_slurm), give the run folder one unsharded run writes.
+TEST(SlurmTemplates, ArrayThenMergeEqualsOneRun) {
+  test::TempDir tmp;
+  const std::string data = make_chestxray(tmp / "data", 20);
+  ASSERT_EQ(mvb_cmd(with(clip_args(data, tmp / "one"), {"--batch_size", "8"})).exit_code, 0);
+  const std::string config = tmp / "eval.yaml";
+  test::write_text(config, "task: diagnosis\nusage: clip-zs\ndataset: ChestXray\nsplit: test\nimage_path: " + data +
+                               "\nmodel: CLIP\nmodel_path: " + test::fixture_path("models/tiny-clip") +
+                               "\nbatch_size: 8\nsave_pred: true\nbootstrap: 50\n");
+  const std::string fake = test::source_dir() + "/tests/cli/fake_slurm";
+  const auto r = test::run_command({"bash", "-c",
+                                    "cd " + tmp.path() + " && bash " + test::source_dir() +
+                                        "/scripts/slurm/submit_sharded_eval.sh 3 " + config + " --device cpu"},
+                                   {"PATH=" + fake + ":" + std::getenv("PATH"), "MVB=" + test::exe_path(),
+                                    "EXP_PATH=" + (tmp / "slurm"), "FAKE_SLURM_LOG=" + (tmp / "slurm.log")});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err << test::read_text(tmp / "slurm.log");
+  const std::string dir = clip_dir(tmp / "slurm");
+  for (int i = 0; i < 3; ++i)
+    EXPECT_TRUE(std::filesystem::exists(dir + "/shard-" + std::to_string(i) + "-of-3/run.json")) << i;
+  expect_same_outputs(clip_dir(tmp / "one"), dir);
 }
 
 // Defect 12: the reference's ChestXray input (224x224 squash, no normalisation) only behind
