@@ -33,6 +33,7 @@
 
 #include "medvlmbench/build_info.h"
 #include "medvlmbench/core/log.h"
+#include "medvlmbench/core/process_stats.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/jsonl.h"
 #include "medvlmbench/io/state_dict.h"
@@ -59,30 +60,6 @@ double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock:
 std::string oracle_python() {
   const char* env = std::getenv("MVB_ORACLE_PYTHON");
   return env && *env ? env : std::string(MVB_SOURCE_DIR) + "/.venv/bin/python";
-}
-
-int64_t status_kb(const std::string& key) {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind(key + ":", 0) == 0) return std::stoll(line.substr(key.size() + 1));
-  return -1;
-}
-
-int64_t io_counter(const std::string& key) {
-  std::ifstream f("/proc/self/io");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind(key + ":", 0) == 0) return std::stoll(line.substr(key.size() + 1));
-  return -1;
-}
-
-bool reset_peak_rss() {
-  std::ofstream f("/proc/self/clear_refs");
-  if (!f) return false;
-  f << "5";
-  f.close();
-  return !f.fail();
 }
 
 // Drops the checkpoint's clean pages from the page cache, so loading reads them from storage again.
@@ -218,14 +195,15 @@ int main(int argc, char** argv) {
   spec.dtype = "fp32";
   spec.options = {{"max_new_tokens", new_tokens}};
   evict(model_dir);
-  const int64_t read0 = io_counter("read_bytes"), rchar0 = io_counter("rchar");
-  const bool can_peak = reset_peak_rss();
-  const int64_t rss0 = status_kb("VmRSS");
+  const int64_t read0 = core::proc_io_counter("read_bytes"), rchar0 = core::proc_io_counter("rchar");
+  const bool can_peak = core::reset_peak_rss();
+  const int64_t rss0 = core::proc_status_kb("VmRSS");
   const double t_load = now_s();
   std::unique_ptr<Model> model = entry->factory(spec);
   const double load_s = now_s() - t_load;
-  const double peak_mb = can_peak ? (status_kb("VmHWM") - rss0) / 1024.0 : -1;
-  const int64_t read_bytes = io_counter("read_bytes") - read0, rchar = io_counter("rchar") - rchar0;
+  const double peak_mb = can_peak ? (core::proc_status_kb("VmHWM") - rss0) / 1024.0 : -1;
+  const int64_t read_bytes = core::proc_io_counter("read_bytes") - read0,
+                rchar = core::proc_io_counter("rchar") - rchar0;
   auto* gen = dynamic_cast<GenerativeModel*>(model.get());
   if (!gen) {
     std::cerr << kModel << " is not a generative model\n";
@@ -248,7 +226,7 @@ int main(int argc, char** argv) {
   };
   best_of_3(2);  // warm-up
   // Weights left on a mapping are read at first use: the peak through the first answer compares.
-  const double peak_first_mb = can_peak ? (status_kb("VmHWM") - rss0) / 1024.0 : -1;
+  const double peak_first_mb = can_peak ? (core::proc_status_kb("VmHWM") - rss0) / 1024.0 : -1;
   const double ours_token_ms = (best_of_3(new_tokens) - best_of_3(1)) / (new_tokens - 1) * 1000;
   model.reset();
 

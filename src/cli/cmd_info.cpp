@@ -14,17 +14,20 @@
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/models/checkpoint_path.h"
 #include "medvlmbench/models/model.h"
+#include "medvlmbench/models/model_task_entries.h"
 #include "medvlmbench/tasks/task.h"
 #include "medvlmbench/tasks/usage.h"
 
 namespace mvb::cli {
 namespace {
 
-std::vector<std::string> usages_for_model(const ModelEntry& m) {
+std::vector<std::string> usages_for_model(const std::string& name, const ModelEntry& m) {
   std::set<std::string> out;
   for (const auto& kv : usage_registry().entries()) {
     const UsageEntry& u = kv.second;
-    const bool family_ok = std::find(u.families.begin(), u.families.end(), m.family) != u.families.end();
+    // The family that serves the usage's task (a task entry may differ from the main one).
+    const std::string& family = model_entry_for(name, u.task).family;
+    const bool family_ok = std::find(u.families.begin(), u.families.end(), family) != u.families.end();
     const bool task_ok = std::find(m.tasks.begin(), m.tasks.end(), u.task) != m.tasks.end();
     if (family_ok && task_ok) out.insert(u.usage + "(" + u.task + ")");
   }
@@ -39,7 +42,7 @@ nlohmann::json list_json(const std::string& what) {
       j["models"].push_back({{"name", name},
                              {"family", m.family},
                              {"tasks", m.tasks},
-                             {"usages", usages_for_model(m)},
+                             {"usages", usages_for_model(name, m)},
                              {"needs_checkpoint", m.needs_checkpoint},
                              {"description", m.description}});
   }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "medvlmbench/core/run_config.h"
+#include "medvlmbench/report/report.h"
 
 namespace mvb::cli {
 
@@ -44,7 +45,6 @@ struct MergeCliOptions {
   std::string log_level = "info";
 };
 
-std::string version_string();
 CLI::App* add_merge_command(CLI::App& app, MergeCliOptions& opts);
 int cmd_merge(const MergeCliOptions& opts);
 // eval --devices (cmd_devices.cpp): worker processes over interleaved shards, then merge. A worker
@@ -52,6 +52,29 @@ int cmd_merge(const MergeCliOptions& opts);
 bool is_devices_worker();
 std::vector<std::string> parse_devices(const std::string& list);  // "0,1" -> cuda:0, cuda:1; UsageError
 int cmd_eval_devices(const RunConfig& cfg, const std::vector<std::string>& argv);
+
+struct ReportCommandOptions {
+  std::string exp_path;
+  report::ReportOptions report;
+  std::string format = "text";
+};
+
+struct CompareCommandOptions {
+  std::string run_a, run_b;
+  std::vector<std::string> metrics;
+  int resamples = 1000;
+  int64_t seed = 0;
+  std::string format = "text";
+};
+
+std::string version_string();
+CLI::App* add_report_command(CLI::App& app, ReportCommandOptions& opts);
+int cmd_report(const ReportCommandOptions& opts);
+CLI::App* add_compare_command(CLI::App& app, CompareCommandOptions& opts);
+int cmd_compare(const CompareCommandOptions& opts);
+CLI::App* add_completion_command(CLI::App& app, std::string& shell);
+// The completion script for `shell` (bash or zsh), generated from every subcommand and flag of `app`.
+std::string completion_script(const CLI::App& app, const std::string& shell);
 CLI::App* add_judge_command(CLI::App& app, JudgeOptions& opts);
 int cmd_judge(const JudgeOptions& opts);
 int cmd_eval(const RunConfig& cfg, const std::vector<std::string>& argv);

@@ -1,4 +1,5 @@
-// medvlmbench: command-line entry point. Subcommands: eval, train, score, merge, judge, list, check, version.
+// medvlmbench: command-line entry point. Subcommands: eval, train, score, merge, judge, report, compare,
+// list, check, version, completion. Every subcommand's --help ends with an example (its footer).
 // Exit codes: 0 success, 1 runtime error (missing/corrupt files ...), 2 usage error (bad flags,
 // unknown names, bad config), 130 interrupted (finished predictions are kept).
 #include <c10/util/Exception.h>
@@ -90,6 +91,37 @@ int main(int argc, char** argv) {
   CLI::App* version = app.add_subcommand("version", "Print versions (project, LibTorch, CUDA)");
   version->add_option("--format", version_format, "text or json")->check(CLI::IsMember({"text", "json"}));
 
+  mvb::cli::ReportCommandOptions report_opts;
+  CLI::App* report = mvb::cli::add_report_command(app, report_opts);
+  mvb::cli::CompareCommandOptions compare_opts;
+  CLI::App* compare = mvb::cli::add_compare_command(app, compare_opts);
+  std::string completion_shell;
+  CLI::App* completion = mvb::cli::add_completion_command(app, completion_shell);
+
+  // Each --help ends with an example (report, compare and completion set theirs where defined).
+  eval->footer(
+      "Example:\n  medvlmbench eval --task diagnosis --usage clip-zs --dataset PAPILA --split test "
+      "--image_path ./datasets --model CLIP --model_path original_pretrained --exp_path ./log\n"
+      "  medvlmbench eval --config configs/paper/readme/clip-zs_papila.yaml --image_path ./datasets");
+  train->footer(
+      "Example:\n  medvlmbench train --task diagnosis --usage lp --dataset HAM10000 --image_path ./datasets "
+      "--output_dir ./log --model CLIP --model_path original_pretrained --num_train_epochs 50 "
+      "--learning_rate 5e-5");
+  score->footer(
+      "Example:\n  medvlmbench score ./log/diagnosis/PAPILA/CLIP/eval_seed0/original_pretrained/clip-zs "
+      "--bootstrap 2000");
+  judge->footer(
+      "Example:\n  OPENAI_API_KEY=... medvlmbench judge ./log/vqa/SLAKE/LLaVA-1.5/eval_seed0/llava-v1.5-7b "
+      "--judge o3");
+  list->footer("Example:\n  medvlmbench list models --format json");
+  check->footer(
+      "Example:\n  medvlmbench check --dataset SLAKE --image_path ./datasets/SLAKE\n"
+      "  medvlmbench check --model CLIP --model_path original_pretrained");
+  version->footer("Example:\n  medvlmbench version --format json");
+  merge->footer(
+      "Example:\n  medvlmbench merge ./log/vqa/SLAKE/LLaVA-1.5/eval_seed0/llava-v1.5-7b/shard-*-of-4\n"
+      "  (writes the merged run to ./log/vqa/SLAKE/LLaVA-1.5/eval_seed0/llava-v1.5-7b; docs/scale-out.md)");
+
   std::vector<std::string> args(argv, argv + argc);
   try {
     // train, as HfArgumentParser, also takes --per-device-train-batch-size for --per_device_train_batch_size.
@@ -145,6 +177,12 @@ int main(int argc, char** argv) {
     if (list->parsed()) return mvb::cli::cmd_list(list_opts);
     if (check->parsed()) return mvb::cli::cmd_check(check_opts);
     if (version->parsed()) return mvb::cli::cmd_version(version_format);
+    if (report->parsed()) return mvb::cli::cmd_report(report_opts);
+    if (compare->parsed()) return mvb::cli::cmd_compare(compare_opts);
+    if (completion->parsed()) {
+      std::cout << mvb::cli::completion_script(app, completion_shell);
+      return 0;
+    }
   } catch (const mvb::UsageError& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 2;

@@ -103,6 +103,9 @@ nlohmann::json RunConfig::model_options() const {
   if (!reference_compat.empty()) o["reference_compat"] = reference_compat;
   if (min_pixels > 0) o["min_pixels"] = min_pixels;
   if (max_pixels > 0) o["max_pixels"] = max_pixels;
+  // Backbones whose image features depend on the usage (BLIP-2: the vision class token for lp, the
+  // Q-Former's ITC query embeddings for clip-zs) read it.
+  if (!usage.empty()) o["usage"] = usage;
   return o;
 }
 

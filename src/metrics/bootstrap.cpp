@@ -4,41 +4,27 @@
 #include <cmath>
 
 namespace mvb::metrics {
-namespace {
+uint64_t BootstrapRng::next() {
+  const uint64_t result = rotl(s_[1] * 5, 7) * 9;
+  const uint64_t t = s_[1] << 17;
+  s_[2] ^= s_[0];
+  s_[3] ^= s_[1];
+  s_[1] ^= s_[2];
+  s_[0] ^= s_[3];
+  s_[2] ^= t;
+  s_[3] = rotl(s_[3], 45);
+  return result;
+}
 
-// splitmix64 -> xoshiro256**: fast, seedable, and identical on every platform (std::mt19937_64 with
-// std::uniform_int_distribution is not specified bit-for-bit across standard libraries).
-class Rng {
- public:
-  explicit Rng(uint64_t seed) {
-    for (auto& w : s_) {
-      seed += 0x9E3779B97F4A7C15ULL;
-      uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-      z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-      w = z ^ (z >> 31);
-    }
+BootstrapRng::BootstrapRng(uint64_t seed) {
+  for (auto& w : s_) {
+    seed += 0x9E3779B97F4A7C15ULL;
+    uint64_t z = seed;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    w = z ^ (z >> 31);
   }
-  uint64_t next() {
-    const uint64_t result = rotl(s_[1] * 5, 7) * 9;
-    const uint64_t t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return result;
-  }
-  // Uniform in [0, n) (Lemire's multiply-shift; the bias for n < 2^32 is below 2^-32).
-  uint32_t below(uint32_t n) { return static_cast<uint32_t>(((next() >> 32) * static_cast<uint64_t>(n)) >> 32); }
-
- private:
-  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t s_[4];
-};
-
-}  // namespace
+}
 
 double percentile(std::vector<double> values, double q) {
   if (values.empty()) return std::nan("");
@@ -54,7 +40,7 @@ std::optional<std::array<double, 2>> bootstrap_ci(
     size_t n, int resamples, uint64_t seed,
     const std::function<std::optional<double>(const std::vector<uint32_t>& counts)>& statistic) {
   if (n == 0 || resamples <= 0) return std::nullopt;
-  Rng rng(seed);
+  BootstrapRng rng(seed);
   std::vector<uint32_t> counts(n);
   std::vector<double> stats;
   stats.reserve(static_cast<size_t>(resamples));
@@ -84,7 +70,7 @@ std::vector<std::optional<std::array<double, 2>>> bootstrap_means_ci(
   if (n == 0) return out;
   std::vector<std::vector<double>> stats(columns.size());
   std::vector<double> sums(columns.size());
-  Rng rng(seed);
+  BootstrapRng rng(seed);
   for (int r = 0; r < resamples; ++r) {
     std::fill(sums.begin(), sums.end(), 0.0);
     for (size_t i = 0; i < n; ++i) {

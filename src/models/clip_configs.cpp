@@ -1,9 +1,9 @@
 #include "medvlmbench/models/clip_configs.h"
 
-#include "../nn/hf_config.h"
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/models/contrastive_towers.h"
+#include "medvlmbench/nn/hf_config.h"
 
 namespace mvb {
 namespace {

@@ -12,6 +12,7 @@
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/state_dict.h"
+#include "medvlmbench/models/model_task_entries.h"
 #include "medvlmbench/nn/cpu_threads.h"
 #include "medvlmbench/vision/preprocessor.h"
 
@@ -181,7 +182,8 @@ std::string fingerprint_files(const std::vector<std::string>& files, const std::
 }
 
 std::unique_ptr<ContrastiveTowers> make_contrastive_towers(const ModelSpec& spec) {
-  std::unique_ptr<Model> model = model_registry().get(spec.name).factory(spec);
+  // The diagnosis entry: BLIP2-2.7b and BLIP are generative for vqa but contrastive towers here.
+  std::unique_ptr<Model> model = model_entry_for(spec.name, "diagnosis").factory(spec);
   auto* towers = dynamic_cast<ContrastiveTowers*>(model.get());
   MVB_USAGE_CHECK(towers != nullptr, "model '", spec.name, "' is not a contrastive image/text model");
   model.release();

@@ -99,6 +99,14 @@ std::vector<GenerationResult> LocalVlm::generate(const std::vector<GenerationReq
       const size_t i = members[k];
       GenerationResult& r = results[i];
       r.text = trim(cut_at_stop_strings(decode_answer(out[k].ids), cfg.stop_strings));
+      if (!prepared[i].echo_ids.empty()) {
+        // The reference's string: prompt and answer decoded together (skip_special_tokens drops image
+        // placeholders and BOS), then stripped.
+        std::vector<int64_t> all = prepared[i].echo_ids;
+        all.insert(all.end(), out[k].ids.begin(), out[k].ids.end());
+        r.extra["answer_only"] = r.text;
+        r.text = trim(cut_at_stop_strings(decode_answer(all), cfg.stop_strings));
+      }
       r.prompt_tokens = out[k].prompt_tokens;
       r.completion_tokens = static_cast<int64_t>(out[k].ids.size());
       // Batched generation: a sample's latency is the wall time of the batch it ran in.

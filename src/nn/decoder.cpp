@@ -7,9 +7,9 @@
 #include <cmath>
 #include <limits>
 
-#include "hf_config.h"
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/core/torch_compat.h"
+#include "medvlmbench/nn/hf_config.h"
 
 namespace mvb::nn {
 

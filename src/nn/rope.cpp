@@ -6,8 +6,8 @@
 #include <cmath>
 #include <numeric>
 
-#include "hf_config.h"
 #include "medvlmbench/core/error.h"
+#include "medvlmbench/nn/hf_config.h"
 
 namespace mvb::nn {
 

@@ -31,6 +31,44 @@ bool headline(const std::string& name) {
   return s.count(name) > 0;
 }
 
+// One caption's meter values (the reference's per-row computation) and the normalised texts
+// BERTScore compares.
+struct RowScores {
+  std::vector<std::pair<std::string, double>> values;
+  std::string out_n, cap_n;
+};
+
+RowScores score_row(const nlohmann::json& row, const metrics::WordNet* wordnet) {
+  RowScores r;
+  const std::string output_l = metrics::py_lower(text_field(row, "prediction"));
+  const std::string caption_l = metrics::py_lower(text_field(row, "answer"));
+  r.out_n = metrics::normalize_word(output_l);
+  r.cap_n = metrics::normalize_word(caption_l);
+  const std::string& out_n = r.out_n;
+  const std::string& cap_n = r.cap_n;
+  const auto out_t = metrics::py_split(out_n), cap_t = metrics::py_split(cap_n);
+  const auto b = metrics::bleu_1_to_4(out_t, cap_t);
+  auto& v = r.values;
+  for (int n = 1; n <= 4; ++n) v.emplace_back("bleu" + std::to_string(n), b[static_cast<size_t>(n - 1)]);
+  const auto rp = metrics::rouge_tokens(out_n), rc = metrics::rouge_tokens(cap_n);
+  const metrics::RougeScore rouge[3] = {metrics::rouge_n(rp, rc, 1), metrics::rouge_n(rp, rc, 2),
+                                        metrics::rouge_l(rp, rc)};
+  const char* names[3] = {"rouge1", "rouge2", "rougeL"};
+  for (int k = 0; k < 3; ++k) {
+    v.emplace_back(std::string(names[k]) + "_fmeasure", rouge[k].fmeasure);
+    v.emplace_back(std::string(names[k]) + "_precision", rouge[k].precision);
+    v.emplace_back(std::string(names[k]) + "_recall", rouge[k].recall);
+  }
+  if (wordnet) {
+    const double m = metrics::meteor({cap_t}, out_t, wordnet);
+    v.emplace_back("meteor", m);
+    v.emplace_back("methor", m);
+  }
+  v.emplace_back("exact_match", metrics::exact_match_ratio_normalized(out_n, cap_n));
+  v.emplace_back("exact_match_strict", out_n == cap_n ? 1.0 : 0.0);
+  return r;
+}
+
 class CaptionEvaluator : public TaskEvaluator {
  public:
   ScoreResult score(const std::vector<nlohmann::json>& rows, const ScoreOptions& opts) const override {
@@ -55,30 +93,10 @@ class CaptionEvaluator : public TaskEvaluator {
         ++r.num_errors;
         continue;
       }
-      const std::string output_l = metrics::py_lower(text_field(row, "prediction"));
-      const std::string caption_l = metrics::py_lower(text_field(row, "answer"));
-      const std::string out_n = metrics::normalize_word(output_l), cap_n = metrics::normalize_word(caption_l);
-      const auto out_t = metrics::py_split(out_n), cap_t = metrics::py_split(cap_n);
-      const auto b = metrics::bleu_1_to_4(out_t, cap_t);
-      for (int n = 1; n <= 4; ++n) meters.add("all", "bleu" + std::to_string(n), b[static_cast<size_t>(n - 1)]);
-      const auto rp = metrics::rouge_tokens(out_n), rc = metrics::rouge_tokens(cap_n);
-      const metrics::RougeScore rouge[3] = {metrics::rouge_n(rp, rc, 1), metrics::rouge_n(rp, rc, 2),
-                                            metrics::rouge_l(rp, rc)};
-      const char* names[3] = {"rouge1", "rouge2", "rougeL"};
-      for (int k = 0; k < 3; ++k) {
-        meters.add("all", std::string(names[k]) + "_fmeasure", rouge[k].fmeasure);
-        meters.add("all", std::string(names[k]) + "_precision", rouge[k].precision);
-        meters.add("all", std::string(names[k]) + "_recall", rouge[k].recall);
-      }
-      if (wordnet) {
-        const double m = metrics::meteor({cap_t}, out_t, wordnet);
-        meters.add("all", "meteor", m);
-        meters.add("all", "methor", m);
-      }
-      meters.add("all", "exact_match", metrics::exact_match_ratio_normalized(out_n, cap_n));
-      meters.add("all", "exact_match_strict", out_n == cap_n ? 1.0 : 0.0);
-      bert_cands.push_back(out_n);
-      bert_refs.push_back(cap_n);
+      const RowScores rs = score_row(row, wordnet);
+      for (const auto& [name, value] : rs.values) meters.add("all", name, value);
+      bert_cands.push_back(rs.out_n);
+      bert_refs.push_back(rs.cap_n);
       ++r.num_scored;
     }
     // The reference's calculate_bertscore(output_normed, caption_normed), batched over all rows.
@@ -121,6 +139,25 @@ class CaptionEvaluator : public TaskEvaluator {
     for (const char* name : kOrder)
       if (r.metrics.contains(name)) r.results_csv.emplace_back(name, r.metrics[name]);
     return r;
+  }
+
+  std::vector<std::map<std::string, double>> sample_values(const std::vector<nlohmann::json>& rows) const override {
+    std::vector<std::map<std::string, double>> out(rows.size());
+    const metrics::WordNet* wordnet = nullptr;
+    try {
+      wordnet = &metrics::WordNet::shared();
+    } catch (const std::exception&) {
+      wordnet = nullptr;  // meteor is then absent, as in score()
+    }
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (rows[i].value("status", "") == "failed" || !rows[i].contains("answer")) continue;
+      try {
+        for (const auto& [name, value] : score_row(rows[i], wordnet).values) out[i][name] = value;
+      } catch (const Error&) {
+        out[i].clear();
+      }
+    }
+    return out;
   }
 
   // [{image_path, caption, prediciton (sic), trace}] as the reference writes it.

@@ -113,6 +113,39 @@ class DiagnosisEvaluator : public TaskEvaluator {
     return r;
   }
 
+  // accuracy: 1 when the prediction score() counts (argmax, or >= 0.5 for one sigmoid column; for
+  // multi-label every label, from "pred" when given) is right; true_class_score: the score of the true
+  // class (single-label), what ranks the best and worst samples of a report.
+  std::vector<std::map<std::string, double>> sample_values(const std::vector<Json>& rows) const override {
+    std::vector<std::map<std::string, double>> out(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const Json& row = rows[i];
+      if (row.value("status", "") == "failed" || !row.contains("scores") || !row.contains("label")) continue;
+      const auto scores = row.at("scores").get<std::vector<double>>();
+      const auto label = row.at("label").get<std::vector<int>>();
+      if (scores.empty() || label.empty()) continue;
+      if (label.size() > 1 && label.size() == scores.size()) {  // multi-label: subset accuracy
+        bool all = true;
+        const bool has_pred = row.contains("pred") && row["pred"].is_array() && row["pred"].size() == scores.size();
+        for (size_t j = 0; j < scores.size(); ++j) {
+          const int p = has_pred ? row["pred"][j].get<int>() : (scores[j] >= 0.5 ? 1 : 0);
+          all = all && p == label[j];
+        }
+        out[i]["accuracy"] = all ? 1.0 : 0.0;
+        continue;
+      }
+      const int pred = scores.size() == 1
+                           ? (scores[0] >= 0.5 ? 1 : 0)
+                           : static_cast<int>(std::max_element(scores.begin(), scores.end()) - scores.begin());
+      out[i]["accuracy"] = pred == label[0] ? 1.0 : 0.0;
+      if (scores.size() == 1)
+        out[i]["true_class_score"] = label[0] == 1 ? scores[0] : 1.0 - scores[0];
+      else if (label[0] >= 0 && static_cast<size_t>(label[0]) < scores.size())
+        out[i]["true_class_score"] = scores[static_cast<size_t>(label[0])];
+    }
+    return out;
+  }
+
   // {true_label: [...], pred_label: [...], pred_score: [class-1 probability]}, as the reference.
   Json reference_predictions(const std::vector<Json>& rows) const override {
     Json out = {{"true_label", Json::array()}, {"pred_label", Json::array()}, {"pred_score", Json::array()}};

@@ -20,6 +20,7 @@
 #include "medvlmbench/io/run_layout.h"
 #include "medvlmbench/models/checkpoint_path.h"
 #include "medvlmbench/models/model.h"
+#include "medvlmbench/models/model_task_entries.h"
 #include "medvlmbench/tasks/agent_summary.h"
 #include "medvlmbench/tasks/bertscore.h"
 #include "medvlmbench/tasks/judge.h"
@@ -223,7 +224,7 @@ Validated validate(const RunConfig& in, const std::string& kind) {
                   "invalid --split '", cfg.split, "' for ", cfg.dataset, "; valid splits: ", join(info.splits, ", "));
   MVB_USAGE_CHECK(!cfg.model.empty(), "--model is required; run `medvlmbench list models` for the choices");
   cfg.model = model_registry().canonical(cfg.model);
-  v.model = &model_registry().get(cfg.model);
+  v.model = &model_entry_for(cfg.model, cfg.task);  // BLIP / BLIP2-2.7b: another entry for diagnosis
   MVB_USAGE_CHECK(std::find(v.model->tasks.begin(), v.model->tasks.end(), cfg.task) != v.model->tasks.end(), "model '",
                   cfg.model, "' does not support task '", cfg.task, "'; it supports: ", join(v.model->tasks, ", "));
   v.usage = &find_usage(cfg.usage, cfg.task, kind);
@@ -434,7 +435,7 @@ nlohmann::json score_run_dir(const std::string& run_dir, int bootstrap, const st
   std::unique_ptr<Dataset> ds;
   if (const DatasetEntry* e = dataset_registry().find(cfg.dataset)) ds = e->factory();
   std::string family;
-  if (const ModelEntry* m = model_registry().find(cfg.model)) family = m->family;
+  if (model_registry().find(cfg.model)) family = model_entry_for(cfg.model, cfg.task).family;
   return score_and_write(run_dir, cfg, ds ? &ds->info() : nullptr, family, c.value("save_pred", false));
 }
 

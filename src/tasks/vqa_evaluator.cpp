@@ -310,6 +310,38 @@ class VqaEvaluator : public TaskEvaluator {
     return r;
   }
 
+  // The per-answer values score() averages (score_one), plus gpt_score_open/overall from the judge.
+  std::vector<std::map<std::string, double>> sample_values(const std::vector<nlohmann::json>& rows) const override {
+    std::vector<std::map<std::string, double>> out(rows.size());
+    const metrics::WordNet* wordnet = nullptr;
+    bool wordnet_tried = false;
+    for (size_t i = 0; i < rows.size(); ++i) {
+      const nlohmann::json& row = rows[i];
+      if (row.value("status", "") == "failed") continue;
+      const std::string kind = question_kind(row);
+      if (kind.empty() || !row.contains("answer")) continue;
+      if (kind == "open" && !wordnet_tried) {
+        wordnet_tried = true;
+        try {
+          wordnet = &metrics::WordNet::shared();
+        } catch (const std::exception&) {
+          wordnet = nullptr;  // meteor_open is then absent, as in score()
+        }
+      }
+      try {
+        const SampleScores s = score_one(row, kind, wordnet);
+        for (const auto& [name, value] : s.values) out[i][name] = value;
+        if (s.judge) {
+          out[i]["gpt_score_overall"] = *s.judge;
+          if (kind == "open") out[i]["gpt_score_open"] = *s.judge;
+        }
+      } catch (const Error&) {
+        out[i].clear();  // a malformed row: an error row in score() too
+      }
+    }
+    return out;
+  }
+
   // [{image_path, question_type, qs, answer, prediction, trace}] as the dev repo writes it.
   nlohmann::json reference_predictions(const std::vector<nlohmann::json>& rows) const override {
     nlohmann::json out = nlohmann::json::array();

@@ -48,7 +48,11 @@ at::Tensor zero_shot_logits(const ContrastiveModel& model, const at::Tensor& ima
                             const at::Tensor& class_embeddings) {
   at::Tensor img = image_features.to(at::kFloat);
   img = img / img.norm(2, -1, true);
-  return at::matmul(img, class_embeddings.to(img.device()).t()) * model.logit_scale() + model.logit_bias();
+  at::Tensor cos = at::matmul(img, class_embeddings.to(img.device()).t());
+  // Several embeddings per image ([N, Q, D], BLIP-2's Q-Former queries): the best-matching one scores
+  // each class (Blip2ForImageTextRetrieval's ITC: logits_per_image.max(dim=1)).
+  if (cos.dim() == 3) cos = std::get<0>(cos.max(1));
+  return cos * model.logit_scale() + model.logit_bias();
 }
 
 at::Tensor logits_to_probs(const at::Tensor& logits, bool sigmoid) {

@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "medvlmbench/core/error.h"
+#include "medvlmbench/core/process_stats.h"
 #include "medvlmbench/io/safetensors.h"
 #include "medvlmbench/io/state_dict.h"
 #include "support/test_support.h"
@@ -111,24 +112,6 @@ TEST(Weights, ReleasedPagesReadBackFromTheFile) {
 
 // ---- Loading memory --------------------------------------------------------------------------
 
-// kB of a "VmHWM:" / "VmRSS:" line of /proc/self/status.
-int64_t status_kb(const std::string& key) {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind(key + ":", 0) == 0) return std::stoll(line.substr(key.size() + 1));
-  return -1;
-}
-
-// Resets VmHWM to the current RSS (Linux >= 4.0); false where /proc does not allow it.
-bool reset_peak_rss() {
-  std::ofstream f("/proc/self/clear_refs");
-  if (!f) return false;
-  f << "5";
-  f.close();
-  return !f.fail();
-}
-
 // A bf16 "model" whose parameters are allocated, not initialised (as a loader that fills every
 // parameter from the checkpoint allocates them): their pages are first touched by the copy.
 struct Bf16Weight : torch::nn::Module {
@@ -169,8 +152,8 @@ TEST(Weights, ShardedBf16CheckpointLoadsWithAboutOneCopyInMemory) {
   // Hand the writer's freed buffers back to the kernel, so the model's allocations below are not
   // served from already-resident heap (which would hide their cost).
   ::malloc_trim(0);
-  if (!reset_peak_rss()) GTEST_SKIP() << "/proc/self/clear_refs is not writable here: cannot measure peak RSS";
-  const int64_t before_kb = status_kb("VmRSS");
+  if (!core::reset_peak_rss()) GTEST_SKIP() << "/proc/self/clear_refs is not writable here: cannot measure peak RSS";
+  const int64_t before_kb = core::proc_status_kb("VmRSS");
   const int64_t weights_kb = kLayers * kDim * kDim * 2 / 1024;
   {
     Bf16Stack model(kLayers, kDim);
@@ -178,7 +161,7 @@ TEST(Weights, ShardedBf16CheckpointLoadsWithAboutOneCopyInMemory) {
     EXPECT_EQ(sd.source(), d / "model.safetensors.index.json");
     ASSERT_EQ(sd.size(), static_cast<size_t>(kLayers));
     nn::assign_weights(model, nn::read_weights(sd, nullptr), sd.source());
-    const int64_t peak_growth_kb = status_kb("VmHWM") - before_kb;
+    const int64_t peak_growth_kb = core::proc_status_kb("VmHWM") - before_kb;
     // One copy is the module's parameters; the mapping adds at most a tensor in flight (8 MiB).
     // Without giving the pages back the growth is two copies (measured: ~2.0x).
     EXPECT_LT(peak_growth_kb, weights_kb * 13 / 10)

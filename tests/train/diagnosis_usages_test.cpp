@@ -7,9 +7,11 @@
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/jsonl.h"
 #include "medvlmbench/io/safetensors.h"
+#include "medvlmbench/models/contrastive_towers.h"
 #include "medvlmbench/tasks/pipeline.h"
 #include "medvlmbench/tasks/zero_shot.h"
 #include "medvlmbench/train/diagnosis_data.h"
+#include "support/expected_outputs.h"
 #include "support/test_support.h"
 
 namespace mvb::test {
@@ -58,6 +60,22 @@ TEST(ZeroShot, EnsembleIsTheNormalisedMeanOfNormalisedEmbeddings) {
   at::Tensor m = t.mean(0);
   m = m / m.norm();
   EXPECT_LT((ens[0] - m).abs().max().item<double>(), 1e-6);
+}
+
+// Several embeddings per image (BLIP-2's 32 Q-Former queries, [N, Q, D]) score each class by the best
+// one: the logits_per_image of transformers' Blip2ForImageTextRetrieval on the tiny BLIP-2 fixture.
+TEST(ZeroShot, MultiVectorImageFeaturesMatchBlip2Itc) {
+  const std::string dir = fixture_path("models/blip2/itm");
+  ModelSpec spec;
+  spec.name = "BLIP2-2.7b";
+  spec.model_path = dir;
+  spec.options = {{"usage", "clip-zs"}};
+  auto zs = make_contrastive_towers(spec);
+  const ExpectedOutputs e = read_expected(dir);
+  const at::Tensor img = zs->encode_image(e.input("pixel_values"));
+  ASSERT_EQ(img.dim(), 3);
+  const at::Tensor classes = class_text_embeddings(*zs, {{"a photo of normal"}, {"a photo of pneumonia"}});
+  EXPECT_LE(max_abs_diff(zero_shot_logits(*zs, img, classes), e.output("logits_per_image")), 1e-4);
 }
 
 TEST(DiagnosisData, ClassWeightsAreTheReferenceFormula) {

@@ -10,6 +10,22 @@
 
 namespace mvb::metrics {
 
+// The resampling stream of every bootstrap here: splitmix64-seeded xoshiro256**, each draw in [0, n)
+// by Lemire's multiply-shift on the top 32 bits ((next() >> 32) * n >> 32). Chosen because it is
+// identical on every platform (std::mt19937_64 + uniform_int_distribution is not specified bit for
+// bit) and a dozen lines in any language: tests/oracles/report/paired_bootstrap_oracle.py reproduces
+// it exactly in Python to check `medvlmbench compare`.
+class BootstrapRng {
+ public:
+  explicit BootstrapRng(uint64_t seed);
+  uint64_t next();
+  uint32_t below(uint32_t n) { return static_cast<uint32_t>(((next() >> 32) * static_cast<uint64_t>(n)) >> 32); }
+
+ private:
+  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+  uint64_t s_[4];
+};
+
 // Draws `resamples` resamples of n items with replacement (seeded, deterministic), each given to
 // `statistic` as per-item counts; returns the 2.5th and 97.5th percentiles (numpy's linear
 // interpolation) of the defined statistics, or nullopt when none is defined or n == 0.

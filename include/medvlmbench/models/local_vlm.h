@@ -40,6 +40,10 @@ class LocalVlm : public GenerativeModel {
   struct Prepared {
     nn::MultimodalInput input;
     std::string prompt_text;
+    // Ids the answer text is decoded with, before the new ones: the reference's output string holds
+    // the prompt for some models (BLIP-2's generate returns the prompt ids; --reference_compat
+    // blip2_prompt_echo). Empty = the new tokens alone. The answer without them goes to extra["answer_only"].
+    std::vector<int64_t> echo_ids;
   };
   virtual std::vector<Prepared> prepare(const std::vector<const GenerationRequest*>& requests) = 0;
   virtual nn::GenerationBackend& backend() = 0;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -42,6 +43,14 @@ class TaskEvaluator {
   virtual ScoreResult score(const std::vector<nlohmann::json>& rows, const ScoreOptions& opts) const = 0;
   // predictions.json in the reference's field layout (--save_pred), so its analysis scripts work.
   virtual nlohmann::json reference_predictions(const std::vector<nlohmann::json>& rows) const = 0;
+  // Per-sample meter values, one map per row of `rows` (same order): the values whose mean over the
+  // scored rows is the meter in metrics.json (diagnosis "accuracy", VQA "accuracy_closed", caption
+  // "bleu1" ...). Failed or unscorable rows get an empty map. Meters that are not means over samples
+  // (AUROC) and model-based ones (BERTScore) are absent. Used by `medvlmbench compare` (paired
+  // bootstrap) and `medvlmbench report` (best and worst samples).
+  virtual std::vector<std::map<std::string, double>> sample_values(const std::vector<nlohmann::json>& rows) const {
+    return std::vector<std::map<std::string, double>>(rows.size());
+  }
 };
 
 struct TaskEntry {

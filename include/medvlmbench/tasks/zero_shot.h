@@ -26,7 +26,8 @@ std::vector<std::vector<std::string>> class_prompts(const std::vector<std::strin
 at::Tensor class_text_embeddings(ContrastiveModel& model, const std::vector<std::vector<std::string>>& prompts);
 
 // logits_per_image for unnormalised image features [N, D] against unit-norm class embeddings [C, D]:
-// exp(logit_scale) * cos + logit_bias, as the models' forward computes it.
+// exp(logit_scale) * cos + logit_bias, as the models' forward computes it. Features [N, Q, D] (several
+// embeddings per image, BLIP-2's queries) score each class by their largest cosine.
 at::Tensor zero_shot_logits(const ContrastiveModel& model, const at::Tensor& image_features,
                             const at::Tensor& class_embeddings);
 

@@ -2,21 +2,15 @@
 
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/io/files.h"
+#include "medvlmbench/nn/hf_config.h"
 
 namespace mvb::qwen2_vl {
 namespace {
 
-int64_t get_int(const nlohmann::json& j, const char* key, int64_t fallback, const std::string& where) {
-  if (!j.contains(key) || j[key].is_null()) return fallback;
-  MVB_CHECK(j[key].is_number_integer(), where, ": \"", key, "\" must be an integer, got ", j[key].dump());
-  return j[key].get<int64_t>();
-}
-
-double get_double(const nlohmann::json& j, const char* key, double fallback, const std::string& where) {
-  if (!j.contains(key) || j[key].is_null()) return fallback;
-  MVB_CHECK(j[key].is_number(), where, ": \"", key, "\" must be a number, got ", j[key].dump());
-  return j[key].get<double>();
-}
+// The one rule for config numbers (nn::hf): absent or null takes the default, 512.0 reads as 512, a
+// fraction or a string where a number belongs is an error naming the file and the key.
+using nn::hf::get_double;
+using nn::hf::get_int;
 
 VisionConfig vision_from_json(const nlohmann::json& v, Variant variant, const std::string& where) {
   const std::string w = where + " vision_config";
