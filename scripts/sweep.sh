@@ -13,7 +13,7 @@
 # presets' --exp_path/--output_dir), SBATCH_ARGS (extra sbatch options, e.g. "--partition=gpu --gres=gpu:1").
 # Local runs carry on past a failed job and list the failures at the end (exit 1 when any failed).
 # One array task runs one whole preset line; to split one large evaluation over GPUs use
-# scripts/slurm/eval.sbatch (--shard), whose shards the report merges.
+# scripts/slurm/submit_sharded_eval.sh (array shards + a dependent `medvlmbench merge`).
 set -euo pipefail
 
 usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
@@ -58,6 +58,9 @@ run_line() {
 }
 
 if [[ -n "$TASK_LINE" ]]; then  # inside a Slurm array task
+  # The array's tasks are different presets, not shards of one evaluation: medvlmbench would otherwise
+  # take its --shard from SLURM_ARRAY_TASK_ID/COUNT (docs/scale-out.md).
+  export MVB_SLURM_SHARD=0
   run_line "${JOBS[$TASK_LINE]}"
   exit $?
 fi

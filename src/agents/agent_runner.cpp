@@ -177,7 +177,7 @@ class AgentRunner : public UsageRunner {
       row["prompt"] = qs;
     } else {
       row = {{"id", sample.id},
-             {"image_path", sample.image_path()},
+             {"image_path", row_image_path(sample)},
              {"prompt", qs},
              {"answer", sample.answer},
              {"prediction", trim(o.answer)},

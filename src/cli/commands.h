@@ -37,6 +37,23 @@ struct JudgeOptions {
   RunConfig api;  // judge, judge_api_base, judge_api_model, api_* and cache flags
 };
 
+struct MergeCliOptions {
+  std::vector<std::string> run_dirs;
+  std::string output;
+  std::string image_path;
+  std::string device = "auto";
+  std::string format = "text";
+  std::string log_level = "info";
+};
+
+CLI::App* add_merge_command(CLI::App& app, MergeCliOptions& opts);
+int cmd_merge(const MergeCliOptions& opts);
+// eval --devices (cmd_devices.cpp): worker processes over interleaved shards, then merge. A worker
+// (MVB_DEVICES_WORKER set by its parent) runs as a plain eval.
+bool is_devices_worker();
+std::vector<std::string> parse_devices(const std::string& list);  // "0,1" -> cuda:0, cuda:1; UsageError
+int cmd_eval_devices(const RunConfig& cfg, const std::vector<std::string>& argv);
+
 struct ReportCommandOptions {
   std::string exp_path;
   report::ReportOptions report;

@@ -63,7 +63,9 @@ void add_common_flags(CLI::App& app, RunConfig& c) {
   opt(app, "--num_workers", c.num_workers, "Threads decoding and preprocessing images (at most 1024)")
       ->check(CLI::Range(0, 1024));
   opt(app, "--limit,--max_samples", c.limit, "Process only the first N samples (after --shard)");
-  opt(app, "--shard", c.shard, "Process shard i of n (samples at positions i, i+n, ...), e.g. 0/4");
+  opt(app, "--shard", c.shard,
+      "Process shard i of n (samples at positions i, i+n, ...), e.g. 0/4; default: the Slurm array task's "
+      "(SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT) when set; 0/1 = no sharding");
   opt(app, "--log_level", c.log_level, "trace, debug, info, warn, error or off");
   opt(app, "--prompt_template", c.prompt_template,
       "clip-zs / clip-img-lora class prompt; {} = class text; '|' separates templates to ensemble");
@@ -72,6 +74,9 @@ void add_common_flags(CLI::App& app, RunConfig& c) {
 void add_eval_flags(CLI::App& app, RunConfig& c) {
   add_common_flags(app, c);
   opt(app, "--exp_path", c.exp_path, "Root folder of run outputs");
+  opt(app, "--devices", c.devices,
+      "Run one worker process per device over interleaved shards, then merge: e.g. 0,1,2,3 (CUDA devices), "
+      "cuda:0,cuda:2, or cpu,cpu (CPU workers splitting the CPUs)");
   bool_opt(app, "--save_pred", c.save_pred, "Also write predictions.json in the reference's layout");
   bool_opt(app, "--resume", c.resume, "Continue an interrupted run: keep finished predictions, do the rest");
   opt(app, "--eval_print_freq", c.eval_print_freq, "Accepted for compatibility (progress is time-based)");
@@ -137,8 +142,9 @@ void add_generation_flags(CLI::App& app, RunConfig& c) {
       ->check(CLI::Range(0.0, 100.0))
       ->group(group);
   app.add_option("--reference_compat", c.reference_compat,
-                 "Local VLMs: reproduce these input quirks of the reference (comma-separated, e.g. "
-                 "llava_double_preprocess; all = every quirk the model knows); run.json records which ran")
+                 "Reproduce these input quirks of the reference (comma-separated, e.g. llava_double_preprocess for "
+                 "local VLMs, chestxray_transform for ChestXray diagnosis; all = every quirk that applies); run.json "
+                 "records which ran")
       ->expected(1)
       ->delimiter(',')
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)

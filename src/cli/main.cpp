@@ -1,5 +1,5 @@
-// medvlmbench: command-line entry point. Subcommands: eval, train, score, judge, report, compare, list,
-// check, version, completion. Every subcommand's --help ends with an example (its footer).
+// medvlmbench: command-line entry point. Subcommands: eval, train, score, merge, judge, report, compare,
+// list, check, version, completion. Every subcommand's --help ends with an example (its footer).
 // Exit codes: 0 success, 1 runtime error (missing/corrupt files ...), 2 usage error (bad flags,
 // unknown names, bad config), 130 interrupted (finished predictions are kept).
 #include <c10/util/Exception.h>
@@ -84,6 +84,9 @@ int main(int argc, char** argv) {
   check->add_option("--dtype", check_opts.dtype, "Precision the model is built in on the CPU: auto (fp32) or bf16")
       ->check(CLI::IsMember({"auto", "fp32", "bf16"}));
 
+  mvb::cli::MergeCliOptions merge_opts;
+  CLI::App* merge = mvb::cli::add_merge_command(app, merge_opts);
+
   mvb::cli::JudgeOptions judge_opts;
   CLI::App* judge = mvb::cli::add_judge_command(app, judge_opts);
 
@@ -117,6 +120,9 @@ int main(int argc, char** argv) {
       "Example:\n  medvlmbench check --dataset SLAKE --image_path ./datasets/SLAKE\n"
       "  medvlmbench check --model CLIP --model_path original_pretrained");
   version->footer("Example:\n  medvlmbench version --format json");
+  merge->footer(
+      "Example:\n  medvlmbench merge ./log/vqa/SLAKE/LLaVA-1.5/eval_seed0/llava-v1.5-7b/shard-*-of-4\n"
+      "  (writes the merged run to ./log/vqa/SLAKE/LLaVA-1.5/eval_seed0/llava-v1.5-7b; docs/scale-out.md)");
 
   std::vector<std::string> args(argv, argv + argc);
   try {
@@ -151,6 +157,7 @@ int main(int argc, char** argv) {
     if (eval->parsed()) {
       cfg.command = "eval";
       mvb::install_signal_handlers();
+      if (!cfg.devices.empty() && !mvb::cli::is_devices_worker()) return mvb::cli::cmd_eval_devices(cfg, args);
       return mvb::cli::cmd_eval(cfg, args);
     }
     if (train->parsed()) {
@@ -165,6 +172,10 @@ int main(int argc, char** argv) {
     }
     if (score->parsed())
       return mvb::cli::cmd_score(score_dir, score_bootstrap, cfg.format, cfg.bertscore_model, cfg.device);
+    if (merge->parsed()) {
+      mvb::log::init(merge_opts.log_level);
+      return mvb::cli::cmd_merge(merge_opts);
+    }
     if (list->parsed()) return mvb::cli::cmd_list(list_opts);
     if (check->parsed()) return mvb::cli::cmd_check(check_opts);
     if (version->parsed()) return mvb::cli::cmd_version(version_format);

@@ -29,6 +29,7 @@ nlohmann::json RunConfig::to_json() const {
       {"num_workers", num_workers},
       {"limit", limit},
       {"shard", shard},
+      {"devices", devices},
       {"resume", resume},
       {"log_level", log_level},
       {"bootstrap", bootstrap},

@@ -2,8 +2,9 @@
 // sample3680_train_metadata.csv for train and sample920_test_metadata.csv for every other split,
 // columns patient, node, x_coord, y_coord, tumor. The reference reads them from
 // ./data/camelyon17_v1.0/ of its checkout; here they are looked up in --image_path, its parent and
-// ./data/camelyon17_v1.0/. Images: {patches}/patient_{PPP}_node_{N}/patch_patient_{PPP}_node_{N}_x_{X}_y_{Y}.png
-// where {patches} is --image_path or its patches/ folder.
+// ./data/camelyon17_v1.0/. "validation" and "all" read the test subset too, as the reference does. Images:
+// {patches}/patient_{PPP}_node_{N}/patch_patient_{PPP}_node_{N}_x_{X}_y_{Y}.png where {patches} is --image_path or its
+// patches/ folder.
 #include <cstdio>
 
 #include "common.h"
@@ -38,7 +39,10 @@ class Camelyon17Dataset : public LoaderBase {
     const std::string patches =
         io::is_directory(io::join_path(req.root, "patches")) ? io::join_path(req.root, "patches") : req.root;
     std::vector<Sample> samples;
-    for (const auto& part : parts_of(req.split, {"train", "test"})) {
+    // The reference reads the train subset for "train" and the test subset for every other split name,
+    // "all" included (defect 12: "all" used to be train + test here).
+    parts_of(req.split, {"train", "test"});  // validates the name
+    for (const std::string part : {req.split == "train" ? "train" : "test"}) {
       const std::string name = part == "train" ? "sample3680_train_metadata.csv" : "sample920_test_metadata.csv";
       const std::string csv = first_existing({io::join_path(req.root, name), io::join_path(parent_dir(req.root), name),
                                               io::join_path("data/camelyon17_v1.0", name)});

@@ -1,6 +1,6 @@
 // CheXpert (Irvin et al. 2019), the downsampled release CheXpert-v1.0-small, as the reference reads
 // it: test -> valid.csv, any other split -> train.csv (so "validation" is the training list, as
-// there; "all" is train + valid here). Image = {image_path}/{Path}. Label 1 ("normal xray") iff
+// there, and "all" too). Image = {image_path}/{Path}. Label 1 ("normal xray") iff
 // "No Finding" == 1; 0, -1 (uncertain) and empty all become 0 ("diseased xray").
 #include "common.h"
 #include "medvlmbench/core/error.h"
@@ -30,7 +30,9 @@ class CheXpertDataset : public LoaderBase {
 
   std::unique_ptr<SampleReader> load(const DatasetRequest& req) const override {
     std::vector<Sample> samples;
-    for (const auto& part : parts_of(req.split, {"train", "test"})) {
+    // The reference's rule for every split name, "all" included (defect 12: "all" used to add valid.csv).
+    parts_of(req.split, {"train", "test"});  // validates the name
+    for (const std::string part : {req.split == "test" ? "test" : "train"}) {
       const std::string csv =
           io::join_path(io::join_path(req.root, "CheXpert-v1.0-small"), part == "test" ? "valid.csv" : "train.csv");
       if (!io::exists(csv)) fail("missing " + csv);

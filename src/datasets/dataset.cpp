@@ -1,5 +1,7 @@
 #include "medvlmbench/datasets/dataset.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <string>
 
 #include "medvlmbench/core/error.h"
@@ -35,7 +37,7 @@ CheckReport Dataset::check(const std::string& root, const std::string& task) con
   for (const auto& split : check_splits(task)) {
     std::unique_ptr<SampleReader> reader;
     try {
-      reader = open(DatasetRequest{task, split, root});
+      reader = open(DatasetRequest{task, split, root, ""});
     } catch (const Error& e) {
       problem("split " + split + ": " + e.what());
       continue;
@@ -98,6 +100,45 @@ SampleSelection SampleSelection::parse(const std::string& shard, int64_t limit) 
   }
   MVB_USAGE_CHECK(ok, "invalid --shard '", shard, "'; use i/n with 0 <= i < n, e.g. --shard 0/4");
   return sel;
+}
+
+namespace {
+// A Slurm integer variable, or `fallback` when unset.
+int64_t slurm_int(const char* name, int64_t fallback) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return fallback;
+  const std::string s(v);
+  MVB_USAGE_CHECK(s.find_first_not_of("0123456789") == std::string::npos && s.size() < 10, "environment variable ",
+                  name, "=", s, " is not a count; unset it or pass --shard i/n");
+  return std::stoll(s);
+}
+}  // namespace
+
+std::string shard_from_environment(const std::string& shard, std::string* source) {
+  if (!shard.empty()) {
+    if (source) *source = "--shard";
+    return shard;
+  }
+  // An array whose tasks are not shards of one evaluation (a sweep: one preset per task) opts out.
+  const char* opt_out = std::getenv("MVB_SLURM_SHARD");
+  const bool off = opt_out && std::string(opt_out) == "0";
+  const int64_t id = off ? -1 : slurm_int("SLURM_ARRAY_TASK_ID", -1);
+  const int64_t count = off ? -1 : slurm_int("SLURM_ARRAY_TASK_COUNT", -1);
+  if (id < 0 || count < 1) {
+    if (source) source->clear();
+    return "";
+  }
+  const int64_t min = slurm_int("SLURM_ARRAY_TASK_MIN", 0),
+                step = std::max<int64_t>(1, slurm_int("SLURM_ARRAY_TASK_STEP", 1));
+  const int64_t index = (id - min) / step;
+  MVB_USAGE_CHECK(id >= min && (id - min) % step == 0 && index < count, "SLURM_ARRAY_TASK_ID=", id,
+                  " is not one of the ", count, " array tasks from SLURM_ARRAY_TASK_MIN=", min, " in steps of ", step,
+                  "; pass --shard i/n");
+  if (source)
+    *source = "SLURM_ARRAY_TASK_ID=" + std::to_string(id) + " of SLURM_ARRAY_TASK_COUNT=" + std::to_string(count) +
+              (min ? " from SLURM_ARRAY_TASK_MIN=" + std::to_string(min) : "") +
+              (step > 1 ? " step " + std::to_string(step) : "");
+  return std::to_string(index) + "/" + std::to_string(count);
 }
 
 namespace {

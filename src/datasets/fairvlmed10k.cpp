@@ -97,6 +97,12 @@ class FairVlmedDataset : public LoaderBase {
     int64_t dropped = 0;
     for (size_t r = 0; r < t.rows.size(); ++r) {
       const std::string id = part + "/" + std::to_string(r);
+      // pandas fills the missing trailing fields of a short row with NaN, so dropna() drops the row
+      // (defect 12: it used to be an error row here). A row with extra fields stays an error row.
+      if (task == "vqa" && t.rows[r].size() < t.header.size()) {
+        ++dropped;
+        continue;
+      }
       if (t.rows[r].size() != t.header.size()) {
         out.push_back(error_sample(id, part,
                                    t.path + " row " + std::to_string(r + 2) + " has " +

@@ -14,6 +14,7 @@
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/core/strings.h"
 #include "medvlmbench/io/files.h"
+#include "medvlmbench/io/hub_cache.h"
 #include "medvlmbench/io/parquet.h"
 #include "medvlmbench/io/torch_pickle.h"
 
@@ -98,21 +99,29 @@ class HubVqaDataset : public LoaderBase {
     info_.description = std::move(description);
     info_.layout = "{image_path}/[data/]{" + join(parts_, ",") +
                    "}-NNNNN-of-NNNNN-*.parquet with columns image{bytes,path}, question, answer (Hugging Face " +
-                   hub_repo_ + "; a hub cache folder " + hub_dir(hub_repo_) + "/snapshots/<rev>/data/ also works)";
+                   hub_repo_ + "; or its Hugging Face hub cache entry " + hub_dir(hub_repo_) +
+                   "/snapshots/<rev>/data/, under {image_path}, --cache_dir, HF_HUB_CACHE or HF_HOME/hub)";
   }
 
   std::unique_ptr<SampleReader> load(const DatasetRequest& req) const override {
     auto images = std::make_shared<ParquetImages>();
     std::vector<Sample> samples;
     for (const auto& part : parts_of(req.split, parts_)) {
-      const auto shards = find_shards(req.root, part, hub_dir(hub_repo_));
+      auto shards = find_shards(req.root, part, hub_dir(hub_repo_));
+      io::HubLookup hub;
       if (shards.empty()) {
         if (open_original(req.root, part, samples)) {
           images->rows.resize(samples.size());  // those samples reference image files, not parquet rows
           continue;
         }
-        fail("no parquet shards for split " + part + " under " + req.root);
+        // What datasets.load_dataset(hub_repo_) left in the Hugging Face hub cache (defect 13).
+        hub = io::find_hub_dataset(hub_repo_, req.cache_dir);
+        if (hub.snapshot) shards = find_shards(hub.snapshot->folder, part, "");
       }
+      if (shards.empty())
+        fail("no parquet shards for split " + part + " under " + req.root + " nor in a Hugging Face hub cache of " +
+             hub_repo_ + " (searched " + join(hub.searched, ", ") + ")" +
+             (hub.problems.empty() ? "" : "; " + join(hub.problems, "; ")));
       int64_t part_row = 0;
       for (const auto& path : shards) {
         auto file = std::make_unique<io::ParquetFile>(path);

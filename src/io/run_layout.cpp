@@ -21,6 +21,12 @@ std::string eval_run_dir(const RunConfig& cfg) {
   dir = io::join_path(dir, "eval_seed" + std::to_string(cfg.seed));
   dir = io::join_path(dir, io::basename(cfg.model_path));
   if (!cfg.usage.empty()) dir = io::join_path(dir, cfg.usage);
+  // A shard (--shard i/n with n > 1, a Slurm array task, a --devices worker) writes below the folder
+  // the whole run would use, so shards sharing one --exp_path never share a predictions file and
+  // `medvlmbench merge` fills the folder above them.
+  const size_t slash = cfg.shard.find('/');
+  if (slash != std::string::npos && cfg.shard.substr(slash + 1) != "1")
+    dir = io::join_path(dir, "shard-" + cfg.shard.substr(0, slash) + "-of-" + cfg.shard.substr(slash + 1));
   return dir;
 }
 

@@ -160,6 +160,12 @@ std::vector<Run> collect_runs(const std::string& root, int bootstrap) {
   for (const auto& d : dirs) {
     Run r = load_run(d);
     const auto [si, sn] = parse_shard(str(r.manifest["config"], "shard"));
+    // A shard folder (.../shard-i-of-n) below a run `medvlmbench merge` already wrote: that merged
+    // run is the one reported (docs/scale-out.md), not the shards again.
+    if (sn > 1 && r.kind == "eval") {
+      const std::string parent_manifest = io::join_path(fs::path(d).parent_path().string(), kManifestFile);
+      if (io::exists(parent_manifest) && io::read_json(parent_manifest).contains("merged_from")) continue;
+    }
     if (sn > 1 && r.kind == "eval") {
       const std::string key = identity_key(r) + "|/" + std::to_string(sn);
       const auto it = sharded.find(key);

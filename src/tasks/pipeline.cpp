@@ -287,9 +287,16 @@ void write_manifest(const std::string& run_dir, nlohmann::json manifest) {
 
 }  // namespace
 
+// --shard, or the Slurm array task's shard (announced in the log once the run folder is known).
+static RunConfig with_environment_shard(const RunConfig& in) {
+  RunConfig cfg = in;
+  cfg.shard = shard_from_environment(in.shard, &cfg.shard_source);
+  return cfg;
+}
+
 RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
   const auto t0 = std::chrono::steady_clock::now();
-  Validated v = validate(in, "eval");
+  Validated v = validate(with_environment_shard(in), "eval");
   const RunConfig& cfg = v.cfg;
   const DatasetInfo& info = v.dataset->info();
   const SampleSelection selection = SampleSelection::parse(cfg.shard, cfg.limit);
@@ -300,7 +307,7 @@ RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
             " is a file; give a folder for run outputs");
   // Everything that can refuse the run (dataset files, the model and its checkpoint) is checked
   // before a file of the run folder is touched: a refused rerun leaves the previous run's outputs.
-  auto reader = v.dataset->open(DatasetRequest{cfg.task, cfg.split, cfg.image_path});
+  auto reader = v.dataset->open(DatasetRequest{cfg.task, cfg.split, cfg.image_path, cfg.cache_dir});
   // An empty split is an error (it would score to null metrics and exit 0); an empty --shard/--limit
   // selection of a non-empty split is not (more shards than samples), and writes an empty run.
   MVB_CHECK(reader->size_hint() != 0, cfg.dataset, " split '", cfg.split, "' (task ", cfg.task, ") at ", cfg.image_path,
@@ -324,6 +331,9 @@ RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
   io::remove_stale_temp_files(out.run_dir);  // left by a process killed inside write_file_atomic
   log::add_file(io::join_path(out.run_dir, "eval.log"));
   spdlog::info("run folder: {}", out.run_dir);
+  if (!cfg.shard.empty() && cfg.shard_source != "--shard")
+    spdlog::info("shard {} from the Slurm array ({}); pass --shard 0/1 to run every sample", cfg.shard,
+                 cfg.shard_source);
   log_checkpoint_and_compat_notes(v.checkpoint, cfg);
   if (resuming) spdlog::info("resuming: {} samples already done in {}", done.size(), pred_path);
 
@@ -343,6 +353,12 @@ RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
                                {"multi_label", info.multi_label}}},
                              {"status", "running"},
                              {"started_at", now_iso8601()}};
+  // Which samples this run had (medvlmbench merge reads it back).
+  manifest["shard"] = {{"index", selection.shard_index},
+                       {"count", selection.shard_count},
+                       {"limit", selection.limit},
+                       {"order", "interleaved: samples at dataset positions index, index+count, ..."},
+                       {"source", cfg.shard_source}};
   add_checkpoint_and_compat_notes(manifest, v.checkpoint, cfg);
   // predictions.jsonl: resume appends to the finished rows; a fresh run sets the previous run's
   // outputs aside (as *.previous) when its first row is ready, and starts a new file.
@@ -427,7 +443,7 @@ RunOutcome run_train(const RunConfig& in, const std::vector<std::string>& argv) 
   write_manifest(out.run_dir, manifest);
 
   const DatasetInfo& info = v.dataset->info();
-  auto reader = select_samples(v.dataset->open(DatasetRequest{cfg.task, cfg.split, cfg.image_path}),
+  auto reader = select_samples(v.dataset->open(DatasetRequest{cfg.task, cfg.split, cfg.image_path, cfg.cache_dir}),
                                SampleSelection::parse(cfg.shard, cfg.limit));
   std::unique_ptr<Model> model = build_model(cfg.model, *v.model, model_spec(cfg, v.checkpoint, info, device, dtype));
   manifest["model"] = model->describe();  // architecture, parameters, dtype, checkpoint, as eval records

@@ -49,8 +49,14 @@ const UsageEntry& find_usage(const std::string& usage_in, const std::string& tas
                    "`; it serves: " + (tasks_served.empty() ? std::string("(nothing yet)") : join(tasks_served, ", ")));
 }
 
+std::string row_image_path(const Sample& s) {
+  std::string out;
+  for (size_t i = 0; i < s.images.size(); ++i) out += (i ? ";" : "") + s.images[i].path;
+  return out;
+}
+
 nlohmann::json error_row(const Sample& s, const std::string& error) {
-  nlohmann::json row = {{"id", s.id}, {"image_path", s.image_path()}, {"status", "failed"}, {"error", error}};
+  nlohmann::json row = {{"id", s.id}, {"image_path", row_image_path(s)}, {"status", "failed"}, {"error", error}};
   if (!s.question.empty()) row["question"] = s.question;
   if (!s.answer.empty()) row["answer"] = s.answer;
   if (!s.question_type.empty()) row["question_type"] = s.question_type;

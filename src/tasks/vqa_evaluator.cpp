@@ -345,14 +345,34 @@ class VqaEvaluator : public TaskEvaluator {
   // [{image_path, question_type, qs, answer, prediction, trace}] as the dev repo writes it.
   nlohmann::json reference_predictions(const std::vector<nlohmann::json>& rows) const override {
     nlohmann::json out = nlohmann::json::array();
+    // The dev reference's question types: "yes/no" for every closed question (SLAKE's closed answers
+    // that are not yes/no included), "open", "multi-choice".
+    auto reference_type = [](const nlohmann::json& row) {
+      const std::string t = row.value("question_type", "");
+      return t == "closed" ? std::string("yes/no") : t;
+    };
     for (const auto& row : rows) {
       if (row.value("status", "") == "failed") {
-        out.push_back(reference_failed_row(row, {"question", "answer", "question_type"}));
+        nlohmann::json e = reference_failed_row(row, {"question", "answer", "question_type"});
+        if (e.contains("question_type")) e["question_type"] = reference_type(row);
+        out.push_back(e);
         continue;
       }
-      nlohmann::json rec = {{"image_path", row.value("image_path", "")},
-                            {"question_type", row.value("question_type", "")},
-                            {"qs", row.contains("prompt") ? row["prompt"] : row.value("question", nlohmann::json(""))},
+      // The image path the reference writes: "NA" for images embedded in parquet (the loader records
+      // it in metadata), the ";"-joined list for multi-image questions (the row's image_path).
+      const nlohmann::json meta = row.value("metadata", nlohmann::json::object());
+      const nlohmann::json image_path =
+          meta.is_object() && meta.contains("reference_image_path") && meta["reference_image_path"] == "NA"
+              ? nlohmann::json("NA")
+              : row.value("image_path", nlohmann::json(""));
+      // qs: the formatted prompt as the reference's dataset builds it, without what an API model
+      // appends inside the model call (recorded in the row's "prompt"; "qs" holds the prompt before).
+      const nlohmann::json qs = row.contains("qs")       ? row["qs"]
+                                : row.contains("prompt") ? row["prompt"]
+                                                         : row.value("question", nlohmann::json(""));
+      nlohmann::json rec = {{"image_path", image_path},
+                            {"question_type", reference_type(row)},
+                            {"qs", qs},
                             {"answer", row.value("answer", nlohmann::json(""))},
                             {"prediction", row.value("prediction", nlohmann::json(""))}};
       rec["trace"] = row.contains("trace") ? row["trace"] : nlohmann::json(nullptr);

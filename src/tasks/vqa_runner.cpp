@@ -92,12 +92,15 @@ void run_generative(RunContext& ctx, const GenerativeTaskSpec& spec) {
         continue;
       }
       nlohmann::json row = {{"id", sample.id},
-                            {"image_path", sample.image_path()},
+                            {"image_path", row_image_path(sample)},
                             {"prompt", prompt},
                             {"answer", sample.answer},
                             {"prediction", trim(r.text)},
                             {"modality", sample.modality.empty() ? ctx.dataset.modality : sample.modality},
                             {"metadata", sample.metadata}};
+      // The prompt before the model added to it (API models append the reference's "answer concisely"
+      // suffix inside the model, so the reference's predictions.json `qs` does not have it).
+      if (prompt != req.prompt) row["qs"] = req.prompt;
       if (spec.add_fields) spec.add_fields(sample, row);
       add_generation_fields(r, row);
       ctx.sink->write(row);

@@ -26,7 +26,7 @@ std::vector<Sample> drain(SampleReader& reader) {
 
 std::vector<Sample> load_split(const RunConfig& cfg, const std::string& split) {
   auto ds = dataset_registry().get(cfg.dataset).factory();
-  auto reader = select_samples(ds->open(DatasetRequest{cfg.task, split, cfg.image_path}),
+  auto reader = select_samples(ds->open(DatasetRequest{cfg.task, split, cfg.image_path, cfg.cache_dir}),
                                SampleSelection::parse(cfg.shard, cfg.limit));
   return drain(*reader);
 }

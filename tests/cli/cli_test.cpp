@@ -342,7 +342,10 @@ TEST(Cli, ShardsPartitionTheDataset) {
     auto args = demo_args(exp / ("s" + std::to_string(i)));
     args.insert(args.end(), {"--shard", std::to_string(i) + "/3"});
     ASSERT_EQ(mvb_cmd(args).exit_code, 0);
-    auto rows = io::read_jsonl(run_dir(exp / ("s" + std::to_string(i))) + "/predictions.jsonl").rows;
+    // A shard writes below the whole run's folder (medvlmbench merge fills that one).
+    auto rows = io::read_jsonl(run_dir(exp / ("s" + std::to_string(i))) + "/shard-" + std::to_string(i) +
+                               "-of-3/predictions.jsonl")
+                    .rows;
     EXPECT_EQ(rows.size(), 4u);
     for (const auto& row : rows) EXPECT_TRUE(all.insert(row["id"].get<std::string>()).second);
   }

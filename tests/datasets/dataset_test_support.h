@@ -20,7 +20,7 @@ inline std::string dataset_fixture(const std::string& name) { return fixture_pat
 inline std::vector<Sample> load_split(const std::string& dataset, const std::string& task, const std::string& split,
                                       const std::string& root) {
   auto ds = dataset_registry().get(dataset).factory();
-  auto reader = ds->open(DatasetRequest{task, split, root});
+  auto reader = ds->open(DatasetRequest{task, split, root, ""});
   std::vector<Sample> out;
   Sample s;
   while (reader->next(s)) out.push_back(s);
@@ -37,6 +37,12 @@ inline std::vector<Sample> errors_of(const std::vector<Sample>& samples) {
   std::vector<Sample> out;
   for (const auto& s : samples)
     if (!s.error.empty()) out.push_back(s);
+  return out;
+}
+
+inline std::vector<std::string> ids_of(const std::vector<Sample>& samples) {
+  std::vector<std::string> out;
+  for (const auto& s : samples) out.push_back(s.id);
   return out;
 }
 

@@ -18,7 +18,7 @@ std::vector<std::string> ids(std::unique_ptr<SampleReader> r) {
 }
 
 std::unique_ptr<SampleReader> open_all(const std::string& name, const std::string& root, const std::string& task) {
-  return dataset_registry().get(name).factory()->open(DatasetRequest{task, "all", root});
+  return dataset_registry().get(name).factory()->open(DatasetRequest{task, "all", root, ""});
 }
 
 TEST(SampleSelection, ShardThenLimitIsDeterministic) {

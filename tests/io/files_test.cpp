@@ -73,6 +73,12 @@ TEST(RunLayout, MatchesTheReference) {
   EXPECT_EQ(eval_run_dir(c), "./log/vqa/SLAKE/LLaVA-1.5/eval_seed3/llava-v1.5-7b");
   c.usage = "mdagent";
   EXPECT_EQ(eval_run_dir(c), "./log/vqa/SLAKE/LLaVA-1.5/eval_seed3/llava-v1.5-7b/mdagent");
+  // Shards write below the whole run's folder (merge fills it); 0/1 is the whole run.
+  c.shard = "2/4";
+  EXPECT_EQ(eval_run_dir(c), "./log/vqa/SLAKE/LLaVA-1.5/eval_seed3/llava-v1.5-7b/mdagent/shard-2-of-4");
+  c.shard = "0/1";
+  EXPECT_EQ(eval_run_dir(c), "./log/vqa/SLAKE/LLaVA-1.5/eval_seed3/llava-v1.5-7b/mdagent");
+  c.shard = "";
   c.output_dir = "./out";
   c.peft = "lora";
   c.tune_modules = "L";

@@ -178,6 +178,45 @@ TEST(VqaEvaluator, ReferencePredictionsLayout) {
   EXPECT_EQ(p[5]["prediction"], "");
 }
 
+// Defect 12 (issue 18): predictions.json as the dev reference writes it: question_type "yes/no" for
+// closed questions, qs without the suffix an API model appends inside the call, "NA" for images
+// embedded in parquet, every image of a multi-image question joined with ";".
+TEST(VqaEvaluator, ReferencePredictionsMatchTheDevReference) {
+  const std::string suffix = "\n\nPlease answer the question concisely in no more than 2 sentences.";
+  const std::vector<json> rows = {
+      {{"id", "test/0"},
+       {"image_path", "data/test-00000-of-00001.parquet#row=0"},
+       {"prompt", "What is shown?" + suffix},
+       {"qs", "What is shown?"},
+       {"answer", "a nodule"},
+       {"prediction", "A nodule."},
+       {"question_type", "open"},
+       {"metadata", {{"reference_image_path", "NA"}}}},
+      {{"id", "test/1"},
+       {"image_path", "x.png"},
+       {"prompt", "Answer the following question about the image with yes or no. Is it normal?"},
+       {"answer", "no"},
+       {"prediction", "No"},
+       {"question_type", "closed"}},
+      {{"id", "MM-3"},
+       {"image_path", "images/MM-3-a.jpeg;images/MM-3-b.jpeg"},
+       {"prompt", "Which?"},
+       {"answer", "B"},
+       {"prediction", "B"},
+       {"question_type", "multi-choice"},
+       {"metadata", {{"reference_image_path", "images/MM-3-a.jpeg;images/MM-3-b.jpeg"}}}},
+      {{"id", "test/3"}, {"image_path", "y.png"}, {"status", "failed"}, {"error", "x"}, {"question_type", "closed"}}};
+  const json p = task_registry().get("vqa").evaluator()->reference_predictions(rows);
+  ASSERT_EQ(p.size(), 4u);
+  EXPECT_EQ(p[0]["image_path"], "NA");
+  EXPECT_EQ(p[0]["qs"], "What is shown?");
+  EXPECT_EQ(p[1]["question_type"], "yes/no");
+  EXPECT_EQ(p[1]["qs"], rows[1]["prompt"]);
+  EXPECT_EQ(p[2]["image_path"], "images/MM-3-a.jpeg;images/MM-3-b.jpeg");
+  EXPECT_EQ(p[2]["question_type"], "multi-choice");
+  EXPECT_EQ(p[3]["question_type"], "yes/no");
+}
+
 TEST(VqaEvaluator, ScoreRunDirWritesMetricsAndResultsCsv) {
   test::TempDir dir;
   test::write_text(

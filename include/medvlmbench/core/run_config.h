@@ -42,6 +42,12 @@ struct RunConfig {
   int num_workers = 2;
   int64_t limit = -1;      // -1 = all samples
   std::string shard = "";  // "i/n"
+  // Where `shard` came from when not from --shard (e.g. "SLURM_ARRAY_TASK_ID=2 of SLURM_ARRAY_TASK_COUNT=4");
+  // recorded in run.json's "shard" block, not a flag.
+  std::string shard_source;
+  // --devices: one worker process per entry (cuda:N, N, or cpu), each on an interleaved shard, then a
+  // merge (cli/devices.h). Empty = one process on --device.
+  std::string devices;
   bool resume = false;
   std::string log_level = "info";
   std::string format = "text";  // end-of-run summary on stdout: text or json

@@ -33,6 +33,10 @@ struct DatasetRequest {
   std::string task;
   std::string split;
   std::string root;  // --image_path
+  // --cache_dir: loaders of datasets the reference reads with datasets.load_dataset (SLAKE, PathVQA,
+  // VQA-RAD) also look for the repository in the Hugging Face hub cache under it and the HF_HOME /
+  // HF_HUB_CACHE environment (io/hub_cache.h). "" = the environment's caches only.
+  std::string cache_dir;
 };
 
 struct CheckReport {
@@ -82,6 +86,14 @@ struct SampleSelection {
   int64_t limit = -1;
   static SampleSelection parse(const std::string& shard, int64_t limit);  // UsageError on bad spec
 };
+// The shard an eval runs: --shard when given (`shard` non-empty), else the Slurm array task's, so an
+// array job shards without flags: index (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN) /
+// SLURM_ARRAY_TASK_STEP of SLURM_ARRAY_TASK_COUNT. Returns "" (no sharding) outside an array job.
+// MVB_SLURM_SHARD=0 turns this off (array jobs whose tasks are different runs, e.g. a sweep).
+// `source` says where the value came from ("--shard", the Slurm variables, or ""). A malformed
+// Slurm variable is a UsageError naming it.
+std::string shard_from_environment(const std::string& shard, std::string* source);
+
 std::unique_ptr<SampleReader> select_samples(std::unique_ptr<SampleReader> reader, const SampleSelection& sel);
 
 }  // namespace mvb

@@ -1,5 +1,6 @@
 // Output folder layout, identical to the reference so existing scripts find results:
 //   eval:  {exp_path}/{task}/{dataset}/{model}/eval_seed{seed}/{basename(model_path)}[/{usage}]
+//          [/shard-{i}-of-{n}]  (a shard of n > 1; `medvlmbench merge` writes the folder above)
 //   train: {output_dir}/{task}/{dataset}/{model}/train_{peft}_{tune_modules}_seed{seed}[_llava ...]  (generative;
 //          peft "None" when not given, as Python formats it; suffixes as run_train.py)
 //          {output_dir}/{task}/{dataset}/{model}/train_{usage}_seed{seed}                 (diagnosis)

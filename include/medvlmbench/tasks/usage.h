@@ -68,6 +68,10 @@ const UsageEntry& find_usage(const std::string& usage, const std::string& task, 
 // Distinct usage names, sorted.
 std::vector<std::string> usage_names();
 
+// A row's "image_path": the sample's images joined with ";" (MedXpertQA questions have several; the
+// reference joins them the same way), or the one image's path.
+std::string row_image_path(const Sample& s);
+
 // Builds a prediction row for a sample that failed (loader error, decode error, model error).
 nlohmann::json error_row(const Sample& s, const std::string& error);
 
