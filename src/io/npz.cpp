@@ -1,6 +1,7 @@
 #include "medvlmbench/io/npz.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstring>
 
 #include "medvlmbench/core/error.h"
@@ -9,6 +10,17 @@
 
 namespace mvb::io {
 namespace {
+
+// A whole decimal integer from the header (std::stoi would throw std::invalid_argument or
+// std::out_of_range past the reader's error handling on a corrupt header).
+int64_t parse_header_int(const std::string& text, const std::string& name, const char* what) {
+  int64_t v = 0;
+  const char* end = text.data() + text.size();
+  const auto r = std::from_chars(text.data(), end, v);
+  MVB_CHECK(r.ec == std::errc() && r.ptr == end, name, ": corrupt .npy header (", what, " '", text,
+            "' is not an integer)");
+  return v;
+}
 
 // Value of `key` in the header dict literal, e.g. {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }.
 std::string dict_value(const std::string& header, const std::string& key, const std::string& name) {
@@ -134,14 +146,28 @@ NpyArray parse_npy(const std::string& bytes, const std::string& name) {
   a.kind = descr[1];
   MVB_CHECK(a.kind == 'b' || a.kind == 'i' || a.kind == 'u' || a.kind == 'f', name, ": unsupported dtype '", descr,
             "' (only bool, int, uint and float arrays; object/string arrays are not read)");
-  a.item_size = std::stoi(descr.substr(2));
+  a.item_size = parse_header_int(descr.substr(2), name, "dtype size");
   MVB_CHECK(a.item_size == 1 || a.item_size == 2 || a.item_size == 4 || a.item_size == 8, name, ": unsupported dtype '",
             descr, "'");
   MVB_CHECK(!(a.kind == 'f' && a.item_size == 1), name, ": unsupported dtype '", descr, "'");
   for (const auto& part : split(shape_text.substr(1, shape_text.size() - 2), ',')) {
     const std::string t = trim(part);
     if (t.empty()) continue;
-    a.shape.push_back(std::stoll(t));
+    a.shape.push_back(parse_header_int(t, name, "shape"));
+  }
+  // The dimensions must multiply to no more than the bytes present, checked without overflowing
+  // (a hostile shape like (2**62, 4) would otherwise wrap around and pass the size check).
+  uint64_t elems = 1;
+  const uint64_t available = bytes.size() - (header_start + header_len);
+  for (int64_t d : a.shape) {
+    MVB_CHECK(d >= 0, name, ": negative dimension in shape ", shape_text);
+    if (d == 0 || elems == 0) {
+      elems = 0;
+      continue;
+    }
+    MVB_CHECK(static_cast<uint64_t>(d) <= available / static_cast<uint64_t>(a.item_size) / elems, name,
+              ": truncated .npy data (shape ", shape_text, " needs more than the ", available, " bytes present)");
+    elems *= static_cast<uint64_t>(d);
   }
   const size_t nbytes = static_cast<size_t>(a.numel()) * a.item_size;
   const size_t data_start = header_start + header_len;
