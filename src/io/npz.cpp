@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <cstring>
 
 #include "medvlmbench/core/error.h"
@@ -113,7 +114,14 @@ double NpyArray::get_double(int64_t i) const {
 }
 
 int64_t NpyArray::get_int(int64_t i) const {
-  if (kind == 'f') return static_cast<int64_t>(get_double(i));
+  if (kind == 'f') {
+    // Converting NaN, infinity or a value beyond int64 is undefined behaviour (found by
+    // fuzz/npz_fuzz.cpp); such an element read as an integer is a corrupt label, not a number.
+    const double d = get_double(i);
+    MVB_CHECK(std::isfinite(d) && d >= -9.2233720368547758e18 && d < 9.2233720368547758e18, "float element ", i, " (",
+              d, ") cannot be read as an integer");
+    return static_cast<int64_t>(d);
+  }
   const char* p = data.data() + i * item_size;
   if (kind == 'u' && item_size == 8) return static_cast<int64_t>(load_as<uint64_t>(p));
   if (kind == 'i' && item_size == 8) return load_as<int64_t>(p);
