@@ -158,6 +158,9 @@ NpyArray parse_npy(const std::string& bytes, const std::string& name) {
   MVB_CHECK(a.item_size == 1 || a.item_size == 2 || a.item_size == 4 || a.item_size == 8, name, ": unsupported dtype '",
             descr, "'");
   MVB_CHECK(!(a.kind == 'f' && a.item_size == 1), name, ": unsupported dtype '", descr, "'");
+  // An empty or unbracketed shape made substr throw std::out_of_range (found by fuzz/npz_fuzz.cpp).
+  MVB_CHECK(shape_text.size() >= 2 && shape_text.front() == '(' && shape_text.back() == ')', name,
+            ": corrupt .npy header (shape '", shape_text, "' is not a tuple)");
   for (const auto& part : split(shape_text.substr(1, shape_text.size() - 2), ',')) {
     const std::string t = trim(part);
     if (t.empty()) continue;
