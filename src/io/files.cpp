@@ -58,7 +58,8 @@ nlohmann::json read_json(const std::string& path) {
   const std::string text = read_file(path);
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
+    // parse_error, and out_of_range for a number too large for a double (e.g. 1e999).
     throw Error("malformed JSON in " + path + ": " + e.what());
   }
 }

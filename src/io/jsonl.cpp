@@ -56,7 +56,7 @@ JsonlContents read_jsonl(const std::string& path) {
     if (!line.empty()) {
       try {
         out.rows.push_back(nlohmann::json::parse(line));
-      } catch (const nlohmann::json::parse_error&) {
+      } catch (const nlohmann::json::exception&) {  // parse_error, or out_of_range for 1e999
         if (text.find_first_not_of(" \t\r\n", nl) == std::string::npos) {
           out.torn_bytes = text.size() - pos;  // last line garbled
           break;

@@ -1,6 +1,8 @@
 #include "medvlmbench/io/npz.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstring>
 
 #include "medvlmbench/core/error.h"
@@ -9,6 +11,17 @@
 
 namespace mvb::io {
 namespace {
+
+// A whole decimal integer from the header (std::stoi would throw std::invalid_argument or
+// std::out_of_range past the reader's error handling on a corrupt header).
+int64_t parse_header_int(const std::string& text, const std::string& name, const char* what) {
+  int64_t v = 0;
+  const char* end = text.data() + text.size();
+  const auto r = std::from_chars(text.data(), end, v);
+  MVB_CHECK(r.ec == std::errc() && r.ptr == end, name, ": corrupt .npy header (", what, " '", text,
+            "' is not an integer)");
+  return v;
+}
 
 // Value of `key` in the header dict literal, e.g. {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }.
 std::string dict_value(const std::string& header, const std::string& key, const std::string& name) {
@@ -101,7 +114,14 @@ double NpyArray::get_double(int64_t i) const {
 }
 
 int64_t NpyArray::get_int(int64_t i) const {
-  if (kind == 'f') return static_cast<int64_t>(get_double(i));
+  if (kind == 'f') {
+    // Converting NaN, infinity or a value beyond int64 is undefined behaviour (found by
+    // fuzz/npz_fuzz.cpp); such an element read as an integer is a corrupt label, not a number.
+    const double d = get_double(i);
+    MVB_CHECK(std::isfinite(d) && d >= -9.2233720368547758e18 && d < 9.2233720368547758e18, "float element ", i, " (",
+              d, ") cannot be read as an integer");
+    return static_cast<int64_t>(d);
+  }
   const char* p = data.data() + i * item_size;
   if (kind == 'u' && item_size == 8) return static_cast<int64_t>(load_as<uint64_t>(p));
   if (kind == 'i' && item_size == 8) return load_as<int64_t>(p);
@@ -134,14 +154,31 @@ NpyArray parse_npy(const std::string& bytes, const std::string& name) {
   a.kind = descr[1];
   MVB_CHECK(a.kind == 'b' || a.kind == 'i' || a.kind == 'u' || a.kind == 'f', name, ": unsupported dtype '", descr,
             "' (only bool, int, uint and float arrays; object/string arrays are not read)");
-  a.item_size = std::stoi(descr.substr(2));
+  a.item_size = parse_header_int(descr.substr(2), name, "dtype size");
   MVB_CHECK(a.item_size == 1 || a.item_size == 2 || a.item_size == 4 || a.item_size == 8, name, ": unsupported dtype '",
             descr, "'");
   MVB_CHECK(!(a.kind == 'f' && a.item_size == 1), name, ": unsupported dtype '", descr, "'");
+  // An empty or unbracketed shape made substr throw std::out_of_range (found by fuzz/npz_fuzz.cpp).
+  MVB_CHECK(shape_text.size() >= 2 && shape_text.front() == '(' && shape_text.back() == ')', name,
+            ": corrupt .npy header (shape '", shape_text, "' is not a tuple)");
   for (const auto& part : split(shape_text.substr(1, shape_text.size() - 2), ',')) {
     const std::string t = trim(part);
     if (t.empty()) continue;
-    a.shape.push_back(std::stoll(t));
+    a.shape.push_back(parse_header_int(t, name, "shape"));
+  }
+  // The dimensions must multiply to no more than the bytes present, checked without overflowing
+  // (a hostile shape like (2**62, 4) would otherwise wrap around and pass the size check).
+  uint64_t elems = 1;
+  const uint64_t available = bytes.size() - (header_start + header_len);
+  for (int64_t d : a.shape) {
+    MVB_CHECK(d >= 0, name, ": negative dimension in shape ", shape_text);
+    if (d == 0 || elems == 0) {
+      elems = 0;
+      continue;
+    }
+    MVB_CHECK(static_cast<uint64_t>(d) <= available / static_cast<uint64_t>(a.item_size) / elems, name,
+              ": truncated .npy data (shape ", shape_text, " needs more than the ", available, " bytes present)");
+    elems *= static_cast<uint64_t>(d);
   }
   const size_t nbytes = static_cast<size_t>(a.numel()) * a.item_size;
   const size_t data_start = header_start + header_len;

@@ -90,7 +90,10 @@ uint64_t unpack_bits(const uint8_t* data, uint64_t bit_offset, int width) {
 // RLE / bit-packed hybrid (levels, dictionary indices, RLE booleans).
 void decode_hybrid(Cursor& c, int width, size_t count, std::vector<uint32_t>& out) {
   out.clear();
-  out.reserve(count);
+  // Counts come from the (untrusted) page header: reserve at most what a sane page holds, and let
+  // the vector grow as values are really decoded (a corrupt count threw std::length_error here,
+  // found by fuzz/parquet_fuzz.cpp).
+  out.reserve(std::min<size_t>(count, size_t{1} << 20));
   const size_t value_bytes = (width + 7) / 8;
   while (out.size() < count) {
     const uint64_t header = c.varint();
@@ -132,7 +135,7 @@ std::vector<int64_t> decode_delta(Cursor& c) {
   const uint64_t per_mini = block_size / miniblocks;
   std::vector<int64_t> out;
   if (total == 0) return out;
-  out.reserve(total);
+  out.reserve(std::min<uint64_t>(total, uint64_t{1} << 20));  // total is untrusted (see decode_hybrid)
   out.push_back(value);
   while (out.size() < total) {
     const int64_t min_delta = c.zigzag();

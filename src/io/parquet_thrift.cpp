@@ -84,9 +84,20 @@ class Decoder {
         const uint64_t size = varint();
         if (size == 0) break;
         const uint8_t kv = byte();
+        // Every entry takes at least a byte (booleans in containers are one byte each, as in lists):
+        // without these two rules a corrupt size made this loop push entries read from no bytes until
+        // memory ran out (found by fuzz/parquet_fuzz.cpp).
+        MVB_CHECK(size <= n_ - pos_, what_, ": malformed Parquet metadata (map size)");
+        auto entry = [&](int type) {
+          if (type != 1 && type != 2) return value(type, depth + 1);
+          Value b;
+          b.type = 1;
+          b.i = byte() == 1;
+          return b;
+        };
         for (uint64_t k = 0; k < size; ++k) {
-          v.list.push_back(value(kv >> 4, depth + 1));
-          v.list.push_back(value(kv & 0x0F, depth + 1));
+          v.list.push_back(entry(kv >> 4));
+          v.list.push_back(entry(kv & 0x0F));
         }
         break;
       }

@@ -239,8 +239,24 @@ bool is_class(const std::string& cls, std::initializer_list<const char*> names) 
   return false;
 }
 
+std::unique_ptr<Tokenizer> finish_hf_unchecked(const json& tj, const std::string& folder, const std::string& kind,
+                                               bool clip_decode);
+
+// Builds the tokenizer; a JSON value of the wrong type or a missing key (nlohmann's type_error /
+// out_of_range from .at() and get<>()) becomes the usual one-line mvb::Error instead of escaping as a
+// library exception (found by fuzz/tokenizer_fuzz.cpp).
 std::unique_ptr<Tokenizer> finish_hf(const json& tj, const std::string& folder, const std::string& kind,
                                      bool clip_decode) {
+  try {
+    return finish_hf_unchecked(tj, folder, kind, clip_decode);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(kind + (folder.empty() ? "" : " in '" + folder + "'") + ": malformed or unsupported content (" +
+                e.what() + "); compare it with the file the model's " + "Hugging Face repository ships");
+  }
+}
+
+std::unique_ptr<Tokenizer> finish_hf_unchecked(const json& tj, const std::string& folder, const std::string& kind,
+                                               bool clip_decode) {
   std::unique_ptr<HfTokenizer> tok =
       clip_decode ? std::make_unique<ClipTokenizer>(tj) : std::make_unique<HfTokenizer>(tj);
   const json cfg = apply_folder_config(*tok, folder, kind);
@@ -297,8 +313,8 @@ std::unique_ptr<Tokenizer> load_hf_tokenizer_json(const std::string& path, const
   }
 }
 
-std::unique_ptr<Tokenizer> load_wordpiece_vocab(const std::string& vocab_txt, bool lowercase,
-                                                const std::string& folder) {
+static std::unique_ptr<Tokenizer> load_wordpiece_vocab_unchecked(const std::string& vocab_txt, bool lowercase,
+                                                                 const std::string& folder) {
   const std::string text = io::read_file(vocab_txt);
   nlohmann::json vocab = nlohmann::json::object();
   std::istringstream in(text);
@@ -363,8 +379,19 @@ std::unique_ptr<Tokenizer> load_wordpiece_vocab(const std::string& vocab_txt, bo
   return tok;
 }
 
-std::unique_ptr<Tokenizer> load_clip_bpe(const std::string& vocab_json, const std::string& merges_txt,
-                                         const std::string& folder) {
+// A JSON value of the wrong type (nlohmann's type_error / out_of_range) becomes a one-line mvb::Error
+// (found by fuzz/tokenizer_fuzz.cpp).
+std::unique_ptr<Tokenizer> load_wordpiece_vocab(const std::string& vocab_txt, bool lowercase,
+                                                const std::string& folder) {
+  try {
+    return load_wordpiece_vocab_unchecked(vocab_txt, lowercase, folder);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(vocab_txt + ": malformed or unsupported tokenizer files (" + e.what() + ")");
+  }
+}
+
+static std::unique_ptr<Tokenizer> load_clip_bpe_unchecked(const std::string& vocab_json, const std::string& merges_txt,
+                                                          const std::string& folder) {
   const nlohmann::json vocab = io::read_json(vocab_json);
   MVB_CHECK(vocab.is_object(), vocab_json, ": expected a JSON object token -> id");
   std::istringstream in(io::read_file(merges_txt));
@@ -418,6 +445,17 @@ std::unique_ptr<Tokenizer> load_clip_bpe(const std::string& vocab_json, const st
   auto tok = std::make_unique<hf::ClipTokenizer>(tj);
   hf::apply_folder_config(*tok, folder, "clip-bpe", st);
   return tok;
+}
+
+// A JSON value of the wrong type (nlohmann's type_error / out_of_range) becomes a one-line mvb::Error
+// (found by fuzz/tokenizer_fuzz.cpp).
+std::unique_ptr<Tokenizer> load_clip_bpe(const std::string& vocab_json, const std::string& merges_txt,
+                                         const std::string& folder) {
+  try {
+    return load_clip_bpe_unchecked(vocab_json, merges_txt, folder);
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(vocab_json + ": malformed or unsupported tokenizer files (" + e.what() + ")");
+  }
 }
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& folder, Preference preference) {
