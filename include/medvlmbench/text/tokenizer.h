@@ -46,7 +46,7 @@ struct TokenizerConfig {
   int64_t model_max_length = int64_t(1) << 62;  // "very large" as in transformers
   bool clean_up_tokenization_spaces = false;
   bool has_chat_template = false;
-  std::string chat_template;  // raw Jinja text (rendering is done by text/prompt_templates.h, not Jinja)
+  std::string chat_template;  // raw Jinja text (each model's processor renders its own template)
   std::string tokenizer_class;
 };
 
