@@ -5,6 +5,7 @@
 #include <exception>
 #include <map>
 
+#include "medvlmbench/core/error.h"
 #include "medvlmbench/core/strings.h"
 
 namespace mvb {
@@ -27,6 +28,23 @@ std::string cut_at_stop_strings(std::string text, const std::vector<std::string>
 }
 
 }  // namespace
+
+at::Tensor scatter_image_chunks(at::Tensor embeds, const nn::MultimodalInput& chunks) {
+  const int64_t L = embeds.size(0);
+  at::Tensor groups = at::zeros({L}, at::kLong);
+  int64_t at_pos = 0;
+  for (const auto& c : chunks) {
+    const int64_t n = c.embeds.defined() ? c.embeds.size(0) : static_cast<int64_t>(c.token_ids.size());
+    MVB_CHECK(at_pos + n <= L, "the prompt's chunks hold more positions than its ", L, " ids");
+    if (c.embeds.defined()) {
+      embeds.narrow(0, at_pos, n).copy_(c.embeds);
+      groups.narrow(0, at_pos, n).fill_(c.bidirectional_group);
+    }
+    at_pos += n;
+  }
+  MVB_CHECK(at_pos == L, "the prompt's chunks hold ", at_pos, " positions but it has ", L, " ids");
+  return groups;
+}
 
 std::string LocalVlm::decode_answer(const std::vector<int64_t>& ids) const {
   return trim(tokenizer().decode(to_int32(ids), /*skip_special_tokens=*/true));

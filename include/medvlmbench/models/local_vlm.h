@@ -22,6 +22,12 @@
 
 namespace mvb {
 
+// The forward pass transformers' VLMs run (the parity path beside the engine): `embeds` [L, hidden] holds the
+// embedding of every prompt id, placeholders included, in chunk order; each image chunk's features are
+// written over its placeholder positions. Returns each position's bidirectional group ([L] int64, 0 for
+// text; Gemma3's images attend both ways). Throws when the chunks do not cover exactly L positions.
+at::Tensor scatter_image_chunks(at::Tensor embeds, const nn::MultimodalInput& chunks);
+
 class LocalVlm : public GenerativeModel {
  public:
   std::vector<GenerationResult> generate(const std::vector<GenerationRequest>& batch) override;

@@ -268,19 +268,10 @@ at::Tensor Gemma3Model::forward_logits(const Input& input) {
   const at::Tensor ids = at::tensor(input.text.input_ids, at::kLong).to(device_).view({1, L});
   // Gemma3Model.forward: embed every id (times sqrt(hidden)), then scatter the image features over the soft tokens.
   at::Tensor embeds = lm_->model->embed(ids).clone();
-  at::Tensor groups = at::zeros({1, L}, at::kLong);
-  int64_t at_pos = 0;
-  for (const auto& c : input.chunks) {
-    const int64_t n = c.embeds.defined() ? c.embeds.size(0) : static_cast<int64_t>(c.token_ids.size());
-    if (c.embeds.defined()) {
-      embeds[0].narrow(0, at_pos, n).copy_(c.embeds);
-      groups[0].narrow(0, at_pos, n).fill_(c.bidirectional_group);
-    }
-    at_pos += n;
-  }
+  const at::Tensor groups = scatter_image_chunks(embeds[0], input.chunks);
   nn::DecoderInputs in;
   in.inputs_embeds = embeds;
-  in.bidirectional_groups = groups.to(device_);
+  in.bidirectional_groups = groups.view({1, L}).to(device_);
   return lm_->forward(in, nullptr, nn::LogitsFor::kAll)[0].to(at::kFloat);
 }
 

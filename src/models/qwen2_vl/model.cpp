@@ -225,12 +225,7 @@ at::Tensor QwenVlModel::forward_logits(const Input& input) {
   const at::Tensor ids = at::tensor(input.input_ids, at::kLong).to(device_).view({1, L});
   // Qwen2VLModel.forward: embed every id, then scatter the image features over the placeholders.
   at::Tensor embeds = lm_->model->embed(ids).clone();
-  int64_t at_pos = 0;
-  for (const auto& c : input.chunks) {
-    const int64_t n = c.embeds.defined() ? c.embeds.size(0) : static_cast<int64_t>(c.token_ids.size());
-    if (c.embeds.defined()) embeds[0].narrow(0, at_pos, n).copy_(c.embeds);
-    at_pos += n;
-  }
+  scatter_image_chunks(embeds[0], input.chunks);
   const at::Tensor pos = rope_index(input.input_ids, cfg_.image_token_id, input.grids, cfg_.vision.spatial_merge_size)
                              .first.to(device_)
                              .view({3, 1, L});
