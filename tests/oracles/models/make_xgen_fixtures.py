@@ -60,7 +60,8 @@ QUESTIONS = ["What modality is used to take this image?", "Is there a nodule in 
 NEW_TOKENS = 32
 SPECIAL = ["<|endoftext|>", "<|assistant|>", "<|placeholder1|>", "<|placeholder2|>", "<|placeholder3|>",
            "<|placeholder4|>", "<|system|>", "<|end|>", "<|placeholder5|>", "<|placeholder6|>", "<|user|>", "<pad>"]
-MEASURED = {"logits": None, "pixel_values": None}
+# What tests/models/xgen_test.cpp measured ("[measured]" lines; LibTorch 1.13, CPU, fp32); ids identical.
+MEASURED = {"logits": 3.34e-6, "pixel_values": 0.0}
 
 
 def template(q):
