@@ -71,6 +71,31 @@ TEST(XGenModel, PixelsPromptLogitsAndGreedyIdsMatchThePublishedCode) {
   std::cout << "[measured] xgen logits: max |ours - published| = " << worst << "\n";
 }
 
+// Both cases as one left-padded batch (prompts of different lengths) give the ids each gets alone, and the runner's
+// generate() returns the answers decoded as the model card decodes them.
+TEST(XGenModel, LeftPaddedBatchEqualsOneByOne) {
+  const nlohmann::json fx = io::read_json(io::join_path(dir(), "fixture.json"));
+  const ExpectedOutputs e = read_expected(dir());
+  auto model = load();
+  std::vector<GenerationRequest> batch;
+  for (const auto& c : fx.at("cases")) {
+    batch.push_back(request_for(c));
+    batch.back().max_new_tokens = 32;
+  }
+  const auto ids = model->generate_ids(batch);
+  ASSERT_EQ(ids.size(), 2u);
+  for (size_t i = 0; i < ids.size(); ++i) EXPECT_EQ(ids[i], ids_of(e.output(std::to_string(i) + ".generated_ids")));
+  const auto out = model->generate(batch);
+  ASSERT_EQ(out.size(), 2u);
+  for (size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].error, "");
+    std::string want = fx.at("cases")[i].at("answer").get<std::string>();
+    want.erase(0, want.find_first_not_of(" \t\n\r"));
+    want.erase(want.find_last_not_of(" \t\n\r") + 1);
+    EXPECT_EQ(out[i].text, want);
+  }
+}
+
 TEST(XGenModel, GenerationSettingsAndAnswerFollowTheModelCard) {
   auto model = load();
   GenerationRequest r;
