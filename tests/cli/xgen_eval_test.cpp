@@ -27,14 +27,35 @@ std::string find_run_dir(const std::string& exp) {
 }
 
 TEST(XGenEval, VqaAndCaptionRunEndToEnd) {
-  for (const auto& [task, dataset, batch] : {std::tuple<std::string, std::string, std::string>{"vqa", "SLAKE", "2"},
-                                             {"caption", "MIMIC_CXR", "1"}}) {
+  for (const auto& [task, dataset, batch] :
+       {std::tuple<std::string, std::string, std::string>{"vqa", "SLAKE", "2"}, {"caption", "MIMIC_CXR", "1"}}) {
     SCOPED_TRACE(task);
     test::TempDir exp;
-    const auto r = mvb_cmd({"eval", "--task", task, "--dataset", dataset, "--split", "test", "--image_path",
-                            test::fixture_path("datasets/" + dataset), "--model", "XGenMiniV1", "--model_path",
-                            test::fixture_path("models/xgen"), "--exp_path", exp.path(), "--batch_size", batch,
-                            "--max_new_tokens", "12", "--bootstrap", "0", "--log_level", "warn", "--device", "cpu"});
+    const auto r = mvb_cmd({"eval",
+                            "--task",
+                            task,
+                            "--dataset",
+                            dataset,
+                            "--split",
+                            "test",
+                            "--image_path",
+                            test::fixture_path("datasets/" + dataset),
+                            "--model",
+                            "XGenMiniV1",
+                            "--model_path",
+                            test::fixture_path("models/xgen"),
+                            "--exp_path",
+                            exp.path(),
+                            "--batch_size",
+                            batch,
+                            "--max_new_tokens",
+                            "12",
+                            "--bootstrap",
+                            "0",
+                            "--log_level",
+                            "warn",
+                            "--device",
+                            "cpu"});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const std::string dir = find_run_dir(exp.path());
     ASSERT_FALSE(dir.empty());
