@@ -14,6 +14,7 @@
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/safetensors.h"
 #include "medvlmbench/io/state_dict.h"
+#include "medvlmbench/models/blip2/blip2.h"
 #include "medvlmbench/models/model.h"
 #include "support/expected_outputs.h"
 #include "support/test_support.h"

@@ -4,6 +4,9 @@
 #include <torch/nn/module.h>
 
 #include <cstdlib>
+#include <functional>
+#include <map>
+#include <optional>
 #include <set>
 
 #include "medvlmbench/core/error.h"
@@ -270,7 +273,9 @@ XrayGptModel::XrayGptModel(const ModelSpec& spec)
   nn::TensorMap w;
   std::vector<std::string> sources;
   auto take = [&](const io::StateDict& sd, const std::function<std::optional<std::string>(const std::string&)>& f) {
-    for (auto& [k, t] : nn::read_weights(sd, f)) w[k] = t;
+    const nn::TensorMap m = nn::read_weights(sd, f);
+    ignored_ += static_cast<int64_t>(sd.size() - m.size());  // not ours: strict=False's unexpected keys
+    for (auto& [k, t] : m) w[k] = t;
     sources.push_back(sd.source());
   };
   take(io::StateDict::open(cfg_.llama_dir), [](const std::string& n) -> std::optional<std::string> {
