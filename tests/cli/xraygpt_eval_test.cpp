@@ -27,15 +27,33 @@ std::string find_run_dir(const std::string& exp) {
 }
 
 std::vector<std::string> eval_args(const std::string& task, const std::string& dataset, const std::string& exp) {
-  return {"eval",       "--task",     task,
-          "--dataset",  dataset,      "--split",
-          "test",       "--image_path", test::fixture_path("datasets/" + dataset),
-          "--model",    "XrayGPT",    "--model_path",
-          test::fixture_path("models/xraygpt"), "--exp_path", exp,
-          "--bootstrap", "0",         "--log_level",
-          "warn",       "--device",   "cpu",
-          "--max_new_tokens", "12",   "--batch_size",
-          "3",          "--seed",     "5"};
+  return {"eval",
+          "--task",
+          task,
+          "--dataset",
+          dataset,
+          "--split",
+          "test",
+          "--image_path",
+          test::fixture_path("datasets/" + dataset),
+          "--model",
+          "XrayGPT",
+          "--model_path",
+          test::fixture_path("models/xraygpt"),
+          "--exp_path",
+          exp,
+          "--bootstrap",
+          "0",
+          "--log_level",
+          "warn",
+          "--device",
+          "cpu",
+          "--max_new_tokens",
+          "12",
+          "--batch_size",
+          "3",
+          "--seed",
+          "5"};
 }
 
 TEST(XrayGptEval, VqaAndCaptionRunEndToEnd) {

@@ -219,7 +219,8 @@ TEST(XrayGpt, NamesMapFromMiniGpt4AndLavis) {
   EXPECT_EQ(xraygpt::module_name("cls_token", true), "vision_model.embeddings.class_embedding");
   EXPECT_EQ(xraygpt::module_name("blocks.3.attn.proj.weight", true),
             "vision_model.encoder.layers.3.self_attn.projection.weight");
-  EXPECT_EQ(xraygpt::module_name("visual_encoder.blocks.0.attn.q_bias"), "vision_model.encoder.layers.0.self_attn.q_bias");
+  EXPECT_EQ(xraygpt::module_name("visual_encoder.blocks.0.attn.q_bias"),
+            "vision_model.encoder.layers.0.self_attn.q_bias");
   EXPECT_EQ(xraygpt::module_name("ln_vision.bias"), "vision_model.post_layernorm.bias");
   EXPECT_EQ(xraygpt::module_name("Qformer.bert.encoder.layer.10.crossattention.self.key.weight"),
             "qformer.encoder.layer.10.crossattention.attention.key.weight");
@@ -235,6 +236,27 @@ TEST(XrayGpt, NamesMapFromMiniGpt4AndLavis) {
   EXPECT_EQ(d.at("model"), "XrayGPT");
   EXPECT_EQ(d.at("fixed_quirks").size(), 2u);
   EXPECT_GT(d.at("ignored_checkpoint_tensors").get<int64_t>(), 0);
+}
+
+// bf16 runs the LLaMA and llama_proj in bf16 with the EVA ViT, ln_vision and the Q-Former in float32
+// (the reference: ViT and ln_vision in fp32 on the CPU, the LLaMA in fp16); logits stay near fp32's.
+TEST(XrayGpt, Bf16KeepsTheVisionSideInFloat32) {
+  const nlohmann::json fx = io::read_json(io::join_path(fixture_dir(), "fixture.json"));
+  const ExpectedOutputs e = read_expected(fixture_dir());
+  ModelSpec spec = spec_for(fixture_dir());
+  spec.dtype = "bf16";
+  xraygpt::XrayGptModel m(spec);
+  EXPECT_EQ(m.net()->vision_model->post_layernorm->weight.scalar_type(), at::kFloat);
+  EXPECT_EQ(m.net()->qformer->layernorm->weight.scalar_type(), at::kFloat);
+  EXPECT_EQ(m.net()->query_tokens.scalar_type(), at::kFloat);
+  EXPECT_EQ(m.net()->llama_proj->weight.scalar_type(), at::kBFloat16);
+  const auto in = m.process(request_for(fx.at("cases").at("vqa")));
+  const std::vector<int64_t> greedy = ids_of(e.output("vqa.generated_ids"));
+  const at::Tensor logits = m.forward_logits(in, std::vector<int64_t>(greedy.begin(), greedy.end() - 1));
+  const at::Tensor ref = e.output("vqa.logits");
+  const double d = max_abs_diff(logits.slice(0, logits.size(0) - ref.size(0)), ref);
+  std::cout << "[measured] xraygpt bf16 logits max |diff| " << d << "\n";
+  EXPECT_LE(d, 0.25 * ref.abs().max().item<double>());
 }
 
 }  // namespace

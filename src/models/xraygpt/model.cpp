@@ -117,8 +117,9 @@ Config Config::load(const std::string& dir) {
   nlohmann::json j = nlohmann::json::object();
   if (io::exists(path)) j = read_json_file(path);
   MVB_CHECK(j.is_object(), path, " must hold a JSON object");
-  refuse_unknown_keys(j, {"minigpt4_checkpoint", "eva_vit_g", "q_former", "llama_model", "image_size", "vision",
-                          "qformer", "num_query_token"},
+  refuse_unknown_keys(j,
+                      {"minigpt4_checkpoint", "eva_vit_g", "q_former", "llama_model", "image_size", "vision", "qformer",
+                       "num_query_token"},
                       path);
   namespace hf = nn::hf;
   const std::string ckpt = hf::get_string(j, "minigpt4_checkpoint", "xraygpt_pretrained1.pth", path);
@@ -129,27 +130,28 @@ Config Config::load(const std::string& dir) {
   // MiniGPT4(img_size=224, ...) with create_eva_vit_g's EVA ViT-g/14 and bert-base-uncased's config.
   nlohmann::json vj = j.contains("vision") ? j["vision"] : nlohmann::json::object();
   MVB_CHECK(vj.is_object(), path, ": \"vision\" must be an object");
-  refuse_unknown_keys(vj, {"hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "patch_size"},
+  refuse_unknown_keys(vj,
+                      {"hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "patch_size"},
                       path + " (vision)");
   vj["image_size"] = hf::get_int(j, "image_size", 224, path);
   vj["hidden_act"] = "gelu";  // nn.GELU (erf)
   c.vision = blip::VisionConfig::blip2(vj, path + " (vision)");
-  c.vision.layer_norm_eps = 1e-6;       // norm_layer=partial(nn.LayerNorm, eps=1e-6)
-  c.vision.post_layernorm_eps = 1e-5;   // ln_vision = LayerNorm(num_features)
-  c.vision.qkv_bias = true;             // q_bias and v_bias
+  c.vision.layer_norm_eps = 1e-6;      // norm_layer=partial(nn.LayerNorm, eps=1e-6)
+  c.vision.post_layernorm_eps = 1e-5;  // ln_vision = LayerNorm(num_features)
+  c.vision.qkv_bias = true;            // q_bias and v_bias
   nlohmann::json qj = j.contains("qformer") ? j["qformer"] : nlohmann::json::object();
   MVB_CHECK(qj.is_object(), path, ": \"qformer\" must be an object");
   refuse_unknown_keys(qj, {"hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size"},
                       path + " (qformer)");
   c.qformer = blip2::QFormerConfig::from_json(qj, path + " (qformer)");  // bert-base defaults
-  c.qformer.encoder_hidden_size = c.vision.hidden_size;                 // encoder_width = vision width
+  c.qformer.encoder_hidden_size = c.vision.hidden_size;                  // encoder_width = vision width
   c.qformer.cross_attention_frequency = 2;
   c.qformer.use_qformer_text_input = false;  // MiniGPT-4 sets intermediate / output to None
   c.num_query_token = hf::get_int(j, "num_query_token", 32, path);
   MVB_CHECK(c.num_query_token > 0, path, ": num_query_token must be positive");
 
-  c.minigpt4_checkpoint = find_file(dir, ckpt, false, "MiniGPT-4 checkpoint " + ckpt + " (XrayGPT's release)",
-                                    "minigpt4_checkpoint");
+  c.minigpt4_checkpoint =
+      find_file(dir, ckpt, false, "MiniGPT-4 checkpoint " + ckpt + " (XrayGPT's release)", "minigpt4_checkpoint");
   c.eva_vit = find_file(dir, eva, true, "EVA ViT-g weights " + eva + " (LAVIS)", "eva_vit_g");
   c.qformer_init = find_file(dir, qf, true, "Q-Former weights " + qf + " (LAVIS BLIP-2)", "q_former");
   c.llama_dir = llama[0] == '/' ? llama : io::join_path(dir, llama);
@@ -192,8 +194,8 @@ std::optional<std::string> module_name(const std::string& n, bool eva_bare) {
     // MiniGPT-4 removes the text FFN (layer.intermediate / layer.output = None).
     if (starts_with(part, "intermediate.") || starts_with(part, "output.")) return std::nullopt;
     for (const char* a : {"attention.self.", "crossattention.self."})
-      if (starts_with(part, a)) part = std::string(a).substr(0, std::string(a).size() - 5) + "attention." +
-                                       part.substr(std::string(a).size());
+      if (starts_with(part, a))
+        part = std::string(a).substr(0, std::string(a).size() - 5) + "attention." + part.substr(std::string(a).size());
     return "qformer." + q.substr(0, dot + 1) + part;
   }
   // EVA's VisionTransformer -> transformers' Blip2VisionModel names (its BLIP-2 conversion script).
@@ -207,8 +209,9 @@ std::optional<std::string> module_name(const std::string& n, bool eva_bare) {
   const std::string layer = v + "encoder.layers." + rest.substr(7, dot - 7) + ".";
   const std::string part = rest.substr(dot + 1);
   static const std::vector<std::pair<std::string, std::string>> kParts = {
-      {"norm1.", "layer_norm1."},  {"norm2.", "layer_norm2."},           {"attn.qkv.", "self_attn.qkv."},
-      {"attn.proj.", "self_attn.projection."}, {"mlp.fc1.", "mlp.fc1."}, {"mlp.fc2.", "mlp.fc2."}};
+      {"norm1.", "layer_norm1."},      {"norm2.", "layer_norm2."},
+      {"attn.qkv.", "self_attn.qkv."}, {"attn.proj.", "self_attn.projection."},
+      {"mlp.fc1.", "mlp.fc1."},        {"mlp.fc2.", "mlp.fc2."}};
   for (const auto& [from, to] : kParts)
     if (starts_with(part, from)) return layer + to + part.substr(from.size());
   if (part == "attn.q_bias") return layer + "self_attn.q_bias";
@@ -282,9 +285,8 @@ XrayGptModel::XrayGptModel(const ModelSpec& spec)
     if (ends_with(n, "rotary_emb.inv_freq")) return std::nullopt;
     return "llama_model." + n;
   });
-  take(io::StateDict::open(cfg_.eva_vit), [](const std::string& n) {
-    return module_name(n, !starts_with(n, "visual_encoder."));
-  });
+  take(io::StateDict::open(cfg_.eva_vit),
+       [](const std::string& n) { return module_name(n, !starts_with(n, "visual_encoder.")); });
   // MiniGPT4.__init__ loads the Q-Former file before the LLaMA and llama_proj exist.
   take(io::StateDict::open(cfg_.qformer_init), [](const std::string& n) -> std::optional<std::string> {
     if (starts_with(n, "llama_")) return std::nullopt;
@@ -309,12 +311,13 @@ XrayGptModel::XrayGptModel(const ModelSpec& spec)
   for (const auto& [name, p] : known) {
     if (w.count(name)) continue;
     const std::string from =
-        starts_with(name, "llama_model.")        ? cfg_.llama_dir + " (LlamaForCausalLM weights)"
-        : starts_with(name, "llama_proj.")       ? cfg_.minigpt4_checkpoint + " (\"model\": llama_proj.*)"
-        : starts_with(name, "vision_model.post") ? cfg_.qformer_init + " or " + cfg_.minigpt4_checkpoint + " (ln_vision.*)"
-        : starts_with(name, "vision_model.")     ? cfg_.eva_vit + " (EVA ViT-g: blocks.*, cls_token, pos_embed ...)"
-                                                 : cfg_.qformer_init + " or " + cfg_.minigpt4_checkpoint +
-                                                   " (Qformer.bert.*, query_tokens)";
+        starts_with(name, "llama_model.")  ? cfg_.llama_dir + " (LlamaForCausalLM weights)"
+        : starts_with(name, "llama_proj.") ? cfg_.minigpt4_checkpoint + " (\"model\": llama_proj.*)"
+        : starts_with(name, "vision_model.post")
+            ? cfg_.qformer_init + " or " + cfg_.minigpt4_checkpoint + " (ln_vision.*)"
+        : starts_with(name, "vision_model.")
+            ? cfg_.eva_vit + " (EVA ViT-g: blocks.*, cls_token, pos_embed ...)"
+            : cfg_.qformer_init + " or " + cfg_.minigpt4_checkpoint + " (Qformer.bert.*, query_tokens)";
     throw UsageError("XrayGPT: no weights for " + name + " in any file; it belongs in " + from);
   }
   const auto& pos = w.at("vision_model.embeddings.position_embedding");
@@ -416,8 +419,8 @@ at::Tensor XrayGptModel::forward_logits(const Input& input, const std::vector<in
   auto embed = [&](const std::vector<int64_t>& ids) {
     return net_->llama_model->model->embed(at::tensor(ids, at::kLong).to(device_).unsqueeze(0))[0];
   };
-  for (const auto& c : input.chunks) parts.push_back(c.embeds.defined() ? c.embeds : c.token_ids.empty() ? feats
-                                                                                                         : embed(c.token_ids));
+  for (const auto& c : input.chunks)
+    parts.push_back(c.embeds.defined() ? c.embeds : c.token_ids.empty() ? feats : embed(c.token_ids));
   if (!extra.empty()) parts.push_back(embed(extra));
   nn::DecoderInputs in;
   in.inputs_embeds = at::cat(parts, 0).unsqueeze(0);

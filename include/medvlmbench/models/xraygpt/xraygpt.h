@@ -64,7 +64,7 @@ struct Config {
   blip::VisionConfig vision;
   blip2::QFormerConfig qformer;
   int64_t num_query_token = 32;
-  nn::DecoderOptions text;  // from the Vicuna folder's config.json
+  nn::DecoderOptions text;   // from the Vicuna folder's config.json
   ImageTransform transform;  // Blip2ImageEvalProcessor(image_size)
 
   // Reads <dir>/xraygpt_config.json when present and finds every file; throws naming the missing one.
@@ -135,8 +135,8 @@ class XrayGptModel : public LocalVlm {
   std::unique_ptr<nn::CausalLMBackend> backend_;
   std::unique_ptr<text::Tokenizer> tokenizer_;
   nn::GenerationConfig gen_defaults_;
-  std::string weights_;     // the files read, in load order
-  int64_t ignored_ = 0;     // checkpoint tensors none of our modules has (strict=False's unexpected keys)
+  std::string weights_;  // the files read, in load order
+  int64_t ignored_ = 0;  // checkpoint tensors none of our modules has (strict=False's unexpected keys)
   int64_t bos_id_ = 1, eos_id_ = 2;
 };
 
