@@ -83,5 +83,15 @@ TEST(XrayGptEval, VqaAndCaptionRunEndToEnd) {
   }
 }
 
+// `check` recognises the release layout (the .pth files beside the Vicuna folder) and builds the model.
+TEST(XrayGptEval, CheckReadsTheReleaseLayout) {
+  const auto r = mvb_cmd(
+      {"check", "--model", "XrayGPT", "--model_path", test::fixture_path("models/xraygpt"), "--format", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_NE(j.dump().find("XrayGPT (MiniGPT-4"), std::string::npos) << r.out;
+  EXPECT_NE(j.dump().find("Vicuna_Radiology_fp16/tokenizer.model"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace mvb
