@@ -234,7 +234,7 @@ TEST(XrayGpt, NamesMapFromMiniGpt4AndLavis) {
   EXPECT_EQ(xraygpt::module_name("itm_head.weight"), std::nullopt);
   const auto d = model().describe();
   EXPECT_EQ(d.at("model"), "XrayGPT");
-  EXPECT_EQ(d.at("fixed_quirks").size(), 2u);
+  EXPECT_EQ(d.at("fixed_quirks").size(), 3u);
   EXPECT_GT(d.at("ignored_checkpoint_tensors").get<int64_t>(), 0);
 }
 

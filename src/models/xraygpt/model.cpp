@@ -364,7 +364,9 @@ nlohmann::json XrayGptModel::describe() const {
       {"stop_strings", {"###"}},
       {"fixed_quirks",
        {"pixel tensor without its batch dimension (GENERATIVE.md 3.2): batched here",
-        "prompt_wrap(img_embeds, None, prompt) raises on the None mask: the mask is not used"}}};
+        "prompt_wrap(img_embeds, None, prompt) raises on the None mask: the mask is not used",
+        "the vendored LlamaForCausalLM has no generate() under transformers >= 4.50 (the reference pins 4.53.1): "
+        "the shared generation engine runs it"}}};
   d.update(describe_generation({}));
   return d;
 }

@@ -22,7 +22,9 @@ The oracle is XrayGPT(args).infer_vision_language(image.unsqueeze(0), question) 
   - the reference's pixel tensor bug fixed (the dataset hands a 3-D tensor; encode_img needs [B, 3, H, W]);
   - llama_model.generate intercepted: its inputs (the BOS + prompt + query embeddings) and arguments are
     recorded, and greedy ids come from the same model (the reference samples with top_p 0.9, which no
-    other program can reproduce); the wrapper's clean-up then runs on them unchanged;
+    other program can reproduce); the wrapper's clean-up then runs on them unchanged. (Under 4.53.1 that
+    generate() does not exist: the vendored LlamaForCausalLM predates GenerationMixin's split from
+    PreTrainedModel; transformers' generate with GenerationMixin mixed in is checked to give the same ids);
   - only sizes patched (EVA width/depth/heads, the bert-base Q-Former config, 56 px), downloads redirected
     to the files above, the LLM cast to float32 after its fp16 load, and the imports the wrapper needs
     but this environment cannot have replaced by stand-ins (listed in fixture.json).
@@ -379,6 +381,19 @@ def main():
         b_ids = tok(before, return_tensors="pt", add_special_tokens=False).input_ids
         a_ids = tok(after, return_tensors="pt", add_special_tokens=False).input_ids
         gen = greedy(llm, seen["inputs_embeds"], seen["attention_mask"], NEW_TOKENS)
+        # transformers' own generate() over the vendored LlamaForCausalLM: since transformers 4.50 a
+        # PreTrainedModel no longer inherits GenerationMixin, so under the reference's pinned 4.53.1 the
+        # wrapper's llama_model.generate(...) raises AttributeError; GenerationMixin is mixed in here.
+        cls = type(llm)
+        llm.__class__ = type("VendoredLlamaWithGenerate", (cls, transformers.GenerationMixin), {})
+        if llm.generation_config is None:  # from_pretrained leaves it unset for a class without generate()
+            llm.generation_config = transformers.GenerationConfig.from_model_config(llm.config)
+        with torch.no_grad():
+            hf = llm.generate(inputs_embeds=seen["inputs_embeds"], attention_mask=seen["attention_mask"],
+                              max_new_tokens=NEW_TOKENS, do_sample=False, num_beams=1,
+                              eos_token_id=tok.eos_token_id, pad_token_id=tok.eos_token_id)
+        llm.__class__ = cls
+        assert torch.equal(hf, gen), f"{name}: generate(do_sample=False) {hf.tolist()} != argmax loop {gen.tolist()}"
         with torch.no_grad():
             emb = llm.model.embed_tokens
             rebuilt = torch.cat([emb(torch.tensor([[tok.bos_token_id]])), emb(b_ids), inputs_llama, emb(a_ids)], 1)
@@ -408,7 +423,8 @@ def main():
         oracle="model/xraygpt.py XrayGPT(args(device='cpu')) built from this folder as ./pretrained_models, then "
                ".model.float(); per case infer_vision_language(Blip2ImageEvalProcessor(56)(image).unsqueeze(0), q) "
                "with llama_model.generate intercepted (inputs recorded, greedy ids: argmax loop over the vendored "
-               "LlamaForCausalLM without cache); logits = llama_model(inputs_embeds=recorded + embed(greedy[:-1])).logits[0][-40:]; "
+               "LlamaForCausalLM without cache, equal to GenerationMixin.generate(do_sample=False, max_new_tokens=32) with "
+               "its KV cache, GenerationMixin mixed into the vendored class); logits = llama_model(inputs_embeds=recorded + embed(greedy[:-1])).logits[0][-40:]; "
                "image_embeds = ln_vision(visual_encoder(x)); query_output = Qformer.bert(query_embeds=query_tokens, "
                "encoder_hidden_states=image_embeds); inputs_llama = encode_img(x)[0]",
         patched="sizes only: eva_vit.VisionTransformer(embed_dim=32, depth=2, num_heads=2) inside the real "
@@ -419,7 +435,10 @@ def main():
         fixed_quirks=["the reference passes a 3-D pixel tensor to encode_img (every sample raises in PatchEmbed): "
                       "the oracle adds the batch dimension",
                       "infer_vision_language calls prompt_wrap(img_embeds, None, prompt), which raises on None[:, :1]: "
-                      "the oracle hands prompt_wrap an all-ones mask (its mask output is discarded by the wrapper)"],
+                      "the oracle hands prompt_wrap an all-ones mask (its mask output is discarded by the wrapper)",
+                      "under the reference's pinned transformers 4.53.1 the vendored LlamaForCausalLM has no generate() "
+                      "(PreTrainedModel stopped inheriting GenerationMixin in 4.50): the wrapper's llama_model.generate "
+                      "raises AttributeError; the oracle mixes GenerationMixin in for the greedy cross-check"],
         cleanup_cases=cleanup, cases=cases, weights="seeded random (torch.Generator), float32 except eva_vit_g.pth "
                                                     "and the Vicuna folder (fp16 as published)",
         max_abs_diff_measured=MEASURED,

@@ -32,7 +32,9 @@
 // .split('Doctor:')[-1].strip(). Generation stops once "###" was generated (the clean-up drops
 // everything after it, so the answer is the same; the reference runs on to EOS or 300 tokens).
 // Fixed quirks of the reference (each of which makes every sample raise there): the pixel tensor
-// reaches encode_img without its batch dimension, and prompt_wrap is handed a None mask.
+// reaches encode_img without its batch dimension, prompt_wrap is handed a None mask, and under the
+// reference's pinned transformers 4.53.1 the vendored LlamaForCausalLM has no generate() (GenerationMixin
+// left PreTrainedModel in 4.50).
 #pragma once
 
 #include <ATen/core/Tensor.h>
