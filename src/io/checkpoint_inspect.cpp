@@ -70,6 +70,10 @@ CheckpointSummary inspect_checkpoint(const std::string& dir) {
   } else if (exists(join_path(dir, "pmc_clip.json"))) {
     s.architecture = "PMC-CLIP (ResNet vision + BERT text: pmc_clip.json)";
     s.model_type = "pmc_clip";
+  } else if (exists(join_path(dir, "xraygpt_pretrained1.pth")) || exists(join_path(dir, "xraygpt_config.json"))) {
+    // XrayGPT's release (models/README.md): MiniGPT-4 / LAVIS .pth files beside a Vicuna folder.
+    s.architecture = "XrayGPT (MiniGPT-4 .pth files + Vicuna_Radiology_fp16/)";
+    s.model_type = "xraygpt";
   } else if (exists(cfg_path)) {
     try {
       const auto cfg = read_json(cfg_path);
@@ -102,9 +106,18 @@ CheckpointSummary inspect_checkpoint(const std::string& dir) {
       // PMC-CLIP ships one file per tower (image encoder, text encoder, projection): all of them
       // together are the model. Elsewhere several files without an index are ambiguous (open() says so).
       std::vector<std::string> sources = {dir};
-      if (s.model_type == "pmc_clip") {
+      if (s.model_type == "pmc_clip" || s.model_type == "xraygpt") {
         sources.clear();
-        for (const auto& f : s.weight_files) sources.push_back(join_path(dir, f));
+        for (const auto& f : s.weight_files)
+          if (s.model_type == "pmc_clip" || ends_with(f, ".pth")) sources.push_back(join_path(dir, f));
+      }
+      // XrayGPT's LLaMA is a sub-folder (its tokenizer too); the model build names any file missing.
+      const std::string vicuna = join_path(dir, "Vicuna_Radiology_fp16");
+      if (s.model_type == "xraygpt" && is_directory(vicuna)) {
+        sources.push_back(vicuna);
+        for (const auto& e : fs::directory_iterator(vicuna))
+          if (e.path().filename() == "tokenizer.model")
+            s.tokenizer_files.push_back("Vicuna_Radiology_fp16/tokenizer.model");
       }
       s.parameters = 0;
       s.tensors = 0;

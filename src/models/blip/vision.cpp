@@ -108,7 +108,9 @@ VisionModelImpl::VisionModelImpl(const VisionConfig& c) : cfg(c) {
     layers->push_back(typed_layers.back());
   }
   post_layernorm = register_module(
-      "post_layernorm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden_size}).eps(c.layer_norm_eps)));
+      "post_layernorm",
+      torch::nn::LayerNorm(torch::nn::LayerNormOptions({c.hidden_size})
+                               .eps(c.post_layernorm_eps < 0 ? c.layer_norm_eps : c.post_layernorm_eps)));
 }
 
 VisionOutput VisionModelImpl::forward(const at::Tensor& pixel_values) {

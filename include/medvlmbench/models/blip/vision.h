@@ -42,6 +42,9 @@ struct VisionConfig {
   double layer_norm_eps = 1e-5;
   std::string hidden_act = "gelu";
   bool qkv_bias = true;
+  // post_layernorm's epsilon; < 0 = layer_norm_eps (transformers). MiniGPT-4 / XrayGPT put LAVIS's
+  // ln_vision there, a plain nn.LayerNorm (1e-5) after the EVA blocks' 1e-6 ones.
+  double post_layernorm_eps = -1;
 
   // transformers' BlipVisionConfig defaults (ViT-B/16 at 384, eps 1e-5, qkv bias) read from `j` (the
   // "vision_config" object of a BlipConfig, or a BlipVisionConfig config.json itself).
