@@ -236,7 +236,8 @@ void print_comparison(const Comparison& c) {
   std::printf("    ours %.2f ms, transformers %.2f ms (ratio %.2fx; < 1 = ours faster)\n", c.ours_token_ms,
               ref_token_ms, c.ours_token_ms / ref_token_ms);
   const double params = static_cast<double>(c.parameters);
-  std::printf("  loading %.0f MiB of %s, page cache evicted first:\n", params * 4 / 1048576.0, c.loading_what.c_str());
+  const double mib = params * 4 / 1048576.0;
+  std::printf("  loading %.*f MiB of %s, page cache evicted first:\n", mib < 10 ? 2 : 0, mib, c.loading_what.c_str());
   std::printf(
       "    ours:         %.2f s; peak RSS growth %7.1f MiB after loading, %7.1f MiB through the first "
       "answer; %.2f bytes read from storage per weight (by read() calls: %.2f)\n",
@@ -282,10 +283,9 @@ int run_vqa_bench(const VqaBench& b, int argc, char** argv) {
   }
   SlakeFolder folder(work + "/data");
   const std::vector<std::string> images = folder.add_fixture_images();
-  for (int i = 0; i < n; ++i) {
-    const auto& [q, a] = slake_questions()[i % slake_questions().size()];
-    folder.add_question(images[i % images.size()], q, a);
-  }
+  const auto& qa = b.questions.empty() ? slake_questions() : b.questions;
+  for (int i = 0; i < n; ++i)
+    folder.add_question(images[i % images.size()], qa[i % qa.size()].first, qa[i % qa.size()].second);
   const std::string data = folder.write();
   const int64_t params = io::StateDict::open(model_dir).num_parameters();
   std::printf("%s, %.1fM parameters (fp32), %d samples x %d new tokens, CPU, %d threads (load %s at start)\n",
@@ -300,7 +300,7 @@ int run_vqa_bench(const VqaBench& b, int argc, char** argv) {
   Loaded loaded = load_model(spec);
   GenerativeModel& gen = generative(*loaded.model, b.model);
   GenerationRequest req;
-  req.prompt = slake_questions().front().first;
+  req.prompt = qa.front().first;
   req.images = {ImageRef::file(data + "/imgs/" + images.front())};
   best_of_3_s(gen, req, 2);  // warm-up
   // Weights left on a mapping are read at first use: the peak through the first answer compares.

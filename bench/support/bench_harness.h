@@ -128,10 +128,9 @@ void print_comparison(const Comparison& c);
 // ---------------------------------------------------------------- the whole VQA comparison
 // generation_bench, blip_bench and blip2_bench: the reference script makes the checkpoint
 // (`make MODEL_DIR make_args...` into /tmp/mvb_<name>), the SLAKE fixture's images x slake_questions()
-// make the dataset; then ours: loading (page cache evicted) and per-token decode latency at batch 1 with
-// the loaded model, `eval --task vqa` at --batch_size; then the script's `run MODEL_DIR SAMPLES.json
-// RESULT.json THREADS MAX_NEW_TOKENS` (transformers at batch 1); then print_comparison. Returns main's
-// exit status.
+// (or b.questions) make the dataset; then ours: loading (page cache evicted) and per-token decode latency at batch 1
+// with the loaded model, `eval --task vqa` at --batch_size; then the script's `run MODEL_DIR SAMPLES.json RESULT.json
+// THREADS MAX_NEW_TOKENS` (transformers at batch 1); then print_comparison. Returns main's exit status.
 struct VqaBench {
   std::string name;                              // bench_<name>
   std::string model;                             // registry name
@@ -143,6 +142,8 @@ struct VqaBench {
   std::string loading_what;                      // see Comparison
   std::string ratio_note;                        // see Comparison
   int samples = 32, new_tokens = 32, batch = 8;  // defaults of the command line
+  // The questions (and answers) asked in turn; empty = slake_questions().
+  std::vector<std::pair<std::string, std::string>> questions;
 };
 int run_vqa_bench(const VqaBench& b, int argc, char** argv);
 
