@@ -15,6 +15,10 @@
 //   ninja -C build bench_blip2_bench && ./build/bench_blip2_bench [samples=32] [new_tokens=32] [batch=8]
 //       [threads=0 (one per CPU, nn/cpu_threads.h)]
 // Needs the oracle environment (.venv/bin/python or MVB_ORACLE_PYTHON).
+// Measured 2026-12-04 (8 samples x 32 tokens, batch 4, 2 threads, load average ~16 on the shared 2-core machine):
+// ours 6.64 samples/s vs transformers 0.420 (15.8x), 8/8 answers identical, 32 tokens each; per-token decode at
+// batch 1 29.9 vs 38.8 ms (0.77x, noisy at this size and load); peak RSS growth after loading 6.3 vs 9.0 MiB,
+// through the first answer 17.1 vs 32.2 MiB.
 #include "support/bench_harness.h"
 
 int main(int argc, char** argv) {

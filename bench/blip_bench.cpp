@@ -14,6 +14,10 @@
 //   ninja -C build bench_blip_bench && ./build/bench_blip_bench [samples=32] [new_tokens=32] [batch=8]
 //       [threads=0 (one per CPU, nn/cpu_threads.h)]
 // Needs the oracle environment (.venv/bin/python or MVB_ORACLE_PYTHON).
+// Measured 2026-12-04 (8 samples x 32 tokens, batch 4, 2 threads, load average ~14 on the shared 2-core machine):
+// ours 2.63 samples/s vs transformers 0.211 (12.4x), 8/8 answers identical, 32 tokens each; per-token decode at
+// batch 1 13.9 vs 120.7 ms (0.11x); peak RSS growth after loading 6.0 vs 9.5 MiB, through the first answer 16.4 vs
+// 31.8 MiB.
 #include "support/bench_harness.h"
 
 int main(int argc, char** argv) {

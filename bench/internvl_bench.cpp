@@ -11,6 +11,8 @@
 //
 //   ninja -C build bench_internvl_bench && ./build/bench_internvl_bench [samples=32] [new_tokens=32]
 //       [batch=8] [threads=0 (one per CPU, nn/cpu_threads.h)]
+// Measured 2026-12-04 (8 samples x 32 tokens, batch 4, 2 threads, load average ~18 on the shared 2-core machine):
+// ours 5.89 samples/s vs transformers 0.263 (22.4x), 8/8 answers identical; peak RSS growth 29 vs 36 MiB.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>

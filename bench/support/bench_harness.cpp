@@ -290,6 +290,7 @@ int run_vqa_bench(const VqaBench& b, int argc, char** argv) {
   const int64_t params = io::StateDict::open(model_dir).num_parameters();
   std::printf("%s, %.1fM parameters (fp32), %d samples x %d new tokens, CPU, %d threads (load %s at start)\n",
               b.title.c_str(), params / 1e6, n, new_tokens, args.threads.intra_op, load_average().c_str());
+  std::fflush(stdout);  // before the run's progress lines (stderr)
 
   // Loading, then per-token decode latency at batch 1 with the loaded model.
   ModelSpec spec;

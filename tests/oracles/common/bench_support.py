@@ -68,7 +68,8 @@ class Loading:
 
     def done(self):
         io1 = io_counters()
-        return {"load_peak_rss_mb": self.peak.growth_mb(), "load_read_bytes": io1["read_bytes"] - self.io0["read_bytes"],
+        return {"load_peak_rss_mb": self.peak.growth_mb(),
+                "load_read_bytes": io1["read_bytes"] - self.io0["read_bytes"],
                 "load_rchar": io1["rchar"] - self.io0["rchar"]}
 
 
