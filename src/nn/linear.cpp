@@ -54,28 +54,13 @@ bool LinearImpl::onednn_eligible(const at::Tensor& x) const {
 }
 
 at::Tensor LinearImpl::onednn_forward(const at::Tensor& x) {
-  at::Tensor w, b;
-  {
-    std::lock_guard<std::mutex> lock(*dnn_mutex_);
-    const bool fresh = dnn_weight_.defined() && dnn_source_.weight_data == weight.data_ptr() &&
-                       dnn_source_.weight_version == static_cast<int64_t>(weight._version()) &&
-                       dnn_source_.bias_data == (bias.defined() ? bias.data_ptr() : nullptr) &&
-                       dnn_source_.bias_version == (bias.defined() ? static_cast<int64_t>(bias._version()) : -1);
-    if (!fresh) {
-      dnn_weight_ = weight.contiguous().to_mkldnn();
-      dnn_bias_ = bias.defined() ? bias.contiguous().to_mkldnn() : at::Tensor();
-      dnn_source_.weight = weight.storage();
-      dnn_source_.weight_data = weight.data_ptr();
-      dnn_source_.weight_version = static_cast<int64_t>(weight._version());
-      dnn_source_.bias = bias.defined() ? bias.storage() : c10::Storage();
-      dnn_source_.bias_data = bias.defined() ? bias.data_ptr() : nullptr;
-      dnn_source_.bias_version = bias.defined() ? static_cast<int64_t>(bias._version()) : -1;
-    }
-    w = dnn_weight_;
-    b = dnn_bias_;
-  }
+  // The weight and bias go in as they are (dense, viewed by oneDNN in place): a oneDNN-layout copy kept
+  // beside them doubled the memory of every fp32 weight on CPU (28 GB more for a 7B model) and measured
+  // no faster here (Debian's 1.13 and the 2.x wheel, ViT-B and LLaMA-sized products, 1 thread).
+  const at::Tensor w = weight.contiguous();
+  const c10::optional<at::Tensor> b = bias.defined() ? c10::optional<at::Tensor>(bias.contiguous()) : c10::nullopt;
   at::Tensor rows = x.reshape({-1, in_features}).contiguous().to_mkldnn();
-  at::Tensor y = at::mkldnn_linear(rows, w, b.defined() ? c10::optional<at::Tensor>(b) : c10::nullopt).to_dense();
+  at::Tensor y = at::mkldnn_linear(rows, w, b).to_dense();
   std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
   shape.back() = out_features;
   return y.view(shape);

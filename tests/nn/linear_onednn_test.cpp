@@ -1,10 +1,11 @@
 // The oneDNN route of nn::Linear (no-grad fp32 CPU inference of large layers) against at::linear,
-// and its weight cache following every change of the weight.
+// every change of the weight seen by the next forward, and no second copy of the weight kept.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 
 #include "medvlmbench/nn/cpu_threads.h"
 #include "medvlmbench/nn/linear.h"
@@ -46,6 +47,37 @@ TEST(OnednnLinear, MatchesAtLinearAndFollowsWeightChanges) {
   at::Tensor xt = at::randn({kIn, 64}).t();
   EXPECT_LT((lin->forward(xt) - at::linear(xt, lin->weight, lin->bias)).abs().max().item<double>(), 1e-3);
   EXPECT_TRUE(lin->last_forward_used_onednn());
+}
+
+// Resident memory of this process in bytes (Linux /proc/self/statm; 0 elsewhere).
+int64_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  int64_t pages = 0, resident = 0;
+  if (!(statm >> pages >> resident)) return 0;
+  return resident * 4096;
+}
+
+// A 32 MB weight: the oneDNN route must not keep a copy of it in oneDNN's layout (it once did, which
+// doubled every fp32 weight's memory on CPU). Buffers this large are mmap'ed by the allocator and
+// returned on free, so what stays resident after the forward is what the layer kept.
+TEST(OnednnLinear, KeepsNoSecondCopyOfTheWeight) {
+  if (!at::hasMKLDNN()) GTEST_SKIP() << "this LibTorch has no oneDNN";
+  if (resident_bytes() == 0) GTEST_SKIP() << "no /proc/self/statm here";
+  set_onednn_linear(true);
+  Linear lin(4096, 2048, false);
+  at::Tensor x = at::randn({16, 4096});
+  at::NoGradGuard no_grad;
+  lin->forward(x);  // first call: oneDNN's primitive cache and thread pools warm up
+  ASSERT_TRUE(lin->last_forward_used_onednn());
+  Linear other(4096, 2048, false);
+  const int64_t before = resident_bytes();
+  at::Tensor y = other->forward(x);
+  ASSERT_TRUE(other->last_forward_used_onednn());
+  const int64_t grown = resident_bytes() - before;
+  const int64_t weight_bytes = other->weight.numel() * static_cast<int64_t>(sizeof(float));
+  EXPECT_LT(grown, weight_bytes / 4) << "the forward kept " << grown << " bytes resident for a " << weight_bytes
+                                     << "-byte weight";
+  EXPECT_LT((y - at::linear(x, other->weight)).abs().max().item<double>(), 1e-3);
 }
 
 TEST(OnednnLinear, AutogradStillFlowsThroughAtLinear) {

@@ -4,12 +4,10 @@
 // the identity change. Parameter names are weight / bias / lora_A / lora_B.
 #pragma once
 
-#include <c10/core/Storage.h>
 #include <torch/nn/module.h>
 #include <torch/nn/pimpl.h>
 
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
@@ -43,23 +41,11 @@ class LinearImpl : public torch::nn::Module {
   LoraConfig lora;
 
  private:
-  // Inference on CPU in fp32 runs the product through oneDNN (see use_onednn_linear), with the
-  // weight copied into oneDNN's layout once and kept; the copy is refreshed when the weight's or the
-  // bias's data or version counter changes (loading, merging an adapter, an optimizer step, a move).
+  // Inference on CPU in fp32 runs the product through oneDNN (see use_onednn_linear), reading the
+  // weight where it is: no second copy in oneDNN's layout.
   bool onednn_eligible(const at::Tensor& x) const;
   at::Tensor onednn_forward(const at::Tensor& x);
-  // What the copy was made from. The storages are held so that a replaced weight's memory cannot be
-  // reused by a new weight at the same address (which would make a stale copy look current).
-  struct DnnSource {
-    c10::Storage weight, bias;
-    const void* weight_data = nullptr;
-    const void* bias_data = nullptr;
-    int64_t weight_version = -1, bias_version = -1;
-  };
-  at::Tensor dnn_weight_, dnn_bias_;
-  DnnSource dnn_source_;
   bool last_onednn_ = false;
-  std::shared_ptr<std::mutex> dnn_mutex_ = std::make_shared<std::mutex>();
   bool merged_ = false;
 };
 TORCH_MODULE(Linear);
