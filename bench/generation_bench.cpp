@@ -18,7 +18,8 @@
 // Measured 2026-12-04 (4 samples x 16 tokens, batch 4, 2 threads, load average 18 -> 13 on the shared 2-core
 // machine): ours 0.083 samples/s vs transformers 0.020 (4.05x), 4/4 answers identical; per-token decode at batch 1
 // 683 vs 1009 ms (0.68x); peak RSS growth after loading 390 MiB vs 20 MiB (transformers leaves the weights on the
-// mapping), through the first answer 837 vs 446 MiB.
+// mapping), through the first answer 837 vs 446 MiB (before 513dca5 dropped oneDNN's second copy of the fp32
+// weights: to be measured again).
 #include "support/bench_harness.h"
 
 int main(int argc, char** argv) {
