@@ -9,69 +9,38 @@
 // The load average is printed: on a shared machine, compare the ratios, not the absolute numbers.
 //
 //   ninja -C build bench_gemma3_bench && ./build/bench_gemma3_bench [samples=32] [new_tokens=32] [batch=8]
-//       [threads=0 (one per CPU)]
+//       [threads=0 (one per CPU, nn/cpu_threads.h)]
 // Needs the oracle environment (.venv/bin/python or MVB_ORACLE_PYTHON).
 // Measured 2026-12-04 (16 x 32, batch 8, 2 threads, load average ~17 on a shared machine): ours 2.41 samples/s at
 // batch 1 and 6.01 at batch 8; transformers 0.24 at batch 1 (ours batch 8 24.8x, batch 1 9.9x); peak RSS 185 MB
 // (ours) vs 809 MB (transformers, torch imports included); 16/16 answers identical at both batch sizes.
-#include <ATen/ATen.h>
+#include <unistd.h>
 
-#include <chrono>
+#include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
-#include <thread>
 
-#include "medvlmbench/build_info.h"
-#include "medvlmbench/io/files.h"
+#include "medvlmbench/core/process_stats.h"
 #include "medvlmbench/models/gemma3/model.h"
-#include "medvlmbench/nn/cpu_threads.h"
+#include "support/bench_harness.h"
 
 namespace fs = std::filesystem;
 using namespace mvb;
 
-namespace {
-
-double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
-
-std::string load_average() {
-  std::istringstream in(io::read_file("/proc/loadavg"));
-  std::string one, five, fifteen;
-  in >> one >> five >> fifteen;
-  return one + " " + five + " " + fifteen;
-}
-
-double vm_hwm_mb() {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  while (std::getline(f, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;
-  return -1;
-}
-
-std::string oracle_python() {
-  const char* env = std::getenv("MVB_ORACLE_PYTHON");
-  return env && *env ? env : std::string(MVB_SOURCE_DIR) + "/.venv/bin/python";
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  const int samples = argc > 1 ? std::atoi(argv[1]) : 32;
-  const int new_tokens = argc > 2 ? std::atoi(argv[2]) : 32;
-  const int batch = argc > 3 ? std::atoi(argv[3]) : 8;
-  int threads = argc > 4 ? std::atoi(argv[4]) : 0;
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  at::set_num_threads(threads);
-  const std::string src = MVB_SOURCE_DIR;
-  const std::string model_dir = src + "/tests/fixtures/models/gemma3";
-  const std::vector<std::string> images = {src + "/tests/fixtures/demo/ChestXray/test/PNEUMONIA/pneumonia_test_00.png",
-                                           src + "/tests/fixtures/demo/ChestXray/test/NORMAL/normal_test_00.png",
-                                           src + "/tests/fixtures/models/gemma3_images/gradient_900x500.png"};
+  const bench::Args args = bench::parse_args(argc, argv, "gemma3_bench", 32, 32, 8);
+  if (!args.ok) return 2;
+  const int samples = args.samples, new_tokens = args.new_tokens, batch = args.batch;
+  const int threads = args.threads.intra_op;
+  const std::string py = bench::oracle_python();
+  if (py.empty()) return 1;
+  const std::string model_dir = bench::source_path("tests/fixtures/models/gemma3");
+  const std::vector<std::string> images = {
+      bench::source_path("tests/fixtures/demo/ChestXray/test/PNEUMONIA/pneumonia_test_00.png"),
+      bench::source_path("tests/fixtures/demo/ChestXray/test/NORMAL/normal_test_00.png"),
+      bench::source_path("tests/fixtures/models/gemma3_images/gradient_900x500.png")};
   const std::vector<std::string> questions = {
       "What organ is shown in this image?", "Is there evidence of pneumonia in the left lung?",
       "Can you provide a medical report for this image?", "Which modality is used to take this image?"};
@@ -86,7 +55,7 @@ int main(int argc, char** argv) {
     req_json.push_back({{"images", {images[i % images.size()]}}, {"prompt", r.prompt}});
   }
   std::printf("Gemma3 fixture checkpoint, %d samples x %d new tokens (greedy), CPU, %d threads, load %s\n", samples,
-              new_tokens, threads, load_average().c_str());
+              new_tokens, threads, bench::load_average().c_str());
 
   ModelSpec spec;
   spec.name = "Gemma3";
@@ -97,31 +66,25 @@ int main(int argc, char** argv) {
   model.generate({requests.front()});  // warm-up
   auto run = [&](int b) {
     std::vector<std::string> answers;
-    const double t0 = now_s();
+    const double t0 = bench::now_s();
     for (size_t i = 0; i < requests.size(); i += b) {
       std::vector<GenerationRequest> chunk(requests.begin() + i,
                                            requests.begin() + std::min(requests.size(), i + static_cast<size_t>(b)));
       for (const auto& r : model.generate(chunk)) answers.push_back(r.error.empty() ? r.text : "ERROR " + r.error);
     }
-    return std::make_pair(samples / (now_s() - t0), answers);
+    return std::make_pair(samples / (bench::now_s() - t0), answers);
   };
   const auto [sps1, answers1] = run(1);
   const auto [spsb, answersb] = run(batch);
-  const double peak = vm_hwm_mb();
+  const double peak = core::proc_status_kb("VmHWM") / 1024.0;
 
-  const std::string work = (fs::temp_directory_path() / ("gemma3_bench_" + std::to_string(::getpid()))).string();
-  fs::create_directories(work);
+  const std::string work =
+      bench::fresh_dir((fs::temp_directory_path() / ("gemma3_bench_" + std::to_string(::getpid()))).string());
   std::ofstream(work + "/requests.json") << req_json.dump();
-  const std::string cmd = oracle_python() + " " + src + "/tests/oracles/models/gemma3_bench_reference.py run " +
-                          model_dir + " " + work + "/requests.json " + work + "/reference.json " +
-                          std::to_string(threads) + " " + std::to_string(new_tokens) + " > " + work + "/ref.log 2>&1";
-  nlohmann::json ref;
-  if (std::system(cmd.c_str()) == 0) ref = nlohmann::json::parse(io::read_file(work + "/reference.json"));
-  int agree1 = 0, agreeb = 0;
-  for (int i = 0; i < samples; ++i) {
-    if (ref.contains("answers") && ref["answers"][i] == answers1[i]) ++agree1;
-    if (ref.contains("answers") && ref["answers"][i] == answersb[i]) ++agreeb;
-  }
+  const nlohmann::json ref = bench::run_reference(py, "tests/oracles/models/gemma3_bench_reference.py",
+                                                  {"run", model_dir, work + "/requests.json", work + "/reference.json",
+                                                   std::to_string(threads), std::to_string(new_tokens)},
+                                                  work + "/reference.json", work + "/ref.log");
   std::printf("ours  batch 1:  %8.2f samples/s\n", sps1);
   std::printf("ours  batch %d: %8.2f samples/s (%.1fx batch 1)\n", batch, spsb, spsb / sps1);
   std::printf("ours  peak RSS (whole process): %.0f MB\n", peak);
@@ -130,8 +93,9 @@ int main(int argc, char** argv) {
     std::printf("transformers batch 1: %8.2f samples/s; ours batch %d is %.1fx, batch 1 %.1fx\n", rs, batch, spsb / rs,
                 sps1 / rs);
     std::printf("transformers peak RSS (whole process): %.0f MB\n", ref["peak_rss_mb"].get<double>());
-    std::printf("answers equal to transformers': %d/%d (batch 1), %d/%d (batch %d)\n", agree1, samples, agreeb, samples,
-                batch);
+    std::printf("answers equal to transformers': %d/%d (batch 1), %d/%d (batch %d)\n",
+                bench::identical_answers(answers1, ref["answers"]), samples,
+                bench::identical_answers(answersb, ref["answers"]), samples, batch);
   } else {
     std::printf("transformers reference run failed: see %s/ref.log\n", work.c_str());
     return 1;

@@ -28,4 +28,8 @@ bool reset_peak_rss() {
   return !f.fail();
 }
 
+PeakRssMeter::PeakRssMeter() : available_(reset_peak_rss()), baseline_kb_(proc_status_kb("VmRSS")) {}
+
+int64_t PeakRssMeter::growth_kb() const { return available_ ? proc_status_kb("VmHWM") - baseline_kb_ : -1; }
+
 }  // namespace mvb::core

@@ -152,8 +152,8 @@ TEST(Weights, ShardedBf16CheckpointLoadsWithAboutOneCopyInMemory) {
   // Hand the writer's freed buffers back to the kernel, so the model's allocations below are not
   // served from already-resident heap (which would hide their cost).
   ::malloc_trim(0);
-  if (!core::reset_peak_rss()) GTEST_SKIP() << "/proc/self/clear_refs is not writable here: cannot measure peak RSS";
-  const int64_t before_kb = core::proc_status_kb("VmRSS");
+  const core::PeakRssMeter peak;
+  if (!peak.available()) GTEST_SKIP() << "/proc/self/clear_refs is not writable here: cannot measure peak RSS";
   const int64_t weights_kb = kLayers * kDim * kDim * 2 / 1024;
   {
     Bf16Stack model(kLayers, kDim);
@@ -161,7 +161,7 @@ TEST(Weights, ShardedBf16CheckpointLoadsWithAboutOneCopyInMemory) {
     EXPECT_EQ(sd.source(), d / "model.safetensors.index.json");
     ASSERT_EQ(sd.size(), static_cast<size_t>(kLayers));
     nn::assign_weights(model, nn::read_weights(sd, nullptr), sd.source());
-    const int64_t peak_growth_kb = core::proc_status_kb("VmHWM") - before_kb;
+    const int64_t peak_growth_kb = peak.growth_kb();
     // One copy is the module's parameters; the mapping adds at most a tensor in flight (8 MiB).
     // Without giving the pages back the growth is two copies (measured: ~2.0x).
     EXPECT_LT(peak_growth_kb, weights_kb * 13 / 10)

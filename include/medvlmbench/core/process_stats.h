@@ -17,4 +17,19 @@ int64_t proc_io_counter(const std::string& key);
 // false where /proc does not allow it (then peaks cannot be measured).
 bool reset_peak_rss();
 
+// Peak-RSS growth over a stretch of code: construction resets VmHWM and remembers VmRSS, growth_kb()
+// is VmHWM minus that baseline (what loading a model, or a run, needed on top of what was resident).
+class PeakRssMeter {
+ public:
+  PeakRssMeter();
+  // false where VmHWM cannot be reset (then growth is -1).
+  bool available() const { return available_; }
+  int64_t growth_kb() const;
+  double growth_mib() const { return available_ ? growth_kb() / 1024.0 : -1; }
+
+ private:
+  bool available_ = false;
+  int64_t baseline_kb_ = 0;
+};
+
 }  // namespace mvb::core

@@ -19,13 +19,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-
-def vm_hwm_mb():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return -1.0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from bench_support import status_kb  # noqa: E402
 
 
 def run(model_dir, requests_path, result_path, threads, max_new_tokens):
@@ -58,7 +53,7 @@ def run(model_dir, requests_path, result_path, threads, max_new_tokens):
     answers = [one(r) for r in requests]
     seconds = time.perf_counter() - t0
     with open(result_path, "w") as f:
-        json.dump({"samples_per_s": len(requests) / seconds, "seconds": seconds, "peak_rss_mb": vm_hwm_mb(),
+        json.dump({"samples_per_s": len(requests) / seconds, "seconds": seconds, "peak_rss_mb": status_kb("VmHWM") / 1024.0,
                    "answers": answers, "threads": threads}, f)
 
 

@@ -29,7 +29,6 @@ eval DataLoader has batch_size=1 and every wrapper calls generate once per sampl
 
 usage: .venv/bin/python tests/oracles/models/generation_bench_reference.py make|run ...
 """
-import glob
 import json
 import os
 import shutil
@@ -39,6 +38,9 @@ import time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is built here; never reach a hub
 
 import torch  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from bench_support import Loading, per_token_ms  # noqa: E402
 
 CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
 CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
@@ -76,44 +78,6 @@ def make(out, tokenizer_dir):
     print(sum(p.numel() for p in model.parameters()))
 
 
-# ---------------------------------------------------------------- measuring
-def status_kb(key):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return -1
-
-
-def io_counters():
-    out = {}
-    with open("/proc/self/io") as f:
-        for line in f:
-            k, v = line.split(":")
-            out[k] = int(v)
-    return out
-
-
-def evict(folder):
-    """Drops the checkpoint's clean pages from the page cache, so its reads reach storage again."""
-    for p in glob.glob(os.path.join(folder, "*.safetensors")):
-        fd = os.open(p, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-        finally:
-            os.close(fd)
-
-
-def reset_peak_rss():
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
 # ---------------------------------------------------------------- the reference's per-sample path
 def expand2square(img, colour):
     from PIL import Image
@@ -148,13 +112,9 @@ def run(folder, samples_path, result_path, threads, max_new_tokens):
     from transformers import CLIPImageProcessor, LlavaForConditionalGeneration
     if threads > 0:
         torch.set_num_threads(threads)
-    evict(folder)
-    io0 = io_counters()
-    can_peak = reset_peak_rss()
-    rss0 = status_kb("VmRSS")
+    loading = Loading(folder)
     model = LlavaForConditionalGeneration.from_pretrained(folder, dtype=torch.float32).eval()
-    peak_mb = (status_kb("VmHWM") - rss0) / 1024 if can_peak else -1
-    io1 = io_counters()
+    loaded = loading.done()
     processor = CLIPImageProcessor.from_pretrained(folder)
     sp = spm.SentencePieceProcessor(model_file=os.path.join(folder, "tokenizer.model"))
     cfg = model.config
@@ -177,27 +137,17 @@ def run(folder, samples_path, result_path, threads, max_new_tokens):
         one(samples[0], 2)  # warm-up
         # transformers may keep weights on the mapped files until first use: the peak through the
         # first answer is the comparable figure.
-        peak_first_mb = (status_kb("VmHWM") - rss0) / 1024 if can_peak else -1
+        peak_first_mb = loading.peak.growth_mb()
         t0 = time.perf_counter()
         for s in samples:
             answers.append(sp.decode([i for i in one(s, max_new_tokens) if i > 2 and i < sp.get_piece_size()]))
         seconds = time.perf_counter() - t0
 
-        def best(n):
-            b = float("inf")
-            for _ in range(3):
-                t = time.perf_counter()
-                one(samples[0], n)
-                b = min(b, time.perf_counter() - t)
-            return b
-
-        per_token_ms = (best(max_new_tokens) - best(1)) / (max_new_tokens - 1) * 1000
+        token_ms = per_token_ms(lambda n: one(samples[0], n), max_new_tokens)
     params = sum(p.numel() for p in model.parameters())
     with open(result_path, "w") as f:
-        json.dump({"samples_per_s": len(samples) / seconds, "seconds": seconds, "per_token_ms": per_token_ms,
-                   "load_peak_rss_mb": peak_mb, "first_answer_peak_rss_mb": peak_first_mb,
-                   "load_read_bytes": io1["read_bytes"] - io0["read_bytes"],
-                   "load_rchar": io1["rchar"] - io0["rchar"], "parameters": params,
+        json.dump({"samples_per_s": len(samples) / seconds, "seconds": seconds, "per_token_ms": token_ms, **loaded,
+                   "first_answer_peak_rss_mb": peak_first_mb, "parameters": params,
                    "threads": torch.get_num_threads(), "answers": answers}, f)
 
 

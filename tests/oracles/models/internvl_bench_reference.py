@@ -18,13 +18,8 @@ import time
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-
-def status_kb(key):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return -1
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "common"))
+from bench_support import PeakRss  # noqa: E402
 
 
 def main():
@@ -37,9 +32,7 @@ def main():
     from transformers import (AutoTokenizer, GotOcr2ImageProcessor, InternVLForConditionalGeneration,
                               InternVLProcessor, InternVLVideoProcessor)
     torch.set_num_threads(threads)
-    with open("/proc/self/clear_refs", "w") as f:
-        f.write("5")
-    rss0 = status_kb("VmRSS")
+    peak = PeakRss()
     model = InternVLForConditionalGeneration.from_pretrained(folder, dtype=torch.float32).eval()
     with open(os.path.join(folder, "processor_config.json")) as f:
         seq = json.load(f)["image_seq_length"]
@@ -66,7 +59,7 @@ def main():
     seconds = time.perf_counter() - t0
     with open(result_path, "w") as f:
         json.dump({"samples_per_s": len(samples) / seconds, "seconds": seconds,
-                   "peak_rss_mb": (status_kb("VmHWM") - rss0) / 1024.0, "threads": torch.get_num_threads(),
+                   "peak_rss_mb": peak.growth_mb(), "threads": torch.get_num_threads(),
                    "answers": answers}, f)
 
 
