@@ -218,7 +218,11 @@ VilaNetImpl::VilaNetImpl(const VilaConfig& c) : cfg(c) {
   nn::VisionTransformerOptions v = c.vision.tower();
   v.attention_pool = false;  // the pooling head exists in the checkpoint but never feeds hidden_states[-2]
   vision_tower = register_module("vision_tower", nn::VisionTransformer(v));
-  mm_projector = register_module("mm_projector", Projector(c.vision.hidden_size, c.text.hidden_size));
+  // config.mm_hidden_size: the tower's hidden size, times the number of scales with dynamic S2 (NVILA's feature
+  // maps are concatenated on channels before the projector).
+  const int64_t mm_hidden =
+      c.vision.hidden_size * (c.dynamic_s2 ? std::max<int64_t>(1, static_cast<int64_t>(c.s2_scales.size())) : 1);
+  mm_projector = register_module("mm_projector", Projector(mm_hidden, c.text.hidden_size));
   llm = register_module("llm", nn::CausalLM(c.text));
 }
 
