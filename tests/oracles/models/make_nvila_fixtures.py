@@ -119,9 +119,16 @@ IMAGES = {
 }
 VQA = "Is there evidence of pneumonia in the left lung?\nAnswer with a single word or phrase."
 CAPTION = "Can you provide a medical report for this image?"
-CASES = [("vqa", "wide", VQA), ("caption", "xray", CAPTION), ("tall", "tall", "What organ is shown? <image> ")]
+CASES = [("vqa", "wide", VQA), ("caption", "xray", CAPTION), ("tall", "tall", "What organ is shown? <image> "),
+         # the same checkpoint read with image_aspect_ratio "resize" (what the reference's NVILA tuning saves):
+         # one tile, its feature map repeated per scale
+         ("resize", "wide", VQA)]
 # F.interpolate(mode="area") alone: (input H, W) -> (output H, W), up and down, odd ratios.
 AREA = [((4, 4), (8, 24)), ((8, 8), (12, 12)), ((7, 5), (12, 9)), ((16, 12), (12, 8)), ((5, 9), (5, 9))]
+
+# What tests/models/nvila_test.cpp measured (LibTorch 1.13, CPU, fp32).
+MEASURED = {"pixels": 0.0, "s2_features": 1.9e-6, "image_embeds": 3.0e-7, "logits": 3.1e-6, "area": 0.0,
+            "generated_ids": "identical (32 tokens, 4 cases)", "input_ids": "identical"}
 
 # Placeholders for the vendored modules that are not on the NVILA inference path (see the docstring).
 SHIMS = {
@@ -389,10 +396,13 @@ def main():
         def vlm_generate(self, input_ids=None, media=None, media_config=None, **k):
             captured["input_ids"] = input_ids
             captured["media"] = [t.clone() for t in media["image"]]
-            captured["block_sizes"] = media_config["image"]["block_sizes"]
+            captured["block_sizes"] = media_config["image"].get("block_sizes", [None] * len(media["image"]))
             return real_embed_generate(self, input_ids=input_ids, media=media, media_config=media_config, **k)
         model.llm.generate = llm_generate
         type(model).generate = vlm_generate
+        aspect = model.config.image_aspect_ratio
+        if name == "resize":
+            model.config.image_aspect_ratio = "resize"
         try:
             answer = model.generate_content([image, question])  # VILA.infer_vision_language
         finally:
@@ -409,13 +419,19 @@ def main():
             assert torch.equal(values[index[:, c].long()], pixels[:, c]), "a pixel value is not on the lut"
         # The same tiles straight from process_image, as generate_content made them.
         model.config.image_processor = model.vision_tower.image_processor
-        tiles, block = process_image(image, model.config, None, enable_dynamic_s2=True)
-        assert torch.equal(tiles, pixels) and list(block) == list(captured["block_sizes"][0])
+        if name == "resize":
+            tiles, block = process_image(image, model.config, None)[None], [0, 0]
+            assert captured["block_sizes"] == [None]
+        else:
+            tiles, block = process_image(image, model.config, None, enable_dynamic_s2=True)
+            assert list(block) == list(captured["block_sizes"][0])
+        assert torch.equal(tiles, pixels)
         with torch.no_grad():
             feats = model.get_vision_tower()(pixels)
             s2, _ = model.merge_features_for_dynamic_s2(feats, captured["block_sizes"])
             embeds = model.encode_images(pixels, block_sizes=captured["block_sizes"])
             logits = model.llm(inputs_embeds=captured["inputs_embeds"]).logits
+        model.config.image_aspect_ratio = aspect
         ids = captured["input_ids"][0]
         inputs[f"{name}.input_ids"] = ids.to(torch.int64)
         inputs[f"{name}.pixel_index"] = index
@@ -441,6 +457,19 @@ def main():
         inputs[f"area.{k}"] = x
         outputs[f"area.{k}"] = F.interpolate(x, size=dst, mode="area")
 
+    # The last scale's grid: the vendored find_closest_aspect_ratio over the reference's set-ordered candidates
+    # against the (i outer, j inner) order the C++ port uses (processor.cpp last_scale_grid), for every size up to
+    # 1500 x 1500 at NVILA-8B's 448 px tiles and 9..12 tiles.
+    from model.release.vila.mm_utils import find_closest_aspect_ratio
+    lo, hi = 9, 12
+    as_set = sorted({(i, j) for n in range(lo, hi + 1) for i in range(1, n + 1) for j in range(1, n + 1)
+                     if lo <= i * j <= hi}, key=lambda x: x[0] * x[1])
+    as_loops = sorted([(i, j) for i in range(1, hi + 1) for j in range(1, hi + 1) if lo <= i * j <= hi],
+                      key=lambda x: x[0] * x[1])
+    differ = sum(find_closest_aspect_ratio(w / h, as_set, w, h, 448) != find_closest_aspect_ratio(w / h, as_loops, w, h, 448)
+                 for w in range(1, 1501) for h in range(1, 1501))
+    assert differ == 0, f"{differ} sizes pick another grid in the set order"
+
     fixture_io.save_expected(OUT, inputs, outputs)
     stop = sorted(int(i) for i in tokenizer.stop_token_ids)
     fixture_io.write_fixture_json(
@@ -454,12 +483,15 @@ def main():
                 "_embed(...)).logits, generated ids = llm.generate under default_generation_config with "
                 f"max_new_tokens={NEW_TOKENS}; area: torch.nn.functional.interpolate(mode='area')"),
         shims=SHIMS, weights=WEIGHTS, cases=meta, stop_token_ids=stop,
-        generation_config_reference={k: gc[k] for k in ("do_sample", "max_length", "max_new_tokens", "eos_token_id",
+        # eos_token_id comes from a Python set of strings (infer_stop_tokens): its order follows the hash seed.
+        generation_config_reference={k: (sorted(gc[k]) if k == "eos_token_id" else gc[k]) for k in ("do_sample", "max_length", "max_new_tokens", "eos_token_id",
                                                         "pad_token_id", "bos_token_id", "temperature", "top_k",
                                                         "top_p", "repetition_penalty")},
         vocab={"llm_config": n_tok + 5, "after_resize_token_embeddings": n_tok},
+        grid_order_sweep={"sizes": "1..1500 x 1..1500", "tile": 448, "tiles": [lo, hi],
+                          "sizes_choosing_differently": differ},
         tolerance={"pixels": 0, "s2_features": 1e-5, "image_embeds": 1e-4, "logits": 1e-4, "area": 1e-6},
-        max_abs_diff_measured={})
+        max_abs_diff_measured=MEASURED)
     shutil.rmtree(tree, ignore_errors=True)
     print("wrote", OUT)
     for name, m in meta.items():
