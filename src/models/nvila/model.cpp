@@ -269,7 +269,9 @@ NvilaModel::Input NvilaModel::process(const GenerationRequest& request) {
 std::vector<LocalVlm::Prepared> NvilaModel::prepare(const std::vector<const GenerationRequest*>& requests) {
   std::vector<Prepared> out;
   out.reserve(requests.size());
-  positions_.clear();
+  // Entries are overwritten per request before generation_config() asks for them (LocalVlm::generate prepares a
+  // batch, or its requests one by one, first); the map is only kept from growing without bound.
+  if (positions_.size() > 4096) positions_.clear();
   for (const GenerationRequest* r : requests) {
     Input in = process(*r);
     positions_[r] = in.positions;

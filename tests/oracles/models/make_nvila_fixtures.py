@@ -130,6 +130,17 @@ AREA = [((4, 4), (8, 24)), ((8, 8), (12, 12)), ((7, 5), (12, 9)), ((16, 12), (12
 MEASURED = {"pixels": 0.0, "s2_features": 1.9e-6, "image_embeds": 3.0e-7, "logits": 3.1e-6, "area": 0.0,
             "generated_ids": "identical (32 tokens, 4 cases)", "input_ids": "identical"}
 
+# sglang's independent NVILA feature path, read (not run: it needs its server runtime) as a cross-check.
+CROSS_CHECK = {
+    "code": "sgl-project/sglang python/sglang/srt/models/nvila.py @ 20c02154",
+    "agrees": "hidden_states[-2] of SiglipVisionModel; merge_features_for_dynamic_s2, merge_chessboard and "
+              "split_chessboard line for line; the 2x2 downsample's channel order (r,c),(r,c+1),(r+1,c),(r+1,c+1) "
+              "and zero padding at the end; projector LayerNorm -> Linear -> GELU -> Linear",
+    "differs": "scales 448/896/1344, resize_output_to_scale_idx -1 and mm_hidden 3456 hard-coded (the vendored code "
+               "reads config.json); no '\\n' embedding appended after the image features (the vendored "
+               "BasicImageEncoder appends tokenizer('\\n')); the HF-format 'nvila' config instead of the VILA layout",
+}
+
 # Placeholders for the vendored modules that are not on the NVILA inference path (see the docstring).
 SHIMS = {
     "hydra.utils.instantiate": "a 10-line instantiate(cfg, **kw): import cfg['_target_'] and call it with the other "
@@ -482,7 +493,7 @@ def main():
                 "pixels / block sizes captured at LlavaMetaForCausalLM.generate, logits = llm(inputs_embeds="
                 "_embed(...)).logits, generated ids = llm.generate under default_generation_config with "
                 f"max_new_tokens={NEW_TOKENS}; area: torch.nn.functional.interpolate(mode='area')"),
-        shims=SHIMS, weights=WEIGHTS, cases=meta, stop_token_ids=stop,
+        shims=SHIMS, cross_check=CROSS_CHECK, weights=WEIGHTS, cases=meta, stop_token_ids=stop,
         # eos_token_id comes from a Python set of strings (infer_stop_tokens): its order follows the hash seed.
         generation_config_reference={k: (sorted(gc[k]) if k == "eos_token_id" else gc[k]) for k in ("do_sample", "max_length", "max_new_tokens", "eos_token_id",
                                                         "pad_token_id", "bos_token_id", "temperature", "top_k",

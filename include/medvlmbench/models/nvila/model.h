@@ -10,7 +10,8 @@
 //                (the logits have len(tokenizer) entries). When len(tokenizer) exceeds the checkpoint's vocabulary
 //                the reference adds randomly drawn rows (transformers' mean resizing samples them), which cannot
 //                be reproduced: those ids are never produced here (describe() says so);
-//   image        processor.h's dynamic-S2 tiles -> SigLIP hidden_states[mm_vision_select_layer] per tile ->
+//   image        one per request (model/vila.py passes exactly one; none or several are refused):
+//                processor.h's dynamic-S2 tiles -> SigLIP hidden_states[mm_vision_select_layer] per tile ->
 //                merge_s2_features -> split into (rows x cols) blocks -> projector (2x2 -> LN -> Linear -> GELU ->
 //                Linear) -> blocks merged back: (tile / patch / 2)^2 tokens per last-scale tile, followed by the
 //                embeddings of tokenizer(end_tokens="\n") (BasicImageEncoder);

@@ -16,6 +16,17 @@
 //     checkpoint config's "chat_template" is NOT used: the vendored LlavaConfig drops every key it has no
 //     parameter for (its __init__ calls PretrainedConfig.__init__() without them), so
 //     builder.build_llm_and_tokenizer never sees it.
+//
+// Cross-check: sglang's independent NVILA path (sgl-project/sglang python/sglang/srt/models/nvila.py, read at
+// 20c02154) computes the same feature path: hidden_states[-2] of transformers' SiglipVisionModel,
+// merge_features_for_dynamic_s2 / merge_chessboard / split_chessboard line for line, and a 2x2 downsample
+// (F.pad, reshape [B, s/2, 2, s/2, 2, C], permute 0,1,3,2,4,5) giving the vendored flat_square_2x2's channel order
+// (r, c), (r, c+1), (r+1, c), (r+1, c+1). Where it differs: it hard-codes scales 448/896/1344,
+// resize_output_to_scale_idx -1 and mm_hidden 3456 (the vendored code reads s2_scales /
+// s2_resize_output_to_scale_idx from config.json, as this port does); it appends no "\n" embedding after the
+// image features (its processor and the HF-format "nvila" checkpoints place the tokens in the text; the vendored
+// BasicImageEncoder, which the reference runs, embeds tokenizer("\n") after each image); and it loads the
+// HF-format config (text_config / vision_config), not the VILA folder layout read here.
 #pragma once
 
 #include <ATen/core/Tensor.h>
