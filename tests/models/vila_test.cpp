@@ -179,14 +179,13 @@ void expect_logits_and_greedy(vila::VilaModel& m, const std::string& folder, con
 TEST(Vila, LogitsAndGreedyIdsMatchReference) {
   auto m = load("base");
   expect_logits_and_greedy(*m, "base", "logits", true);
-  // The reference's default generation config: greedy to max_length = model_max_length (96 here).
-  const GenerationRequest r = request_for(fixture_json("base")["cases"][0]);
+  // The reference's default generation config: greedy to max_length = the tokenizer's model_max_length.
+  const json fx = fixture_json("base");
+  const GenerationRequest r = request_for(fx["cases"][0]);
   const nn::GenerationConfig g = m->generation_config(r);
   EXPECT_FALSE(g.do_sample);
-  EXPECT_EQ(
-      g.max_new_tokens,
-      96 - static_cast<int64_t>(to_ids(read_expected(fixture_path("models/vila/base")).input("input_ids.0")).size()) +
-          1 - m->image_positions());
+  const int64_t prompt_ids = static_cast<int64_t>(fx["prompt_lengths"][0].get<int64_t>());
+  EXPECT_EQ(g.max_new_tokens, fx["generation"]["max_length"].get<int64_t>() - prompt_ids);
 }
 
 TEST(Vila, VilaM3IsTheSameArchitecture) {

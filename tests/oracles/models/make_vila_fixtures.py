@@ -56,7 +56,7 @@ GENERATOR = "tests/oracles/models/make_vila_fixtures.py"
 DEFAULT_REPO = "/work/.mirror/ubc-tea+MedVLMBench/repo"
 
 IMAGE_SIZE, PATCH = 42, 6
-MODEL_MAX_LENGTH = 96  # tokenizer.model_max_length: the reference's generation max_length
+MODEL_MAX_LENGTH = 192  # tokenizer.model_max_length: the reference's generation max_length (VQA prompts fit)
 IMAGES = ["tests/fixtures/demo/ChestXray/test/PNEUMONIA/pneumonia_test_00.png",
           "tests/fixtures/datasets/Camelyon17/patches/patient_004_node_0/patch_patient_004_node_0_x_3328_y_21792.png"]
 QUESTIONS = ["What modality is used to take this image?",
@@ -220,7 +220,7 @@ def make_lora(base, folder):
 
 def run_cases(model, images, tuned_projector=None):
     from transformers import SiglipImageProcessor  # noqa: F401  (the tower's processor class)
-    inputs, outputs, answers = {}, {}, []
+    inputs, outputs, answers, lengths = {}, {}, [], []
     vocab = model.llm.config.vocab_size if tuned_projector is None else None
     for c, (qi, ii) in enumerate(CASES):
         answer, got = vila_reference.generate_content(model, images[ii], QUESTIONS[qi])
@@ -239,7 +239,9 @@ def run_cases(model, images, tuned_projector=None):
         outputs[f"logits.{c}"] = logits[rows]
         outputs[f"greedy.{c}"] = got["new_ids"].to(torch.int64)
         answers.append(answer)
+        lengths.append(n)
         del n_vocab
+    run_cases.prompt_lengths = lengths  # embedding positions per case, for fixture.json
     return inputs, outputs, answers
 
 
@@ -273,7 +275,7 @@ def main():
     fixture_io.save_expected(base_dir, inputs, outputs)
     gen_cfg = model.default_generation_config
     fixture_io.write_fixture_json(
-        base_dir, **common, answers=answers, media_token_id=int(tok.media_token_ids["image"]),
+        base_dir, **common, answers=answers, prompt_lengths=run_cases.prompt_lengths, media_token_id=int(tok.media_token_ids["image"]),
         stop_token_ids=sorted(int(i) for i in tok.stop_token_ids), tokenizer_length=len(tok), llm_vocab_size=vocab,
         end_token_ids=tok("\n").input_ids, generation={"max_length": gen_cfg.max_length,
                                                        "do_sample": gen_cfg.do_sample,
