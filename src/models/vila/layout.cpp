@@ -261,6 +261,14 @@ std::string load_weights(VilaNetImpl& net) {
       if (starts_with(n, pub)) return std::string("mm_projector.") + ours + n.substr(9);
     return "mm_projector.unknown." + n;  // reported by assign_weights
   });
+  // model/vila.py resize_token_embeddings(len(tokenizer)): a net built with fewer rows than the
+  // checkpoint's vocabulary (the caller sets text.vocab_size to the tokenizer's length) keeps the first ones.
+  const int64_t vocab = net.cfg.text.vocab_size;
+  for (const char* k : {"llm.model.embed_tokens.weight", "llm.lm_head.weight"}) {
+    auto it = all.find(k);
+    if (it != all.end() && it->second.dim() == 2 && it->second.size(0) > vocab)
+      it->second = it->second.slice(0, 0, vocab);
+  }
   nn::assign_weights(net, all, source);
   return source;
 }

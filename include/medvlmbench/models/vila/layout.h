@@ -118,7 +118,9 @@ class VilaNetImpl : public torch::nn::Module {
 TORCH_MODULE(VilaNet);
 
 // Loads the three sub-folders' weights into `net` (each strict: every parameter found, nothing left
-// over; the tower's pooling head and a tied lm_head are skipped). Returns a description of the files.
+// over; the tower's pooling head and a tied lm_head are skipped). When net.cfg.text.vocab_size is below
+// the checkpoint's vocabulary, embed_tokens / lm_head keep their first vocab_size rows (the reference's
+// resize_token_embeddings(len(tokenizer)) shrinking them). Returns a description of the files.
 std::string load_weights(VilaNetImpl& net);
 
 // Our module path -> the module path in the reference's LlavaLlamaModel (the names PEFT's
