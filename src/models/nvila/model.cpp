@@ -65,12 +65,6 @@ NvilaModel::NvilaModel(const ModelSpec& spec)
             " is outside the ", n_scales, " scales");
   MVB_CHECK(cfg_.max_tiles >= 1, where, ": max_tiles must be at least 1");
 
-  {
-    nn::DefaultDtypeGuard in_run_dtype(dtype_);  // an 8B model is never materialised in fp32 first
-    net_ = vila::VilaNet(cfg_);
-  }
-  const std::string source = vila::load_weights(*net_);
-
   // Tokenizer: the reference adds <vila/sentinel> (infer_stop_tokens) then <image> and <vila/video>
   // (MEDIA_TOKENS) when the saved tokenizer lacks them, each at the next id.
   tokenizer_ = text::load_tokenizer(cfg_.layout.tokenizer_dir);
@@ -82,20 +76,16 @@ NvilaModel::NvilaModel(const ModelSpec& spec)
   id_of(kSentinel);
   image_token_id_ = id_of("<image>");
   id_of("<vila/video>");
-  // model.resize_token_embeddings(len(tokenizer)) in model/vila.py.
-  const int64_t rows = net_->llm->model->embed_tokens->num_embeddings;
-  vocab_rows_ = std::min(next, rows);
-  if (vocab_rows_ < rows) {
-    at::NoGradGuard no_grad;
-    auto& emb = net_->llm->model->embed_tokens;
-    auto& head = net_->llm->lm_head;
-    const bool shared = head->weight.unsafeGetTensorImpl() == emb->weight.unsafeGetTensorImpl();
-    emb->weight.set_data(emb->weight.narrow(0, 0, vocab_rows_).clone());
-    emb->num_embeddings = vocab_rows_;
-    if (!shared) head->weight.set_data(head->weight.narrow(0, 0, vocab_rows_).clone());
-    head->out_features = vocab_rows_;
-    net_->llm->opts.vocab_size = vocab_rows_;
+  // model/vila.py's resize_token_embeddings(len(tokenizer)): a smaller tokenizer keeps the first rows of the
+  // embeddings and the head (vila::load_weights slices them to text.vocab_size); a larger one cannot be followed.
+  tokenizer_len_ = next;
+  vocab_rows_ = std::min(next, cfg_.text.vocab_size);
+  cfg_.text.vocab_size = vocab_rows_;
+  {
+    nn::DefaultDtypeGuard in_run_dtype(dtype_);  // an 8B model is never materialised in fp32 first
+    net_ = vila::VilaNet(cfg_);
   }
+  vila::load_weights(*net_);
   net_->to(device_, dtype_);
   net_->eval();
   backend_ = std::make_unique<nn::CausalLMBackend>(net_->llm);
@@ -149,7 +139,6 @@ NvilaModel::NvilaModel(const ModelSpec& spec)
     gen_sources_["llm_max_new_tokens"] = nn::hf::has(mj, "max_new_tokens");
   }
   gen_defaults_ = g;
-  (void)source;
 }
 
 nlohmann::json NvilaModel::describe() const {
@@ -175,7 +164,7 @@ nlohmann::json NvilaModel::describe() const {
                       {"model_max_length", model_max_length_},
                       {"generation_sources", gen_sources_},
                       {"temperature", "ignored: model/vila.py's infer_vision_language passes none"}};
-  if (vocab_rows_ < tokenizer_->vocab_size())
+  if (vocab_rows_ < tokenizer_len_)
     d["unreproducible"] =
         "len(tokenizer) exceeds the checkpoint's vocabulary: the reference appends randomly drawn "
         "embedding / head rows; those ids are never generated here";

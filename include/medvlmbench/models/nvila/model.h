@@ -89,7 +89,8 @@ class NvilaModel : public LocalVlm {
   std::vector<int64_t> end_ids_, start_ids_;  // BasicImageEncoder's token ids after / before each image
   std::vector<int64_t> stop_ids_;
   int64_t image_token_id_ = -1;
-  int64_t vocab_rows_ = 0;  // len(tokenizer) after the reference's additions (capped by the checkpoint's)
+  int64_t tokenizer_len_ = 0;  // len(tokenizer) after the reference's additions
+  int64_t vocab_rows_ = 0;     // tokenizer_len_ capped by the checkpoint's vocabulary
   int64_t model_max_length_ = 0;
   nn::GenerationConfig gen_defaults_;
   nlohmann::json gen_sources_;
