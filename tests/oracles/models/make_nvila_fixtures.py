@@ -19,14 +19,15 @@ outputs the C++ tests (tests/models/nvila_test.cpp, tests/cli/nvila_eval_test.cp
     vision_tower/               SiglipVisionModel.save_pretrained (28 px, patch 7) + SiglipImageProcessor
     mm_projector/               the vendored MultimodalProjector("mlp_downsample_2x2_fix").save_pretrained
     expected.safetensors, fixture.json
-  tests/fixtures/models/nvila_images/   (none: the cases use images already in tests/fixtures)
 
 The LLM's vocab_size is 5 rows larger than the tokenizer (with the <vila/sentinel> token the reference adds at
 load), so the reference's model.resize_token_embeddings(len(tokenizer)) truncates the embeddings and the head, as
 it does whenever the checkpoint's vocabulary is padded.
 
 Each case is what model/vila.py (VILA.infer_vision_language) does with one request: model.generate_content([PIL
-image, question]). expected.safetensors holds per case <c>:
+image, question]); the images are ones tests/fixtures already holds (two aspect ratios and a square, so the last
+scale's grid differs: 2 x 6, 3 x 3, 5 x 2), and case "resize" reads the same checkpoint with image_aspect_ratio
+"resize" (what the reference's NVILA tuning saves). expected.safetensors holds per case <c>:
   input.<c>.input_ids         tokenize_conversation(...) ids (the <image> token included)
   input.<c>.pixel_index       uint8 [tiles, 3, S, S]: the dynamic-S2 tiles as indices into output.lut
   input.<c>.block_size        [rows, cols] of the last scale
