@@ -17,5 +17,15 @@ if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   MVB_SKIP_APT=1 MVB_SKIP_NPM=1 MVB_BUILD_DIR="$BUILD_DIR" bash scripts/setup.sh
 fi
 cmake --build "$BUILD_DIR" -j "$(nproc)"
+# The test binaries run on the OpenBLAS kernels eval would run on (src/nn/openblas_kernels.cpp: Debian's
+# OpenBLAS falls back to SSE3 kernels on CPUs newer than it knows, 3.8x slower sgemm).
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  kernels=$("$BUILD_DIR/medvlmbench" version --format json |
+    sed -n 's/.*"openblas_kernels_for_runs": "\([A-Za-z0-9]*\)".*/\1/p')
+  if [ -n "$kernels" ]; then
+    export OPENBLAS_CORETYPE=$kernels
+    echo "==> OpenBLAS kernels for the tests: $kernels"
+  fi
+fi
 cd "$BUILD_DIR"
 ctest --output-on-failure -j "$(nproc)" "$@"

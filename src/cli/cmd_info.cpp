@@ -17,6 +17,7 @@
 #include "medvlmbench/models/build.h"
 #include "medvlmbench/models/checkpoint_path.h"
 #include "medvlmbench/models/model.h"
+#include "medvlmbench/nn/openblas_kernels.h"
 #include "medvlmbench/tasks/task.h"
 #include "medvlmbench/tasks/usage.h"
 
@@ -239,6 +240,9 @@ int cmd_check(const CheckOptions& o) {
 std::string version_string() { return std::string(MVB_VERSION) + " (" + MVB_GIT_COMMIT + ")"; }
 
 int cmd_version(const std::string& format) {
+  // eval, train and score re-execute themselves onto faster OpenBLAS kernels (nn/openblas_kernels.h).
+  const nn::OpenblasKernels blas = nn::openblas_kernels();
+  const bool reexec = !blas.user_set && !blas.better.empty();
   nlohmann::json j = {{"medvlmbench", MVB_VERSION},
                       {"git_commit", MVB_GIT_COMMIT},
                       {"build_type", MVB_BUILD_TYPE},
@@ -246,6 +250,8 @@ int cmd_version(const std::string& format) {
                       {"libtorch_cuda", compat::cuda_build_version()},
                       {"cuda_available", compat::cuda_available()},
                       {"cuda_devices", compat::cuda_device_count()},
+                      {"openblas_kernels", blas.loaded},
+                      {"openblas_kernels_for_runs", reexec ? blas.better : blas.loaded},
                       {"opencv", CV_VERSION},
                       {"compiler", __VERSION__}};
   if (format == "json") {
@@ -258,7 +264,9 @@ int cmd_version(const std::string& format) {
               << ", CUDA device "
               << (compat::cuda_available() ? "available (" + std::to_string(compat::cuda_device_count()) + " device(s))"
                                            : std::string("not available"))
-              << "\nOpenCV " << CV_VERSION << ", compiler GCC " << __VERSION__ << "\n";
+              << (blas.loaded.empty() ? std::string() : "\nOpenBLAS kernels " + blas.loaded)
+              << (reexec ? " (eval, train and score run with " + blas.better + ")" : std::string()) << "\nOpenCV "
+              << CV_VERSION << ", compiler GCC " << __VERSION__ << "\n";
   }
   return 0;
 }

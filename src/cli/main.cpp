@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
+#include <string>
 
 #include "commands.h"
 #include "medvlmbench/cli/flags.h"
@@ -14,6 +15,7 @@
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/core/log.h"
 #include "medvlmbench/core/strings.h"
+#include "medvlmbench/nn/openblas_kernels.h"
 #include "reference_flags.h"
 
 namespace {
@@ -41,6 +43,10 @@ std::string explain_parse_error(const CLI::ParseError& e, const CLI::App& app) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before anything else runs (nn/openblas_kernels.h); only for the subcommands that compute.
+  if (argc > 1 &&
+      (std::string(argv[1]) == "eval" || std::string(argv[1]) == "train" || std::string(argv[1]) == "score"))
+    mvb::nn::reexec_with_faster_openblas_kernels(argv);
   CLI::App app{"medvlmbench: evaluate and fine-tune medical vision-language models"};
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("medvlmbench ") + mvb::cli::version_string());

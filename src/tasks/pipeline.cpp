@@ -24,6 +24,7 @@
 #include "medvlmbench/models/build.h"
 #include "medvlmbench/models/checkpoint_path.h"
 #include "medvlmbench/models/model.h"
+#include "medvlmbench/nn/openblas_kernels.h"
 #include "medvlmbench/tasks/agent_summary.h"
 #include "medvlmbench/tasks/bertscore.h"
 #include "medvlmbench/tasks/judge.h"
@@ -74,6 +75,7 @@ nlohmann::json versions_json() {
           {"git_commit", MVB_GIT_COMMIT},
           {"libtorch", compat::torch_version()},
           {"cuda_available", compat::cuda_available()},
+          {"openblas_kernels", nn::openblas_kernels().loaded},  // "" when the BLAS is not OpenBLAS
           {"build_type", MVB_BUILD_TYPE}};
 }
 

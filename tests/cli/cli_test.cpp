@@ -9,6 +9,7 @@
 #include "medvlmbench/core/torch_compat.h"
 #include "medvlmbench/io/jsonl.h"
 #include "medvlmbench/io/safetensors.h"
+#include "medvlmbench/nn/openblas_kernels.h"
 #include "support/test_support.h"
 
 namespace mvb {
@@ -17,9 +18,9 @@ namespace {
 using test::CommandResult;
 using test::run_command;
 
-CommandResult mvb_cmd(std::vector<std::string> args) {
+CommandResult mvb_cmd(std::vector<std::string> args, const std::vector<std::string>& env = {}) {
   args.insert(args.begin(), test::exe_path());
-  return run_command(args);
+  return run_command(args, env);
 }
 
 std::string demo_data() { return test::fixture_path("demo/ChestXray"); }
@@ -52,6 +53,30 @@ TEST(Cli, VersionJson) {
   EXPECT_EQ(j["libtorch_cuda"].get<std::string>(), compat::cuda_build_version());
   EXPECT_TRUE(j["cuda_available"].is_boolean());
   EXPECT_FALSE(j["medvlmbench"].get<std::string>().empty());
+}
+
+// Debian's OpenBLAS falls back to SSE3 kernels on CPUs newer than it knows; eval (and train, score) then
+// runs itself again with OPENBLAS_CORETYPE naming the kernels the CPU supports (nn/openblas_kernels.h).
+TEST(Cli, RunsOnTheBestOpenblasKernelsTheCpuSupports) {
+  // An empty OPENBLAS_CORETYPE counts as unset (test.sh exports one for the test binaries).
+  auto r = mvb_cmd({"version", "--format", "json"}, {"OPENBLAS_CORETYPE="});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto v = nlohmann::json::parse(r.out);
+  const std::string detected = v.value("openblas_kernels", std::string());
+  if (detected.empty()) GTEST_SKIP() << "this build's BLAS is not OpenBLAS";
+  const std::string better = nn::better_openblas_kernels(detected);
+  const std::string expected = better.empty() ? detected : better;
+  EXPECT_EQ(v.value("openblas_kernels_for_runs", std::string()), expected);
+  auto kernels_of_eval = [&](const std::string& exp, const std::vector<std::string>& env) {
+    auto e = mvb_cmd(demo_args(exp), env);
+    EXPECT_EQ(e.exit_code, 0) << e.err;
+    return nlohmann::json::parse(test::read_text(run_dir(exp) + "/run.json"))["versions"].value("openblas_kernels",
+                                                                                                std::string());
+  };
+  test::TempDir tmp;
+  EXPECT_EQ(kernels_of_eval(tmp / "auto", {"OPENBLAS_CORETYPE="}), expected) << "OpenBLAS chose " << detected;
+  EXPECT_EQ(kernels_of_eval(tmp / "off", {"OPENBLAS_CORETYPE=", "MVB_OPENBLAS_REEXEC=0"}), detected);
+  EXPECT_EQ(kernels_of_eval(tmp / "user", {"OPENBLAS_CORETYPE=Haswell"}), "Haswell");  // the user's choice wins
 }
 
 TEST(Cli, ListJsonComesFromTheRegistries) {
