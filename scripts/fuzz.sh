@@ -49,6 +49,7 @@ for r in "${READERS[@]}"; do
   fi
 done
 
+start=$(date +%s)
 CXX=${MVB_FUZZ_CXX:-clang++-14}
 if ! command -v "$CXX" > /dev/null; then
   echo "fuzz.sh: $CXX not found; install Debian's clang-14 (apt-get install clang-14) or set MVB_FUZZ_CXX" >&2
@@ -61,6 +62,7 @@ fi
 targets=()
 for r in "${READERS[@]}"; do targets+=("fuzz_$r"); done
 cmake --build "$BUILD_DIR" -j "$(nproc)" --target "${targets[@]}"
+echo "fuzz.sh: build took $(($(date +%s) - start)) s"
 
 OUT=${MVB_FUZZ_OUT:-$(mktemp -d "${TMPDIR:-/tmp}/mvb-fuzz-out.XXXXXX")}
 echo "fuzz.sh: new inputs and crashes go to $OUT"
@@ -92,4 +94,4 @@ if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz.sh: ${#failed[@]} harness(es) failed: ${failed[*]}" >&2
   exit 1
 fi
-echo "fuzz.sh: no crashes in ${#READERS[@]} harness(es) x ${TIME}s"
+echo "fuzz.sh: no crashes in ${#READERS[@]} harness(es) x ${TIME}s ($(($(date +%s) - start)) s in all)"

@@ -131,6 +131,19 @@ void add_api_flags(CLI::App& app, RunConfig& c) {
   bool_opt(app, "--no_cache", c.no_cache, "Do not read or write the API response cache");
 }
 
+// Eval (generative quirks and ChestXray diagnosis) and train (the ChestXray input of lp / img-lora-lp /
+// clip-img-lora, so a probe trains on what it is evaluated on).
+void add_reference_compat_option(CLI::App& app, RunConfig& c, const std::string& group) {
+  app.add_option("--reference_compat", c.reference_compat,
+                 "Reproduce these input quirks of the reference (comma-separated, e.g. llava_double_preprocess for "
+                 "local VLMs, chestxray_transform for ChestXray diagnosis; all = every quirk that applies); run.json "
+                 "records which ran")
+      ->expected(1)
+      ->delimiter(',')
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->group(group);
+}
+
 void add_generation_flags(CLI::App& app, RunConfig& c) {
   const std::string group = "Generative models";
   opt(app, "--max_new_tokens", c.max_new_tokens,
@@ -141,14 +154,7 @@ void add_generation_flags(CLI::App& app, RunConfig& c) {
       "Sampling temperature (0 = greedy; unset = the model's default, e.g. its generation_config.json)")
       ->check(CLI::Range(0.0, 100.0))
       ->group(group);
-  app.add_option("--reference_compat", c.reference_compat,
-                 "Reproduce these input quirks of the reference (comma-separated, e.g. llava_double_preprocess for "
-                 "local VLMs, chestxray_transform for ChestXray diagnosis; all = every quirk that applies); run.json "
-                 "records which ran")
-      ->expected(1)
-      ->delimiter(',')
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->group(group);
+  add_reference_compat_option(app, c, group);
   opt(app, "--min_pixels", c.min_pixels,
       "Qwen2-VL / Qwen2.5-VL: fewest pixels an image is resized to (qwen_vl_utils; 0 = its default 4*28*28)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 34))
@@ -197,6 +203,7 @@ void add_train_flags(CLI::App& app, RunConfig& c) {
   bool_opt(app, "--lora_head_only", c.lora_head_only,
            "img-lora-lp: train only the linear head, as the reference effectively does");
   bool_opt(app, "--resume", c.resume, "Continue from the last checkpoint in the run folder");
+  add_reference_compat_option(app, c, "Diagnosis");
   // Last, after every implemented flag: the rest of run_train.py's HfArgumentParser flags
   // (TrainingArguments + the reference's dataclass), accepted without being used (reference_flags.cpp).
   add_reference_compat_flags(app, "train");

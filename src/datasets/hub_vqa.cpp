@@ -136,6 +136,7 @@ class HubVqaDataset : public LoaderBase {
             const std::string where = path + "#row=" + std::to_string(part_row);
             if (q.is_null(r) || a.is_null(r)) {
               samples.push_back(error_sample(id, part, where + ": empty question or answer"));
+              samples.back().metadata["reference_image_path"] = "NA";  // predictions.json's failed row
               images->rows.push_back({});
               continue;
             }

@@ -34,12 +34,6 @@ bool encode_per_sample(const c10::Device& device) {
   return on;
 }
 
-// The reference's ChestXray dataset ignores the model's transform and feeds Resize((224, 224)) +
-// ToTensor: the X-ray squashed to 224x224 (bilinear, aspect ratio not kept) with values in [0, 1], not
-// normalised. Published ChestXray numbers depend on it, so `--reference_compat chestxray_transform`
-// (or all) reproduces it; by default the model's own processor runs (REFERENCE.md: the intended input).
-constexpr const char* kChestXrayQuirk = "chestxray_transform";
-
 bool wants_quirk(const RunConfig& cfg, const std::string& name) {
   for (const auto& q : cfg.reference_compat)
     if (q == name || q == "all") return true;
@@ -57,20 +51,32 @@ ImageTransform reference_chestxray_transform() {
 }
 }  // namespace
 
-double run_image_diagnosis(RunContext& ctx, const std::string& label, const ImageTransform& transform,
-                           const std::function<at::Tensor(const at::Tensor&)>& probs, double multi_label_threshold) {
-  const int batch_size = ctx.cfg.batch_size > 0 ? ctx.cfg.batch_size : 64;  // the reference's DataLoader size
-  const bool chestxray_quirk = ctx.dataset.name == "ChestXray" && wants_quirk(ctx.cfg, kChestXrayQuirk);
-  const ImageTransform used = chestxray_quirk ? reference_chestxray_transform() : transform;
-  ctx.stats["reference_compat"] = chestxray_quirk ? nlohmann::json::array({kChestXrayQuirk}) : nlohmann::json::array();
-  ctx.stats["input_transform"] = chestxray_quirk ? "the reference's ChestXray input: 224x224 bilinear squash, [0, 1], "
-                                                   "not normalised (--reference_compat chestxray_transform)"
-                                                 : "the model's processor";
-  if (chestxray_quirk)
+DiagnosisInput diagnosis_input(const RunConfig& cfg, const std::string& dataset,
+                               const ImageTransform& model_transform) {
+  DiagnosisInput in;
+  in.reference_quirk = dataset == "ChestXray" && wants_quirk(cfg, kChestXrayQuirk);
+  in.transform = in.reference_quirk ? reference_chestxray_transform() : model_transform;
+  return in;
+}
+
+void record_diagnosis_input(nlohmann::json& stats, const DiagnosisInput& in) {
+  if (in.reference_quirk)
     spdlog::info(
         "--reference_compat {}: ChestXray images are squashed to 224x224 and not normalised, as the "
         "reference's dataset does, instead of the model's processor",
         kChestXrayQuirk);
+  stats["reference_compat"] = in.reference_quirk ? nlohmann::json::array({kChestXrayQuirk}) : nlohmann::json::array();
+  stats["input_transform"] = in.reference_quirk ? "the reference's ChestXray input: 224x224 bilinear squash, [0, 1], "
+                                                  "not normalised (--reference_compat chestxray_transform)"
+                                                : "the model's processor";
+}
+
+double run_image_diagnosis(RunContext& ctx, const std::string& label, const ImageTransform& transform,
+                           const std::function<at::Tensor(const at::Tensor&)>& probs, double multi_label_threshold) {
+  const int batch_size = ctx.cfg.batch_size > 0 ? ctx.cfg.batch_size : 64;  // the reference's DataLoader size
+  const DiagnosisInput input = diagnosis_input(ctx.cfg, ctx.dataset.name, transform);
+  const ImageTransform& used = input.transform;
+  record_diagnosis_input(ctx.stats, input);
   BatchPrefetcher prefetch(
       *ctx.samples,
       [&transform = used](const Sample& s) {

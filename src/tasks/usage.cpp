@@ -61,6 +61,9 @@ nlohmann::json error_row(const Sample& s, const std::string& error) {
   if (!s.answer.empty()) row["answer"] = s.answer;
   if (!s.question_type.empty()) row["question_type"] = s.question_type;
   if (!s.labels.empty()) row["label"] = s.labels;
+  // What the loader recorded for the reference's files (e.g. reference_image_path "NA" for parquet
+  // images), so predictions.json's failed rows name the image as the reference does.
+  if (s.metadata.is_object() && !s.metadata.empty()) row["metadata"] = s.metadata;
   return row;
 }
 

@@ -351,20 +351,24 @@ class VqaEvaluator : public TaskEvaluator {
       const std::string t = row.value("question_type", "");
       return t == "closed" ? std::string("yes/no") : t;
     };
+    // The image path the reference writes: "NA" for images embedded in parquet (the loader records
+    // it in metadata), the ";"-joined list for multi-image questions (the row's image_path). Failed
+    // rows too: the reference logs the item's image_path, which is "NA" for every parquet item.
+    auto reference_image_path = [](const nlohmann::json& row) {
+      const nlohmann::json meta = row.value("metadata", nlohmann::json::object());
+      return meta.is_object() && meta.contains("reference_image_path") && meta["reference_image_path"] == "NA"
+                 ? nlohmann::json("NA")
+                 : row.value("image_path", nlohmann::json(""));
+    };
     for (const auto& row : rows) {
       if (row.value("status", "") == "failed") {
         nlohmann::json e = reference_failed_row(row, {"question", "answer", "question_type"});
         if (e.contains("question_type")) e["question_type"] = reference_type(row);
+        e["image_path"] = reference_image_path(row);
         out.push_back(e);
         continue;
       }
-      // The image path the reference writes: "NA" for images embedded in parquet (the loader records
-      // it in metadata), the ";"-joined list for multi-image questions (the row's image_path).
-      const nlohmann::json meta = row.value("metadata", nlohmann::json::object());
-      const nlohmann::json image_path =
-          meta.is_object() && meta.contains("reference_image_path") && meta["reference_image_path"] == "NA"
-              ? nlohmann::json("NA")
-              : row.value("image_path", nlohmann::json(""));
+      const nlohmann::json image_path = reference_image_path(row);
       // qs: the formatted prompt as the reference's dataset builds it, without what an API model
       // appends inside the model call (recorded in the row's "prompt"; "qs" holds the prompt before).
       const nlohmann::json qs = row.contains("qs")       ? row["qs"]

@@ -11,7 +11,7 @@ pkg_check_modules(SENTENCEPIECE REQUIRED IMPORTED_TARGET sentencepiece)
 add_library(mvb_spm MODULE ${CMAKE_SOURCE_DIR}/src/text/module/spm_module.cpp)
 target_link_libraries(mvb_spm PRIVATE PkgConfig::SENTENCEPIECE)
 set_target_properties(mvb_spm PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR} PREFIX "lib")
-if(MVB_SANITIZE)
+if(MVB_SANITIZE OR MVB_FUZZ)
   # Uninstrumented: it lives in a separate link-map namespace under the sanitizers (spm_module.cpp),
   # where a second copy of the sanitizer runtime could not start.
   set_target_properties(mvb_spm PROPERTIES COMPILE_OPTIONS "-fPIC" LINK_OPTIONS "")

@@ -1,5 +1,6 @@
 // Loader side of the sentencepiece module (libmvb_spm.so): finds it, dlopens it with
-// RTLD_NOW|RTLD_LOCAL|RTLD_DEEPBIND and exposes its C functions.
+// RTLD_NOW|RTLD_LOCAL|RTLD_DEEPBIND (sanitizer builds: dlmopen into a new link-map namespace, see
+// spm_module.cpp) and exposes its C functions.
 #pragma once
 
 #include <string>

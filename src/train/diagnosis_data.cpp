@@ -12,6 +12,7 @@
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/safetensors.h"
 #include "medvlmbench/metrics/classification.h"
+#include "medvlmbench/tasks/image_diagnosis_loop.h"
 #include "medvlmbench/tasks/usage.h"
 #include "medvlmbench/vision/prefetch.h"
 
@@ -62,10 +63,14 @@ at::Tensor class_weights(const at::Tensor& labels, int64_t num_classes) {
   return w.to(at::kFloat);
 }
 
+ImageTransform diagnosis_transform(ContrastiveTowers& model, const RunConfig& cfg) {
+  return diagnosis_input(cfg, cfg.dataset, model.transform()).transform;
+}
+
 FeatureSet extract_features(ContrastiveTowers& model, const std::vector<Sample>& samples, const RunConfig& cfg) {
   FeatureSet fs;
   VectorSampleReader reader(samples);
-  const ImageTransform transform = model.transform();
+  const ImageTransform transform = diagnosis_transform(model, cfg);
   BatchPrefetcher prefetch(
       reader,
       [&transform](const Sample& s) {
@@ -110,9 +115,21 @@ std::string hash_hex(const std::string& s) {
   return out;
 }
 
+// Every field of the transform: features computed from another input (e.g. the reference's ChestXray
+// squash, which changes resize_mode and normalize) must never be reused.
 std::string transform_key(const ImageTransform& t) {
-  nlohmann::json j = {
-      {"resize", t.resize}, {"crop", t.crop}, {"interp", t.interpolation}, {"mean", t.mean}, {"std", t.std}};
+  nlohmann::json j = {{"resize", t.resize},
+                      {"crop", t.crop},
+                      {"interp", t.interpolation},
+                      {"mean", t.mean},
+                      {"std", t.std},
+                      {"resize_mode", t.resize_mode},
+                      {"resize_wh", {t.resize_width, t.resize_height}},
+                      {"crop_wh", {t.crop_width, t.crop_height}},
+                      {"crop_rounding", t.crop_rounding},
+                      {"pad_to_square", t.pad_to_square},
+                      {"rescale_factor", t.rescale_factor},
+                      {"normalize", t.normalize}};
   return j.dump();
 }
 }  // namespace
@@ -124,7 +141,7 @@ FeatureSet cached_features(ContrastiveTowers& model, const std::vector<Sample>& 
   const std::string key =
       hash_hex(cfg.model + '\n' + model.fingerprint() + '\n' + extra_key + '\n' + cfg.dataset + '\n' + split + '\n' +
                std::filesystem::absolute(cfg.image_path).lexically_normal().string() + '\n' +
-               transform_key(model.transform()) + '\n' + ids);
+               transform_key(diagnosis_transform(model, cfg)) + '\n' + ids);
   const std::string dir = io::join_path(io::join_path(cache_root(cfg), "features"), cfg.model);
   const std::string file = io::join_path(dir, cfg.dataset + "_" + split + "_" + key + ".safetensors");
   if (io::exists(file)) {

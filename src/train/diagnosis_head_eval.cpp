@@ -7,11 +7,14 @@
 #include <ATen/ATen.h>
 #include <torch/utils.h>
 
+#include <algorithm>
+
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/core/log.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/models/contrastive_towers.h"
 #include "medvlmbench/nn/embedding.h"
+#include "medvlmbench/tasks/image_diagnosis_loop.h"
 #include "medvlmbench/tasks/usage.h"
 #include "medvlmbench/tasks/zero_shot.h"
 #include "medvlmbench/train/diagnosis_data.h"
@@ -41,6 +44,19 @@ class DiagnosisHeadEvalRunner : public UsageRunner {
     if (meta.value("fingerprint", "") != model->fingerprint())
       spdlog::warn("{}: the base checkpoint {} changed since training (fingerprint {} vs {})", usage_,
                    model->checkpoint_dir(), meta.value("fingerprint", ""), model->fingerprint());
+
+    // The head was trained on one input (the model's processor, or the reference's ChestXray squash under
+    // --reference_compat); evaluating it on the other is allowed (it is what the flags say) but is
+    // rarely meant, so it is said and recorded.
+    const DiagnosisInput input = diagnosis_input(cfg, cfg.dataset, model->transform());
+    const nlohmann::json head_quirks = meta.value("reference_compat", nlohmann::json::array());
+    const bool head_quirk =
+        std::find(head_quirks.begin(), head_quirks.end(), nlohmann::json(kChestXrayQuirk)) != head_quirks.end();
+    if (head_quirk != input.reference_quirk)
+      spdlog::warn(
+          "{}: {} was trained on {} but is evaluated on {}; pass the same --reference_compat to train and eval", usage_,
+          cfg.model_path, head_quirk ? "the reference's ChestXray input" : "the model's processor",
+          input.reference_quirk ? "the reference's ChestXray input" : "the model's processor");
 
     std::string extra_key;
     if (meta.contains("lora") && meta["lora"].is_object()) {
@@ -91,6 +107,8 @@ class DiagnosisHeadEvalRunner : public UsageRunner {
     ctx.sink->checkpoint();
     ctx.stats = {
         {"features_from_cache", fs.from_cache}, {"feature_cache", fs.cache_file}, {"head_run", cfg.model_path}};
+    record_diagnosis_input(ctx.stats, input);
+    ctx.stats["head_reference_compat"] = head_quirks;
   }
 
  private:

@@ -29,6 +29,7 @@
 #include "medvlmbench/io/jsonl.h"
 #include "medvlmbench/models/contrastive_towers.h"
 #include "medvlmbench/nn/weights.h"
+#include "medvlmbench/tasks/image_diagnosis_loop.h"
 #include "medvlmbench/tasks/usage.h"
 #include "medvlmbench/tasks/zero_shot.h"
 #include "medvlmbench/train/diagnosis_data.h"
@@ -69,6 +70,9 @@ class DiagnosisTrainRunner : public UsageRunner {
     const int64_t num_out = static_cast<int64_t>(ctx.dataset.class_texts.size());
     const int epochs = static_cast<int>(std::ceil(cfg.num_train_epochs));
     torch::manual_seed(static_cast<uint64_t>(cfg.seed));
+    // The input every feature and training batch below uses (extract_features and the tower loop pick
+    // the same one); recorded in run.json and mvb_head.json so its evaluation can check it.
+    const DiagnosisInput input = diagnosis_input(cfg, cfg.dataset, model->transform());
 
     std::vector<Sample> train = drain(*ctx.samples);
     MVB_CHECK(!train.empty(), "no training samples in ", cfg.dataset, " split ", cfg.split);
@@ -183,7 +187,7 @@ class DiagnosisTrainRunner : public UsageRunner {
         std::vector<Sample> order;
         for (int64_t i = 0; i < n; ++i) order.push_back(train[perm[i].item<int64_t>()]);
         VectorSampleReader reader(std::move(order));
-        const ImageTransform transform = model->transform();
+        const ImageTransform transform = diagnosis_transform(*model, cfg);
         BatchPrefetcher prefetch(
             reader, [&transform](const Sample& s) { return preprocess(decode_image(s.images.front()), transform); },
             static_cast<int>(bs), cfg.num_workers);
@@ -229,6 +233,8 @@ class DiagnosisTrainRunner : public UsageRunner {
                                        {"layers", adapted},
                                        {"trained", train_tower}}
                       : nlohmann::json()},
+        {"reference_compat",
+         input.reference_quirk ? nlohmann::json::array({kChestXrayQuirk}) : nlohmann::json::array()},
         {"epochs", epochs},
         {"learning_rate", cfg.learning_rate},
         {"final_train_loss", last_loss},
@@ -243,6 +249,7 @@ class DiagnosisTrainRunner : public UsageRunner {
                  {"epochs", epochs},         {"steps", step},
                  {"train_seconds", train_s}, {"final_train_loss", last_loss},
                  {"final_eval", last_eval},  {"features_from_cache", train_fs.from_cache}};
+    record_diagnosis_input(ctx.stats, input);
   }
 
  private:

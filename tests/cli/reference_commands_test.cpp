@@ -252,7 +252,11 @@ TEST(ReferenceReadme, MdAgentWithQwen2VlRunsThroughOnATinyCheckpoint) {
   const std::string run = tmp / "log/vqa/VQA-RAD/Qwen2-VL/eval_seed0/Qwen2-VL-2B-Instruct/mdagent";
   const auto metrics = read_json(run + "/metrics.json");
   EXPECT_GT(metrics["agent"]["samples"].get<int>(), 0) << metrics.dump();
-  EXPECT_TRUE(fs::exists(run + "/predictions.json"));  // --save_pred, with the reference's traces
+  ASSERT_TRUE(fs::exists(run + "/predictions.json"));  // --save_pred, with the reference's traces
+  // VQA-RAD's images are embedded in parquet: the reference writes image_path "NA" (defect 12).
+  const auto pred = read_json(run + "/predictions.json");
+  ASSERT_FALSE(pred.empty());
+  for (const auto& row : pred) EXPECT_EQ(row["image_path"], "NA") << row.dump();
 }
 
 TEST(ReferenceReadme, LoraFineTuningOfLlavaRunsThroughOnATinyCheckpoint) {

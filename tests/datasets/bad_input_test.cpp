@@ -269,5 +269,25 @@ TEST(BadInputParquet, CorruptEmbeddedImageIsReportedByCheck) {
   EXPECT_NE(test[1].error.find("the image cell is empty"), std::string::npos) << test[1].error;
 }
 
+// Defect 12 (issue 18): the reference writes image_path "NA" for every parquet item, so rows that fail
+// (an empty question, an image that cannot be read) keep the marker predictions.json's failed rows use.
+TEST(BadInputParquet, FailedRowsKeepTheReferenceImagePathNA) {
+  TempDir tmp;
+  const std::string root = tmp / "VQA-RAD";
+  const std::string spec = tmp / "spec.json";
+  write_text(spec, R"({"out": ")" + root + R"(/data/test-00000-of-00001.parquet", "columns": [
+      {"name": "image", "type": "image", "values": [{"bytes": "bm90IGFuIGltYWdl", "path": null}, null, null]},
+      {"name": "question", "type": "utf8", "values": ["is it?", null, "what?"]},
+      {"name": "answer", "type": "utf8", "values": ["yes", "no", "x"]}]})");
+  ASSERT_STRNE(MVB_NODE, "") << "node is needed to write parquet test files";
+  const auto w = run_command({MVB_NODE, source_dir() + "/tests/oracles/io/write_parquet.mjs", spec});
+  ASSERT_EQ(w.exit_code, 0) << w.err;
+  const auto test = load_split("VQA-RAD", "vqa", "test", root);
+  ASSERT_EQ(test.size(), 3u);
+  EXPECT_NE(test[1].error.find("empty question or answer"), std::string::npos) << test[1].error;
+  EXPECT_NE(test[2].error.find("the image cell is empty"), std::string::npos) << test[2].error;
+  for (const auto& s : test) EXPECT_EQ(s.metadata.value("reference_image_path", ""), "NA") << s.id;
+}
+
 }  // namespace
 }  // namespace mvb::test

@@ -79,7 +79,9 @@ inline void expect_identical(const io::StateDict& sd, const nlohmann::json& expe
     at::Tensor c = t.contiguous();
     ASSERT_EQ(static_cast<size_t>(c.nbytes()), want.size());
     // A zero-size tensor's data_ptr() is null, and memcmp on null is undefined even for 0 bytes (UBSan).
-    if (!want.empty()) EXPECT_EQ(std::memcmp(c.data_ptr(), want.data(), want.size()), 0) << "bytes differ";
+    if (!want.empty()) {
+      EXPECT_EQ(std::memcmp(c.data_ptr(), want.data(), want.size()), 0) << "bytes differ";
+    }
   }
 }
 

@@ -8,6 +8,7 @@
 #include "medvlmbench/io/jsonl.h"
 #include "medvlmbench/io/run_layout.h"
 #include "medvlmbench/tasks/pipeline.h"
+#include "medvlmbench/tasks/usage.h"
 #include "support/test_support.h"
 
 namespace mvb {
@@ -180,8 +181,14 @@ TEST(VqaEvaluator, ReferencePredictionsLayout) {
 
 // Defect 12 (issue 18): predictions.json as the dev reference writes it: question_type "yes/no" for
 // closed questions, qs without the suffix an API model appends inside the call, "NA" for images
-// embedded in parquet, every image of a multi-image question joined with ";".
+// embedded in parquet (failed rows too), every image of a multi-image question joined with ";".
 TEST(VqaEvaluator, ReferencePredictionsMatchTheDevReference) {
+  Sample parquet_sample;
+  parquet_sample.id = "test/4";
+  parquet_sample.question = "Is it normal?";
+  parquet_sample.question_type = "closed";
+  parquet_sample.images.push_back(ImageRef{"data/test-00000-of-00001.parquet#row=4", nullptr, nullptr});
+  parquet_sample.metadata["reference_image_path"] = "NA";
   const std::string suffix = "\n\nPlease answer the question concisely in no more than 2 sentences.";
   const std::vector<json> rows = {
       {{"id", "test/0"},
@@ -205,9 +212,11 @@ TEST(VqaEvaluator, ReferencePredictionsMatchTheDevReference) {
        {"prediction", "B"},
        {"question_type", "multi-choice"},
        {"metadata", {{"reference_image_path", "images/MM-3-a.jpeg;images/MM-3-b.jpeg"}}}},
-      {{"id", "test/3"}, {"image_path", "y.png"}, {"status", "failed"}, {"error", "x"}, {"question_type", "closed"}}};
+      {{"id", "test/3"}, {"image_path", "y.png"}, {"status", "failed"}, {"error", "x"}, {"question_type", "closed"}},
+      // A failed parquet row, as error_row writes it from the loader's sample.
+      error_row(parquet_sample, "cannot decode the image")};
   const json p = task_registry().get("vqa").evaluator()->reference_predictions(rows);
-  ASSERT_EQ(p.size(), 4u);
+  ASSERT_EQ(p.size(), 5u);
   EXPECT_EQ(p[0]["image_path"], "NA");
   EXPECT_EQ(p[0]["qs"], "What is shown?");
   EXPECT_EQ(p[1]["question_type"], "yes/no");
@@ -215,6 +224,10 @@ TEST(VqaEvaluator, ReferencePredictionsMatchTheDevReference) {
   EXPECT_EQ(p[2]["image_path"], "images/MM-3-a.jpeg;images/MM-3-b.jpeg");
   EXPECT_EQ(p[2]["question_type"], "multi-choice");
   EXPECT_EQ(p[3]["question_type"], "yes/no");
+  EXPECT_EQ(p[3]["image_path"], "y.png");
+  EXPECT_EQ(p[4]["status"], "failed");
+  EXPECT_EQ(p[4]["image_path"], "NA") << p[4].dump();  // not ...parquet#row=4
+  EXPECT_EQ(p[4]["question"], "Is it normal?");
 }
 
 TEST(VqaEvaluator, ScoreRunDirWritesMetricsAndResultsCsv) {

@@ -129,6 +129,67 @@ TEST(LinearProbe, LearnsTheDemoAndReloadsFromTheRunFolderWithCachedFeatures) {
   EXPECT_EQ(rows.size(), 12u);
 }
 
+// Defect 12 (issue 18): the reference's ChestXray dataset feeds its 224x224 squash (no normalisation) to
+// the linear probe as well as to zero-shot, so --reference_compat chestxray_transform reaches the
+// features of training and evaluation, the feature cache keeps the two inputs apart, and run.json /
+// mvb_head.json say which input ran. MedCLIP's Swin tower takes the 224x224 input (the tiny CLIP's
+// 32x32 position table would not, as transformers' CLIP would not either).
+TEST(LinearProbe, ChestXrayReferenceInputReachesTrainEvalAndTheFeatureCache) {
+  TempDir tmp;
+  auto cfg = [&](const std::string& command, const std::string& out, bool quirk) {
+    RunConfig c = demo_run_config(command, "lp", out);
+    c.model = "MedCLIP";
+    c.model_path = fixture_path("models/tiny-medclip");
+    c.num_train_epochs = 1;
+    c.limit = 4;                  // 4 train + 4 test images per input: the 224x224 Swin features are the cost
+    c.cache_dir = tmp / "cache";  // shared: the quirk run must not reuse the plain run's features
+    if (quirk) c.reference_compat = {"chestxray_transform"};
+    return c;
+  };
+  ModelSpec spec;
+  spec.name = "MedCLIP";
+  spec.model_path = fixture_path("models/tiny-medclip");
+  auto model = make_contrastive_towers(spec);
+  const ImageTransform plain_t = train::diagnosis_transform(*model, cfg("train", tmp / "x", false));
+  const ImageTransform quirk_t = train::diagnosis_transform(*model, cfg("train", tmp / "x", true));
+  EXPECT_EQ(plain_t.resize_mode, model->transform().resize_mode);
+  EXPECT_TRUE(plain_t.normalize);
+  EXPECT_EQ(quirk_t.resize_mode, "exact");
+  EXPECT_EQ(quirk_t.resize_width, 224);
+  EXPECT_FALSE(quirk_t.normalize);
+  RunConfig other = cfg("train", tmp / "x", true);
+  other.dataset = "PAPILA";  // the quirk is ChestXray's own
+  EXPECT_TRUE(train::diagnosis_transform(*model, other).normalize);
+
+  RunOutcome plain = run_train(cfg("train", tmp / "plain", false), {"train"});
+  RunOutcome quirk = run_train(cfg("train", tmp / "quirk", true), {"train"});
+  const auto plain_run = io::read_json(io::join_path(plain.run_dir, "run.json"));
+  const auto quirk_run = io::read_json(io::join_path(quirk.run_dir, "run.json"));
+  EXPECT_EQ(plain_run["usage_stats"]["reference_compat"], nlohmann::json::array());
+  EXPECT_EQ(plain_run["usage_stats"]["input_transform"], "the model's processor");
+  EXPECT_EQ(quirk_run["usage_stats"]["reference_compat"], nlohmann::json::array({"chestxray_transform"}));
+  EXPECT_FALSE(quirk_run["usage_stats"]["features_from_cache"].get<bool>()) << "other input, other features";
+  EXPECT_EQ(io::read_json(io::join_path(quirk.run_dir, "mvb_head.json"))["reference_compat"],
+            nlohmann::json::array({"chestxray_transform"}));
+
+  // Evaluation with the flag reuses the training run's test features (same input, same cache entry);
+  // without it the model's processor runs and run.json records the head's other input.
+  RunConfig e = cfg("eval", tmp / "eval", true);
+  e.model_path = quirk.run_dir;
+  RunOutcome same = run_eval(e, {"same"});
+  const auto same_run = io::read_json(io::join_path(same.run_dir, "run.json"));
+  EXPECT_TRUE(same_run["usage_stats"]["features_from_cache"].get<bool>());
+  EXPECT_EQ(same_run["usage_stats"]["reference_compat"], nlohmann::json::array({"chestxray_transform"}));
+  const auto head = io::read_json(io::join_path(quirk.run_dir, "mvb_head.json"));
+  EXPECT_EQ(same.metrics["metrics"]["accuracy"], head["final_eval"]["accuracy"]) << same.metrics.dump();
+  e.reference_compat.clear();
+  e.exp_path = tmp / "eval-mixed";
+  RunOutcome mixed = run_eval(e, {"mixed"});
+  const auto mixed_run = io::read_json(io::join_path(mixed.run_dir, "run.json"));
+  EXPECT_EQ(mixed_run["usage_stats"]["reference_compat"], nlohmann::json::array());
+  EXPECT_EQ(mixed_run["usage_stats"]["head_reference_compat"], nlohmann::json::array({"chestxray_transform"}));
+}
+
 TEST(LinearProbe, EvalRefusesAHeadOfAnotherUsage) {
   TempDir tmp;
   RunConfig t = demo_run_config("train", "lp", tmp.path());

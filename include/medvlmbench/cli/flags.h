@@ -15,6 +15,8 @@ void add_eval_flags(CLI::App& app, RunConfig& cfg);
 void add_api_flags(CLI::App& app, RunConfig& cfg);  // --api_* and --no_cache (eval and judge)
 // --max_new_tokens, --temperature, --reference_compat (eval; read by generative models).
 void add_generation_flags(CLI::App& app, RunConfig& cfg);
+// --reference_compat alone (eval through add_generation_flags; train, for the ChestXray input of lp).
+void add_reference_compat_option(CLI::App& app, RunConfig& cfg, const std::string& group);
 void add_bertscore_flag(CLI::App& app, std::string& target);  // --bertscore_model (eval and score)
 void add_train_flags(CLI::App& app, RunConfig& cfg);
 

@@ -36,6 +36,10 @@ struct FeatureSet {
   std::string cache_file;
 };
 
+// The image transform of the diagnosis training/eval usages: the model's processor, or the reference's
+// ChestXray input under --reference_compat chestxray_transform (tasks/image_diagnosis_loop.h).
+ImageTransform diagnosis_transform(ContrastiveTowers& model, const RunConfig& cfg);
+
 // Features of `samples` from model.image_features (no grad), batched with prefetched decoding.
 FeatureSet extract_features(ContrastiveTowers& model, const std::vector<Sample>& samples, const RunConfig& cfg);
 

@@ -1,7 +1,9 @@
 // The only translation unit that includes sentencepiece. Built as a MODULE (libmvb_spm.so) and
-// dlopen'ed with RTLD_LOCAL|RTLD_DEEPBIND by sentencepiece_tokenizer.cpp: libsentencepiece bundles
-// and exports its own protobuf, which crashes any process that also loads libtorch's protobuf
-// (TOOLCHAIN.md pitfall 1). Only C types cross this boundary.
+// dlopen'ed with RTLD_LOCAL|RTLD_DEEPBIND by src/text/spm_module.cpp (dlmopen'ed into a link-map
+// namespace of its own in sanitizer builds, which refuse DEEPBIND): libsentencepiece bundles and
+// exports its own protobuf, which crashes any process that also loads libtorch's protobuf
+// (TOOLCHAIN.md pitfall 1). Only C types cross this boundary, and memory allocated here is freed here
+// (mvb_spm_free): under dlmopen the module has its own libc and heap.
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
