@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "medvlmbench/core/error.h"
+#include "medvlmbench/core/strings.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/models/vila/layout.h"
 #include "medvlmbench/models/vila/model.h"
@@ -171,6 +172,10 @@ void expect_logits_and_greedy(vila::VilaModel& m, const std::string& folder, con
     if (check_greedy) {
       const auto out = nn::generate(m.backend(), {prepared[0].input}, m.generation_config(r));
       EXPECT_EQ(out[0].ids, to_ids(ex.output("greedy." + k))) << folder << " case " << c;
+      // tokenizer.decode(new ids, skip_special_tokens=True).strip()
+      std::vector<int32_t> ids32(out[0].ids.begin(), out[0].ids.end());
+      EXPECT_EQ(trim(m.tokenizer().decode(ids32, true)), fx["answers"][c].get<std::string>())
+          << folder << " case " << c;
     }
   }
   std::printf("[measured] VILA %s %s: max |ours - reference| = %g\n", folder.c_str(), logits_name.c_str(), worst);
