@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "medvlmbench/core/error.h"
+#include "medvlmbench/core/strings.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/models/vila/layout.h"
 #include "medvlmbench/models/vila/model.h"
@@ -171,6 +172,10 @@ void expect_logits_and_greedy(vila::VilaModel& m, const std::string& folder, con
     if (check_greedy) {
       const auto out = nn::generate(m.backend(), {prepared[0].input}, m.generation_config(r));
       EXPECT_EQ(out[0].ids, to_ids(ex.output("greedy." + k))) << folder << " case " << c;
+      // tokenizer.decode(new ids, skip_special_tokens=True).strip()
+      std::vector<int32_t> ids32(out[0].ids.begin(), out[0].ids.end());
+      EXPECT_EQ(trim(m.tokenizer().decode(ids32, true)), fx["answers"][c].get<std::string>())
+          << folder << " case " << c;
     }
   }
   std::printf("[measured] VILA %s %s: max |ours - reference| = %g\n", folder.c_str(), logits_name.c_str(), worst);
@@ -204,6 +209,56 @@ TEST(Vila, LoraMergedLoadsTheTunedProjector) {
 TEST(Vila, LoraReferenceCompatIgnoresNonLoraTrainablesAsTheReferenceDoes) {
   auto m = load("lora", "base", {{"reference_compat", {"vila_ignore_non_lora_trainables"}}});
   expect_logits_and_greedy(*m, "lora", "logits", true);
+}
+
+// transformers >= 4.50's generate(): values of the passed config still at the library defaults take the
+// model's generation_config.json values, when that file was written by >= 4.50 (generation/utils.py
+// _prepare_generation_config); older files only fill unset token ids.
+TEST(Vila, LlmGenerationConfigFillsDefaultsOnlyWhenWrittenByTransformers450) {
+  TempDir dir;
+  const std::string root = copy_fixture(dir, "ckpt");
+  const GenerationRequest r = request_for(fixture_json("base")["cases"][0]);
+  auto with_llm_config = [&](const std::string& version) {
+    write_text(io::join_path(root, "llm/generation_config.json"), json({{"transformers_version", version},
+                                                                        {"do_sample", true},
+                                                                        {"temperature", 0.6},
+                                                                        {"top_p", 0.9},
+                                                                        {"bos_token_id", 300},
+                                                                        {"eos_token_id", 301}})
+                                                                      .dump());
+    ModelSpec spec;
+    spec.name = "VILA1.5";
+    spec.model_path = root;
+    spec.dtype = "fp32";
+    return vila::VilaModel(spec, vila::VilaModel::Variant::kVila15).generation_config(r);
+  };
+  const nn::GenerationConfig newer = with_llm_config("4.53.1");
+  EXPECT_TRUE(newer.do_sample);
+  EXPECT_DOUBLE_EQ(newer.temperature, 0.6);
+  EXPECT_DOUBLE_EQ(newer.top_p, 0.9);
+  EXPECT_EQ(newer.eos_token_ids.size(), 2u) << "eos stays the tokenizer's stop ids";
+  const nn::GenerationConfig older = with_llm_config("4.36.2");
+  EXPECT_FALSE(older.do_sample);
+  EXPECT_DOUBLE_EQ(older.temperature, 1.0);
+}
+
+TEST(Vila, RefusesChatTemplatesItDoesNotRender) {
+  TempDir dir;
+  const std::string root = copy_fixture(dir, "ckpt");
+  const std::string path = io::join_path(root, "llm/tokenizer_config.json");
+  json cfg = json::parse(read_text(path));
+  cfg["chat_template"] = "{% for m in messages %}{{ m['content'] }}{% endfor %}";
+  write_text(path, cfg.dump());
+  ModelSpec spec;
+  spec.name = "VILA1.5";
+  spec.model_path = root;
+  spec.dtype = "fp32";
+  try {
+    vila::VilaModel m(spec, vila::VilaModel::Variant::kVila15);
+    ADD_FAILURE() << "an unknown chat template was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tokenizer_config.json"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Vila, LoraAdapterNeedsItsBase) {
