@@ -16,7 +16,7 @@ CONTRASTIVE = ["CLIP", "BioMedCLIP", "MedCLIP", "PMCCLIP", "PLIP", "PubMedCLIP",
 DIAGNOSIS = ["PneumoniaMNIST", "BreastMNIST", "DermaMNIST", "Camelyon17", "HAM10000", "CheXpert", "ChestXray",
              "GF3300", "PAPILA", "Drishti", "HarvardFairVLMed10k"]
 GENERATIVE = ["LLaVA-1.5", "LLaVA-Med", "Qwen2-VL", "Qwen25-VL", "Lingshu", "InternVL3", "Gemma3", "MedGemma",
-              "BLIP2-2.7b", "BLIP", "XrayGPT", "o3", "gemini-2.5-pro"]
+              "BLIP2-2.7b", "BLIP", "XrayGPT", "NVILA", "VILA1.5", "VILA-M3", "XGenMiniV1", "o3", "gemini-2.5-pro"]
 # BLIP and BLIP-2 are also CLIP-family diagnosis backbones in the reference. Zero-shot needs an image-text head:
 # BLIP-2's default diagnosis checkpoint (blip2-itm-vit-g) has one; BLIP's (blip-image-captioning-base) has
 # none (the reference scores it with randomly initialised projections), so BLIP gets linear probes only.
