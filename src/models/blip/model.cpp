@@ -221,9 +221,7 @@ nn::GenerationConfig BlipVqaModel::generation_config(const GenerationRequest& re
   // model/blip.py: model.generate(input_ids, attention_mask, pixel_values, max_length=768): greedy;
   // BlipForQuestionAnswering.generate starts the decoder at bos_token_id and stops at sep_token_id.
   nn::GenerationConfig g;
-  g.max_new_tokens = kReferenceMaxLength - 1;
-  if (options_.max_new_tokens > 0) g.max_new_tokens = options_.max_new_tokens;
-  if (request.max_new_tokens) g.max_new_tokens = *request.max_new_tokens;
+  g.max_new_tokens = resolve_max_new_tokens(request, kReferenceMaxLength - 1);
   // Absolute positions end at max_position_embeddings (transformers fails there; answers end long before).
   g.max_new_tokens = std::min<int64_t>(g.max_new_tokens, cfg_.text.max_position_embeddings - 1);
   g.do_sample = false;

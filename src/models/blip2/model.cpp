@@ -277,9 +277,7 @@ at::Tensor Blip2Model::forward_logits(const Input& input) {
 
 nn::GenerationConfig Blip2Model::generation_config(const GenerationRequest& request) const {
   nn::GenerationConfig g = gen_defaults_;
-  g.max_new_tokens = kReferenceMaxNewTokens;
-  if (options_.max_new_tokens > 0) g.max_new_tokens = options_.max_new_tokens;
-  if (request.max_new_tokens) g.max_new_tokens = *request.max_new_tokens;
+  g.max_new_tokens = resolve_max_new_tokens(request, kReferenceMaxNewTokens);
   if (request.temperature) {
     if (*request.temperature <= 0) {
       g.do_sample = false;
@@ -289,22 +287,6 @@ nn::GenerationConfig Blip2Model::generation_config(const GenerationRequest& requ
     }
   }
   return g;
-}
-
-std::vector<std::vector<int64_t>> Blip2Model::generate_ids(const std::vector<GenerationRequest>& requests) {
-  MVB_CHECK(!requests.empty(), "generate_ids of no requests");
-  std::vector<const GenerationRequest*> ptrs;
-  nn::GenerateOptions o;
-  for (const auto& r : requests) {
-    ptrs.push_back(&r);
-    o.seeds.push_back(r.seed);
-  }
-  std::vector<nn::MultimodalInput> inputs;
-  for (auto& p : prepare(ptrs)) inputs.push_back(std::move(p.input));
-  const auto out = nn::generate(*backend_, inputs, generation_config(requests.front()), o);
-  std::vector<std::vector<int64_t>> ids;
-  for (const auto& s : out) ids.push_back(s.ids);
-  return ids;
 }
 
 namespace {

@@ -297,9 +297,7 @@ nn::GenerationConfig LlavaModel::generation_config(const GenerationRequest& requ
   // llava.py / llava_med.py: generate(do_sample=False, temperature=0, num_beams=1, top_p=None,
   // max_new_tokens=1024, use_cache=True): greedy, stopped by </s>.
   nn::GenerationConfig g;
-  g.max_new_tokens = 1024;
-  if (options_.max_new_tokens > 0) g.max_new_tokens = options_.max_new_tokens;
-  if (request.max_new_tokens) g.max_new_tokens = *request.max_new_tokens;
+  g.max_new_tokens = resolve_max_new_tokens(request, 1024);
   g.do_sample = false;
   if (request.temperature && *request.temperature > 0) {
     g.do_sample = true;

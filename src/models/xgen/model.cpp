@@ -346,13 +346,9 @@ XGenModel::Input XGenModel::process(const GenerationRequest& request) {
   return in;
 }
 
-std::vector<LocalVlm::Prepared> XGenModel::prepare(const std::vector<const GenerationRequest*>& requests) {
-  std::vector<Prepared> out;
-  for (const GenerationRequest* r : requests) {
-    Input in = process(*r);
-    out.push_back(Prepared{std::move(in.chunks), in.prompt});
-  }
-  return out;
+LocalVlm::Prepared XGenModel::prepare_one(const GenerationRequest& request) {
+  Input in = process(request);
+  return Prepared{std::move(in.chunks), std::move(in.prompt)};
 }
 
 at::Tensor XGenModel::forward_logits(const Input& input) {
@@ -372,29 +368,12 @@ at::Tensor XGenModel::forward_logits(const Input& input) {
 nn::GenerationConfig XGenModel::generation_config(const GenerationRequest& request) const {
   nn::GenerationConfig g = gen_defaults_;
   // The model card: greedy, max_new_tokens=768, EosListStoppingCriteria([<|end|>]) on top of the text config's eos.
-  int64_t max_new = 768;
-  if (options_.max_new_tokens > 0) max_new = options_.max_new_tokens;
-  if (request.max_new_tokens) max_new = *request.max_new_tokens;
-  g.max_new_tokens = max_new;
+  g.max_new_tokens = resolve_max_new_tokens(request, 768);
   g.do_sample = request.temperature && *request.temperature > 0;
   if (g.do_sample) g.temperature = *request.temperature;
   if (std::find(g.eos_token_ids.begin(), g.eos_token_ids.end(), end_id_) == g.eos_token_ids.end())
     g.eos_token_ids.push_back(end_id_);
   return g;
-}
-
-std::vector<std::vector<int64_t>> XGenModel::generate_ids(const std::vector<GenerationRequest>& requests) {
-  std::vector<const GenerationRequest*> ptrs;
-  nn::GenerateOptions o;
-  for (const auto& r : requests) {
-    ptrs.push_back(&r);
-    o.seeds.push_back(r.seed);
-  }
-  std::vector<nn::MultimodalInput> inputs;
-  for (auto& p : prepare(ptrs)) inputs.push_back(std::move(p.input));
-  std::vector<std::vector<int64_t>> ids;
-  for (const auto& s : nn::generate(*backend_, inputs, generation_config(requests.front()), o)) ids.push_back(s.ids);
-  return ids;
 }
 
 std::string XGenModel::decode_skip_special(const std::vector<int64_t>& ids) const {

@@ -431,7 +431,6 @@ at::Tensor XrayGptModel::forward_logits(const Input& input, const std::vector<in
 
 nn::GenerationConfig XrayGptModel::generation_config(const GenerationRequest& request) const {
   nn::GenerationConfig g = gen_defaults_;
-  g.max_new_tokens = kReferenceMaxNewTokens;
   g.do_sample = true;
   g.top_p = kReferenceTopP;
   g.temperature = 1.0;
@@ -441,8 +440,7 @@ nn::GenerationConfig XrayGptModel::generation_config(const GenerationRequest& re
   g.bos_token_id = bos_id_;
   // The clean-up keeps only the text before the first "###": stopping there changes no answer.
   g.stop_strings = {"###"};
-  if (options_.max_new_tokens > 0) g.max_new_tokens = options_.max_new_tokens;
-  if (request.max_new_tokens) g.max_new_tokens = *request.max_new_tokens;
+  g.max_new_tokens = resolve_max_new_tokens(request, kReferenceMaxNewTokens);
   if (request.temperature) {
     if (*request.temperature <= 0) {
       g.do_sample = false;  // --temperature 0: greedy
@@ -451,25 +449,6 @@ nn::GenerationConfig XrayGptModel::generation_config(const GenerationRequest& re
     }
   }
   return g;
-}
-
-std::vector<std::vector<int64_t>> XrayGptModel::generate_ids(const std::vector<GenerationRequest>& requests) {
-  MVB_CHECK(!requests.empty(), "generate_ids of no requests");
-  std::vector<const GenerationRequest*> ptrs;
-  nn::GenerateOptions o;
-  for (const auto& r : requests) {
-    ptrs.push_back(&r);
-    o.seeds.push_back(r.seed);
-  }
-  o.decode = [this](const std::vector<int64_t>& ids) {
-    return tokenizer_->decode(std::vector<int32_t>(ids.begin(), ids.end()), /*skip_special_tokens=*/false);
-  };
-  std::vector<nn::MultimodalInput> inputs;
-  for (auto& p : prepare(ptrs)) inputs.push_back(std::move(p.input));
-  const auto out = nn::generate(*backend_, inputs, generation_config(requests.front()), o);
-  std::vector<std::vector<int64_t>> ids;
-  for (const auto& s : out) ids.push_back(s.ids);
-  return ids;
 }
 
 std::string XrayGptModel::decode_answer(const std::vector<int64_t>& ids) const {
