@@ -54,7 +54,8 @@ class LocalVlm : public GenerativeModel {
     // Ids the answer text is decoded with, before the new ones: the reference's output string holds
     // the prompt for some models (BLIP-2's generate returns the prompt ids; --reference_compat
     // blip2_prompt_echo). Empty = the new tokens alone. The answer without them goes to extra["answer_only"].
-    std::vector<int64_t> echo_ids;
+    // (Initialized here: Prepared{input, prompt} leaves it out without -Wmissing-field-initializers.)
+    std::vector<int64_t> echo_ids = {};
   };
   // The processor over a batch. The default runs prepare_one() request by request; architectures whose
   // vision tower takes the batch's images together override this instead.

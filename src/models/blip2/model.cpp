@@ -252,7 +252,7 @@ std::vector<LocalVlm::Prepared> Blip2Model::prepare(const std::vector<const Gene
   std::vector<Prepared> out;
   for (size_t i = 0; i < inputs.size(); ++i) {
     inputs[i].chunks.front().embeds = feats[static_cast<int64_t>(i)];
-    Prepared p{std::move(inputs[i].chunks), std::move(inputs[i].prompt_text), {}};
+    Prepared p{std::move(inputs[i].chunks), std::move(inputs[i].prompt_text)};
     if (options_.compat(kPromptEchoQuirk)) p.echo_ids = inputs[i].input_ids;
     out.push_back(std::move(p));
   }

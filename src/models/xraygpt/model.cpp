@@ -409,7 +409,7 @@ std::vector<LocalVlm::Prepared> XrayGptModel::prepare(const std::vector<const Ge
   std::vector<Prepared> out;
   for (size_t i = 0; i < inputs.size(); ++i) {
     inputs[i].chunks[1].embeds = feats[static_cast<int64_t>(i)];
-    out.push_back(Prepared{std::move(inputs[i].chunks), std::move(inputs[i].prompt_text), {}});
+    out.push_back(Prepared{std::move(inputs[i].chunks), std::move(inputs[i].prompt_text)});
   }
   return out;
 }
