@@ -280,19 +280,19 @@ BlipTowers::BlipTowers(const ModelSpec& spec) : ContrastiveTowers(spec) {
   vision_ = root_->register_module("vision_model", VisionModel(cfg_.vision));
   std::vector<std::string> prefixes = {"vision_model."};
   if (projected_ && head_ == Head::kItc) {
-    text_ = root_->register_module("text_encoder", TextModel(cfg_.text, false));
-    vision_proj_ =
-        root_->register_module("vision_proj", nn::Linear(cfg_.vision.hidden_size, cfg_.image_text_hidden_size, true));
-    text_proj_ =
-        root_->register_module("text_proj", nn::Linear(cfg_.text.hidden_size, cfg_.image_text_hidden_size, true));
+    text_ = root_->register_module("text_encoder", TextModel(cfg_.text, /*with_pooler=*/false));
+    vision_proj_ = root_->register_module(
+        "vision_proj", nn::Linear(cfg_.vision.hidden_size, cfg_.image_text_hidden_size, /*bias=*/true));
+    text_proj_ = root_->register_module("text_proj",
+                                        nn::Linear(cfg_.text.hidden_size, cfg_.image_text_hidden_size, /*bias=*/true));
     prefixes.insert(prefixes.end(), {"text_encoder.", "vision_proj.", "text_proj."});
     embed_dim_ = cfg_.image_text_hidden_size;
   } else if (projected_) {
-    text_ = root_->register_module("text_model", TextModel(cfg_.text, true));
-    vision_proj_ =
-        root_->register_module("visual_projection", nn::Linear(cfg_.vision.hidden_size, cfg_.projection_dim, false));
-    text_proj_ =
-        root_->register_module("text_projection", nn::Linear(cfg_.text.hidden_size, cfg_.projection_dim, false));
+    text_ = root_->register_module("text_model", TextModel(cfg_.text, /*with_pooler=*/true));
+    vision_proj_ = root_->register_module("visual_projection",
+                                          nn::Linear(cfg_.vision.hidden_size, cfg_.projection_dim, /*bias=*/false));
+    text_proj_ = root_->register_module("text_projection",
+                                        nn::Linear(cfg_.text.hidden_size, cfg_.projection_dim, /*bias=*/false));
     root_->register_parameter("logit_scale", at::zeros({}));
     prefixes.insert(prefixes.end(), {"text_model.", "visual_projection.", "text_projection.", "logit_scale"});
     embed_dim_ = cfg_.projection_dim;
@@ -367,7 +367,7 @@ MVB_REGISTER(model_registry(), "BLIP",
                         {"vqa", "caption", "diagnosis"},
                         "Salesforce BLIP: BlipForQuestionAnswering for vqa / caption (blip-vqa-base); its ViT (and "
                         "an ITC head where the checkpoint has one) for diagnosis",
-                        true,
+                        /*needs_checkpoint=*/true,
                         make_blip,
                         "Salesforce/blip-vqa-base",
                         {{"diagnosis", TaskOverride{"contrastive", "Salesforce/blip-image-captioning-base"}}}});

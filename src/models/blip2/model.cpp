@@ -225,7 +225,7 @@ Blip2Model::Input Blip2Model::process(const GenerationRequest& request) {
   // No system turn in BLIP-2's prompt: an agent's system text goes before the question.
   const std::string q = request.system_prompt.empty() ? request.prompt : request.system_prompt + "\n" + request.prompt;
   in.prompt_text = vqa_prompt(q);
-  const auto ids32 = tokenizer_->encode(in.prompt_text, true);
+  const auto ids32 = tokenizer_->encode(in.prompt_text, /*add_special_tokens=*/true);
   std::vector<int64_t> text(ids32.begin(), ids32.end());
   const int64_t nq = cfg_.num_query_tokens;
   std::vector<int64_t> placeholders;
@@ -307,7 +307,7 @@ MVB_REGISTER(model_registry(), "BLIP2-2.7b",
                         {"vqa", "caption", "diagnosis"},
                         "BLIP-2 with OPT-2.7b (HF Blip2ForConditionalGeneration, Salesforce/blip2-opt-2.7b); for "
                         "diagnosis the reference's Blip2ForImageTextRetrieval (Salesforce/blip2-itm-vit-g)",
-                        true,
+                        /*needs_checkpoint=*/true,
                         blip2::make_blip2,
                         "Salesforce/blip2-opt-2.7b",
                         {{"diagnosis", TaskOverride{"contrastive", "Salesforce/blip2-itm-vit-g"}}}});

@@ -135,7 +135,8 @@ nlohmann::json Gemma3Model::describe() const {
 
 std::vector<int64_t> Gemma3Model::encode(const std::string& rendered) const {
   // The processor tokenizes the expanded template text with add_special_tokens=False (<bos> is in the text).
-  const auto ids = tokenizer_->encode(expand_image_tokens(rendered, cfg_.mm_tokens_per_image), false);
+  const auto ids =
+      tokenizer_->encode(expand_image_tokens(rendered, cfg_.mm_tokens_per_image), /*add_special_tokens=*/false);
   return std::vector<int64_t>(ids.begin(), ids.end());
 }
 

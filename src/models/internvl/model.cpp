@@ -155,7 +155,7 @@ InternVLModel::Input InternVLModel::process(const GenerationRequest& request) {
   // model/internvl.py (N): [{"role": "user", "content": [image..., text]}]; a system turn only when the
   // request has one (agents).
   in.prompt_text = render_prompt(request.prompt, in.tiles, image_seq_length_, request.system_prompt);
-  const auto ids32 = tokenizer_->encode(in.prompt_text, true);
+  const auto ids32 = tokenizer_->encode(in.prompt_text, /*add_special_tokens=*/true);
   in.input_ids.assign(ids32.begin(), ids32.end());
 
   at::Tensor features;  // [sum(tiles) * image_seq_length, hidden]

@@ -172,7 +172,7 @@ QwenVlModel::Input QwenVlModel::process(const GenerationRequest& request) {
   // The reference's messages: [{"role": "user", "content": [image..., text]}], plus a system turn when
   // the request has one (agents); the template's default system turn otherwise.
   in.prompt_text = render_prompt(request.prompt, counts, request.system_prompt);
-  const auto ids32 = tokenizer_->encode(in.prompt_text, true);
+  const auto ids32 = tokenizer_->encode(in.prompt_text, /*add_special_tokens=*/true);
   in.input_ids.assign(ids32.begin(), ids32.end());
 
   at::Tensor merged;

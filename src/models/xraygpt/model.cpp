@@ -150,10 +150,10 @@ Config Config::load(const std::string& dir) {
   c.num_query_token = hf::get_int(j, "num_query_token", 32, path);
   MVB_CHECK(c.num_query_token > 0, path, ": num_query_token must be positive");
 
-  c.minigpt4_checkpoint =
-      find_file(dir, ckpt, false, "MiniGPT-4 checkpoint " + ckpt + " (XrayGPT's release)", "minigpt4_checkpoint");
-  c.eva_vit = find_file(dir, eva, true, "EVA ViT-g weights " + eva + " (LAVIS)", "eva_vit_g");
-  c.qformer_init = find_file(dir, qf, true, "Q-Former weights " + qf + " (LAVIS BLIP-2)", "q_former");
+  c.minigpt4_checkpoint = find_file(dir, ckpt, /*hub_cache=*/false,
+                                    "MiniGPT-4 checkpoint " + ckpt + " (XrayGPT's release)", "minigpt4_checkpoint");
+  c.eva_vit = find_file(dir, eva, /*hub_cache=*/true, "EVA ViT-g weights " + eva + " (LAVIS)", "eva_vit_g");
+  c.qformer_init = find_file(dir, qf, /*hub_cache=*/true, "Q-Former weights " + qf + " (LAVIS BLIP-2)", "q_former");
   c.llama_dir = llama[0] == '/' ? llama : io::join_path(dir, llama);
   const std::string llama_cfg = io::join_path(c.llama_dir, "config.json");
   MVB_USAGE_CHECK(io::exists(llama_cfg), "XrayGPT: no ", llama_cfg, "; put the Vicuna folder (LlamaForCausalLM ",
@@ -474,7 +474,7 @@ MVB_REGISTER(model_registry(), "XrayGPT",
                         {"vqa", "caption"},
                         "XrayGPT (MiniGPT-4: EVA ViT-g + Q-Former + Vicuna; the project's xraygpt_pretrained1.pth with "
                         "LAVIS's eva_vit_g.pth / blip2_pretrained_flant5xxl.pth and Vicuna_Radiology_fp16/)",
-                        true,
+                        /*needs_checkpoint=*/true,
                         xraygpt::make_xraygpt,
                         "xraygpt"});
 
