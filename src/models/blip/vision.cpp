@@ -36,10 +36,6 @@ VisionConfig read_common(VisionConfig c, const nlohmann::json& j, const std::str
   return c;
 }
 
-at::Tensor split_heads(const at::Tensor& x, int64_t heads) {
-  return x.view({x.size(0), x.size(1), heads, x.size(2) / heads}).transpose(1, 2);
-}
-
 }  // namespace
 
 VisionConfig VisionConfig::blip(const nlohmann::json& j, const std::string& where) {
