@@ -22,7 +22,9 @@ std::string blip(const std::string& folder) { return test::fixture_path("models/
 // The predictions of `eval --task vqa` on SLAKE, written to exp/vqa/SLAKE/BLIP/eval_seed0/vqa.
 std::vector<json> eval_vqa(const std::string& exp, const std::string& batch) {
   const test::EvalRun run = test::run_eval({"vqa", "SLAKE", "BLIP", blip("vqa"), exp, {"--batch_size", batch}});
-  if (!run.dir.empty()) EXPECT_EQ(run.dir, exp + "/vqa/SLAKE/BLIP/eval_seed0/vqa");
+  if (!run.dir.empty()) {
+    EXPECT_EQ(run.dir, exp + "/vqa/SLAKE/BLIP/eval_seed0/vqa");
+  }
   return run.rows;
 }
 

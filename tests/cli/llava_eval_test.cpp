@@ -19,7 +19,9 @@ using nlohmann::json;
 test::EvalRun eval(const std::string& task, const std::string& dataset, const std::string& model,
                    const std::string& ckpt, const std::string& exp) {
   test::EvalRun run = test::run_eval({task, dataset, model, test::fixture_path("models/llava/" + ckpt), exp, {}});
-  if (!run.dir.empty()) EXPECT_EQ(run.dir, exp + "/" + task + "/" + dataset + "/" + model + "/eval_seed0/" + ckpt);
+  if (!run.dir.empty()) {
+    EXPECT_EQ(run.dir, exp + "/" + task + "/" + dataset + "/" + model + "/eval_seed0/" + ckpt);
+  }
   return run;
 }
 
