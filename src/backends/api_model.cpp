@@ -209,7 +209,7 @@ GenerationResult ApiModel::run_one(const GenerationRequest& req) {
   if (auto hit = cache_.get(key)) {
     ParsedReply p = parse_reply(settings_.protocol, *hit);
     if (p.error.empty()) {
-      accept(p, true);
+      accept(p, /*cached=*/true);
       return finish(out);
     }
   }
@@ -252,7 +252,7 @@ GenerationResult ApiModel::run_one(const GenerationRequest& req) {
         cache_.put(key, url, settings_.model_id, resp.body);
         if (p.prompt_tokens >= 0 && p.completion_tokens >= 0)
           limiter_.adjust_tokens(static_cast<double>(p.prompt_tokens + p.completion_tokens) - estimate);
-        accept(p, false);
+        accept(p, /*cached=*/false);
         if (lost_sends > 0) {
           std::lock_guard<std::mutex> lock(mu_);
           stats_.unanswered_requests += lost_sends;

@@ -8,9 +8,13 @@ namespace {
 const std::vector<std::string> kTasks = {"vqa", "caption"};
 
 Provider openai_provider(std::string default_model) {
-  return Provider{
-      "openai", Protocol::kResponses,    "https://api.openai.com/v1", std::move(default_model), {"OPENAI_API_KEY"},
-      true,     "Authorization: Bearer "};
+  return Provider{"openai",
+                  Protocol::kResponses,
+                  "https://api.openai.com/v1",
+                  std::move(default_model),
+                  {"OPENAI_API_KEY"},
+                  /*key_required=*/true,
+                  "Authorization: Bearer "};
 }
 
 Provider gemini_provider(std::string default_model) {
@@ -19,12 +23,13 @@ Provider gemini_provider(std::string default_model) {
                   "https://generativelanguage.googleapis.com/v1beta",
                   std::move(default_model),
                   {"GEMINI_API_KEY", "GOOGLE_API_KEY"},
-                  true,
+                  /*key_required=*/true,
                   "x-goog-api-key: "};
 }
 
 Provider compatible_provider() {
-  return Provider{"openai-compatible", Protocol::kChat, "", "", {"MVB_API_KEY"}, false, "Authorization: Bearer "};
+  return Provider{"openai-compatible",    Protocol::kChat,         "", "", {"MVB_API_KEY"},
+                  /*key_required=*/false, "Authorization: Bearer "};
 }
 
 ModelEntry entry(std::string description, Provider p) {

@@ -56,7 +56,7 @@ void Progress::advance(size_t n) {
   const auto now = std::chrono::steady_clock::now();
   if (std::chrono::duration<double>(now - last_render_).count() >= interval_s_) {
     last_render_ = now;
-    render(false);
+    render(/*final_line=*/false);
   }
 }
 
@@ -64,7 +64,7 @@ void Progress::finish() {
   std::lock_guard<std::mutex> lock(mu_);
   if (finished_) return;
   finished_ = true;
-  render(true);
+  render(/*final_line=*/true);
 }
 
 void Progress::render(bool final_line) {

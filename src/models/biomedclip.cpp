@@ -27,14 +27,14 @@ namespace {
 struct BiomedClipNetImpl : torch::nn::Module {
   BiomedClipNetImpl(const nn::VisionTransformerOptions& v, const nn::BertOptions& t, int64_t embed_dim, bool mlp_proj) {
     vision = register_module("vision", nn::VisionTransformer(v));
-    visual_proj = register_module("visual_proj", nn::Linear(v.layer.dim, embed_dim, false));
+    visual_proj = register_module("visual_proj", nn::Linear(v.layer.dim, embed_dim, /*bias=*/false));
     text = register_module("text", nn::BertEncoder(t));
     if (mlp_proj) {
       const int64_t hidden = (t.layer.dim + embed_dim) / 2;  // open_clip: (d_model + embed_dim) // 2
-      text_proj1 = register_module("text_proj1", nn::Linear(t.layer.dim, hidden, false));
-      text_proj2 = register_module("text_proj2", nn::Linear(hidden, embed_dim, false));
+      text_proj1 = register_module("text_proj1", nn::Linear(t.layer.dim, hidden, /*bias=*/false));
+      text_proj2 = register_module("text_proj2", nn::Linear(hidden, embed_dim, /*bias=*/false));
     } else {
-      text_proj1 = register_module("text_proj1", nn::Linear(t.layer.dim, embed_dim, false));
+      text_proj1 = register_module("text_proj1", nn::Linear(t.layer.dim, embed_dim, /*bias=*/false));
     }
     logit_scale = register_parameter("logit_scale", at::scalar_tensor(2.6592));
   }

@@ -23,8 +23,8 @@ struct ClipNetImpl : torch::nn::Module {
   ClipNetImpl(const nn::TextTransformerOptions& t, const nn::VisionTransformerOptions& v, int64_t proj_dim) {
     text_model = register_module("text_model", nn::TextTransformer(t));
     vision_model = register_module("vision_model", nn::VisionTransformer(v));
-    visual_projection = register_module("visual_projection", nn::Linear(v.layer.dim, proj_dim, false));
-    text_projection = register_module("text_projection", nn::Linear(t.layer.dim, proj_dim, false));
+    visual_projection = register_module("visual_projection", nn::Linear(v.layer.dim, proj_dim, /*bias=*/false));
+    text_projection = register_module("text_projection", nn::Linear(t.layer.dim, proj_dim, /*bias=*/false));
     logit_scale = register_parameter("logit_scale", at::scalar_tensor(2.6592));
   }
   nn::TextTransformer text_model{nullptr};
@@ -87,21 +87,21 @@ MVB_REGISTER(model_registry(), "CLIP",
              ModelEntry{"contrastive",
                         {"diagnosis"},
                         "OpenAI CLIP (HF format, e.g. openai/clip-vit-base-patch32)",
-                        true,
+                        /*needs_checkpoint=*/true,
                         make_clip,
                         "openai/clip-vit-base-patch32"});
 MVB_REGISTER(model_registry(), "PLIP",
              ModelEntry{"contrastive",
                         {"diagnosis"},
                         "PLIP pathology CLIP (HF CLIP format, vinid/plip)",
-                        true,
+                        /*needs_checkpoint=*/true,
                         make_clip,
                         "vinid/plip"});
 MVB_REGISTER(model_registry(), "PubMedCLIP",
              ModelEntry{"contrastive",
                         {"diagnosis"},
                         "PubMedCLIP (HF CLIP format, flaviagiammarino/pubmed-clip-vit-base-patch32)",
-                        true,
+                        /*needs_checkpoint=*/true,
                         make_clip,
                         "flaviagiammarino/pubmed-clip-vit-base-patch32"});
 

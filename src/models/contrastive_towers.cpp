@@ -24,7 +24,7 @@ TextBatch tokenize_batch(const text::Tokenizer& tok, const std::vector<std::stri
   std::vector<std::vector<int32_t>> rows;
   int64_t longest = 0;
   for (const auto& t : texts) {
-    std::vector<int32_t> ids = tok.encode(t, true);
+    std::vector<int32_t> ids = tok.encode(t, /*add_special_tokens=*/true);
     if (max_len > 0 && static_cast<int64_t>(ids.size()) > max_len) {
       // transformers truncates the text and then adds the special tokens; keeping the final special
       // token (EOS / SEP) after the cut gives the same ids.

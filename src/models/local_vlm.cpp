@@ -46,8 +46,51 @@ at::Tensor scatter_image_chunks(at::Tensor embeds, const nn::MultimodalInput& ch
   return groups;
 }
 
+std::function<std::string(const std::vector<int64_t>&)> LocalVlm::stop_string_decoder() const {
+  // Stop strings are matched in the raw text, special tokens included.
+  return [this](const std::vector<int64_t>& ids) {
+    return tokenizer().decode(to_int32(ids), /*skip_special_tokens=*/false);
+  };
+}
+
 std::string LocalVlm::decode_answer(const std::vector<int64_t>& ids) const {
   return trim(tokenizer().decode(to_int32(ids), /*skip_special_tokens=*/true));
+}
+
+std::vector<LocalVlm::Prepared> LocalVlm::prepare(const std::vector<const GenerationRequest*>& requests) {
+  std::vector<Prepared> out;
+  out.reserve(requests.size());
+  for (const GenerationRequest* r : requests) out.push_back(prepare_one(*r));
+  return out;
+}
+
+LocalVlm::Prepared LocalVlm::prepare_one(const GenerationRequest&) {
+  // A programming error, not a bad request: every architecture must override prepare() or prepare_one().
+  throw Error("this local VLM overrides neither LocalVlm::prepare() nor LocalVlm::prepare_one()");
+}
+
+int64_t LocalVlm::resolve_max_new_tokens(const GenerationRequest& request, int64_t reference_default) const {
+  if (request.max_new_tokens) return *request.max_new_tokens;
+  if (options_.max_new_tokens > 0) return options_.max_new_tokens;
+  return reference_default;
+}
+
+std::vector<std::vector<int64_t>> LocalVlm::generate_ids(const std::vector<GenerationRequest>& requests) {
+  MVB_CHECK(!requests.empty(), "generate_ids of no requests");
+  std::vector<const GenerationRequest*> ptrs;
+  nn::GenerateOptions opts;
+  for (const auto& r : requests) {
+    ptrs.push_back(&r);
+    opts.seeds.push_back(r.seed);
+  }
+  std::vector<nn::MultimodalInput> inputs;
+  for (auto& p : prepare(ptrs)) inputs.push_back(std::move(p.input));
+  // One decoding setting per batch: the engine takes one config (generate() groups like requests).
+  const nn::GenerationConfig cfg = generation_config(requests.front());
+  if (!cfg.stop_strings.empty()) opts.decode = stop_string_decoder();
+  std::vector<std::vector<int64_t>> ids;
+  for (auto& s : nn::generate(backend(), inputs, cfg, opts)) ids.push_back(std::move(s.ids));
+  return ids;
 }
 
 std::vector<GenerationResult> LocalVlm::generate(const std::vector<GenerationRequest>& batch) {
@@ -99,10 +142,7 @@ std::vector<GenerationResult> LocalVlm::generate(const std::vector<GenerationReq
       inputs.push_back(prepared[i].input);
       opts.seeds.push_back(batch[i].seed);
     }
-    if (!cfg.stop_strings.empty())
-      opts.decode = [this](const std::vector<int64_t>& ids) {
-        return tokenizer().decode(to_int32(ids), /*skip_special_tokens=*/false);
-      };
+    if (!cfg.stop_strings.empty()) opts.decode = stop_string_decoder();
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<nn::GeneratedSequence> out;
     try {

@@ -35,7 +35,7 @@ namespace {
 struct MedClipVisionImpl : torch::nn::Module {
   MedClipVisionImpl(const nn::SwinOptions& o, int64_t proj_dim) {
     model = register_module("model", nn::SwinModel(o));
-    projection_head = register_module("projection_head", nn::Linear(o.num_features(), proj_dim, false));
+    projection_head = register_module("projection_head", nn::Linear(o.num_features(), proj_dim, /*bias=*/false));
   }
   nn::SwinModel model{nullptr};
   nn::Linear projection_head{nullptr};
@@ -45,7 +45,7 @@ TORCH_MODULE(MedClipVision);
 struct MedClipTextImpl : torch::nn::Module {
   MedClipTextImpl(const nn::BertOptions& o, int64_t proj_dim) {
     model = register_module("model", nn::BertEncoder(o));
-    projection_head = register_module("projection_head", nn::Linear(o.layer.dim, proj_dim, false));
+    projection_head = register_module("projection_head", nn::Linear(o.layer.dim, proj_dim, /*bias=*/false));
   }
   nn::BertEncoder model{nullptr};
   nn::Linear projection_head{nullptr};

@@ -102,14 +102,14 @@ MVB_REGISTER(model_registry(), "SigLIP",
              ModelEntry{"contrastive",
                         {"diagnosis"},
                         "Google SigLIP (HF format, e.g. google/siglip-base-patch16-224)",
-                        true,
+                        /*needs_checkpoint=*/true,
                         make_siglip,
                         "google/siglip-base-patch16-224"});
 MVB_REGISTER(model_registry(), "MedSigLIP",
              ModelEntry{"contrastive",
                         {"diagnosis"},
                         "Google MedSigLIP (HF SigLIP format, google/medsiglip-448)",
-                        true,
+                        /*needs_checkpoint=*/true,
                         make_siglip,
                         "google/medsiglip-448"});
 

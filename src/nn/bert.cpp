@@ -57,14 +57,14 @@ std::pair<at::Tensor, at::Tensor> BertEncoderImpl::embed(const at::Tensor& input
 at::Tensor BertEncoderImpl::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                                     const at::Tensor& token_type_ids) {
   auto [x, mask] = embed(input_ids, attention_mask, token_type_ids);
-  return encoder->forward(x, mask, false);
+  return encoder->forward(x, mask, /*causal=*/false);
 }
 
 std::vector<at::Tensor> BertEncoderImpl::hidden_states(const at::Tensor& input_ids, const at::Tensor& attention_mask,
                                                        const at::Tensor& token_type_ids) {
   auto [x, mask] = embed(input_ids, attention_mask, token_type_ids);
   std::vector<at::Tensor> out{x};
-  for (auto& layer : encoder->typed_layers) out.push_back(layer->forward(out.back(), mask, false));
+  for (auto& layer : encoder->typed_layers) out.push_back(layer->forward(out.back(), mask, /*causal=*/false));
   return out;
 }
 

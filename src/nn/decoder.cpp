@@ -439,11 +439,11 @@ CausalLMImpl::CausalLMImpl(const DecoderOptions& o) : opts(o) {
   if (o.tie_word_embeddings) {
     // Not registered: the head is embed_tokens' weight itself (the same tensor, so loading, casting
     // and moving the embeddings carry the head along), and checkpoints of tied models lack lm_head.
-    lm_head = Linear(o.hidden_size, 1, false);
+    lm_head = Linear(o.hidden_size, 1, /*bias=*/false);
     lm_head->weight = model->embed_tokens->weight;
     lm_head->out_features = o.vocab_size;
   } else {
-    lm_head = register_module("lm_head", Linear(o.hidden_size, o.vocab_size, false));
+    lm_head = register_module("lm_head", Linear(o.hidden_size, o.vocab_size, /*bias=*/false));
   }
 }
 

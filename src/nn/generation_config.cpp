@@ -106,7 +106,7 @@ GenerationConfig GenerationConfig::load(const std::string& model_dir) {
   const std::string cfg = io::join_path(model_dir, "config.json");
   if (!io::exists(cfg)) return c;
   const nlohmann::json j = io::read_json(cfg);
-  read_into(c, j, cfg, false);
+  read_into(c, j, cfg, /*only_unset=*/false);
   // from_model_config: a composite (VLM) config's decoder settings live in its text_config.
   for (const char* sub : {"decoder", "generator", "text_config"}) {
     if (auto* t = find(j, sub); t && t->is_object()) {

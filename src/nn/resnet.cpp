@@ -67,10 +67,10 @@ ModifiedResNetImpl::ModifiedResNetImpl(const ModifiedResNetOptions& o) : opts(o)
 AttentionPool2dImpl::AttentionPool2dImpl(int64_t grid, int64_t embed, int64_t h, int64_t output_dim) : heads(h) {
   MVB_CHECK(h > 0 && embed % h == 0, "attention pool width ", embed, " is not divisible by ", h, " heads");
   positional_embedding = register_parameter("positional_embedding", at::randn({grid * grid + 1, embed}));
-  k_proj = register_module("k_proj", Linear(embed, embed, true));
-  q_proj = register_module("q_proj", Linear(embed, embed, true));
-  v_proj = register_module("v_proj", Linear(embed, embed, true));
-  c_proj = register_module("c_proj", Linear(embed, output_dim, true));
+  k_proj = register_module("k_proj", Linear(embed, embed, /*bias=*/true));
+  q_proj = register_module("q_proj", Linear(embed, embed, /*bias=*/true));
+  v_proj = register_module("v_proj", Linear(embed, embed, /*bias=*/true));
+  c_proj = register_module("c_proj", Linear(embed, output_dim, /*bias=*/true));
 }
 
 at::Tensor AttentionPool2dImpl::forward(const at::Tensor& x) {

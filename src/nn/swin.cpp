@@ -108,7 +108,9 @@ at::Tensor SwinSelfAttentionImpl::forward(const at::Tensor& x, const at::Tensor&
   return ctx.permute({0, 2, 1, 3}).reshape({bw, n, c});
 }
 
-SwinDenseImpl::SwinDenseImpl(int64_t in, int64_t out) { dense = register_module("dense", Linear(in, out, true)); }
+SwinDenseImpl::SwinDenseImpl(int64_t in, int64_t out) {
+  dense = register_module("dense", Linear(in, out, /*bias=*/true));
+}
 
 SwinAttentionImpl::SwinAttentionImpl(int64_t dim, int64_t heads, int64_t window, bool qkv_bias) {
   self = register_module("self", SwinSelfAttention(dim, heads, window, qkv_bias));
@@ -151,7 +153,7 @@ at::Tensor SwinBlockImpl::forward(const at::Tensor& x, int64_t height, int64_t w
 }
 
 SwinPatchMergingImpl::SwinPatchMergingImpl(int64_t dim) {
-  reduction = register_module("reduction", Linear(4 * dim, 2 * dim, false));
+  reduction = register_module("reduction", Linear(4 * dim, 2 * dim, /*bias=*/false));
   norm = register_module("norm", layer_norm(4 * dim, 1e-5));  // nn.LayerNorm's default eps in HF
 }
 

@@ -21,7 +21,7 @@ TextTransformerImpl::TextTransformerImpl(const TextTransformerOptions& o) : opts
   encoder = register_module("encoder", TransformerEncoder(o.layer, o.num_layers));
   final_layer_norm =
       register_module("final_layer_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d}).eps(o.layer.eps)));
-  if (o.head_dim > 0) head = register_module("head", Linear(d, o.head_dim, true));
+  if (o.head_dim > 0) head = register_module("head", Linear(d, o.head_dim, /*bias=*/true));
 }
 
 at::Tensor TextTransformerImpl::forward(const at::Tensor& input_ids, const at::Tensor& attention_mask) {

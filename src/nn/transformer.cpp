@@ -114,7 +114,7 @@ at::Tensor MultiHeadAttentionImpl::forward_cross(const at::Tensor& q_in, const a
     auto kv = project(kv_in, 1, 2).view({kv_in.size(0), kv_in.size(1), 2, heads, dim / heads}).permute({2, 0, 3, 1, 4});
     k = kv[0], v = kv[1];
   }
-  at::Tensor o = attend(q, k, v, mask, false);
+  at::Tensor o = attend(q, k, v, mask, /*causal=*/false);
   return output(o.transpose(1, 2).reshape({q_in.size(0), q_in.size(1), dim}));
 }
 

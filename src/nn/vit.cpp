@@ -9,7 +9,8 @@ namespace mvb::nn {
 AttentionPoolHeadImpl::AttentionPoolHeadImpl(const TransformerLayerOptions& o) {
   probe = register_parameter("probe", at::randn({1, 1, o.dim}));
   // HF SigLIP's head is a torch.nn.MultiheadAttention: in_proj_weight is no Linear, so PEFT never adapts it.
-  attention = register_module("attention", MultiHeadAttention(o.dim, o.heads, true, QkvLayout::kFusedParameter));
+  attention =
+      register_module("attention", MultiHeadAttention(o.dim, o.heads, /*bias=*/true, QkvLayout::kFusedParameter));
   layernorm = register_module("layernorm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({o.dim}).eps(o.eps)));
   mlp = register_module("mlp", Mlp(o.dim, o.mlp_dim, o.act));
 }

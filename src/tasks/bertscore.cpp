@@ -80,7 +80,7 @@ class BertScorer : public Scorer {
   std::vector<int32_t> token_ids(const std::string& text) const override {
     std::string t = text;
     if (limit_ < kSentinel) {  // _trim(): always applies for BERT configs
-      std::vector<int32_t> ids = tok_->encode(text, false);
+      std::vector<int32_t> ids = tok_->encode(text, /*add_special_tokens=*/false);
       const size_t allowed = static_cast<size_t>(std::max<int64_t>(limit_ - 2, 1));
       if (ids.size() > allowed) ids.resize(allowed);
       // The backend decode, then transformers' own clean-up list (which, unlike the old
@@ -90,7 +90,7 @@ class BertScorer : public Scorer {
     }
     t = metrics::py_strip(t);  // sent_encode()
     if (t.empty()) return tok_->add_special_tokens({});
-    return tok_->encode(t, true);
+    return tok_->encode(t, /*add_special_tokens=*/true);
   }
 
   std::vector<Score> score(const std::vector<std::string>& cands, const std::vector<std::string>& refs) override {

@@ -156,7 +156,7 @@ class SplitChars : public PreTokenizer {
   SplitChars(Pred pred, SplitBehavior b) : pred_(pred), behavior_(b) {}
   void pre_tokenize(std::vector<Piece>& pieces) const override {
     split_all(pieces, [&](const Piece& p, std::vector<Piece>& out) {
-      split_piece(p, char_matches(p.text, pred_), behavior_, false, out);
+      split_piece(p, char_matches(p.text, pred_), behavior_, /*invert=*/false, out);
     });
   }
 
@@ -182,7 +182,7 @@ class ByteLevel : public PreTokenizer {
         Piece q = p;
         if (add_prefix_space_ && (q.text.empty() || q.text[0] != ' ')) q.text.insert(0, " ");
         if (re_) {
-          split_piece(q, re_->find_all(q.text), SplitBehavior::Isolated, false, out);
+          split_piece(q, re_->find_all(q.text), SplitBehavior::Isolated, /*invert=*/false, out);
         } else {
           out.push_back(std::move(q));
         }
@@ -229,7 +229,7 @@ class Metaspace : public PreTokenizer {
         m.emplace_back(hit, hit + rep_.size());
         pos = hit + rep_.size();
       }
-      split_piece(q, m, SplitBehavior::MergedWithNext, false, out);
+      split_piece(q, m, SplitBehavior::MergedWithNext, /*invert=*/false, out);
     });
   }
 
@@ -269,7 +269,8 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j) {
     // tokenizers uses the Rust regex crate here, whose Unicode \w (UTS#18) also covers marks, Pc and
     // joiners but only decimal digits; PCRE2's \w differs, so the classes are spelled out.
     const std::string w = R"(\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control})";
-    return std::make_unique<SplitRegex>("[" + w + "]+|[^" + w + R"(\p{White_Space}]+)", SplitBehavior::Removed, true);
+    return std::make_unique<SplitRegex>("[" + w + "]+|[^" + w + R"(\p{White_Space}]+)", SplitBehavior::Removed,
+                                        /*invert=*/true);
   }
   if (type == "WhitespaceSplit")
     return split_chars([](char32_t c) { return uni::is_whitespace(c); }, SplitBehavior::Removed);
@@ -287,7 +288,7 @@ std::unique_ptr<PreTokenizer> make_pre_tokenizer(const json& j) {
                        j.value("individual_digits", false) ? SplitBehavior::Isolated : SplitBehavior::Contiguous);
   if (type == "CharDelimiterSplit") {
     const std::string d = j.at("delimiter").get<std::string>();
-    return std::make_unique<SplitLiteral>(d, SplitBehavior::Removed, false);
+    return std::make_unique<SplitLiteral>(d, SplitBehavior::Removed, /*invert=*/false);
   }
   if (type == "Metaspace") {
     std::string scheme = "always";

@@ -192,7 +192,7 @@ std::vector<int32_t> HfTokenizer::encode(std::string_view input, bool add_specia
   std::vector<int32_t> ids;
   ids.reserve(text.size() / 3 + 4);
   std::vector<Piece> pieces;
-  for (const auto& raw : added_.split(text, false)) {
+  for (const auto& raw : added_.split(text, /*normalized_kind=*/false)) {
     if (raw.id >= 0) {
       ids.push_back(raw.id);
       continue;
@@ -200,7 +200,7 @@ std::vector<int32_t> HfTokenizer::encode(std::string_view input, bool add_specia
     if (raw.e == raw.b) continue;
     std::string normalized = text.substr(raw.b, raw.e - raw.b);
     if (normalizer_) normalizer_->normalize(normalized);
-    for (const auto& ns : added_.split(normalized, true)) {
+    for (const auto& ns : added_.split(normalized, /*normalized_kind=*/true)) {
       if (ns.id >= 0) {
         ids.push_back(ns.id);
         continue;

@@ -55,7 +55,7 @@ PaddedBatch Tokenizer::encode_padded(const std::vector<std::string>& texts, cons
   MVB_USAGE_CHECK(!o.pad_to_max_length || o.max_length > 0, "padding to max_length needs max_length > 0");
   size_t longest = 0;
   for (const auto& t : texts) {
-    auto ids = encode(t, false);
+    auto ids = encode(t, /*add_special_tokens=*/false);
     if (o.max_length >= 0 && ids.size() + n_special > static_cast<size_t>(o.max_length))
       ids.resize(static_cast<size_t>(o.max_length) - n_special);
     if (o.add_special_tokens) ids = add_special_tokens(std::move(ids));
@@ -295,7 +295,7 @@ std::unique_ptr<Tokenizer> load_hf_tokenizer_from_string(const std::string& json
   } catch (const std::exception& e) {
     throw Error(std::string("tokenizer.json text is not valid JSON: ") + e.what());
   }
-  return hf::finish_hf(j, "", "tokenizer.json", false);
+  return hf::finish_hf(j, "", "tokenizer.json", /*clip_decode=*/false);
 }
 
 std::unique_ptr<Tokenizer> load_hf_tokenizer_json(const std::string& path, const std::string& folder) {
@@ -467,7 +467,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& folder, Preference 
   if (has("tokenizer.json")) return load_hf_tokenizer_json(io::join_path(folder, "tokenizer.json"), folder);
   if (has("tokenizer.model")) return load_sentencepiece_tokenizer(io::join_path(folder, "tokenizer.model"), folder);
   if (has("spiece.model")) return load_sentencepiece_tokenizer(io::join_path(folder, "spiece.model"), folder);
-  if (has("vocab.txt")) return load_wordpiece_vocab(io::join_path(folder, "vocab.txt"), true, folder);
+  if (has("vocab.txt")) return load_wordpiece_vocab(io::join_path(folder, "vocab.txt"), /*lowercase=*/true, folder);
   if (has("vocab.json") && has("merges.txt"))
     return load_clip_bpe(io::join_path(folder, "vocab.json"), io::join_path(folder, "merges.txt"), folder);
   throw Error("no tokenizer in '" + folder +

@@ -83,12 +83,12 @@ class SentencePieceTokenizer : public Tokenizer {
       cfg = io::read_json(io::join_path(folder, "tokenizer_config.json"));
     if (cfg.contains("added_tokens_decoder") && cfg["added_tokens_decoder"].is_object()) {
       for (auto it = cfg["added_tokens_decoder"].begin(); it != cfg["added_tokens_decoder"].end(); ++it)
-        add(std::stoi(it.key()), it.value().value("content", std::string()), it.value(), false);
+        add(std::stoi(it.key()), it.value().value("content", std::string()), it.value(), /*special=*/false);
     }
     if (!folder.empty() && io::exists(io::join_path(folder, "added_tokens.json"))) {
       const auto j = io::read_json(io::join_path(folder, "added_tokens.json"));
       for (auto it = j.begin(); it != j.end(); ++it)
-        add(it.value().get<int32_t>(), it.key(), nlohmann::json::object(), false);
+        add(it.value().get<int32_t>(), it.key(), nlohmann::json::object(), /*special=*/false);
     }
     added_.build(added, nullptr);
     extra_ = 0;
@@ -99,9 +99,9 @@ class SentencePieceTokenizer : public Tokenizer {
     // Specials named by the config but not yet known as added tokens are still never split.
     const auto& s = special_tokens();
     for (const SpecialToken* t : {&s.bos, &s.eos, &s.unk, &s.pad, &s.cls, &s.sep, &s.mask})
-      if (t->present()) add(t->id, t->content, nlohmann::json::object(), true);
+      if (t->present()) add(t->id, t->content, nlohmann::json::object(), /*special=*/true);
     for (const auto& t : s.additional)
-      if (t.present()) add(t.id, t.content, nlohmann::json::object(), true);
+      if (t.present()) add(t.id, t.content, nlohmann::json::object(), /*special=*/true);
     added_.build(added, nullptr);
     for (const auto& t : added)
       if (t.special) special_ids_.insert(t.id);
@@ -142,7 +142,7 @@ class SentencePieceTokenizer : public Tokenizer {
     if (siglip_canonicalize_) text = siglip_canonicalize(text);
     std::vector<int32_t> ids;
     if (t5_like_ || legacy_ || text.empty()) {
-      for (const auto& sp : added_.split(text, false)) {
+      for (const auto& sp : added_.split(text, /*normalized_kind=*/false)) {
         if (sp.id >= 0) {
           ids.push_back(sp.id);
         } else if (sp.e > sp.b) {
@@ -156,7 +156,7 @@ class SentencePieceTokenizer : public Tokenizer {
       text = replace_all(std::move(text), kMeta, " ");
       if (add_prefix_space_) text = kMeta + text;
       bool first_is_bare_meta = false;
-      for (const auto& sp : added_.split(text, false)) {
+      for (const auto& sp : added_.split(text, /*normalized_kind=*/false)) {
         if (sp.id >= 0) {
           // A lone leading "\u2581" before a special token is dropped.
           if (first_is_bare_meta && ids.size() == 1 && special_ids_.count(sp.id)) ids.clear();

@@ -4,9 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
-#include <filesystem>
 
-#include "fake_api_server.h"
+#include "fairvlmed_api_eval.h"
 #include "medvlmbench/io/jsonl.h"
 #include "support/test_support.h"
 
@@ -16,42 +15,18 @@ namespace {
 TEST(NonUtf8Text, ApiRunAnswersEveryQuestionAndResumes) {
   test::TempDir dir;
   test::FakeApiServer server;
-  const std::string data = dir / "FairVLMed10k";
-  std::filesystem::copy(test::fixture_path("datasets/FairVLMed10k"), data, std::filesystem::copy_options::recursive);
+  const test::FairVlmedApiEval eval(dir, server);
+  const std::string& data = eval.data;
   std::string csv = test::read_text(data + "/vqa_test.csv");
   const std::string q = "Is there glaucoma?";
   ASSERT_NE(csv.find(q), std::string::npos);
   csv.replace(csv.find(q), q.size(), "Is there glaucoma \xe9?");
   test::write_text(data + "/vqa_test.csv", csv);
   setenv("MVB_API_KEY", "sk-test-non-utf8", 1);
-  const std::vector<std::string> args = {test::exe_path(),
-                                         "eval",
-                                         "--task",
-                                         "vqa",
-                                         "--dataset",
-                                         "Harvard-FairVLMed10k",
-                                         "--split",
-                                         "test",
-                                         "--image_path",
-                                         data,
-                                         "--model",
-                                         "openai-compatible",
-                                         "--api_base",
-                                         server.openai_base(),
-                                         "--api_model",
-                                         "fake-vlm",
-                                         "--model_path",
-                                         "original_pretrained",
-                                         "--exp_path",
-                                         dir / "out",
-                                         "--no_cache",
-                                         "--bootstrap",
-                                         "0",
-                                         "--bertscore_model",
-                                         "none"};
+  const std::vector<std::string>& args = eval.argv;
   auto r = test::run_command(args);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::string rd = dir / "out/vqa/Harvard-FairVLMed10k/openai-compatible/eval_seed0/original_pretrained";
+  const std::string& rd = eval.run_dir;
   const auto rows = io::read_jsonl(rd + "/predictions.jsonl").rows;
   ASSERT_GE(rows.size(), 2u);
   bool seen = false;

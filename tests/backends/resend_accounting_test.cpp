@@ -13,10 +13,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "fairvlmed_api_eval.h"
 #include "fake_api_server.h"
 #include "medvlmbench/backends/api_model.h"
 #include "medvlmbench/backends/image_payload.h"
@@ -155,47 +155,16 @@ TEST(ResendAccounting, MaxRetryAfterFlagIsBoundedAndRecorded) {
   test::FakeApiServer server;
   server.retry_after = "30";
   server.push_faults({test::Fault::k429});
-  const std::string data = dir / "FairVLMed10k";
-  std::filesystem::copy(test::fixture_path("datasets/FairVLMed10k"), data, std::filesystem::copy_options::recursive);
+  test::FairVlmedApiEval eval(dir, server);
   setenv("MVB_API_KEY", "sk-test-retry-after-flag", 1);
   const auto t0 = std::chrono::steady_clock::now();
-  auto r = test::run_command({test::exe_path(),
-                              "eval",
-                              "--task",
-                              "vqa",
-                              "--dataset",
-                              "Harvard-FairVLMed10k",
-                              "--split",
-                              "test",
-                              "--image_path",
-                              data,
-                              "--model",
-                              "openai-compatible",
-                              "--api_base",
-                              server.openai_base(),
-                              "--api_model",
-                              "fake-vlm",
-                              "--model_path",
-                              "original_pretrained",
-                              "--exp_path",
-                              dir / "out",
-                              "--no_cache",
-                              "--bootstrap",
-                              "0",
-                              "--bertscore_model",
-                              "none",
-                              "--api_concurrency",
-                              "1",
-                              "--api_max_retry_after",
-                              "1",
-                              "--log_level",
-                              "info"});
+  eval.argv.insert(eval.argv.end(), {"--api_concurrency", "1", "--api_max_retry_after", "1", "--log_level", "info"});
+  auto r = test::run_command(eval.argv);
   const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_LT(took, 20.0) << "Retry-After: 30 was not clamped";
   EXPECT_NE((r.out + r.err).find("Retry-After: 30"), std::string::npos) << "the long wait was not logged: " << r.err;
-  const auto manifest = nlohmann::json::parse(
-      test::read_text(dir / "out/vqa/Harvard-FairVLMed10k/openai-compatible/eval_seed0/original_pretrained/run.json"));
+  const auto manifest = nlohmann::json::parse(test::read_text(eval.run_dir + "/run.json"));
   EXPECT_EQ(manifest["config"]["api_max_retry_after"], 1.0);
   EXPECT_EQ(manifest["usage_stats"]["api_usage"]["retries"], 1);
 }

@@ -4,57 +4,23 @@
 // Blip2ForImageTextRetrieval checkpoint (clip-zs, lp train + eval) on the ChestXray fixture.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "medvlmbench/io/jsonl.h"
-#include "support/test_support.h"
+#include "cli/support/eval_run.h"
 
 namespace mvb {
 namespace {
 
 using nlohmann::json;
+using test::find_run_dir;
+using test::run_mvb;
 
-test::CommandResult mvb_cmd(std::vector<std::string> args) {
-  args.insert(args.begin(), test::exe_path());
-  return test::run_command(args);
-}
-
-std::string find_run_dir(const std::string& exp, const std::string& file = "predictions.jsonl") {
-  for (const auto& e : std::filesystem::recursive_directory_iterator(exp))
-    if (e.path().filename() == file) return e.path().parent_path().string();
-  return "";
-}
-
-std::vector<std::string> eval_args(const std::string& task, const std::string& dataset, const std::string& exp,
-                                   std::vector<std::string> extra) {
-  std::vector<std::string> a = {"eval",
-                                "--task",
-                                task,
-                                "--dataset",
-                                dataset,
-                                "--split",
-                                "test",
-                                "--image_path",
-                                test::fixture_path("datasets/" + dataset),
-                                "--model",
-                                "BLIP2-2.7b",
-                                "--model_path",
-                                test::fixture_path("models/blip2/opt"),
-                                "--exp_path",
-                                exp,
-                                "--bootstrap",
-                                "0",
-                                "--log_level",
-                                "warn",
-                                "--device",
-                                "cpu",
-                                "--max_new_tokens",
-                                "12",
-                                "--batch_size",
-                                "3"};
-  a.insert(a.end(), extra.begin(), extra.end());
-  return a;
+// BLIP2-2.7b's generative fixture, 12 new tokens, batches of 3.
+test::EvalRun eval(const std::string& task, const std::string& dataset, const std::string& exp,
+                   std::vector<std::string> extra = {}) {
+  std::vector<std::string> flags = {"--max_new_tokens", "12", "--batch_size", "3"};
+  flags.insert(flags.end(), extra.begin(), extra.end());
+  return test::run_eval({task, dataset, "BLIP2-2.7b", test::fixture_path("models/blip2/opt"), exp, flags});
 }
 
 TEST(Blip2Eval, VqaAndCaptionRunEndToEnd) {
@@ -62,11 +28,8 @@ TEST(Blip2Eval, VqaAndCaptionRunEndToEnd) {
        std::vector<std::pair<std::string, std::string>>{{"vqa", "SLAKE"}, {"caption", "MIMIC_CXR"}}) {
     SCOPED_TRACE(task);
     test::TempDir exp;
-    const auto r = mvb_cmd(eval_args(task, dataset, exp.path(), {}));
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    const std::string dir = find_run_dir(exp.path());
-    ASSERT_FALSE(dir.empty());
-    const auto rows = io::read_jsonl(dir + "/predictions.jsonl").rows;
+    const test::EvalRun run = eval(task, dataset, exp.path());
+    const auto& rows = run.rows;
     ASSERT_FALSE(rows.empty());
     for (const auto& row : rows) {
       EXPECT_EQ(row.value("error", ""), "") << row.dump();
@@ -76,7 +39,7 @@ TEST(Blip2Eval, VqaAndCaptionRunEndToEnd) {
       EXPECT_GT(row.at("prompt_tokens").get<int64_t>(), 32);  // the 32 query embeddings and the text
       EXPECT_LE(row.at("completion_tokens").get<int64_t>(), 12);
     }
-    const json manifest = json::parse(test::read_text(dir + "/run.json"));
+    const json& manifest = run.manifest;
     EXPECT_EQ(manifest.at("model").at("architecture"), "Blip2ForConditionalGeneration (OPT)");
     EXPECT_EQ(manifest.at("model").at("generation").at("max_new_tokens"), 12);
     EXPECT_EQ(manifest.at("model").at("reference_compat"), json::array());
@@ -86,16 +49,14 @@ TEST(Blip2Eval, VqaAndCaptionRunEndToEnd) {
 // --reference_compat blip2_prompt_echo: the prediction is the reference's "Question: ... Answer: ...".
 TEST(Blip2Eval, ReferenceCompatEchoesThePrompt) {
   test::TempDir exp;
-  const auto r = mvb_cmd(eval_args("caption", "MIMIC_CXR", exp.path(), {"--reference_compat", "blip2_prompt_echo"}));
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  const std::string dir = find_run_dir(exp.path());
-  const auto rows = io::read_jsonl(dir + "/predictions.jsonl").rows;
+  const test::EvalRun run = eval("caption", "MIMIC_CXR", exp.path(), {"--reference_compat", "blip2_prompt_echo"});
+  const auto& rows = run.rows;
   ASSERT_FALSE(rows.empty());
   for (const auto& row : rows) {
     const std::string pred = row.at("prediction").get<std::string>();
     EXPECT_EQ(pred.rfind("Question: Can you provide a medical report for this image? Answer:", 0), 0u) << row.dump();
   }
-  const json manifest = json::parse(test::read_text(dir + "/run.json"));
+  const json& manifest = run.manifest;
   EXPECT_EQ(manifest.at("model").at("reference_compat"), json({"blip2_prompt_echo"}));
 }
 
@@ -104,7 +65,7 @@ TEST(Blip2Eval, DiagnosisZeroShotAndLinearProbe) {
   const std::string itm = test::fixture_path("models/blip2/itm");
   const std::string data = test::fixture_path("demo/ChestXray");
   auto r =
-      mvb_cmd({"eval",     "--task",     "diagnosis",        "--usage",     "clip-zs", "--dataset",   "ChestXray",
+      run_mvb({"eval",     "--task",     "diagnosis",        "--usage",     "clip-zs", "--dataset",   "ChestXray",
                "--split",  "test",       "--image_path",     data,          "--model", "BLIP2-2.7b",  "--model_path",
                itm,        "--exp_path", exp.path() + "/zs", "--bootstrap", "0",       "--log_level", "warn",
                "--device", "cpu"});
@@ -115,7 +76,7 @@ TEST(Blip2Eval, DiagnosisZeroShotAndLinearProbe) {
   EXPECT_TRUE(m.at("metrics").at("auc").is_number()) << m.dump();
   EXPECT_EQ(m.at("num_errors"), 0);
 
-  r = mvb_cmd({"train",
+  r = run_mvb({"train",
                "--task",
                "diagnosis",
                "--usage",
@@ -145,14 +106,14 @@ TEST(Blip2Eval, DiagnosisZeroShotAndLinearProbe) {
   ASSERT_FALSE(lp.empty());
   const json head = json::parse(test::read_text(lp + "/mvb_head.json"));
   EXPECT_EQ(head.at("embed_dim"), 32);  // the vision class token (the tiny tower's width)
-  r = mvb_cmd({"eval",     "--task",     "diagnosis",         "--usage",     "lp",      "--dataset",   "ChestXray",
+  r = run_mvb({"eval",     "--task",     "diagnosis",         "--usage",     "lp",      "--dataset",   "ChestXray",
                "--split",  "test",       "--image_path",      data,          "--model", "BLIP2-2.7b",  "--model_path",
                lp,         "--exp_path", exp.path() + "/lpe", "--bootstrap", "0",       "--log_level", "warn",
                "--device", "cpu"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
 
   // clip-zs on the generative checkpoint (no ITC heads): one line naming what to use instead.
-  r = mvb_cmd({"eval",
+  r = run_mvb({"eval",
                "--task",
                "diagnosis",
                "--usage",

@@ -8,59 +8,24 @@
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
-#include "support/test_support.h"
+#include "cli/support/eval_run.h"
 
 namespace mvb {
 namespace {
 
 using nlohmann::json;
-
-test::CommandResult mvb_cmd(std::vector<std::string> args) {
-  args.insert(args.begin(), test::exe_path());
-  return test::run_command(args);
-}
-
-std::vector<json> read_rows(const std::string& path) {
-  std::vector<json> rows;
-  std::istringstream in(test::read_text(path));
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) rows.push_back(json::parse(line));
-  return rows;
-}
+using test::run_mvb;
 
 std::string blip(const std::string& folder) { return test::fixture_path("models/blip/" + folder); }
 
+// The predictions of `eval --task vqa` on SLAKE, written to exp/vqa/SLAKE/BLIP/eval_seed0/vqa.
 std::vector<json> eval_vqa(const std::string& exp, const std::string& batch) {
-  const auto r = mvb_cmd({"eval",
-                          "--task",
-                          "vqa",
-                          "--dataset",
-                          "SLAKE",
-                          "--split",
-                          "test",
-                          "--image_path",
-                          test::fixture_path("datasets/SLAKE"),
-                          "--model",
-                          "BLIP",
-                          "--model_path",
-                          blip("vqa"),
-                          "--exp_path",
-                          exp,
-                          "--bootstrap",
-                          "0",
-                          "--device",
-                          "cpu",
-                          "--batch_size",
-                          batch});
-  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
-  const std::string pred = exp + "/vqa/SLAKE/BLIP/eval_seed0/vqa/predictions.jsonl";
-  if (!std::filesystem::exists(pred)) {
-    ADD_FAILURE() << "no predictions at " << pred << "\n" << r.out << r.err;
-    return {};
+  const test::EvalRun run = test::run_eval({"vqa", "SLAKE", "BLIP", blip("vqa"), exp, {"--batch_size", batch}});
+  if (!run.dir.empty()) {
+    EXPECT_EQ(run.dir, exp + "/vqa/SLAKE/BLIP/eval_seed0/vqa");
   }
-  return read_rows(pred);
+  return run.rows;
 }
 
 TEST(CliBlip, VqaAnswersEverySampleAndBatchingChangesNothing) {
@@ -81,7 +46,7 @@ TEST(CliBlip, VqaAnswersEverySampleAndBatchingChangesNothing) {
 
 TEST(CliBlip, DiagnosisClipZsThroughTheItcHead) {
   test::TempDir dir;
-  const auto r = mvb_cmd({"eval",        "--task",       "diagnosis",
+  const auto r = run_mvb({"eval",        "--task",       "diagnosis",
                           "--dataset",   "ChestXray",    "--split",
                           "test",        "--usage",      "clip-zs",
                           "--model",     "BLIP",         "--model_path",
@@ -96,7 +61,7 @@ TEST(CliBlip, DiagnosisClipZsThroughTheItcHead) {
   EXPECT_EQ(metrics.value("num_errors", -1), 0) << metrics.dump();
   // A checkpoint without an image-text head is refused for clip-zs, naming the fix.
   const auto refused =
-      mvb_cmd({"eval",       "--task",        "diagnosis", "--dataset",    "ChestXray",
+      run_mvb({"eval",       "--task",        "diagnosis", "--dataset",    "ChestXray",
                "--split",    "test",          "--usage",   "clip-zs",      "--model",
                "BLIP",       "--model_path",  blip("vqa"), "--image_path", test::fixture_path("demo/ChestXray"),
                "--exp_path", dir / "refused", "--device",  "cpu",          "--log_level",
@@ -107,7 +72,7 @@ TEST(CliBlip, DiagnosisClipZsThroughTheItcHead) {
 
 TEST(CliBlip, DiagnosisLpTrainsOnTheClassTokenAndEvaluates) {
   test::TempDir dir;
-  const auto t = mvb_cmd({"train",
+  const auto t = run_mvb({"train",
                           "--task",
                           "diagnosis",
                           "--usage",
@@ -134,7 +99,7 @@ TEST(CliBlip, DiagnosisLpTrainsOnTheClassTokenAndEvaluates) {
   const std::string run = dir / "diagnosis/ChestXray/BLIP/train_lp_seed0";
   const json head = json::parse(test::read_text(run + "/mvb_head.json"));
   EXPECT_EQ(head.value("embed_dim", 0), 32) << "lp features are the 32-wide class token: " << head.dump();
-  const auto e = mvb_cmd({"eval",        "--task",       "diagnosis",
+  const auto e = run_mvb({"eval",        "--task",       "diagnosis",
                           "--usage",     "lp",           "--dataset",
                           "ChestXray",   "--split",      "test",
                           "--model",     "BLIP",         "--model_path",

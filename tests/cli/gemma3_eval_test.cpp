@@ -4,27 +4,14 @@
 // template (MedGemma's system turn) and token counts, and run.json's description of what ran.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "medvlmbench/io/jsonl.h"
-#include "support/test_support.h"
+#include "cli/support/eval_run.h"
 
 namespace mvb {
 namespace {
 
 using nlohmann::json;
-
-test::CommandResult mvb_cmd(std::vector<std::string> args) {
-  args.insert(args.begin(), test::exe_path());
-  return test::run_command(args);
-}
-
-std::string find_run_dir(const std::string& exp) {
-  for (const auto& e : std::filesystem::recursive_directory_iterator(exp))
-    if (e.path().filename() == "predictions.jsonl") return e.path().parent_path().string();
-  return "";
-}
 
 struct Case {
   std::string task, dataset, model, checkpoint, batch;
@@ -36,35 +23,13 @@ TEST(Gemma3Eval, VqaAndCaptionRunEndToEnd) {
         Case{"vqa", "SLAKE", "MedGemma", "medgemma", "2"}}) {
     SCOPED_TRACE(c.model + " " + c.task);
     test::TempDir exp;
-    const auto r = mvb_cmd({"eval",
-                            "--task",
-                            c.task,
-                            "--dataset",
-                            c.dataset,
-                            "--split",
-                            "test",
-                            "--image_path",
-                            test::fixture_path("datasets/" + c.dataset),
-                            "--model",
-                            c.model,
-                            "--model_path",
-                            test::fixture_path("models/" + c.checkpoint),
-                            "--exp_path",
-                            exp.path(),
-                            "--batch_size",
-                            c.batch,
-                            "--max_new_tokens",
-                            "24",
-                            "--bootstrap",
-                            "0",
-                            "--log_level",
-                            "warn",
-                            "--device",
-                            "cpu"});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    const std::string dir = find_run_dir(exp.path());
-    ASSERT_FALSE(dir.empty());
-    const auto rows = io::read_jsonl(dir + "/predictions.jsonl").rows;
+    const test::EvalRun run = test::run_eval({c.task,
+                                              c.dataset,
+                                              c.model,
+                                              test::fixture_path("models/" + c.checkpoint),
+                                              exp.path(),
+                                              {"--batch_size", c.batch, "--max_new_tokens", "24"}});
+    const auto& rows = run.rows;
     ASSERT_FALSE(rows.empty());
     const std::string head = c.model == "MedGemma"
                                  ? "<bos><start_of_turn>user\nYou are an expert on understanding medical images.\n\n"
@@ -76,7 +41,7 @@ TEST(Gemma3Eval, VqaAndCaptionRunEndToEnd) {
       EXPECT_GT(row.at("prompt_tokens").get<int64_t>(), 0);
       EXPECT_LE(row.at("completion_tokens").get<int64_t>(), 24);
     }
-    const json manifest = json::parse(test::read_text(dir + "/run.json"));
+    const json& manifest = run.manifest;
     EXPECT_EQ(manifest.at("model").at("generation").at("max_new_tokens"), 24);
     EXPECT_EQ(manifest.at("model").at("generation").at("do_sample"), false);
     EXPECT_EQ(manifest.at("model").at("architecture"), "Gemma3ForConditionalGeneration");

@@ -4,60 +4,27 @@
 // run.json's description, and --batch_size (left-padded batches) giving the predictions of batch 1.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "medvlmbench/io/jsonl.h"
-#include "support/test_support.h"
+#include "cli/support/eval_run.h"
 
 namespace mvb {
 namespace {
 
 using nlohmann::json;
 
-std::string find_run_dir(const std::string& exp) {
-  for (const auto& e : std::filesystem::recursive_directory_iterator(exp))
-    if (e.path().filename() == "predictions.jsonl") return e.path().parent_path().string();
-  return "";
-}
-
-struct EvalRun {
-  std::vector<json> rows;
-  json manifest;
-};
-
-EvalRun eval(const std::string& task, const std::string& dataset, const std::string& batch, const std::string& exp) {
-  std::vector<std::string> args = {test::exe_path(), "eval",
-                                   "--task",         task,
-                                   "--dataset",      dataset,
-                                   "--split",        "test",
-                                   "--image_path",   test::fixture_path("datasets/" + dataset),
-                                   "--model",        "InternVL3",
-                                   "--model_path",   test::fixture_path("models/internvl"),
-                                   "--exp_path",     exp,
-                                   "--batch_size",   batch,
-                                   "--bootstrap",    "0",
-                                   "--log_level",    "warn",
-                                   "--device",       "cpu"};
-  const auto r = test::run_command(args);
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  EvalRun out;
-  const std::string dir = find_run_dir(exp);
-  if (dir.empty()) {
-    ADD_FAILURE() << "no predictions under " << exp << "\n" << r.out << r.err;
-    return out;
-  }
-  out.rows = io::read_jsonl(dir + "/predictions.jsonl").rows;
-  out.manifest = json::parse(test::read_text(dir + "/run.json"));
-  return out;
+test::EvalRun eval(const std::string& task, const std::string& dataset, const std::string& batch,
+                   const std::string& exp) {
+  return test::run_eval(
+      {task, dataset, "InternVL3", test::fixture_path("models/internvl"), exp, {"--batch_size", batch}});
 }
 
 TEST(InternVLEval, VqaAndCaptionRunEndToEndAndBatchesEqualBatchOne) {
   for (const auto& [task, dataset] : {std::pair<std::string, std::string>{"vqa", "SLAKE"}, {"caption", "MIMIC_CXR"}}) {
     SCOPED_TRACE(task);
     test::TempDir a, b;
-    const EvalRun one = eval(task, dataset, "1", a.path());
-    const EvalRun batched = eval(task, dataset, "3", b.path());
+    const test::EvalRun one = eval(task, dataset, "1", a.path());
+    const test::EvalRun batched = eval(task, dataset, "3", b.path());
     ASSERT_FALSE(one.rows.empty());
     ASSERT_EQ(one.rows.size(), batched.rows.size());
     for (size_t i = 0; i < one.rows.size(); ++i) {

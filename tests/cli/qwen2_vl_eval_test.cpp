@@ -4,28 +4,14 @@
 // ChatML prompt and token counts, and run.json's description of the model.
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "medvlmbench/io/jsonl.h"
-#include "support/test_support.h"
+#include "cli/support/eval_run.h"
 
 namespace mvb {
 namespace {
 
 using nlohmann::json;
-
-test::CommandResult mvb_cmd(std::vector<std::string> args) {
-  args.insert(args.begin(), test::exe_path());
-  return test::run_command(args);
-}
-
-// The one run folder under `exp` (the layout is the runner's business).
-std::string find_run_dir(const std::string& exp) {
-  for (const auto& e : std::filesystem::recursive_directory_iterator(exp))
-    if (e.path().filename() == "predictions.jsonl") return e.path().parent_path().string();
-  return "";
-}
 
 struct Case {
   std::string task, dataset, model, checkpoint;
@@ -37,31 +23,9 @@ TEST(QwenEval, VqaAndCaptionRunEndToEnd) {
         Case{"vqa", "SLAKE", "Qwen25-VL", "qwen2_5_vl"}}) {
     SCOPED_TRACE(c.model + " " + c.task);
     test::TempDir exp;
-    const auto r = mvb_cmd({"eval",
-                            "--task",
-                            c.task,
-                            "--dataset",
-                            c.dataset,
-                            "--split",
-                            "test",
-                            "--image_path",
-                            test::fixture_path("datasets/" + c.dataset),
-                            "--model",
-                            c.model,
-                            "--model_path",
-                            test::fixture_path("models/" + c.checkpoint),
-                            "--exp_path",
-                            exp.path(),
-                            "--bootstrap",
-                            "0",
-                            "--log_level",
-                            "warn",
-                            "--device",
-                            "cpu"});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    const std::string dir = find_run_dir(exp.path());
-    ASSERT_FALSE(dir.empty());
-    const auto rows = io::read_jsonl(dir + "/predictions.jsonl").rows;
+    const test::EvalRun run =
+        test::run_eval({c.task, c.dataset, c.model, test::fixture_path("models/" + c.checkpoint), exp.path(), {}});
+    const auto& rows = run.rows;
     ASSERT_FALSE(rows.empty());
     for (const auto& row : rows) {
       EXPECT_EQ(row.at("prompt").get<std::string>().rfind("<|im_start|>system\nYou are a helpful assistant.", 0), 0u)
@@ -72,7 +36,7 @@ TEST(QwenEval, VqaAndCaptionRunEndToEnd) {
     // The reference's decoding: the checkpoint's sampling settings, 512 new tokens (Lingshu 128).
     for (const auto& row : rows)
       EXPECT_LE(row.at("completion_tokens").get<int64_t>(), c.model == "Lingshu" ? 128 : 512);
-    const json manifest = json::parse(test::read_text(dir + "/run.json"));
+    const json& manifest = run.manifest;
     EXPECT_EQ(manifest.at("model").at("generation").at("max_new_tokens"), c.model == "Lingshu" ? 128 : 512);
     EXPECT_EQ(manifest.at("model").at("generation").at("top_k"), 1);
     const std::string described = manifest.dump();

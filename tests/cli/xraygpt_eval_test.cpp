@@ -4,68 +4,28 @@
 // that it is reproducible).
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "medvlmbench/io/jsonl.h"
-#include "support/test_support.h"
+#include "cli/support/eval_run.h"
 
 namespace mvb {
 namespace {
 
 using nlohmann::json;
-
-test::CommandResult mvb_cmd(std::vector<std::string> args) {
-  args.insert(args.begin(), test::exe_path());
-  return test::run_command(args);
-}
-
-std::string find_run_dir(const std::string& exp) {
-  for (const auto& e : std::filesystem::recursive_directory_iterator(exp))
-    if (e.path().filename() == "predictions.jsonl") return e.path().parent_path().string();
-  return "";
-}
-
-std::vector<std::string> eval_args(const std::string& task, const std::string& dataset, const std::string& exp) {
-  return {"eval",
-          "--task",
-          task,
-          "--dataset",
-          dataset,
-          "--split",
-          "test",
-          "--image_path",
-          test::fixture_path("datasets/" + dataset),
-          "--model",
-          "XrayGPT",
-          "--model_path",
-          test::fixture_path("models/xraygpt"),
-          "--exp_path",
-          exp,
-          "--bootstrap",
-          "0",
-          "--log_level",
-          "warn",
-          "--device",
-          "cpu",
-          "--max_new_tokens",
-          "12",
-          "--batch_size",
-          "3",
-          "--seed",
-          "5"};
-}
+using test::run_mvb;
 
 TEST(XrayGptEval, VqaAndCaptionRunEndToEnd) {
   for (const auto& [task, dataset] :
        std::vector<std::pair<std::string, std::string>>{{"vqa", "SLAKE"}, {"caption", "MIMIC_CXR"}}) {
     SCOPED_TRACE(task);
     test::TempDir exp;
-    const auto r = mvb_cmd(eval_args(task, dataset, exp.path()));
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    const std::string dir = find_run_dir(exp.path());
-    ASSERT_FALSE(dir.empty());
-    const auto rows = io::read_jsonl(dir + "/predictions.jsonl").rows;
+    const test::EvalRun run = test::run_eval({task,
+                                              dataset,
+                                              "XrayGPT",
+                                              test::fixture_path("models/xraygpt"),
+                                              exp.path(),
+                                              {"--max_new_tokens", "12", "--batch_size", "3", "--seed", "5"}});
+    const auto& rows = run.rows;
     ASSERT_FALSE(rows.empty());
     for (const auto& row : rows) {
       EXPECT_EQ(row.value("error", ""), "") << row.dump();
@@ -75,7 +35,7 @@ TEST(XrayGptEval, VqaAndCaptionRunEndToEnd) {
       EXPECT_GT(row.at("prompt_tokens").get<int64_t>(), 33);  // BOS, the 32 query embeddings and the text
       EXPECT_LE(row.at("completion_tokens").get<int64_t>(), 12);
     }
-    const json manifest = json::parse(test::read_text(dir + "/run.json"));
+    const json& manifest = run.manifest;
     EXPECT_EQ(manifest.at("model").at("model"), "XrayGPT");
     EXPECT_EQ(manifest.at("model").at("generation").at("max_new_tokens"), 12);
     EXPECT_EQ(manifest.at("model").at("generation").at("do_sample"), true);
@@ -85,7 +45,7 @@ TEST(XrayGptEval, VqaAndCaptionRunEndToEnd) {
 
 // `check` recognises the release layout (the .pth files beside the Vicuna folder) and builds the model.
 TEST(XrayGptEval, CheckReadsTheReleaseLayout) {
-  const auto r = mvb_cmd(
+  const auto r = run_mvb(
       {"check", "--model", "XrayGPT", "--model_path", test::fixture_path("models/xraygpt"), "--format", "json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json j = json::parse(r.out);

@@ -18,6 +18,7 @@
 #include "medvlmbench/models/model.h"
 #include "medvlmbench/text/tokenizer.h"
 #include "medvlmbench/vision/image.h"
+#include "models/support/generative_fixtures.h"
 #include "support/expected_outputs.h"
 #include "support/test_support.h"
 
@@ -28,17 +29,7 @@ std::string opt_dir() { return fixture_path("models/blip2/opt"); }
 std::string itm_dir() { return fixture_path("models/blip2/itm"); }
 
 ModelSpec spec_for(const std::string& dir, const nlohmann::json& options = {}) {
-  ModelSpec s;
-  s.name = "BLIP2-2.7b";
-  s.model_path = dir;
-  s.dtype = "fp32";
-  s.options = options.is_object() ? options : nlohmann::json::object();
-  return s;
-}
-
-std::vector<int64_t> ids_of(const at::Tensor& t) {
-  const at::Tensor f = t.to(at::kLong).reshape({-1}).contiguous();
-  return std::vector<int64_t>(f.data_ptr<int64_t>(), f.data_ptr<int64_t>() + f.numel());
+  return fp32_spec(dir, "BLIP2-2.7b", options);
 }
 
 ImageRef image(const std::string& repo_path) { return ImageRef::file(io::join_path(source_dir(), repo_path)); }

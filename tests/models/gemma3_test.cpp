@@ -16,6 +16,7 @@
 #include "medvlmbench/models/model.h"
 #include "medvlmbench/text/tokenizer.h"
 #include "medvlmbench/vision/image.h"
+#include "models/support/generative_fixtures.h"
 #include "support/expected_outputs.h"
 #include "support/test_support.h"
 
@@ -24,40 +25,9 @@ namespace {
 
 std::string fixture_dir(const std::string& kind) { return fixture_path("models/" + kind); }
 
-std::vector<int64_t> ids_of(const at::Tensor& t) {
-  const at::Tensor f = t.to(at::kLong).reshape({-1}).contiguous();
-  return std::vector<int64_t>(f.data_ptr<int64_t>(), f.data_ptr<int64_t>() + f.numel());
-}
-
-// pixel_values rebuilt from the stored 8-bit indices and the processor's table (bit for bit).
-at::Tensor library_pixels(const ExpectedOutputs& e, const std::string& c) {
-  const at::Tensor index = e.input(c + ".pixel_index").to(at::kLong);  // [N, 3, H, W]
-  const at::Tensor lut = e.output("lut");
-  std::vector<at::Tensor> channels;
-  for (int64_t ch = 0; ch < 3; ++ch) channels.push_back(lut[ch].index({index.select(1, ch)}));
-  return at::stack(channels, 1);
-}
-
-ModelSpec spec_for(const std::string& dir, const std::string& name, const nlohmann::json& options = {}) {
-  ModelSpec s;
-  s.name = name;
-  s.model_path = dir;
-  s.dtype = "fp32";
-  s.options = options.is_object() ? options : nlohmann::json::object();
-  return s;
-}
-
-GenerationRequest request_for(const nlohmann::json& c) {
-  GenerationRequest r;
-  r.prompt = c.at("prompt").get<std::string>();
-  for (const auto& p : c.at("images"))
-    r.images.push_back(ImageRef::file(io::join_path(source_dir(), p.get<std::string>())));
-  return r;
-}
-
 std::unique_ptr<gemma3::Gemma3Model> model_for(const std::string& kind) {
   const bool med = kind == "medgemma";
-  return std::make_unique<gemma3::Gemma3Model>(spec_for(fixture_dir(kind), med ? "MedGemma" : "Gemma3"),
+  return std::make_unique<gemma3::Gemma3Model>(fp32_spec(fixture_dir(kind), med ? "MedGemma" : "Gemma3"),
                                                med ? gemma3::Flavor::kMedGemma : gemma3::Flavor::kGemma3);
 }
 
@@ -77,7 +47,7 @@ TEST_P(Gemma3Fixture, ProcessorPixelsTemplateAndIdsMatchTransformers) {
   ASSERT_GE(fx.at("cases").size(), 3u);
   for (const auto& [name, c] : fx.at("cases").items()) {
     SCOPED_TRACE(name);
-    const GenerationRequest r = request_for(c);
+    const GenerationRequest r = prompt_images_request(c);
     const auto in = model->process(r);
     // apply_chat_template(tokenize=False) and the question after MedGemma's fit.
     EXPECT_EQ(in.text.rendered, c.at("text").get<std::string>());
@@ -106,7 +76,7 @@ TEST_P(Gemma3Fixture, ImageFeaturesLogitsAndGreedyIdsMatchTransformers) {
   double worst_feat = 0, worst_logits = 0;
   for (const auto& [name, c] : fx.at("cases").items()) {
     SCOPED_TRACE(name);
-    GenerationRequest r = request_for(c);
+    GenerationRequest r = prompt_images_request(c);
     const auto in = model->process(r);
     const double df = max_abs_diff(model->image_features(in.pixel_values), e.output(name + ".image_embeds"));
     worst_feat = std::max(worst_feat, df);
@@ -134,7 +104,7 @@ TEST(Gemma3Model, LeftPaddedBatchEqualsOneByOne) {
   std::vector<GenerationRequest> batch;
   const std::vector<std::string> names = {"caption", "multi", "vqa"};
   for (const auto& n : names) {
-    batch.push_back(request_for(fx.at("cases").at(n)));
+    batch.push_back(prompt_images_request(fx.at("cases").at(n)));
     batch.back().max_new_tokens = 32;
   }
   const auto ids = model->generate_ids(batch);
@@ -142,7 +112,7 @@ TEST(Gemma3Model, LeftPaddedBatchEqualsOneByOne) {
   for (size_t i = 0; i < names.size(); ++i)
     EXPECT_EQ(ids[i], ids_of(e.output(names[i] + ".generated_ids"))) << names[i];
   // Through the runner's API: answers decoded as the reference decodes them; a bad image fails only its request.
-  batch.push_back(request_for(fx.at("cases").at("vqa")));
+  batch.push_back(prompt_images_request(fx.at("cases").at("vqa")));
   batch.back().images = {ImageRef::file("/nonexistent/image.png")};
   const auto out = model->generate(batch);
   ASSERT_EQ(out.size(), batch.size());

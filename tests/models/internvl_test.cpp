@@ -19,6 +19,7 @@
 #include "medvlmbench/models/model.h"
 #include "medvlmbench/text/tokenizer.h"
 #include "medvlmbench/vision/image.h"
+#include "models/support/generative_fixtures.h"
 #include "support/expected_outputs.h"
 #include "support/test_support.h"
 
@@ -27,37 +28,10 @@ namespace {
 
 std::string fixture_dir(const std::string& kind) { return fixture_path("models/" + kind); }
 
-std::vector<int64_t> ids_of(const at::Tensor& t) {
-  const at::Tensor f = t.to(at::kLong).reshape({-1}).contiguous();
-  return std::vector<int64_t>(f.data_ptr<int64_t>(), f.data_ptr<int64_t>() + f.numel());
-}
-
-// pixel_values rebuilt from the stored 8-bit index and the processor's table: the library's floats bit for bit.
-at::Tensor library_pixels(const ExpectedOutputs& e, const std::string& c) {
-  const at::Tensor index = e.input(c + ".pixel_index").to(at::kLong);  // [T, 3, H, W]
-  const at::Tensor lut = e.output("lut");
-  std::vector<at::Tensor> channels;
-  for (int64_t ch = 0; ch < 3; ++ch) channels.push_back(lut[ch].index({index.select(1, ch)}));
-  return at::stack(channels, 1);
-}
-
 RgbImage image_at(const std::string& rel) { return decode_image(ImageRef::file(io::join_path(source_dir(), rel))); }
 
 ModelSpec spec_for(const std::string& dir, const nlohmann::json& options = {}) {
-  ModelSpec s;
-  s.name = "InternVL3";
-  s.model_path = dir;
-  s.dtype = "fp32";
-  s.options = options.is_object() ? options : nlohmann::json::object();
-  return s;
-}
-
-GenerationRequest request_for(const nlohmann::json& c) {
-  GenerationRequest r;
-  r.prompt = c.at("prompt").get<std::string>();
-  for (const auto& p : c.at("images"))
-    r.images.push_back(ImageRef::file(io::join_path(source_dir(), p.get<std::string>())));
-  return r;
+  return fp32_spec(dir, "InternVL3", options);
 }
 
 // The template's text with InternVLProcessor's expansion of each <IMG_CONTEXT> (one per image).
@@ -138,7 +112,7 @@ TEST_P(InternVLFixture, ForwardLogitsMatchTransformers) {
   double worst = 0;
   for (const auto& [name, c] : fx.at("cases").items()) {
     SCOPED_TRACE(name);
-    const auto in = model.process(request_for(c));
+    const auto in = model.process(prompt_images_request(c));
     EXPECT_EQ(in.input_ids, ids_of(e.input(name + ".input_ids")));
     const at::Tensor ours = model.forward_logits(in), lib = e.output(name + ".logits");
     const double d = lib.dim() == 3 ? max_abs_diff(ours, lib[0]) : max_abs_diff(ours[-1], lib[0]);
@@ -159,7 +133,7 @@ TEST(InternVLModel, GreedyIdsMatchTransformersAndBatchEqualsOneByOne) {
   std::vector<GenerationRequest> batch;
   for (const auto& n : names) {
     SCOPED_TRACE(n);
-    GenerationRequest r = request_for(fx.at("cases").at(n));
+    GenerationRequest r = prompt_images_request(fx.at("cases").at(n));
     r.max_new_tokens = 32;
     EXPECT_EQ(model.generate_ids({r}).at(0), ids_of(e.output(n + ".generated_ids")));
     batch.push_back(r);
@@ -181,10 +155,10 @@ TEST(InternVLModel, GenerateReturnsTheReferenceAnswers) {
   std::vector<GenerationRequest> batch;
   const std::vector<std::string> names = {"vqa", "caption", "multi"};
   for (const auto& n : names) {
-    batch.push_back(request_for(fx.at("cases").at(n)));
+    batch.push_back(prompt_images_request(fx.at("cases").at(n)));
     batch.back().max_new_tokens = 32;
   }
-  batch.push_back(request_for(fx.at("cases").at("vqa")));
+  batch.push_back(prompt_images_request(fx.at("cases").at("vqa")));
   batch.back().images = {ImageRef::file("/nonexistent/image.png")};
   const auto out = model.generate(batch);
   ASSERT_EQ(out.size(), batch.size());
@@ -207,7 +181,7 @@ TEST(InternVLModel, Bf16StaysNearFp32) {
   ModelSpec spec = spec_for(dir);
   spec.dtype = "bf16";
   internvl::InternVLModel model(spec);
-  const auto in = model.process(request_for(fx.at("cases").at("vqa")));
+  const auto in = model.process(prompt_images_request(fx.at("cases").at("vqa")));
   const at::Tensor lib = e.output("vqa.logits")[0];
   const double d = max_abs_diff(model.forward_logits(in), lib);
   std::cout << "bf16 logits max |diff| " << d << " (logits max |value| " << lib.abs().max().item<double>() << ")\n";
@@ -390,7 +364,7 @@ TEST(InternVLModel, InMemoryNamesLoadToTheSameLogits) {
   const nlohmann::json fx = io::read_json(io::join_path(dir, "fixture.json"));
   const ExpectedOutputs e = read_expected(dir);
   internvl::InternVLModel model(spec_for(tmp.path()));
-  const auto in = model.process(request_for(fx.at("cases").at("vqa")));
+  const auto in = model.process(prompt_images_request(fx.at("cases").at("vqa")));
   EXPECT_LE(max_abs_diff(model.forward_logits(in), e.output("vqa.logits")[0]), 1e-4);
   // Without lm_head.weight and with tie_word_embeddings false everywhere, the head is missing: an error.
   std::vector<std::pair<std::string, at::Tensor>> headless;

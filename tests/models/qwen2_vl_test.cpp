@@ -20,6 +20,7 @@
 #include "medvlmbench/nn/weights.h"
 #include "medvlmbench/text/tokenizer.h"
 #include "medvlmbench/vision/image.h"
+#include "models/support/generative_fixtures.h"
 #include "support/expected_outputs.h"
 #include "support/test_support.h"
 
@@ -48,11 +49,6 @@ std::vector<Grid> grids_of(const at::Tensor& grid_thw) {
   for (int64_t i = 0; i < g.size(0); ++i)
     out.push_back({g[i][0].item<int64_t>(), g[i][1].item<int64_t>(), g[i][2].item<int64_t>()});
   return out;
-}
-
-std::vector<int64_t> ids_of(const at::Tensor& t) {
-  const at::Tensor f = t.to(at::kLong).reshape({-1}).contiguous();
-  return std::vector<int64_t>(f.data_ptr<int64_t>(), f.data_ptr<int64_t>() + f.numel());
 }
 
 // The image settings of one fixture case as the model applies them (fetch_image's message keys).
@@ -236,33 +232,16 @@ TEST(Qwen2VLVision, WindowIndexMatchesTransformersLayout) {
 
 // ---------------------------------------------------------------- the models end to end (fp32, CPU)
 
-ModelSpec spec_for(const std::string& dir, const std::string& name, const nlohmann::json& options = {}) {
-  ModelSpec s;
-  s.name = name;
-  s.model_path = dir;
-  s.dtype = "fp32";
-  s.options = options.is_object() ? options : nlohmann::json::object();
-  return s;
-}
-
-GenerationRequest request_for(const nlohmann::json& c) {
-  GenerationRequest r;
-  r.prompt = c.at("prompt").get<std::string>();
-  for (const auto& p : c.at("images"))
-    r.images.push_back(ImageRef::file(io::join_path(source_dir(), p.get<std::string>())));
-  return r;
-}
-
 // The model a case runs on: Lingshu for its cases, the fetch limits as --min_pixels / --max_pixels.
 std::unique_ptr<qwen2_vl::QwenVlModel> model_for(const std::string& kind, const std::string& dir,
                                                  const std::string& name, const nlohmann::json& c) {
   if (name.rfind("lingshu", 0) == 0)
-    return std::make_unique<qwen2_vl::QwenVlModel>(spec_for(dir, "Lingshu"), qwen2_vl::Flavor::kLingshu);
+    return std::make_unique<qwen2_vl::QwenVlModel>(fp32_spec(dir, "Lingshu"), qwen2_vl::Flavor::kLingshu);
   nlohmann::json options = nlohmann::json::object();
   for (const char* k : {"min_pixels", "max_pixels"})
     if (c.at("fetch").contains(k)) options[k] = c.at("fetch").at(k);
   const bool v25 = kind == "qwen2_5_vl";
-  return std::make_unique<qwen2_vl::QwenVlModel>(spec_for(dir, v25 ? "Qwen25-VL" : "Qwen2-VL", options),
+  return std::make_unique<qwen2_vl::QwenVlModel>(fp32_spec(dir, v25 ? "Qwen25-VL" : "Qwen2-VL", options),
                                                  v25 ? qwen2_vl::Flavor::kQwen25VL : qwen2_vl::Flavor::kQwen2VL);
 }
 
@@ -283,7 +262,7 @@ TEST_P(QwenFixture, ForwardLogitsAndGeneratedIdsMatchTransformers) {
   for (const auto& [name, c] : fx.at("cases").items()) {
     SCOPED_TRACE(name);
     auto model = model_for(kind, dir, name, c);
-    GenerationRequest r = request_for(c);
+    GenerationRequest r = prompt_images_request(c);
     const auto in = model->process(r);
     EXPECT_EQ(in.input_ids, ids_of(e.input(name + ".input_ids")));
     const double d = logits_diff(*model, in, e, name);
@@ -313,7 +292,7 @@ TEST_P(QwenFixture, LeftPaddedBatchEqualsOneByOne) {
   std::vector<GenerationRequest> batch;
   const std::vector<std::string> names = {"caption", "multi", "vqa"};
   for (const auto& n : names) {
-    batch.push_back(request_for(fx.at("cases").at(n)));
+    batch.push_back(prompt_images_request(fx.at("cases").at(n)));
     batch.back().max_new_tokens = 32;
   }
   const auto ids = model->generate_ids(batch);
@@ -332,10 +311,10 @@ TEST_P(QwenFixture, GenerateReturnsTheReferenceAnswers) {
   std::vector<GenerationRequest> batch;
   const std::vector<std::string> names = {"vqa", "caption", "multi"};
   for (const auto& n : names) {
-    batch.push_back(request_for(fx.at("cases").at(n)));
+    batch.push_back(prompt_images_request(fx.at("cases").at(n)));
     batch.back().max_new_tokens = 32;
   }
-  batch.push_back(request_for(fx.at("cases").at("vqa")));
+  batch.push_back(prompt_images_request(fx.at("cases").at("vqa")));
   batch.back().images = {ImageRef::file("/nonexistent/image.png")};  // that request alone fails
   const auto out = model->generate(batch);
   ASSERT_EQ(out.size(), batch.size());
@@ -374,7 +353,7 @@ TEST_P(QwenFixture, PublishedLayoutLoadsToTheSameLogits) {
   const nlohmann::json fx = io::read_json(io::join_path(dir, "fixture.json"));
   const ExpectedOutputs e = read_expected(dir);
   auto model = model_for(kind, tmp.path(), "vqa", fx.at("cases").at("vqa"));
-  const auto in = model->process(request_for(fx.at("cases").at("vqa")));
+  const auto in = model->process(prompt_images_request(fx.at("cases").at("vqa")));
   EXPECT_LE(logits_diff(*model, in, e, "vqa"), 1e-4);
 }
 
@@ -386,10 +365,10 @@ TEST(Qwen2VLModel, Bf16StaysNearFp32) {
   const std::string dir = fixture_dir("qwen2_5_vl");
   const nlohmann::json fx = io::read_json(io::join_path(dir, "fixture.json"));
   const ExpectedOutputs e = read_expected(dir);
-  ModelSpec spec = spec_for(dir, "Qwen25-VL");
+  ModelSpec spec = fp32_spec(dir, "Qwen25-VL");
   spec.dtype = "bf16";
   qwen2_vl::QwenVlModel model(spec, qwen2_vl::Flavor::kQwen25VL);
-  const auto in = model.process(request_for(fx.at("cases").at("vqa")));
+  const auto in = model.process(prompt_images_request(fx.at("cases").at("vqa")));
   EXPECT_EQ(in.chunks[1].embeds.scalar_type(), at::kBFloat16);
   const at::Tensor lib = e.output("vqa.logits")[0];
   const double d = logits_diff(model, in, e, "vqa");
@@ -405,16 +384,16 @@ TEST(Qwen2VLModel, RegistryAndClearErrors) {
     EXPECT_EQ(entry->tasks, (std::vector<std::string>{"vqa", "caption"}));
   }
   // A Qwen2.5-VL folder under the Qwen2-VL name (and the reverse) says which name to use.
-  EXPECT_THROW(qwen2_vl::QwenVlModel(spec_for(fixture_dir("qwen2_5_vl"), "Qwen2-VL"), qwen2_vl::Flavor::kQwen2VL),
+  EXPECT_THROW(qwen2_vl::QwenVlModel(fp32_spec(fixture_dir("qwen2_5_vl"), "Qwen2-VL"), qwen2_vl::Flavor::kQwen2VL),
                UsageError);
-  EXPECT_THROW(qwen2_vl::QwenVlModel(spec_for(fixture_dir("qwen2_vl"), "Lingshu"), qwen2_vl::Flavor::kLingshu),
+  EXPECT_THROW(qwen2_vl::QwenVlModel(fp32_spec(fixture_dir("qwen2_vl"), "Lingshu"), qwen2_vl::Flavor::kLingshu),
                UsageError);
-  EXPECT_THROW(qwen2_vl::QwenVlModel(spec_for("/nonexistent", "Qwen2-VL"), qwen2_vl::Flavor::kQwen2VL), UsageError);
-  EXPECT_THROW(qwen2_vl::QwenVlModel(spec_for(fixture_dir("qwen2_vl"), "Qwen2-VL", {{"max_pixels", "lots"}}),
+  EXPECT_THROW(qwen2_vl::QwenVlModel(fp32_spec("/nonexistent", "Qwen2-VL"), qwen2_vl::Flavor::kQwen2VL), UsageError);
+  EXPECT_THROW(qwen2_vl::QwenVlModel(fp32_spec(fixture_dir("qwen2_vl"), "Qwen2-VL", {{"max_pixels", "lots"}}),
                                      qwen2_vl::Flavor::kQwen2VL),
                UsageError);
   // Lingshu's defaults: 128 new tokens, the checkpoint's sampling settings; a request overrides them.
-  qwen2_vl::QwenVlModel lingshu(spec_for(fixture_dir("qwen2_5_vl"), "Lingshu"), qwen2_vl::Flavor::kLingshu);
+  qwen2_vl::QwenVlModel lingshu(fp32_spec(fixture_dir("qwen2_5_vl"), "Lingshu"), qwen2_vl::Flavor::kLingshu);
   GenerationRequest r;
   auto g = lingshu.generation_config(r);
   EXPECT_EQ(g.max_new_tokens, 128);
@@ -426,7 +405,7 @@ TEST(Qwen2VLModel, RegistryAndClearErrors) {
   g = lingshu.generation_config(r);
   EXPECT_EQ(g.max_new_tokens, 7);
   EXPECT_FALSE(g.do_sample);
-  qwen2_vl::QwenVlModel qwen(spec_for(fixture_dir("qwen2_vl"), "Qwen2-VL"), qwen2_vl::Flavor::kQwen2VL);
+  qwen2_vl::QwenVlModel qwen(fp32_spec(fixture_dir("qwen2_vl"), "Qwen2-VL"), qwen2_vl::Flavor::kQwen2VL);
   EXPECT_EQ(qwen.generation_config(GenerationRequest{}).max_new_tokens, 512);
   EXPECT_EQ(lingshu.image_config().resized_height, 224);
 }

@@ -14,6 +14,7 @@
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/models/model.h"
 #include "medvlmbench/models/xgen/model.h"
+#include "models/support/generative_fixtures.h"
 #include "support/expected_outputs.h"
 #include "support/test_support.h"
 
@@ -21,11 +22,6 @@ namespace mvb::test {
 namespace {
 
 std::string dir() { return fixture_path("models/xgen"); }
-
-std::vector<int64_t> ids_of(const at::Tensor& t) {
-  const at::Tensor f = t.to(at::kLong).reshape({-1}).contiguous();
-  return std::vector<int64_t>(f.data_ptr<int64_t>(), f.data_ptr<int64_t>() + f.numel());
-}
 
 std::unique_ptr<xgen::XGenModel> load() {
   ModelSpec s;

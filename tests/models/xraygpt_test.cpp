@@ -16,6 +16,7 @@
 #include "medvlmbench/io/state_dict.h"
 #include "medvlmbench/models/blip2/blip2.h"
 #include "medvlmbench/models/model.h"
+#include "models/support/generative_fixtures.h"
 #include "support/expected_outputs.h"
 #include "support/test_support.h"
 
@@ -24,19 +25,7 @@ namespace {
 
 std::string fixture_dir() { return fixture_path("models/xraygpt"); }
 
-ModelSpec spec_for(const std::string& dir) {
-  ModelSpec s;
-  s.name = "XrayGPT";
-  s.model_path = dir;
-  s.dtype = "fp32";
-  s.options = nlohmann::json::object();
-  return s;
-}
-
-std::vector<int64_t> ids_of(const at::Tensor& t) {
-  const at::Tensor f = t.to(at::kLong).reshape({-1}).contiguous();
-  return std::vector<int64_t>(f.data_ptr<int64_t>(), f.data_ptr<int64_t>() + f.numel());
-}
+ModelSpec spec_for(const std::string& dir) { return fp32_spec(dir, "XrayGPT"); }
 
 GenerationRequest request_for(const nlohmann::json& c) {
   GenerationRequest r;

@@ -10,6 +10,7 @@
 //   MVB_REGISTER(model_registry(), "LLaVA-1.5", ModelEntry{"generative", {"vqa", "caption"}, ...});
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -37,6 +38,10 @@ class LocalVlm : public GenerativeModel {
   // "reference_compat": the quirks of `known_quirks` that run}. Architectures add it to their
   // description: d.update(describe_generation({"llava_double_preprocess"})).
   nlohmann::json describe_generation(const std::vector<std::string>& known_quirks = {}) const;
+  // The generated ids (new tokens only) of `requests` run as one left-padded batch through the engine
+  // generate() uses, with the first request's decoding settings: the parity tests' path (no grouping, no
+  // decoding, a bad request throws).
+  std::vector<std::vector<int64_t>> generate_ids(const std::vector<GenerationRequest>& requests);
 
  protected:
   explicit LocalVlm(LocalVlmOptions options) : options_(std::move(options)) {}
@@ -49,18 +54,29 @@ class LocalVlm : public GenerativeModel {
     // Ids the answer text is decoded with, before the new ones: the reference's output string holds
     // the prompt for some models (BLIP-2's generate returns the prompt ids; --reference_compat
     // blip2_prompt_echo). Empty = the new tokens alone. The answer without them goes to extra["answer_only"].
-    std::vector<int64_t> echo_ids;
+    // (Initialized here: Prepared{input, prompt} leaves it out without -Wmissing-field-initializers.)
+    std::vector<int64_t> echo_ids = {};
   };
-  virtual std::vector<Prepared> prepare(const std::vector<const GenerationRequest*>& requests) = 0;
+  // The processor over a batch. The default runs prepare_one() request by request; architectures whose
+  // vision tower takes the batch's images together override this instead.
+  virtual std::vector<Prepared> prepare(const std::vector<const GenerationRequest*>& requests);
+  // One request's chunks, for the default prepare(). An architecture overrides one of the two.
+  virtual Prepared prepare_one(const GenerationRequest& request);
   virtual nn::GenerationBackend& backend() = 0;
   virtual const text::Tokenizer& tokenizer() const = 0;
   // The decoding settings for one request: the reference's defaults for this model (its
   // generation_config.json and max_new_tokens), overridden by the request's temperature / max tokens.
   virtual nn::GenerationConfig generation_config(const GenerationRequest& request) const = 0;
+  // The max_new_tokens a request runs with: its own, else --max_new_tokens, else the reference's default.
+  int64_t resolve_max_new_tokens(const GenerationRequest& request, int64_t reference_default) const;
   // Text of the new tokens as the reference decodes them (default: skip special tokens, strip).
   virtual std::string decode_answer(const std::vector<int64_t>& ids) const;
 
   LocalVlmOptions options_;
+
+ private:
+  // GenerateOptions::decode for configs with stop strings: the raw text of ids, special tokens kept.
+  std::function<std::string(const std::vector<int64_t>&)> stop_string_decoder() const;
 };
 
 }  // namespace mvb

@@ -118,7 +118,7 @@ struct ModelEntry {
   // The checkpoint the reference loads for this model: a hub id ("openai/clip-vit-base-patch32"), or a
   // folder name under models/ for checkpoints that are not on the hub ("pmcclip"). What --model_path
   // original_pretrained / not_given resolve to (models/checkpoint_path.h); "" = none (the folder must be given).
-  std::string default_checkpoint;
+  std::string default_checkpoint = {};  // (initialized: registrations may leave it and per_task out)
   // Models that serve tasks through different interfaces (BLIP: a generative model for vqa, image/text
   // towers for diagnosis, each from its own reference checkpoint): per-task family and checkpoint.
   // The factory reads ModelSpec::task to build the matching object.

@@ -221,9 +221,7 @@ nn::GenerationConfig BlipVqaModel::generation_config(const GenerationRequest& re
   // model/blip.py: model.generate(input_ids, attention_mask, pixel_values, max_length=768): greedy;
   // BlipForQuestionAnswering.generate starts the decoder at bos_token_id and stops at sep_token_id.
   nn::GenerationConfig g;
-  g.max_new_tokens = kReferenceMaxLength - 1;
-  if (options_.max_new_tokens > 0) g.max_new_tokens = options_.max_new_tokens;
-  if (request.max_new_tokens) g.max_new_tokens = *request.max_new_tokens;
+  g.max_new_tokens = resolve_max_new_tokens(request, kReferenceMaxLength - 1);
   // Absolute positions end at max_position_embeddings (transformers fails there; answers end long before).
   g.max_new_tokens = std::min<int64_t>(g.max_new_tokens, cfg_.text.max_position_embeddings - 1);
   g.do_sample = false;
@@ -282,19 +280,19 @@ BlipTowers::BlipTowers(const ModelSpec& spec) : ContrastiveTowers(spec) {
   vision_ = root_->register_module("vision_model", VisionModel(cfg_.vision));
   std::vector<std::string> prefixes = {"vision_model."};
   if (projected_ && head_ == Head::kItc) {
-    text_ = root_->register_module("text_encoder", TextModel(cfg_.text, false));
-    vision_proj_ =
-        root_->register_module("vision_proj", nn::Linear(cfg_.vision.hidden_size, cfg_.image_text_hidden_size, true));
-    text_proj_ =
-        root_->register_module("text_proj", nn::Linear(cfg_.text.hidden_size, cfg_.image_text_hidden_size, true));
+    text_ = root_->register_module("text_encoder", TextModel(cfg_.text, /*with_pooler=*/false));
+    vision_proj_ = root_->register_module(
+        "vision_proj", nn::Linear(cfg_.vision.hidden_size, cfg_.image_text_hidden_size, /*bias=*/true));
+    text_proj_ = root_->register_module("text_proj",
+                                        nn::Linear(cfg_.text.hidden_size, cfg_.image_text_hidden_size, /*bias=*/true));
     prefixes.insert(prefixes.end(), {"text_encoder.", "vision_proj.", "text_proj."});
     embed_dim_ = cfg_.image_text_hidden_size;
   } else if (projected_) {
-    text_ = root_->register_module("text_model", TextModel(cfg_.text, true));
-    vision_proj_ =
-        root_->register_module("visual_projection", nn::Linear(cfg_.vision.hidden_size, cfg_.projection_dim, false));
-    text_proj_ =
-        root_->register_module("text_projection", nn::Linear(cfg_.text.hidden_size, cfg_.projection_dim, false));
+    text_ = root_->register_module("text_model", TextModel(cfg_.text, /*with_pooler=*/true));
+    vision_proj_ = root_->register_module("visual_projection",
+                                          nn::Linear(cfg_.vision.hidden_size, cfg_.projection_dim, /*bias=*/false));
+    text_proj_ = root_->register_module("text_projection",
+                                        nn::Linear(cfg_.text.hidden_size, cfg_.projection_dim, /*bias=*/false));
     root_->register_parameter("logit_scale", at::zeros({}));
     prefixes.insert(prefixes.end(), {"text_model.", "visual_projection.", "text_projection.", "logit_scale"});
     embed_dim_ = cfg_.projection_dim;
@@ -369,7 +367,7 @@ MVB_REGISTER(model_registry(), "BLIP",
                         {"vqa", "caption", "diagnosis"},
                         "Salesforce BLIP: BlipForQuestionAnswering for vqa / caption (blip-vqa-base); its ViT (and "
                         "an ITC head where the checkpoint has one) for diagnosis",
-                        true,
+                        /*needs_checkpoint=*/true,
                         make_blip,
                         "Salesforce/blip-vqa-base",
                         {{"diagnosis", TaskOverride{"contrastive", "Salesforce/blip-image-captioning-base"}}}});

@@ -69,11 +69,11 @@ void CrossStates::select_rows(const std::vector<int64_t>& rows) {
 TextAttentionImpl::TextAttentionImpl(const TextConfig& c, bool cross) : heads(c.num_attention_heads) {
   auto self = holder(*this, "self");
   const int64_t kv_in = cross ? c.encoder_hidden_size : c.hidden_size;
-  query = self->register_module("query", nn::Linear(c.hidden_size, c.hidden_size, true));
-  key = self->register_module("key", nn::Linear(kv_in, c.hidden_size, true));
-  value = self->register_module("value", nn::Linear(kv_in, c.hidden_size, true));
+  query = self->register_module("query", nn::Linear(c.hidden_size, c.hidden_size, /*bias=*/true));
+  key = self->register_module("key", nn::Linear(kv_in, c.hidden_size, /*bias=*/true));
+  value = self->register_module("value", nn::Linear(kv_in, c.hidden_size, /*bias=*/true));
   auto out = holder(*this, "output");
-  dense = out->register_module("dense", nn::Linear(c.hidden_size, c.hidden_size, true));
+  dense = out->register_module("dense", nn::Linear(c.hidden_size, c.hidden_size, /*bias=*/true));
   layer_norm = make_norm(*out, "LayerNorm", c);
 }
 
@@ -90,12 +90,12 @@ at::Tensor TextAttentionImpl::attend(const at::Tensor& x, const at::Tensor& k, c
 }
 
 TextLayerImpl::TextLayerImpl(const TextConfig& c) : act(nn::parse_activation(c.hidden_act)) {
-  attention = register_module("attention", TextAttention(c, false));
-  if (c.is_decoder) crossattention = register_module("crossattention", TextAttention(c, true));
+  attention = register_module("attention", TextAttention(c, /*cross=*/false));
+  if (c.is_decoder) crossattention = register_module("crossattention", TextAttention(c, /*cross=*/true));
   auto inter = holder(*this, "intermediate");
-  intermediate = inter->register_module("dense", nn::Linear(c.hidden_size, c.intermediate_size, true));
+  intermediate = inter->register_module("dense", nn::Linear(c.hidden_size, c.intermediate_size, /*bias=*/true));
   auto out = holder(*this, "output");
-  output = out->register_module("dense", nn::Linear(c.intermediate_size, c.hidden_size, true));
+  output = out->register_module("dense", nn::Linear(c.intermediate_size, c.hidden_size, /*bias=*/true));
   output_norm = make_norm(*out, "LayerNorm", c);
 }
 
@@ -109,7 +109,7 @@ at::Tensor TextLayerImpl::forward(const at::Tensor& x, const at::Tensor& self_ma
     MVB_CHECK(!crossattention.is_empty(),
               "BLIP text model: cross-attention asked of a model built without it "
               "(text_config.is_decoder is false)");
-    h = crossattention->attend(h, cross_k, cross_v, cross_mask, false);
+    h = crossattention->attend(h, cross_k, cross_v, cross_mask, /*causal=*/false);
   }
   return output_norm->forward(output->forward(nn::activate(intermediate->forward(h), act)) + h);
 }
@@ -171,7 +171,7 @@ at::Tensor TextModelImpl::encode(const at::Tensor& input_ids, const at::Tensor& 
   at::Tensor pos = at::arange(L, input_ids.options().dtype(at::kLong)).unsqueeze(0);
   CrossStates cross;
   if (encoder_hidden_states.defined()) cross = cross_states(encoder_hidden_states, encoder_mask);
-  return forward(embed_tokens(input_ids), pos, attention_mask, false, cross);
+  return forward(embed_tokens(input_ids), pos, attention_mask, /*causal=*/false, cross);
 }
 
 at::Tensor TextModelImpl::pool(const at::Tensor& last_hidden_state) {
@@ -180,10 +180,10 @@ at::Tensor TextModelImpl::pool(const at::Tensor& last_hidden_state) {
 }
 
 TextLMHeadModelImpl::TextLMHeadModelImpl(const TextConfig& c) : act(nn::parse_activation(c.hidden_act)) {
-  bert = register_module("bert", TextModel(c, false));
+  bert = register_module("bert", TextModel(c, /*with_pooler=*/false));
   auto pred = holder(*holder(*this, "cls"), "predictions");
   auto tr = holder(*pred, "transform");
-  transform = tr->register_module("dense", nn::Linear(c.hidden_size, c.hidden_size, true));
+  transform = tr->register_module("dense", nn::Linear(c.hidden_size, c.hidden_size, /*bias=*/true));
   transform_norm = make_norm(*tr, "LayerNorm", c);
   decoder_weight = holder(*pred, "decoder")->register_parameter("weight", at::zeros({c.vocab_size, c.hidden_size}));
   bias = pred->register_parameter("bias", at::zeros({c.vocab_size}));

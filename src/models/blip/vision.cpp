@@ -36,10 +36,6 @@ VisionConfig read_common(VisionConfig c, const nlohmann::json& j, const std::str
   return c;
 }
 
-at::Tensor split_heads(const at::Tensor& x, int64_t heads) {
-  return x.view({x.size(0), x.size(1), heads, x.size(2) / heads}).transpose(1, 2);
-}
-
 }  // namespace
 
 VisionConfig VisionConfig::blip(const nlohmann::json& j, const std::string& where) {
@@ -61,7 +57,7 @@ VisionConfig VisionConfig::blip2(const nlohmann::json& j, const std::string& whe
 
 VisionAttentionImpl::VisionAttentionImpl(const VisionConfig& c) : heads(c.num_attention_heads) {
   qkv = register_module("qkv", nn::Linear(c.hidden_size, 3 * c.hidden_size, c.qkv_bias));
-  projection = register_module("projection", nn::Linear(c.hidden_size, c.hidden_size, true));
+  projection = register_module("projection", nn::Linear(c.hidden_size, c.hidden_size, /*bias=*/true));
 }
 
 at::Tensor VisionAttentionImpl::forward(const at::Tensor& x) {
@@ -73,8 +69,8 @@ at::Tensor VisionAttentionImpl::forward(const at::Tensor& x) {
 }
 
 VisionMlpImpl::VisionMlpImpl(const VisionConfig& c) : act(nn::parse_activation(c.hidden_act)) {
-  fc1 = register_module("fc1", nn::Linear(c.hidden_size, c.intermediate_size, true));
-  fc2 = register_module("fc2", nn::Linear(c.intermediate_size, c.hidden_size, true));
+  fc1 = register_module("fc1", nn::Linear(c.hidden_size, c.intermediate_size, /*bias=*/true));
+  fc2 = register_module("fc2", nn::Linear(c.intermediate_size, c.hidden_size, /*bias=*/true));
 }
 
 at::Tensor VisionMlpImpl::forward(const at::Tensor& x) { return fc2->forward(nn::activate(fc1->forward(x), act)); }

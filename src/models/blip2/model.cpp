@@ -225,7 +225,7 @@ Blip2Model::Input Blip2Model::process(const GenerationRequest& request) {
   // No system turn in BLIP-2's prompt: an agent's system text goes before the question.
   const std::string q = request.system_prompt.empty() ? request.prompt : request.system_prompt + "\n" + request.prompt;
   in.prompt_text = vqa_prompt(q);
-  const auto ids32 = tokenizer_->encode(in.prompt_text, true);
+  const auto ids32 = tokenizer_->encode(in.prompt_text, /*add_special_tokens=*/true);
   std::vector<int64_t> text(ids32.begin(), ids32.end());
   const int64_t nq = cfg_.num_query_tokens;
   std::vector<int64_t> placeholders;
@@ -252,7 +252,7 @@ std::vector<LocalVlm::Prepared> Blip2Model::prepare(const std::vector<const Gene
   std::vector<Prepared> out;
   for (size_t i = 0; i < inputs.size(); ++i) {
     inputs[i].chunks.front().embeds = feats[static_cast<int64_t>(i)];
-    Prepared p{std::move(inputs[i].chunks), std::move(inputs[i].prompt_text), {}};
+    Prepared p{std::move(inputs[i].chunks), std::move(inputs[i].prompt_text)};
     if (options_.compat(kPromptEchoQuirk)) p.echo_ids = inputs[i].input_ids;
     out.push_back(std::move(p));
   }
@@ -277,9 +277,7 @@ at::Tensor Blip2Model::forward_logits(const Input& input) {
 
 nn::GenerationConfig Blip2Model::generation_config(const GenerationRequest& request) const {
   nn::GenerationConfig g = gen_defaults_;
-  g.max_new_tokens = kReferenceMaxNewTokens;
-  if (options_.max_new_tokens > 0) g.max_new_tokens = options_.max_new_tokens;
-  if (request.max_new_tokens) g.max_new_tokens = *request.max_new_tokens;
+  g.max_new_tokens = resolve_max_new_tokens(request, kReferenceMaxNewTokens);
   if (request.temperature) {
     if (*request.temperature <= 0) {
       g.do_sample = false;
@@ -289,22 +287,6 @@ nn::GenerationConfig Blip2Model::generation_config(const GenerationRequest& requ
     }
   }
   return g;
-}
-
-std::vector<std::vector<int64_t>> Blip2Model::generate_ids(const std::vector<GenerationRequest>& requests) {
-  MVB_CHECK(!requests.empty(), "generate_ids of no requests");
-  std::vector<const GenerationRequest*> ptrs;
-  nn::GenerateOptions o;
-  for (const auto& r : requests) {
-    ptrs.push_back(&r);
-    o.seeds.push_back(r.seed);
-  }
-  std::vector<nn::MultimodalInput> inputs;
-  for (auto& p : prepare(ptrs)) inputs.push_back(std::move(p.input));
-  const auto out = nn::generate(*backend_, inputs, generation_config(requests.front()), o);
-  std::vector<std::vector<int64_t>> ids;
-  for (const auto& s : out) ids.push_back(s.ids);
-  return ids;
 }
 
 namespace {
@@ -325,7 +307,7 @@ MVB_REGISTER(model_registry(), "BLIP2-2.7b",
                         {"vqa", "caption", "diagnosis"},
                         "BLIP-2 with OPT-2.7b (HF Blip2ForConditionalGeneration, Salesforce/blip2-opt-2.7b); for "
                         "diagnosis the reference's Blip2ForImageTextRetrieval (Salesforce/blip2-itm-vit-g)",
-                        true,
+                        /*needs_checkpoint=*/true,
                         blip2::make_blip2,
                         "Salesforce/blip2-opt-2.7b",
                         {{"diagnosis", TaskOverride{"contrastive", "Salesforce/blip2-itm-vit-g"}}}});

@@ -150,7 +150,8 @@ OptForCausalLMImpl::OptForCausalLMImpl(const OptConfig& c) : cfg(c) {
   auto model = register_module("model", std::make_shared<torch::nn::Module>());
   decoder = model->register_module("decoder", OptDecoder(c));
   // Tied: the head is embed_tokens' weight itself (not registered; tied checkpoints may lack lm_head).
-  if (!c.tie_word_embeddings) lm_head = register_module("lm_head", nn::Linear(c.hidden_size, c.vocab_size, false));
+  if (!c.tie_word_embeddings)
+    lm_head = register_module("lm_head", nn::Linear(c.hidden_size, c.vocab_size, /*bias=*/false));
 }
 
 at::Tensor OptForCausalLMImpl::forward(const nn::DecoderInputs& in, nn::KVCache* cache, nn::LogitsFor which) {

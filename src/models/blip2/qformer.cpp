@@ -101,9 +101,9 @@ at::Tensor QFormerFeedForward::forward(const at::Tensor& x) {
 }
 
 QFormerLayerImpl::QFormerLayerImpl(const QFormerConfig& c, int64_t index) {
-  attention = register_module("attention", QFormerAttention(c, false));
+  attention = register_module("attention", QFormerAttention(c, /*cross=*/false));
   has_cross_attention = index % c.cross_attention_frequency == 0;
-  if (has_cross_attention) crossattention = register_module("crossattention", QFormerAttention(c, true));
+  if (has_cross_attention) crossattention = register_module("crossattention", QFormerAttention(c, /*cross=*/true));
   if (c.use_qformer_text_input) ffn_text = QFormerFeedForward(c, *this, "intermediate", "output");
   ffn_query = QFormerFeedForward(c, *this, "intermediate_query", "output_query");
 }

@@ -135,7 +135,8 @@ nlohmann::json Gemma3Model::describe() const {
 
 std::vector<int64_t> Gemma3Model::encode(const std::string& rendered) const {
   // The processor tokenizes the expanded template text with add_special_tokens=False (<bos> is in the text).
-  const auto ids = tokenizer_->encode(expand_image_tokens(rendered, cfg_.mm_tokens_per_image), false);
+  const auto ids =
+      tokenizer_->encode(expand_image_tokens(rendered, cfg_.mm_tokens_per_image), /*add_special_tokens=*/false);
   return std::vector<int64_t>(ids.begin(), ids.end());
 }
 
@@ -281,9 +282,7 @@ nn::GenerationConfig Gemma3Model::generation_config(const GenerationRequest& req
   // do_sample=temperature > 0 with it (the checkpoint's top_k 64 / top_p 0.95 then apply). Gemma3 generates 200
   // tokens, 512 under a temperature; MedGemma 512 always.
   const bool med = flavor_ == Flavor::kMedGemma;
-  int64_t max_new = med ? kMedGemmaNewTokens : (request.temperature ? 512 : 200);
-  if (options_.max_new_tokens > 0) max_new = options_.max_new_tokens;
-  if (request.max_new_tokens) max_new = *request.max_new_tokens;
+  int64_t max_new = resolve_max_new_tokens(request, med ? kMedGemmaNewTokens : (request.temperature ? 512 : 200));
   g.do_sample = request.temperature && *request.temperature > 0;
   if (g.do_sample) g.temperature = *request.temperature;
   const int64_t sw = cfg_.text.sliding_window;
@@ -297,22 +296,6 @@ nn::GenerationConfig Gemma3Model::generation_config(const GenerationRequest& req
   }
   g.max_new_tokens = max_new;
   return g;
-}
-
-std::vector<std::vector<int64_t>> Gemma3Model::generate_ids(const std::vector<GenerationRequest>& requests) {
-  MVB_CHECK(!requests.empty(), "generate_ids of no requests");
-  std::vector<const GenerationRequest*> ptrs;
-  nn::GenerateOptions o;
-  for (const auto& r : requests) {
-    ptrs.push_back(&r);
-    o.seeds.push_back(r.seed);
-  }
-  std::vector<nn::MultimodalInput> inputs;
-  for (auto& p : prepare(ptrs)) inputs.push_back(std::move(p.input));
-  const auto out = nn::generate(*backend_, inputs, generation_config(requests.front()), o);
-  std::vector<std::vector<int64_t>> ids;
-  for (const auto& s : out) ids.push_back(s.ids);
-  return ids;
 }
 
 namespace {

@@ -155,7 +155,7 @@ InternVLModel::Input InternVLModel::process(const GenerationRequest& request) {
   // model/internvl.py (N): [{"role": "user", "content": [image..., text]}]; a system turn only when the
   // request has one (agents).
   in.prompt_text = render_prompt(request.prompt, in.tiles, image_seq_length_, request.system_prompt);
-  const auto ids32 = tokenizer_->encode(in.prompt_text, true);
+  const auto ids32 = tokenizer_->encode(in.prompt_text, /*add_special_tokens=*/true);
   in.input_ids.assign(ids32.begin(), ids32.end());
 
   at::Tensor features;  // [sum(tiles) * image_seq_length, hidden]
@@ -193,14 +193,9 @@ InternVLModel::Input InternVLModel::process(const GenerationRequest& request) {
   return in;
 }
 
-std::vector<LocalVlm::Prepared> InternVLModel::prepare(const std::vector<const GenerationRequest*>& requests) {
-  std::vector<Prepared> out;
-  out.reserve(requests.size());
-  for (const GenerationRequest* r : requests) {
-    Input in = process(*r);
-    out.push_back(Prepared{std::move(in.chunks), std::move(in.prompt_text)});
-  }
-  return out;
+LocalVlm::Prepared InternVLModel::prepare_one(const GenerationRequest& request) {
+  Input in = process(request);
+  return Prepared{std::move(in.chunks), std::move(in.prompt_text)};
 }
 
 at::Tensor InternVLModel::forward_logits(const Input& input) {
@@ -218,29 +213,13 @@ at::Tensor InternVLModel::forward_logits(const Input& input) {
 
 nn::GenerationConfig InternVLModel::generation_config(const GenerationRequest& request) const {
   nn::GenerationConfig g = gen_defaults_;
-  g.max_new_tokens = default_max_new_tokens_;
-  if (options_.max_new_tokens > 0) g.max_new_tokens = options_.max_new_tokens;
-  if (request.max_new_tokens) g.max_new_tokens = *request.max_new_tokens;
+  g.max_new_tokens = resolve_max_new_tokens(request, default_max_new_tokens_);
   // N's wrapper: generate(..., do_sample=temperature > 0, temperature=temperature) when one is given.
   if (request.temperature) {
     g.do_sample = *request.temperature > 0;
     if (g.do_sample) g.temperature = *request.temperature;
   }
   return g;
-}
-
-std::vector<std::vector<int64_t>> InternVLModel::generate_ids(const std::vector<GenerationRequest>& requests) {
-  MVB_CHECK(!requests.empty(), "generate_ids of no requests");
-  std::vector<nn::MultimodalInput> inputs;
-  nn::GenerateOptions o;
-  for (const auto& r : requests) {
-    inputs.push_back(process(r).chunks);
-    o.seeds.push_back(r.seed);
-  }
-  const auto out = nn::generate(*backend_, inputs, generation_config(requests.front()), o);
-  std::vector<std::vector<int64_t>> ids;
-  for (const auto& s : out) ids.push_back(s.ids);
-  return ids;
 }
 
 }  // namespace mvb::internvl

@@ -129,8 +129,8 @@ RgbImage torchvision_resize(const RgbImage& img, int width, int height, Resample
   MVB_CHECK(img.width > 0 && img.height > 0 && width > 0 && height > 0, "resize of an empty image");
   const bool cubic = resample == Resample::kBicubic;
   RgbImage out = img;
-  if (width != img.width) out = resample_pass(out, width, true, cubic);
-  if (height != img.height) out = resample_pass(out, height, false, cubic);
+  if (width != img.width) out = resample_pass(out, width, /*horizontal=*/true, cubic);
+  if (height != img.height) out = resample_pass(out, height, /*horizontal=*/false, cubic);
   return out;
 }
 

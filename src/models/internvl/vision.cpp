@@ -27,11 +27,11 @@ VisionAttentionImpl::VisionAttentionImpl(const VisionConfig& c) : cfg(c) {
   q_proj = register_module("q_proj", nn::Linear(d, d, c.attention_bias));
   k_proj = register_module("k_proj", nn::Linear(d, d, c.attention_bias));
   v_proj = register_module("v_proj", nn::Linear(d, d, c.attention_bias));
-  projection_layer = register_module("projection_layer", nn::Linear(d, d, true));
+  projection_layer = register_module("projection_layer", nn::Linear(d, d, /*bias=*/true));
   if (c.use_qk_norm) {
     // InternVLVisionRMSNorm(embed_dim) with its own default eps, not layer_norm_eps.
-    q_norm = register_module("q_norm", VisionNorm(d, true, 1e-6));
-    k_norm = register_module("k_norm", VisionNorm(d, true, 1e-6));
+    q_norm = register_module("q_norm", VisionNorm(d, /*rms=*/true, 1e-6));
+    k_norm = register_module("k_norm", VisionNorm(d, /*rms=*/true, 1e-6));
   }
 }
 
@@ -53,8 +53,8 @@ at::Tensor VisionAttentionImpl::forward(const at::Tensor& x) {
 }
 
 VisionMlpImpl::VisionMlpImpl(const VisionConfig& c) : act(nn::parse_activation(c.hidden_act)) {
-  fc1 = register_module("fc1", nn::Linear(c.hidden_size, c.intermediate_size, true));
-  fc2 = register_module("fc2", nn::Linear(c.intermediate_size, c.hidden_size, true));
+  fc1 = register_module("fc1", nn::Linear(c.hidden_size, c.intermediate_size, /*bias=*/true));
+  fc2 = register_module("fc2", nn::Linear(c.intermediate_size, c.hidden_size, /*bias=*/true));
 }
 
 at::Tensor VisionMlpImpl::forward(const at::Tensor& x) { return fc2->forward(nn::activate(fc1->forward(x), act)); }
@@ -107,7 +107,8 @@ VisionModelImpl::VisionModelImpl(const VisionConfig& c) : cfg(c) {
     layers->push_back(typed_layers.back());
   }
   register_module("encoder", encoder);
-  if (!c.use_mean_pooling) layernorm = register_module("layernorm", VisionNorm(c.hidden_size, false, c.layer_norm_eps));
+  if (!c.use_mean_pooling)
+    layernorm = register_module("layernorm", VisionNorm(c.hidden_size, /*rms=*/false, c.layer_norm_eps));
 }
 
 at::Tensor VisionModelImpl::hidden_state(const at::Tensor& pixel_values, int64_t layer) {
@@ -122,9 +123,9 @@ at::Tensor VisionModelImpl::hidden_state(const at::Tensor& pixel_values, int64_t
 }
 
 ProjectorImpl::ProjectorImpl(int64_t in_dim, int64_t text_dim, nn::Activation a) : act(a) {
-  layer_norm = register_module("layer_norm", VisionNorm(in_dim, false, 1e-5));  // nn.LayerNorm's default eps
-  linear_1 = register_module("linear_1", nn::Linear(in_dim, text_dim, true));
-  linear_2 = register_module("linear_2", nn::Linear(text_dim, text_dim, true));
+  layer_norm = register_module("layer_norm", VisionNorm(in_dim, /*rms=*/false, 1e-5));  // nn.LayerNorm's default eps
+  linear_1 = register_module("linear_1", nn::Linear(in_dim, text_dim, /*bias=*/true));
+  linear_2 = register_module("linear_2", nn::Linear(text_dim, text_dim, /*bias=*/true));
 }
 
 at::Tensor ProjectorImpl::forward(const at::Tensor& x) {

@@ -73,8 +73,8 @@ std::optional<std::string> rename_tower(const std::string& n) {
 }  // namespace
 
 ProjectorImpl::ProjectorImpl(int64_t vision_dim, int64_t text_dim, nn::Activation act) : act(act) {
-  linear_1 = register_module("linear_1", nn::Linear(vision_dim, text_dim, true));
-  linear_2 = register_module("linear_2", nn::Linear(text_dim, text_dim, true));
+  linear_1 = register_module("linear_1", nn::Linear(vision_dim, text_dim, /*bias=*/true));
+  linear_2 = register_module("linear_2", nn::Linear(text_dim, text_dim, /*bias=*/true));
 }
 
 at::Tensor ProjectorImpl::forward(const at::Tensor& x) {
@@ -297,9 +297,7 @@ nn::GenerationConfig LlavaModel::generation_config(const GenerationRequest& requ
   // llava.py / llava_med.py: generate(do_sample=False, temperature=0, num_beams=1, top_p=None,
   // max_new_tokens=1024, use_cache=True): greedy, stopped by </s>.
   nn::GenerationConfig g;
-  g.max_new_tokens = 1024;
-  if (options_.max_new_tokens > 0) g.max_new_tokens = options_.max_new_tokens;
-  if (request.max_new_tokens) g.max_new_tokens = *request.max_new_tokens;
+  g.max_new_tokens = resolve_max_new_tokens(request, 1024);
   g.do_sample = false;
   if (request.temperature && *request.temperature > 0) {
     g.do_sample = true;
@@ -326,14 +324,14 @@ MVB_REGISTER(model_registry(), "LLaVA-1.5",
              ModelEntry{"generative",
                         {"vqa", "caption"},
                         "LLaVA-1.5 (liuhaotian/llava-v1.5-7b original layout, or llava-hf/llava-1.5-7b-hf)",
-                        true,
+                        /*needs_checkpoint=*/true,
                         make_llava15,
                         "liuhaotian/llava-v1.5-7b"});
 MVB_REGISTER(model_registry(), "LLaVA-Med",
              ModelEntry{"generative",
                         {"vqa", "caption"},
                         "LLaVA-Med v1.5 Mistral (microsoft/llava-med-v1.5-mistral-7b)",
-                        true,
+                        /*needs_checkpoint=*/true,
                         make_llava_med,
                         "microsoft/llava-med-v1.5-mistral-7b"});
 

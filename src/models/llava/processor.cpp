@@ -38,7 +38,8 @@ std::vector<int64_t> tokenize_with_image(const text::Tokenizer& tok, const std::
   size_t pos = 0;
   while (true) {
     const size_t hit = prompt.find("<image>", pos);
-    chunks.push_back(tok.encode(prompt.substr(pos, hit == std::string::npos ? std::string::npos : hit - pos), true));
+    chunks.push_back(tok.encode(prompt.substr(pos, hit == std::string::npos ? std::string::npos : hit - pos),
+                                /*add_special_tokens=*/true));
     if (hit == std::string::npos) break;
     pos = hit + 7;
   }

@@ -172,7 +172,7 @@ QwenVlModel::Input QwenVlModel::process(const GenerationRequest& request) {
   // The reference's messages: [{"role": "user", "content": [image..., text]}], plus a system turn when
   // the request has one (agents); the template's default system turn otherwise.
   in.prompt_text = render_prompt(request.prompt, counts, request.system_prompt);
-  const auto ids32 = tokenizer_->encode(in.prompt_text, true);
+  const auto ids32 = tokenizer_->encode(in.prompt_text, /*add_special_tokens=*/true);
   in.input_ids.assign(ids32.begin(), ids32.end());
 
   at::Tensor merged;
@@ -209,14 +209,9 @@ QwenVlModel::Input QwenVlModel::process(const GenerationRequest& request) {
   return in;
 }
 
-std::vector<LocalVlm::Prepared> QwenVlModel::prepare(const std::vector<const GenerationRequest*>& requests) {
-  std::vector<Prepared> out;
-  out.reserve(requests.size());
-  for (const GenerationRequest* r : requests) {
-    Input in = process(*r);
-    out.push_back(Prepared{std::move(in.chunks), std::move(in.prompt_text)});
-  }
-  return out;
+LocalVlm::Prepared QwenVlModel::prepare_one(const GenerationRequest& request) {
+  Input in = process(request);
+  return Prepared{std::move(in.chunks), std::move(in.prompt_text)};
 }
 
 at::Tensor QwenVlModel::forward_logits(const Input& input) {
@@ -247,9 +242,7 @@ nn::GenerationConfig QwenVlModel::generation_config(const GenerationRequest& req
   nn::GenerationConfig g = gen_defaults_;
   // The reference calls generate(**inputs, max_new_tokens=512) (Lingshu 128) and nothing else, so the
   // checkpoint's sampling settings stay in force.
-  g.max_new_tokens = default_max_new_tokens_;
-  if (options_.max_new_tokens > 0) g.max_new_tokens = options_.max_new_tokens;
-  if (request.max_new_tokens) g.max_new_tokens = *request.max_new_tokens;
+  g.max_new_tokens = resolve_max_new_tokens(request, default_max_new_tokens_);
   if (request.temperature) {
     if (*request.temperature <= 0) {
       g.do_sample = false;
@@ -258,21 +251,6 @@ nn::GenerationConfig QwenVlModel::generation_config(const GenerationRequest& req
     }
   }
   return g;
-}
-
-std::vector<std::vector<int64_t>> QwenVlModel::generate_ids(const std::vector<GenerationRequest>& requests) {
-  MVB_CHECK(!requests.empty(), "generate_ids of no requests");
-  std::vector<nn::MultimodalInput> inputs;
-  nn::GenerateOptions o;
-  for (const auto& r : requests) {
-    inputs.push_back(process(r).chunks);
-    o.seeds.push_back(r.seed);
-  }
-  // One decoding setting per batch: the engine takes one config (the runner batches like requests).
-  const auto out = nn::generate(*backend_, inputs, generation_config(requests.front()), o);
-  std::vector<std::vector<int64_t>> ids;
-  for (const auto& s : out) ids.push_back(s.ids);
-  return ids;
 }
 
 namespace {

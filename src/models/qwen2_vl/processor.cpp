@@ -90,7 +90,7 @@ ImageConfig load_image_config(const std::string& model_dir) {
 }
 
 std::pair<int, int> smart_resize(int height, int width, int factor, int64_t min_pixels, int64_t max_pixels) {
-  return smart_resize_impl(height, width, factor, min_pixels, max_pixels, true);
+  return smart_resize_impl(height, width, factor, min_pixels, max_pixels, /*keep_factor=*/true);
 }
 
 Pixels preprocess_image(const RgbImage& img, const ImageConfig& cfg) {
@@ -102,7 +102,7 @@ Pixels preprocess_image(const RgbImage& img, const ImageConfig& cfg) {
                                      cfg.fetch_factor, cfg.fetch_min_pixels, cfg.fetch_max_pixels);
   RgbImage fetched = pil_resize(img, w1, h1, Resample::kBicubic);
   // The processor's own smart_resize of what fetch_image returned, and its resize when that differs.
-  const auto [h, w] = smart_resize_impl(h1, w1, factor, cfg.min_pixels, cfg.max_pixels, false);
+  const auto [h, w] = smart_resize_impl(h1, w1, factor, cfg.min_pixels, cfg.max_pixels, /*keep_factor=*/false);
   if (h != h1 || w != w1) fetched = pil_resize(fetched, w, h, resample);
   ImageTransform t;
   t.resize_mode = "none";

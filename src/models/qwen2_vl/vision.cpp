@@ -91,16 +91,16 @@ VisionBlockImpl::VisionBlockImpl(const VisionConfig& c) : cfg(c) {
   norm1 = register_module("norm1", VisionNorm(d, rms));
   norm2 = register_module("norm2", VisionNorm(d, rms));
   auto attn = holder(*this, "attn");
-  qkv = attn->register_module("qkv", nn::Linear(d, 3 * d, true));
-  proj = attn->register_module("proj", nn::Linear(d, d, true));
+  qkv = attn->register_module("qkv", nn::Linear(d, 3 * d, /*bias=*/true));
+  proj = attn->register_module("proj", nn::Linear(d, d, /*bias=*/true));
   auto mlp = holder(*this, "mlp");
   if (c.variant == Variant::kQwen2VL) {
-    fc1 = mlp->register_module("fc1", nn::Linear(d, c.intermediate_size, true));
-    fc2 = mlp->register_module("fc2", nn::Linear(c.intermediate_size, d, true));
+    fc1 = mlp->register_module("fc1", nn::Linear(d, c.intermediate_size, /*bias=*/true));
+    fc2 = mlp->register_module("fc2", nn::Linear(c.intermediate_size, d, /*bias=*/true));
   } else {
-    gate_proj = mlp->register_module("gate_proj", nn::Linear(d, c.intermediate_size, true));
-    up_proj = mlp->register_module("up_proj", nn::Linear(d, c.intermediate_size, true));
-    down_proj = mlp->register_module("down_proj", nn::Linear(c.intermediate_size, d, true));
+    gate_proj = mlp->register_module("gate_proj", nn::Linear(d, c.intermediate_size, /*bias=*/true));
+    up_proj = mlp->register_module("up_proj", nn::Linear(d, c.intermediate_size, /*bias=*/true));
+    down_proj = mlp->register_module("down_proj", nn::Linear(c.intermediate_size, d, /*bias=*/true));
   }
 }
 
@@ -149,8 +149,8 @@ VisionTowerImpl::VisionTowerImpl(const VisionConfig& c) : cfg(c) {
   auto merger = holder(*this, "merger");
   ln_q = merger->register_module("ln_q", VisionNorm(d, c.variant == Variant::kQwen25VL));
   auto mlp = holder(*merger, "mlp");
-  merger_fc1 = mlp->register_module("0", nn::Linear(d * m2, d * m2, true));
-  merger_fc2 = mlp->register_module("2", nn::Linear(d * m2, c.out_hidden_size, true));
+  merger_fc1 = mlp->register_module("0", nn::Linear(d * m2, d * m2, /*bias=*/true));
+  merger_fc2 = mlp->register_module("2", nn::Linear(d * m2, c.out_hidden_size, /*bias=*/true));
   // Qwen2VLVisionRotaryEmbedding: axial rope over head_dim / 2 channels per axis.
   const int64_t spatial = c.head_dim() / 2;
   inv_freq = 1.0 / at::pow(c.rope_theta, at::arange(0, spatial, 2, at::kFloat) / static_cast<double>(spatial));

@@ -98,9 +98,9 @@ class Backend : public nn::GenerationBackend {
 PerceiverAttentionImpl::PerceiverAttentionImpl(int64_t dim, int64_t dh, int64_t h) : heads(h), dim_head(dh) {
   norm_media = register_module("norm_media", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
   norm_latents = register_module("norm_latents", torch::nn::LayerNorm(torch::nn::LayerNormOptions({dim})));
-  to_q = register_module("to_q", nn::Linear(dim, h * dh, false));
-  to_kv = register_module("to_kv", nn::Linear(dim, 2 * h * dh, false));
-  to_out = register_module("to_out", nn::Linear(h * dh, dim, false));
+  to_q = register_module("to_q", nn::Linear(dim, h * dh, /*bias=*/false));
+  to_kv = register_module("to_kv", nn::Linear(dim, 2 * h * dh, /*bias=*/false));
+  to_out = register_module("to_out", nn::Linear(h * dh, dim, /*bias=*/false));
 }
 
 at::Tensor PerceiverAttentionImpl::forward(const at::Tensor& x_in, const at::Tensor& latents_in,
@@ -131,8 +131,8 @@ PerceiverResamplerImpl::PerceiverResamplerImpl(const Config& c) {
     torch::nn::ModuleList block, ff;
     attn.push_back(PerceiverAttention(d, c.perceiver_dim_head, c.perceiver_heads));
     ff_norm.push_back(torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
-    ff_in.push_back(nn::Linear(d, 4 * d, false));
-    ff_out.push_back(nn::Linear(4 * d, d, false));
+    ff_in.push_back(nn::Linear(d, 4 * d, /*bias=*/false));
+    ff_out.push_back(nn::Linear(4 * d, d, /*bias=*/false));
     ff->push_back(ff_norm.back());
     ff->push_back(ff_in.back());
     ff->push_back(torch::nn::GELU());
@@ -142,7 +142,7 @@ PerceiverResamplerImpl::PerceiverResamplerImpl(const Config& c) {
     layers->push_back(block);
   }
   norm = register_module("norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
-  projection = register_module("projection", nn::Linear(d, c.lang_embedding_dim, true));
+  projection = register_module("projection", nn::Linear(d, c.lang_embedding_dim, /*bias=*/true));
 }
 
 at::Tensor PerceiverResamplerImpl::forward(const at::Tensor& x, const at::Tensor& mask) {
@@ -267,7 +267,7 @@ std::vector<int64_t> XGenModel::encode_prompt(const std::string& rendered) const
             "XGenMiniV1's prompt must hold exactly one <image> (does the question contain <image>?)");
   MVB_CHECK(rendered.find("<unk>") == std::string::npos, "XGenMiniV1 cannot take a question containing <unk>");
   const std::string text = rendered.substr(0, at) + "<unk>" + rendered.substr(at + tag.size());
-  const auto ids32 = tokenizer_->encode(text, true);
+  const auto ids32 = tokenizer_->encode(text, /*add_special_tokens=*/true);
   std::vector<int64_t> ids(ids32.begin(), ids32.end());
   // LlamaTokenizer.tokenize (legacy=False) drops its leading "\u2581" only before one of all_special_tokens
   // (bos / eos / unk / pad and the additional special tokens). Phi-3's <|system|> is an added token outside that
@@ -346,13 +346,9 @@ XGenModel::Input XGenModel::process(const GenerationRequest& request) {
   return in;
 }
 
-std::vector<LocalVlm::Prepared> XGenModel::prepare(const std::vector<const GenerationRequest*>& requests) {
-  std::vector<Prepared> out;
-  for (const GenerationRequest* r : requests) {
-    Input in = process(*r);
-    out.push_back(Prepared{std::move(in.chunks), in.prompt});
-  }
-  return out;
+LocalVlm::Prepared XGenModel::prepare_one(const GenerationRequest& request) {
+  Input in = process(request);
+  return Prepared{std::move(in.chunks), std::move(in.prompt)};
 }
 
 at::Tensor XGenModel::forward_logits(const Input& input) {
@@ -372,29 +368,12 @@ at::Tensor XGenModel::forward_logits(const Input& input) {
 nn::GenerationConfig XGenModel::generation_config(const GenerationRequest& request) const {
   nn::GenerationConfig g = gen_defaults_;
   // The model card: greedy, max_new_tokens=768, EosListStoppingCriteria([<|end|>]) on top of the text config's eos.
-  int64_t max_new = 768;
-  if (options_.max_new_tokens > 0) max_new = options_.max_new_tokens;
-  if (request.max_new_tokens) max_new = *request.max_new_tokens;
-  g.max_new_tokens = max_new;
+  g.max_new_tokens = resolve_max_new_tokens(request, 768);
   g.do_sample = request.temperature && *request.temperature > 0;
   if (g.do_sample) g.temperature = *request.temperature;
   if (std::find(g.eos_token_ids.begin(), g.eos_token_ids.end(), end_id_) == g.eos_token_ids.end())
     g.eos_token_ids.push_back(end_id_);
   return g;
-}
-
-std::vector<std::vector<int64_t>> XGenModel::generate_ids(const std::vector<GenerationRequest>& requests) {
-  std::vector<const GenerationRequest*> ptrs;
-  nn::GenerateOptions o;
-  for (const auto& r : requests) {
-    ptrs.push_back(&r);
-    o.seeds.push_back(r.seed);
-  }
-  std::vector<nn::MultimodalInput> inputs;
-  for (auto& p : prepare(ptrs)) inputs.push_back(std::move(p.input));
-  std::vector<std::vector<int64_t>> ids;
-  for (const auto& s : nn::generate(*backend_, inputs, generation_config(requests.front()), o)) ids.push_back(s.ids);
-  return ids;
 }
 
 std::string XGenModel::decode_skip_special(const std::vector<int64_t>& ids) const {
@@ -407,7 +386,7 @@ std::string XGenModel::decode_skip_special(const std::vector<int64_t>& ids) cons
   std::vector<int32_t> run;
   auto flush = [&] {
     if (run.empty()) return;
-    parts.push_back(tokenizer_->decode(run, false, false));
+    parts.push_back(tokenizer_->decode(run, /*skip_special_tokens=*/false, /*clean_up_spaces=*/false));
     run.clear();
   };
   for (int64_t id : ids) {

@@ -150,10 +150,10 @@ Config Config::load(const std::string& dir) {
   c.num_query_token = hf::get_int(j, "num_query_token", 32, path);
   MVB_CHECK(c.num_query_token > 0, path, ": num_query_token must be positive");
 
-  c.minigpt4_checkpoint =
-      find_file(dir, ckpt, false, "MiniGPT-4 checkpoint " + ckpt + " (XrayGPT's release)", "minigpt4_checkpoint");
-  c.eva_vit = find_file(dir, eva, true, "EVA ViT-g weights " + eva + " (LAVIS)", "eva_vit_g");
-  c.qformer_init = find_file(dir, qf, true, "Q-Former weights " + qf + " (LAVIS BLIP-2)", "q_former");
+  c.minigpt4_checkpoint = find_file(dir, ckpt, /*hub_cache=*/false,
+                                    "MiniGPT-4 checkpoint " + ckpt + " (XrayGPT's release)", "minigpt4_checkpoint");
+  c.eva_vit = find_file(dir, eva, /*hub_cache=*/true, "EVA ViT-g weights " + eva + " (LAVIS)", "eva_vit_g");
+  c.qformer_init = find_file(dir, qf, /*hub_cache=*/true, "Q-Former weights " + qf + " (LAVIS BLIP-2)", "q_former");
   c.llama_dir = llama[0] == '/' ? llama : io::join_path(dir, llama);
   const std::string llama_cfg = io::join_path(c.llama_dir, "config.json");
   MVB_USAGE_CHECK(io::exists(llama_cfg), "XrayGPT: no ", llama_cfg, "; put the Vicuna folder (LlamaForCausalLM ",
@@ -409,7 +409,7 @@ std::vector<LocalVlm::Prepared> XrayGptModel::prepare(const std::vector<const Ge
   std::vector<Prepared> out;
   for (size_t i = 0; i < inputs.size(); ++i) {
     inputs[i].chunks[1].embeds = feats[static_cast<int64_t>(i)];
-    out.push_back(Prepared{std::move(inputs[i].chunks), std::move(inputs[i].prompt_text), {}});
+    out.push_back(Prepared{std::move(inputs[i].chunks), std::move(inputs[i].prompt_text)});
   }
   return out;
 }
@@ -431,7 +431,6 @@ at::Tensor XrayGptModel::forward_logits(const Input& input, const std::vector<in
 
 nn::GenerationConfig XrayGptModel::generation_config(const GenerationRequest& request) const {
   nn::GenerationConfig g = gen_defaults_;
-  g.max_new_tokens = kReferenceMaxNewTokens;
   g.do_sample = true;
   g.top_p = kReferenceTopP;
   g.temperature = 1.0;
@@ -441,8 +440,7 @@ nn::GenerationConfig XrayGptModel::generation_config(const GenerationRequest& re
   g.bos_token_id = bos_id_;
   // The clean-up keeps only the text before the first "###": stopping there changes no answer.
   g.stop_strings = {"###"};
-  if (options_.max_new_tokens > 0) g.max_new_tokens = options_.max_new_tokens;
-  if (request.max_new_tokens) g.max_new_tokens = *request.max_new_tokens;
+  g.max_new_tokens = resolve_max_new_tokens(request, kReferenceMaxNewTokens);
   if (request.temperature) {
     if (*request.temperature <= 0) {
       g.do_sample = false;  // --temperature 0: greedy
@@ -451,25 +449,6 @@ nn::GenerationConfig XrayGptModel::generation_config(const GenerationRequest& re
     }
   }
   return g;
-}
-
-std::vector<std::vector<int64_t>> XrayGptModel::generate_ids(const std::vector<GenerationRequest>& requests) {
-  MVB_CHECK(!requests.empty(), "generate_ids of no requests");
-  std::vector<const GenerationRequest*> ptrs;
-  nn::GenerateOptions o;
-  for (const auto& r : requests) {
-    ptrs.push_back(&r);
-    o.seeds.push_back(r.seed);
-  }
-  o.decode = [this](const std::vector<int64_t>& ids) {
-    return tokenizer_->decode(std::vector<int32_t>(ids.begin(), ids.end()), /*skip_special_tokens=*/false);
-  };
-  std::vector<nn::MultimodalInput> inputs;
-  for (auto& p : prepare(ptrs)) inputs.push_back(std::move(p.input));
-  const auto out = nn::generate(*backend_, inputs, generation_config(requests.front()), o);
-  std::vector<std::vector<int64_t>> ids;
-  for (const auto& s : out) ids.push_back(s.ids);
-  return ids;
 }
 
 std::string XrayGptModel::decode_answer(const std::vector<int64_t>& ids) const {
@@ -495,7 +474,7 @@ MVB_REGISTER(model_registry(), "XrayGPT",
                         {"vqa", "caption"},
                         "XrayGPT (MiniGPT-4: EVA ViT-g + Q-Former + Vicuna; the project's xraygpt_pretrained1.pth with "
                         "LAVIS's eva_vit_g.pth / blip2_pretrained_flant5xxl.pth and Vicuna_Radiology_fp16/)",
-                        true,
+                        /*needs_checkpoint=*/true,
                         xraygpt::make_xraygpt,
                         "xraygpt"});
 

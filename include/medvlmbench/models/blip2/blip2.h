@@ -116,8 +116,6 @@ class Blip2Model : public LocalVlm {
   Input process(const GenerationRequest& request);
   // Teacher-forced logits over the whole prompt, [L, vocab] float32 (forward().logits).
   at::Tensor forward_logits(const Input& input);
-  // The generated ids (new tokens only) of requests run as one left-padded batch by the engine.
-  std::vector<std::vector<int64_t>> generate_ids(const std::vector<GenerationRequest>& requests);
   nn::GenerationConfig generation_config(const GenerationRequest& request) const override;
 
   Blip2Net& net() { return net_; }

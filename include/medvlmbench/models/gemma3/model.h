@@ -86,8 +86,6 @@ class Gemma3Model : public LocalVlm {
   at::Tensor image_features(const at::Tensor& pixel_values);
   // Teacher-forced logits over the whole prompt, [L, vocab] float32 (transformers' forward() with token_type_ids).
   at::Tensor forward_logits(const Input& input);
-  // New token ids of requests run as one left-padded batch through the engine generate() uses.
-  std::vector<std::vector<int64_t>> generate_ids(const std::vector<GenerationRequest>& requests);
   nn::GenerationConfig generation_config(const GenerationRequest& request) const override;
 
   const Config& config() const { return cfg_; }

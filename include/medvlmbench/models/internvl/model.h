@@ -45,8 +45,6 @@ class InternVLModel : public LocalVlm {
   Input process(const GenerationRequest& request);
   // Teacher-forced logits over the whole prompt, [L, vocab] float32 (transformers' forward()).
   at::Tensor forward_logits(const Input& input);
-  // The generated ids (new tokens only) of requests run as one left-padded batch.
-  std::vector<std::vector<int64_t>> generate_ids(const std::vector<GenerationRequest>& requests);
   nn::GenerationConfig generation_config(const GenerationRequest& request) const override;
 
   const Config& config() const { return cfg_; }
@@ -57,7 +55,7 @@ class InternVLModel : public LocalVlm {
   bool tied() const { return tied_; }
 
  protected:
-  std::vector<Prepared> prepare(const std::vector<const GenerationRequest*>& requests) override;
+  Prepared prepare_one(const GenerationRequest& request) override;
   nn::GenerationBackend& backend() override { return *backend_; }
   const text::Tokenizer& tokenizer() const override { return *tokenizer_; }
 

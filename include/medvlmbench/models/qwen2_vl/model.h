@@ -45,9 +45,6 @@ class QwenVlModel : public LocalVlm {
   Input process(const GenerationRequest& request);
   // Teacher-forced logits over the whole prompt, [L, vocab] float32 (transformers' forward()).
   at::Tensor forward_logits(const Input& input);
-  // The generated ids (new tokens only) of requests run as one left-padded batch, by the same engine
-  // generate() runs.
-  std::vector<std::vector<int64_t>> generate_ids(const std::vector<GenerationRequest>& requests);
   nn::GenerationConfig generation_config(const GenerationRequest& request) const override;
 
   const Config& config() const { return cfg_; }
@@ -61,7 +58,7 @@ class QwenVlModel : public LocalVlm {
   std::optional<std::string> peft_module_name(const std::string& ours) const;
 
  protected:
-  std::vector<Prepared> prepare(const std::vector<const GenerationRequest*>& requests) override;
+  Prepared prepare_one(const GenerationRequest& request) override;
   nn::GenerationBackend& backend() override { return *backend_; }
 
  private:

@@ -132,7 +132,6 @@ class XGenModel : public LocalVlm {
   at::Tensor image_tokens(const at::Tensor& pixel_values, int64_t width, int64_t height);
   // Teacher-forced logits over the expanded prompt, [L - 1 + image tokens, initial_len + 3] float32.
   at::Tensor forward_logits(const Input& input);
-  std::vector<std::vector<int64_t>> generate_ids(const std::vector<GenerationRequest>& requests);
   nn::GenerationConfig generation_config(const GenerationRequest& request) const override;
   std::vector<int64_t> encode_prompt(const std::string& prompt) const;
   std::string decode_answer(const std::vector<int64_t>& ids) const override;
@@ -144,7 +143,7 @@ class XGenModel : public LocalVlm {
   int64_t end_token_id() const { return end_id_; }
 
  protected:
-  std::vector<Prepared> prepare(const std::vector<const GenerationRequest*>& requests) override;
+  Prepared prepare_one(const GenerationRequest& request) override;
   nn::GenerationBackend& backend() override { return *backend_; }
   const text::Tokenizer& tokenizer() const override { return *tokenizer_; }
 

@@ -116,8 +116,6 @@ class XrayGptModel : public LocalVlm {
   Input process(const GenerationRequest& request);
   // Teacher-forced logits [L + extra, vocab] (float32) of the prompt followed by `extra` ids.
   at::Tensor forward_logits(const Input& input, const std::vector<int64_t>& extra = {});
-  // The generated ids (new tokens only) of requests run as one left-padded batch by the engine.
-  std::vector<std::vector<int64_t>> generate_ids(const std::vector<GenerationRequest>& requests);
   nn::GenerationConfig generation_config(const GenerationRequest& request) const override;
   std::string decode_answer(const std::vector<int64_t>& ids) const override;
 
