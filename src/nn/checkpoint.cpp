@@ -6,9 +6,11 @@
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/autograd/custom_function.h>
 
+#include <memory>
 #include <mutex>
+#include <unordered_map>
 
-#include "medvlmbench/core/torch_compat.h"
+#include "medvlmbench/core/autocast.h"
 
 namespace mvb::nn {
 namespace {
@@ -42,7 +44,7 @@ struct Recompute : torch::CustomClassHolder {
 };
 
 struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction> {
-  // Function::apply runs this with grad mode off: no graph, no saved activations.
+  // Function::apply runs this with grad mode off; nothing of the block's graph outlives it.
   static at::Tensor forward(AutogradContext* ctx, c10::intrusive_ptr<Recompute> r, const at::Tensor& x,
                             at::TensorList params) {
     r->input = x.detach();
@@ -51,7 +53,14 @@ struct CheckpointFunction : public torch::autograd::Function<CheckpointFunction>
     if (x.is_cuda()) r->rng_devices.push_back(x.device());
     for (const auto& d : r->rng_devices) r->rng_states.push_back(get_rng(generator_for(d)));
     r->autocast = compat::autocast_state();
-    at::Tensor out = r->fn(x);
+    // The block runs with autograd on (the graph is dropped at once by the detach), so that it takes
+    // the same kernels as its recomputation: no-grad paths (in-place ops, oneDNN's Linear) round
+    // differently, and the gradients would no longer equal a plain run's bitwise.
+    at::Tensor out;
+    {
+      at::AutoGradMode grad_on(true);
+      out = r->fn(r->input.detach().requires_grad_(r->input_requires_grad)).detach();
+    }
     ctx->saved_data["recompute"] = c10::IValue::make_capsule(r);
     ctx->save_for_backward(params.vec());
     return out;
@@ -103,6 +112,40 @@ at::Tensor checkpoint(const CheckpointFn& fn, const at::Tensor& x, const std::ve
   auto r = c10::make_intrusive<Recompute>();
   r->fn = fn;
   return CheckpointFunction::apply(r, x, at::TensorList(params));
+}
+
+namespace {
+struct CheckpointedModules {
+  std::mutex mu;
+  std::unordered_map<const torch::nn::Module*, std::weak_ptr<torch::nn::Module>> on;
+};
+CheckpointedModules& checkpointed() {
+  static auto* c = new CheckpointedModules();
+  return *c;
+}
+}  // namespace
+
+void set_gradient_checkpointing(torch::nn::Module& decoder, bool on) {
+  auto& c = checkpointed();
+  std::lock_guard<std::mutex> lock(c.mu);
+  if (on)
+    c.on[&decoder] = decoder.shared_from_this();
+  else
+    c.on.erase(&decoder);
+}
+
+bool gradient_checkpointing(const torch::nn::Module& decoder) {
+  auto& c = checkpointed();
+  std::lock_guard<std::mutex> lock(c.mu);
+  if (c.on.empty()) return false;
+  auto it = c.on.find(&decoder);
+  if (it == c.on.end()) return false;
+  // A module destroyed since (its address possibly reused by a new one) is off.
+  if (it->second.expired()) {
+    c.on.erase(it);
+    return false;
+  }
+  return true;
 }
 
 }  // namespace mvb::nn

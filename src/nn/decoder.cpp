@@ -429,7 +429,7 @@ DecoderOutputs DecoderModelImpl::forward(const DecoderInputs& in, KVCache* cache
     const at::Tensor& m = sliding ? sliding_mask : full_mask;
     const at::Tensor& c = local_rope ? local_cos : cos;
     const at::Tensor& s = local_rope ? local_sin : sin;
-    if (gradient_checkpointing && is_training() && cache == nullptr && at::GradMode::is_enabled()) {
+    if (is_training() && cache == nullptr && at::GradMode::is_enabled() && gradient_checkpointing(*this)) {
       // Only the layer's input is kept; its activations are recomputed in backward (nn/checkpoint.h).
       DecoderLayer layer = typed_layers[i];
       std::vector<at::Tensor> trainable;

@@ -46,10 +46,7 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias) : in_features(in
 }
 
 bool LinearImpl::onednn_eligible(const at::Tensor& x) const {
-  // Not in train mode: the weights change every step (the copy would be remade each time), and a
-  // checkpointed layer's no-grad forward must round as its recomputation with grad does.
-  if (!use_onednn_linear() || at::GradMode::is_enabled() || is_training() || !x.device().is_cpu() || x.dim() < 2)
-    return false;
+  if (!use_onednn_linear() || at::GradMode::is_enabled() || !x.device().is_cpu() || x.dim() < 2) return false;
   if (in_features == 0 || out_features == 0) return false;
   if (x.scalar_type() != at::kFloat || weight.scalar_type() != at::kFloat || !weight.device().is_cpu()) return false;
   const int64_t rows = x.numel() / in_features;

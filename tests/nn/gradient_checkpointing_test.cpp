@@ -1,4 +1,4 @@
-// Gradient checkpointing of the decoder (nn/checkpoint.h, DecoderModel::gradient_checkpointing): the
+// Gradient checkpointing of the decoder (nn/checkpoint.h, set_gradient_checkpointing): the
 // gradients of a LoRA step equal those of the plain run (dropout on, so the recomputation must replay
 // the RNG), the random stream after the step is the same, and the peak CPU tensor memory of forward +
 // backward is lower (measured with the counting allocator, core/cpu_memory.h).
@@ -54,7 +54,7 @@ StepResult step(bool checkpointing, int64_t layers, int64_t seq) {
     }
     p.value().set_requires_grad(lora);
   }
-  lm->model->gradient_checkpointing = checkpointing;
+  set_gradient_checkpointing(*lm->model, checkpointing);
   lm->train();
   const at::Tensor ids = at::randint(0, 96, {2, seq}, at::kLong);
   torch::manual_seed(5);  // the dropout stream

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <torch/nn/module.h>
 
 #include <functional>
 #include <vector>
@@ -23,5 +24,12 @@ using CheckpointFn = std::function<at::Tensor(const at::Tensor&)>;
 // need gradients (frozen ones may be left out); gradients reach them and x through the normal
 // autograd graph. Without grad mode (or with nothing needing a gradient) this is just fn(x).
 at::Tensor checkpoint(const CheckpointFn& fn, const at::Tensor& x, const std::vector<at::Tensor>& params);
+
+// Whether a decoder stack (nn::DecoderModel) checkpoints its layers, as transformers'
+// gradient_checkpointing_enable(): only while training (train mode, grad mode on, no KV cache). Held
+// here by module (weakly: a destroyed module's entry lapses) rather than in the decoder's options, so
+// the decoder's layout and every model built on it stay as they are.
+void set_gradient_checkpointing(torch::nn::Module& decoder, bool on);
+bool gradient_checkpointing(const torch::nn::Module& decoder);
 
 }  // namespace mvb::nn

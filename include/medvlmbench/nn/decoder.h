@@ -151,9 +151,6 @@ class DecoderModelImpl : public torch::nn::Module {
   torch::nn::AnyModule norm;
   RotaryEmbedding rotary;
   RotaryEmbedding sliding_rotary;  // has_sliding_rope only
-  // Training only (train mode, grad mode on, no KV cache): each layer's activations are recomputed
-  // in backward instead of kept (nn/checkpoint.h), as transformers' gradient_checkpointing_enable().
-  bool gradient_checkpointing = false;
 };
 TORCH_MODULE(DecoderModel);
 
