@@ -96,7 +96,7 @@ class LlavaTrainable : public TrainableVlm {
     return ex;
   }
 
-  std::pair<at::Tensor, int64_t> loss_sum(const std::vector<SftExample>& batch) override {
+  std::pair<at::Tensor, at::Tensor> forward_batch(const std::vector<SftExample>& batch) override {
     auto& net = m_.net();
     const c10::Device dev = device();
     std::vector<at::Tensor> pixels;
@@ -160,7 +160,7 @@ class LlavaTrainable : public TrainableVlm {
     // No mask when nothing is padded (same result, the causal-only path).
     if (mask.min().item<int64_t>() == 0) in.attention_mask = mask.to(dev);
     const at::Tensor logits = net->language_model->forward(in, nullptr, nn::LogitsFor::kAll);
-    return shifted_ce_sum(logits, labels.to(dev));
+    return {logits, labels.to(dev)};
   }
 
   LossNorm loss_norm() const override { return LossNorm::kMicroBatchMean; }
