@@ -596,6 +596,7 @@ void export_hf_model(TrainableVlm& t, const std::string& dir) {
 void save_generative_outputs(TrainableVlm& t, const std::string& dir,
                              const std::vector<std::pair<std::string, at::Tensor>>& trainable, const SaveOptions& o) {
   auto names = [&](const std::string& n) { return t.peft_name(n); };
+  io::create_directories(dir);
   std::vector<std::pair<std::string, at::Tensor>> non_lora;
   for (const auto& [n, p] : trainable)
     if (!nn::is_lora_name(n)) non_lora.emplace_back(n, p);
@@ -658,6 +659,7 @@ void save_generative_outputs(TrainableVlm& t, const std::string& dir,
   spdlog::info("saved the LoRA adapter (PEFT layout) to {}", dir);
   if (o.merge_lora) {
     const std::string merged = io::join_path(dir, kMergedDir);
+    io::create_directories(merged);
     t.save_extras(merged, {});
     std::error_code ec;
     fs::remove(io::join_path(merged, "non_lora_trainables.bin"), ec);
