@@ -192,12 +192,16 @@ void add_train_flags(CLI::App& app, RunConfig& c) {
   opt(app, "--save_steps", c.save_steps, "Write a resumable checkpoint every N optimizer steps (0 = never)");
   opt(app, "--save_total_limit", c.save_total_limit, "Keep only the newest N checkpoints (0 = all)");
   bool_opt(app, "--gradient_checkpointing", c.gradient_checkpointing,
-           "Recompute activations in the backward pass to save memory");
+           "Recompute each decoder layer's activations in the backward pass (less memory, ~1 more forward)");
+  bool_opt(app, "--merge_lora", c.merge_lora,
+           "LoRA training: also write <run>/merged/, the full model with the adapter merged (Hugging Face layout)");
   opt(app, "--version", c.version, "LLaVA conversation template: v1 (vicuna_v1) or mistral_instruct");
   opt(app, "--model_max_length", c.model_max_length, "Maximum sequence length");
   opt(app, "--max_grad_norm", c.max_grad_norm, "Gradient clipping norm");
-  bool_opt(app, "--bf16", c.bf16, "Run the model in bfloat16 (same as --dtype bf16)");
-  bool_opt(app, "--fp16", c.fp16, "Run the model in float16 (same as --dtype fp16; CUDA only)");
+  bool_opt(app, "--bf16", c.bf16,
+           "Run the model in bfloat16 (same as --dtype bf16); training computes under bf16 autocast (CUDA or CPU)");
+  bool_opt(app, "--fp16", c.fp16,
+           "Run the model in float16 (same as --dtype fp16; CUDA only); training: fp16 autocast + loss scaling");
   opt(app, "--eval_every", c.eval_every,
       "Diagnosis LP/LoRA: evaluate on the test split every N epochs (0 = only at the end)");
   bool_opt(app, "--lora_head_only", c.lora_head_only,

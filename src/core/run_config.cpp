@@ -80,6 +80,7 @@ nlohmann::json RunConfig::to_json() const {
               {"save_steps", save_steps},
               {"save_total_limit", save_total_limit},
               {"gradient_checkpointing", gradient_checkpointing},
+              {"merge_lora", merge_lora},
               {"version", version},
               {"model_max_length", model_max_length},
               {"max_grad_norm", max_grad_norm},

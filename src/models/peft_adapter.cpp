@@ -35,11 +35,33 @@ int merge_peft_adapter(torch::nn::Module& root, const std::string& dir, const Pe
   std::map<std::string, nn::Linear> by_peft;
   for (auto& [path, lin] : nn::find_linears(root))
     if (auto n = names(path)) by_peft.emplace(*n, lin);
+  // Biases trained with bias="all" / "lora_only" (an adapted layer's under its base_layer), by the
+  // published parameter name.
+  std::map<std::string, at::Tensor> params;
+  for (auto& p : root.named_parameters(true)) {
+    const std::string& n = p.key();
+    const auto dot = n.rfind('.');
+    if (auto m = names(n.substr(0, dot))) params.emplace(*m + n.substr(dot), p.value());
+  }
   std::map<std::string, int> seen;
   at::NoGradGuard no_grad;
   for (const auto& key : sd.names()) {
     MVB_CHECK(key.rfind(kPrefix, 0) == 0, wpath, ": key ", key, " is not a PEFT LoRA key (base_model.model.*)");
     std::string stem = key.substr(std::string(kPrefix).size());
+    if (key.find("lora_") == std::string::npos && stem.size() > 5 && stem.compare(stem.size() - 5, 5, ".bias") == 0) {
+      std::string module = stem.substr(0, stem.size() - 5);
+      const std::string base_layer = ".base_layer";
+      if (module.size() > base_layer.size() &&
+          module.compare(module.size() - base_layer.size(), std::string::npos, base_layer) == 0)
+        module.resize(module.size() - base_layer.size());
+      auto it = params.find(module + ".bias");
+      MVB_CHECK(it != params.end(), wpath, ": ", key, " names no bias of this model");
+      const at::Tensor v = sd.get(key);
+      MVB_CHECK(v.sizes() == it->second.sizes(), wpath, ": ", key, " has shape ", v.sizes(), ", expected ",
+                it->second.sizes());
+      it->second.copy_(v);
+      continue;
+    }
     std::string which;
     for (const char* s : {".lora_A.weight", ".lora_B.weight"})
       if (stem.size() > std::string(s).size() &&
@@ -48,7 +70,7 @@ int merge_peft_adapter(torch::nn::Module& root, const std::string& dir, const Pe
         stem = stem.substr(0, stem.size() - which.size());
       }
     MVB_CHECK(!which.empty(), wpath, ": ", key,
-              " is not a lora_A / lora_B weight (biases and modules_to_save are not supported)");
+              " is not a lora_A / lora_B weight or a bias (modules_to_save are not supported)");
     auto it = by_peft.find(stem);
     MVB_CHECK(it != by_peft.end(), wpath, ": ", key,
               " names no Linear layer of this model (is --model_base the model the adapter was trained on?)");

@@ -9,6 +9,7 @@
 
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/core/torch_compat.h"
+#include "medvlmbench/nn/checkpoint.h"
 #include "medvlmbench/nn/hf_config.h"
 
 namespace mvb::nn {
@@ -425,8 +426,20 @@ DecoderOutputs DecoderModelImpl::forward(const DecoderInputs& in, KVCache* cache
   for (size_t i = 0; i < typed_layers.size(); ++i) {
     const bool sliding = opts.sliding_window > 0 && (opts.layer_sliding.empty() || opts.layer_sliding[i]);
     const bool local_rope = sliding && opts.has_sliding_rope;
-    x = typed_layers[i]->forward(x, sliding ? sliding_mask : full_mask, local_rope ? local_cos : cos,
-                                 local_rope ? local_sin : sin, cache);
+    const at::Tensor& m = sliding ? sliding_mask : full_mask;
+    const at::Tensor& c = local_rope ? local_cos : cos;
+    const at::Tensor& s = local_rope ? local_sin : sin;
+    if (is_training() && cache == nullptr && at::GradMode::is_enabled() && gradient_checkpointing(*this)) {
+      // Only the layer's input is kept; its activations are recomputed in backward (nn/checkpoint.h).
+      DecoderLayer layer = typed_layers[i];
+      std::vector<at::Tensor> trainable;
+      for (const auto& p : layer->parameters())
+        if (p.requires_grad()) trainable.push_back(p);
+      x = checkpoint([layer, m, c, s](const at::Tensor& h) mutable { return layer->forward(h, m, c, s, nullptr); }, x,
+                     trainable);
+    } else {
+      x = typed_layers[i]->forward(x, m, c, s, cache);
+    }
     if (output_hidden_states) out.hidden_states.push_back(x);
   }
   if (cache) cache->commit(l);

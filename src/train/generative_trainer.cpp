@@ -34,16 +34,20 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
 
+#include "medvlmbench/core/autocast.h"
 #include "medvlmbench/core/cancel.h"
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/core/log.h"
 #include "medvlmbench/core/strings.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/safetensors.h"
+#include "medvlmbench/nn/checkpoint.h"
+#include "medvlmbench/nn/decoder.h"
 #include "medvlmbench/nn/weights.h"
 #include "medvlmbench/tasks/usage.h"
 #include "medvlmbench/train/diagnosis_data.h"
@@ -158,13 +162,11 @@ class GenerativeTrainRunner : public UsageRunner {
     MVB_USAGE_CHECK(
         !tm.empty() && tm.find_first_not_of("VML") == std::string::npos,
         "--tune_modules must be a combination of V (vision tower), M (projector), L (language model); got '", tm, "'");
-    MVB_USAGE_CHECK(cfg.peft.empty() || cfg.peft == "lora" || cfg.peft == "None", "--peft ", cfg.peft,
-                    " is not supported; use lora, or leave it out for full fine-tuning");
+    MVB_USAGE_CHECK(cfg.peft.empty() || cfg.peft == "lora" || cfg.peft == "None" || cfg.peft == "none", "--peft ",
+                    cfg.peft, " is not supported; use lora, or leave it out for full fine-tuning");
     bool lora = cfg.peft == "lora" || cfg.lora_enable;
     // run_train.py: LLaVA with --tune_modules M trains only the projector (peft forced to "").
     if (t->family() == "llava" && tm == "M") lora = false;
-    MVB_USAGE_CHECK(!cfg.gradient_checkpointing || t->family() != "llava",
-                    "--gradient_checkpointing is refused for LLaVA, as the reference asserts (peft issue 1402)");
 
     torch::manual_seed(static_cast<uint64_t>(cfg.seed));
     TrainPlan plan = t->plan(tm, lora);
@@ -179,21 +181,44 @@ class GenerativeTrainRunner : public UsageRunner {
       root.to(t->device(), t->dtype());
     }
     // What trains: the adapters, the fully tuned modules, and the biases --lora_bias names.
-    std::vector<std::pair<std::string, at::Tensor>> trainable;
-    std::set<std::string> adapted(plan.lora_modules.begin(), plan.lora_modules.end());
-    for (auto& p : root.named_parameters(true)) {
-      const std::string& n = p.key();
-      bool on = nn::is_lora_name(n);
-      for (const auto& pre : plan.full_prefixes) on = on || n.rfind(pre, 0) == 0;
-      if (lora && ends_with(n, ".bias")) {
-        if (cfg.lora_bias == "all") on = true;
-        if (cfg.lora_bias == "lora_only" && adapted.count(n.substr(0, n.size() - 5))) on = true;
-      }
-      p.value().set_requires_grad(on);
-      if (on) trainable.emplace_back(n, p.value());
-    }
+    std::vector<std::pair<std::string, at::Tensor>> trainable = select_trainable(root, plan, lora, cfg.lora_bias);
     MVB_CHECK(!trainable.empty(), "nothing to train: --tune_modules ", tm, " and --peft ", cfg.peft,
               " select no parameters of ", cfg.model);
+    // Half-precision runs (--bf16 / --fp16) compute under autocast; the parameters the optimizer updates
+    // are kept in float32 there: LoRA adapters always (PEFT's autocast_adapter_dtype), every trainable
+    // one under fp16, whose dynamic loss scaling needs float32 gradients (torch.amp.GradScaler refuses
+    // fp16 ones). The frozen base stays in the half dtype.
+    const at::ScalarType model_dtype = t->dtype();
+    const bool half = model_dtype == at::kBFloat16 || model_dtype == at::kHalf;
+    std::optional<at::ScalarType> autocast_dtype;
+    if (cfg.bf16 || cfg.fp16 || half) autocast_dtype = cfg.fp16 || model_dtype == at::kHalf ? at::kHalf : at::kBFloat16;
+    if (autocast_dtype) {
+      MVB_USAGE_CHECK(t->device().is_cuda() || *autocast_dtype == at::kBFloat16,
+                      "--fp16 trains on CUDA only; on CPU use --bf16 (CPU bf16 autocast) or fp32");
+      at::NoGradGuard no_grad;
+      for (auto& [n, p] : trainable)
+        if (p.scalar_type() != at::kFloat && (nn::is_lora_name(n) || *autocast_dtype == at::kHalf))
+          p.set_data(p.to(at::kFloat));
+      spdlog::info("{} autocast on {} ({} weights; trainable LoRA{} tensors in float32{})",
+                   *autocast_dtype == at::kHalf ? "fp16" : "bf16", t->device().is_cuda() ? "CUDA" : "CPU",
+                   c10::toString(model_dtype), *autocast_dtype == at::kHalf ? " and other" : "",
+                   *autocast_dtype == at::kHalf ? ", dynamic loss scaling" : "");
+    }
+    LossScaler scaler(autocast_dtype == at::kHalf);
+    // --gradient_checkpointing: every decoder layer recomputes its activations in backward
+    // (nn/checkpoint.h). The reference refuses it for LLaVA because of peft issue 1402 (reentrant
+    // checkpointing drops the gradients of LoRA layers whose inputs need none); the recomputation here
+    // passes the trainable parameters to the autograd node, so those gradients arrive.
+    if (cfg.gradient_checkpointing) {
+      int n_decoders = 0;
+      for (auto& m : root.modules(/*include_self=*/true))
+        if (dynamic_cast<nn::DecoderModelImpl*>(m.get())) {
+          nn::set_gradient_checkpointing(*m, true);
+          ++n_decoders;
+        }
+      MVB_CHECK(n_decoders > 0, cfg.model, " has no decoder whose layers can be checkpointed");
+      spdlog::info("gradient checkpointing: decoder layers recompute their activations in backward");
+    }
     int64_t n_train = 0, n_all = 0;
     for (const auto& [n, p] : trainable) n_train += p.numel();
     for (const auto& p : root.parameters()) n_all += p.numel();
@@ -327,7 +352,10 @@ class GenerativeTrainRunner : public UsageRunner {
         }
         double step_loss = 0;
         for (auto& b : micro) {
+          std::optional<compat::AutocastGuard> autocast;
+          if (autocast_dtype) autocast.emplace(t->device().type(), *autocast_dtype);
           auto [sum, count] = t->loss_sum(b);
+          autocast.reset();
           at::Tensor loss;
           if (t->loss_norm() == LossNorm::kMicroBatchMean) {
             // A micro-batch without label tokens adds nothing (transformers' mean would be NaN).
@@ -335,10 +363,12 @@ class GenerativeTrainRunner : public UsageRunner {
           } else {
             loss = window_tokens > 0 ? sum / static_cast<double>(window_tokens) : sum * 0.0;
           }
-          loss.backward();
+          scaler.scale(loss).backward();
           step_loss += loss.item<double>();
         }
         std::vector<at::Tensor> params = opt.parameters();
+        // fp16: gradients back to their true scale; a step whose gradients overflowed is skipped.
+        const bool finite = scaler.unscale(params);
         double grad_norm = 0;
         {
           std::vector<at::Tensor> with_grad;
@@ -349,7 +379,8 @@ class GenerativeTrainRunner : public UsageRunner {
                 with_grad, cfg.max_grad_norm > 0 ? cfg.max_grad_norm : std::numeric_limits<double>::infinity());
         }
         const double factor = lr_factor(cfg.lr_scheduler_type, global_step, total, warmup);
-        opt.step(factor);
+        if (finite) opt.step(factor);
+        scaler.update(!finite);
         opt.zero_grad();
         ++global_step;
         next_batch += window;
@@ -418,40 +449,19 @@ class GenerativeTrainRunner : public UsageRunner {
       spdlog::warn("training interrupted at step {}/{}; rerun with --resume to continue", global_step, total);
       return;
     }
-    save_outputs(*t, ctx.run_dir, trainable, lora, lcfg);
+    SaveOptions so_out;
+    so_out.lora = lora;
+    so_out.lcfg = lcfg;
+    so_out.lora_bias = lora ? cfg.lora_bias : "none";
+    so_out.merge_lora = cfg.merge_lora;
+    MVB_USAGE_CHECK(!cfg.merge_lora || lora,
+                    "--merge_lora needs a LoRA run (--peft lora); full fine-tuning "
+                    "already writes the whole model");
+    save_generative_outputs(*t, ctx.run_dir, trainable, so_out);
   }
 
  private:
   int64_t kill_after_step_ = 0;
-
-  static void save_outputs(TrainableVlm& t, const std::string& dir,
-                           const std::vector<std::pair<std::string, at::Tensor>>& trainable, bool lora,
-                           const nn::LoraConfig& lcfg) {
-    std::vector<std::pair<std::string, at::Tensor>> non_lora;
-    for (const auto& [n, p] : trainable)
-      if (!nn::is_lora_name(n)) non_lora.emplace_back(n, p);
-    if (lora) {
-      const bool ok = save_peft_adapter(dir, t.root(), [&](const std::string& n) { return t.peft_name(n); });
-      MVB_CHECK(ok, "could not name every adapted module for PEFT");
-      // What get_peft_model(model, LoraConfig(..., task_type="CAUSAL_LM")) saves beside them.
-      nlohmann::json c = io::read_json(io::join_path(dir, kPeftConfigFile));
-      c["task_type"] = "CAUSAL_LM";
-      c["base_model_name_or_path"] = t.base_model_path();
-      c["lora_dropout"] = lcfg.dropout;
-      io::write_json_atomic(io::join_path(dir, kPeftConfigFile), c);
-    }
-    if (!non_lora.empty()) {
-      std::vector<std::pair<std::string, at::Tensor>> named;
-      for (const auto& [n, p] : non_lora) {
-        const auto module = t.peft_name(n.substr(0, n.rfind('.')));
-        MVB_CHECK(module.has_value(), "no published name for trainable parameter ", n);
-        named.emplace_back(*module + n.substr(n.rfind('.')), p.detach().to(at::kCPU).contiguous());
-      }
-      io::write_safetensors(io::join_path(dir, kNonLoraFile), named, {{"format", "pt"}});
-    }
-    t.save_extras(dir, non_lora);
-    spdlog::info("saved {} to {}", lora ? "the LoRA adapter (PEFT layout)" : "the tuned weights", dir);
-  }
 };
 
 }  // namespace
@@ -499,6 +509,162 @@ void load_trainable(const std::string& dir, const std::vector<std::pair<std::str
     const at::Tensor v = sd.get(n);
     MVB_CHECK(v.sizes() == p.sizes(), path, ": ", n, " has shape ", v.sizes(), ", expected ", p.sizes());
     p.copy_(v);
+  }
+}
+
+std::vector<std::pair<std::string, at::Tensor>> select_trainable(torch::nn::Module& root, const TrainPlan& plan,
+                                                                 bool lora, const std::string& lora_bias) {
+  MVB_USAGE_CHECK(lora_bias == "none" || lora_bias == "all" || lora_bias == "lora_only", "--lora_bias ", lora_bias,
+                  " is not one of none, all, lora_only");
+  std::set<std::string> adapted;
+  for (auto& [name, lin] : nn::find_linears(root))
+    if (lin->has_lora()) adapted.insert(name);
+  std::vector<std::pair<std::string, at::Tensor>> trainable;
+  for (auto& p : root.named_parameters(true)) {
+    const std::string& n = p.key();
+    bool on = nn::is_lora_name(n);
+    for (const auto& pre : plan.full_prefixes) on = on || n.rfind(pre, 0) == 0;
+    if (lora && lora_bias == "all" && n.find("bias") != std::string::npos) on = true;
+    if (lora && lora_bias == "lora_only" && ends_with(n, ".bias") && adapted.count(n.substr(0, n.size() - 5)))
+      on = true;
+    p.value().set_requires_grad(on);
+    if (on) trainable.emplace_back(n, p.value());
+  }
+  return trainable;
+}
+
+namespace {
+
+// The files of a Hugging Face model folder besides its weights, as save_pretrained writes them.
+bool is_hf_side_file(const std::string& name) {
+  static const std::set<std::string> kFiles = {"config.json",
+                                               "generation_config.json",
+                                               "preprocessor_config.json",
+                                               "processor_config.json",
+                                               "video_preprocessor_config.json",
+                                               "special_tokens_map.json",
+                                               "added_tokens.json",
+                                               "chat_template.json",
+                                               "chat_template.jinja",
+                                               "tokenizer.json",
+                                               "tokenizer_config.json",
+                                               "tokenizer.model",
+                                               "vocab.json",
+                                               "merges.txt"};
+  return kFiles.count(name) > 0;
+}
+
+}  // namespace
+
+void export_hf_model(TrainableVlm& t, const std::string& dir) {
+  io::create_directories(dir);
+  const std::string base = t.base_model_path();
+  for (const auto& e : fs::directory_iterator(base)) {
+    const std::string name = e.path().filename().string();
+    if (!e.is_regular_file() || !is_hf_side_file(name)) continue;
+    // save_extras may already have written the run's config.json (LLaVA's training settings).
+    if (name == "config.json" && io::exists(io::join_path(dir, name))) continue;
+    fs::copy_file(e.path(), io::join_path(dir, name), fs::copy_options::overwrite_existing);
+  }
+  std::map<std::string, nn::Linear> linears;
+  for (auto& [name, lin] : nn::find_linears(t.root())) linears.emplace(name, lin);
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  std::set<std::string> seen;
+  at::NoGradGuard no_grad;
+  for (auto& p : t.root().named_parameters(true)) {
+    const std::string& n = p.key();
+    if (nn::is_lora_name(n)) continue;
+    const auto dot = n.rfind('.');
+    const std::string module = n.substr(0, dot), leaf = n.substr(dot + 1);
+    const auto published = t.peft_name(module);
+    MVB_CHECK(published.has_value(), "no published name for parameter ", n, "; cannot export the model");
+    at::Tensor v = p.value().detach();
+    auto lin = linears.find(module);
+    if (leaf == "weight" && lin != linears.end() && lin->second->has_lora() && !lin->second->lora_merged()) {
+      // PEFT's merge_and_unload: W + B A * scaling, computed in float32, stored in W's dtype.
+      const nn::Linear& l = lin->second;
+      v = (v.to(at::kFloat) + at::matmul(l->lora_B.to(at::kFloat), l->lora_A.to(at::kFloat)).mul(l->lora.scaling()))
+              .to(v.scalar_type());
+    }
+    const std::string key = *published + "." + leaf;
+    MVB_CHECK(seen.insert(key).second, "two parameters export as ", key);
+    tensors.emplace_back(key, v.to(at::kCPU).contiguous());
+  }
+  io::write_safetensors(io::join_path(dir, "model.safetensors"), tensors, {{"format", "pt"}});
+}
+
+void save_generative_outputs(TrainableVlm& t, const std::string& dir,
+                             const std::vector<std::pair<std::string, at::Tensor>>& trainable, const SaveOptions& o) {
+  auto names = [&](const std::string& n) { return t.peft_name(n); };
+  io::create_directories(dir);
+  std::vector<std::pair<std::string, at::Tensor>> non_lora;
+  for (const auto& [n, p] : trainable)
+    if (!nn::is_lora_name(n)) non_lora.emplace_back(n, p);
+  if (o.lora) {
+    const bool ok = save_peft_adapter(dir, t.root(), names);
+    MVB_CHECK(ok, "could not name every adapted module for PEFT");
+    // What get_peft_model(model, LoraConfig(..., bias=--lora_bias, task_type="CAUSAL_LM")) saves.
+    nlohmann::json c = io::read_json(io::join_path(dir, kPeftConfigFile));
+    c["task_type"] = "CAUSAL_LM";
+    c["base_model_name_or_path"] = t.base_model_path();
+    c["lora_dropout"] = o.lcfg.dropout;
+    c["bias"] = o.lora_bias;
+    if (o.lora_bias != "none") {
+      // get_peft_model_state_dict keeps the trained biases beside the adapters, under the PeftModel's
+      // names: an adapted layer's bias sits in its base_layer.
+      std::set<std::string> adapted;
+      for (auto& [name, lin] : nn::find_linears(t.root()))
+        if (lin->has_lora()) adapted.insert(name);
+      const std::string path = io::join_path(dir, kPeftWeightsFile);
+      std::vector<std::pair<std::string, at::Tensor>> tensors;
+      {
+        io::StateDict sd = io::open_safetensors(path);
+        for (const auto& k : sd.names()) tensors.emplace_back(k, sd.get(k).clone());
+      }
+      for (const auto& [n, p] : trainable) {
+        if (nn::is_lora_name(n) || n.find("bias") == std::string::npos) continue;
+        const auto dot = n.rfind('.');
+        const std::string module = n.substr(0, dot);
+        const auto published = t.peft_name(module);
+        MVB_CHECK(published.has_value(), "no published name for trainable parameter ", n);
+        tensors.emplace_back(std::string("base_model.model.") + *published +
+                                 (adapted.count(module) ? ".base_layer" : "") + n.substr(dot),
+                             p.detach().to(at::kCPU, at::kFloat).contiguous());
+      }
+      io::write_safetensors(path, tensors, {{"format", "pt"}});
+    }
+    io::write_json_atomic(io::join_path(dir, kPeftConfigFile), c);
+  }
+  if (!non_lora.empty()) {
+    std::vector<std::pair<std::string, at::Tensor>> named;
+    for (const auto& [n, p] : non_lora) {
+      const auto module = t.peft_name(n.substr(0, n.rfind('.')));
+      MVB_CHECK(module.has_value(), "no published name for trainable parameter ", n);
+      named.emplace_back(*module + n.substr(n.rfind('.')), p.detach().to(at::kCPU).contiguous());
+    }
+    // Full fine-tuning writes the whole model below; the subset file would only shadow it.
+    if (o.lora) io::write_safetensors(io::join_path(dir, kNonLoraFile), named, {{"format", "pt"}});
+  }
+  t.save_extras(dir, o.lora ? non_lora : std::vector<std::pair<std::string, at::Tensor>>{});
+  if (!o.lora) {
+    // safe_save_model_for_hf_trainer: the whole tuned model in the run folder (eval --model_path RUN).
+    // (The reference writes only mm_projector.bin when M is tuned, tune_mm_mlp_adapter; the whole model
+    // is written here, which also holds the projector.)
+    std::error_code ec;
+    fs::remove(io::join_path(dir, "non_lora_trainables.bin"), ec);
+    export_hf_model(t, dir);
+    spdlog::info("saved the tuned model (Hugging Face layout) to {}", dir);
+    return;
+  }
+  spdlog::info("saved the LoRA adapter (PEFT layout) to {}", dir);
+  if (o.merge_lora) {
+    const std::string merged = io::join_path(dir, kMergedDir);
+    io::create_directories(merged);
+    t.save_extras(merged, {});
+    std::error_code ec;
+    fs::remove(io::join_path(merged, "non_lora_trainables.bin"), ec);
+    export_hf_model(t, merged);
+    spdlog::info("saved the merged model (Hugging Face layout) to {}", merged);
   }
 }
 

@@ -1,7 +1,8 @@
 // LLaVA-1.5 / LLaVA-Med fine-tuning as the reference's run_train.py sets it up (model/llava.py
 // load_for_training + train/llava_trainer.py): see train/sft.h for the rules.
 #include <ATen/ATen.h>
-#include <torch/serialize.h>
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/pickler.h>
 
 #include <fstream>
 
@@ -17,6 +18,35 @@ namespace mvb::train {
 namespace {
 
 bool starts(const std::string& s, const std::string& p) { return s.rfind(p, 0) == 0; }
+
+// What torch.save writes for a dict of tensors (the zip archive: data.pkl + data/<i>), which torch.load
+// reads with weights_only=True, torch >= 2.6's default. torch::pickle_save cannot be used: it tags the
+// dict's type with torch.jit._pickle.restore_type_tag, a global weights_only refuses.
+std::vector<char> torch_save_bytes(const c10::IValue& value) {
+  std::vector<char> pkl;
+  torch::jit::Pickler pickler([&](const char* b, size_t n) { pkl.insert(pkl.end(), b, b + n); },
+                              /*tensor_table=*/nullptr, /*type_renamer=*/nullptr, /*memoized_class_types=*/nullptr,
+                              /*get_tensor_id=*/nullptr, /*tag_aggregates=*/false);
+  pickler.protocol();
+  pickler.pushIValue(value);
+  pickler.stop();
+  std::vector<char> out;
+  {
+    caffe2::serialize::PyTorchStreamWriter writer([&](const void* b, size_t n) -> size_t {
+      const char* c = static_cast<const char*>(b);
+      out.insert(out.end(), c, c + n);
+      return n;
+    });
+    writer.writeRecord("data.pkl", pkl.data(), pkl.size());
+    const std::vector<at::Tensor>& tensors = pickler.tensorData();
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      const c10::Storage& st = tensors[i].storage();
+      writer.writeRecord("data/" + std::to_string(i), st.data(), st.nbytes());
+    }
+    writer.writeEndOfFile();
+  }
+  return out;
+}
 
 class LlavaTrainable : public TrainableVlm {
  public:
@@ -96,7 +126,7 @@ class LlavaTrainable : public TrainableVlm {
     return ex;
   }
 
-  std::pair<at::Tensor, int64_t> loss_sum(const std::vector<SftExample>& batch) override {
+  std::pair<at::Tensor, at::Tensor> forward_batch(const std::vector<SftExample>& batch) override {
     auto& net = m_.net();
     const c10::Device dev = device();
     std::vector<at::Tensor> pixels;
@@ -160,7 +190,7 @@ class LlavaTrainable : public TrainableVlm {
     // No mask when nothing is padded (same result, the causal-only path).
     if (mask.min().item<int64_t>() == 0) in.attention_mask = mask.to(dev);
     const at::Tensor logits = net->language_model->forward(in, nullptr, nn::LogitsFor::kAll);
-    return shifted_ce_sum(logits, labels.to(dev));
+    return {logits, labels.to(dev)};
   }
 
   LossNorm loss_norm() const override { return LossNorm::kMicroBatchMean; }
@@ -219,9 +249,10 @@ class LlavaTrainable : public TrainableVlm {
       const auto module = name.substr(0, name.rfind('.'));
       const auto peft = peft_name(module);
       MVB_CHECK(peft.has_value(), "no published name for trainable parameter ", name);
-      d.insert("base_model.model." + *peft + name.substr(name.rfind('.')), t.detach().to(at::kCPU).contiguous());
+      // A compact copy: the archive stores each tensor's whole storage.
+      d.insert("base_model.model." + *peft + name.substr(name.rfind('.')), t.detach().to(at::kCPU).clone());
     }
-    const std::vector<char> bytes = torch::pickle_save(c10::IValue(d));
+    const std::vector<char> bytes = torch_save_bytes(c10::IValue(d));
     const std::string path = io::join_path(dir, "non_lora_trainables.bin");
     const std::string tmp = path + ".tmp";
     {

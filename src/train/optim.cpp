@@ -127,4 +127,30 @@ bool decays(const std::string& name, bool in_layernorm, bool llava_rules) {
   return !std::regex_search(n, norm);
 }
 
+at::Tensor LossScaler::scale(const at::Tensor& loss) const { return enabled_ ? loss.mul(scale_) : loss; }
+
+bool LossScaler::unscale(const std::vector<at::Tensor>& params) const {
+  if (!enabled_) return true;
+  at::NoGradGuard no_grad;
+  bool finite = true;
+  for (const auto& p : params) {
+    at::Tensor g = p.grad();
+    if (!g.defined()) continue;
+    g.mul_(1.0 / scale_);
+    finite = finite && g.isfinite().all().item<bool>();
+  }
+  return finite;
+}
+
+void LossScaler::update(bool found_inf) {
+  if (!enabled_) return;
+  if (found_inf) {
+    scale_ *= backoff_;
+    good_steps_ = 0;
+  } else if (++good_steps_ >= interval_) {
+    scale_ *= growth_;
+    good_steps_ = 0;
+  }
+}
+
 }  // namespace mvb::train

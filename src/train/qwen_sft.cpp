@@ -70,7 +70,7 @@ class QwenTrainable : public TrainableVlm {
     return ex;
   }
 
-  std::pair<at::Tensor, int64_t> loss_sum(const std::vector<SftExample>& batch) override {
+  std::pair<at::Tensor, at::Tensor> forward_batch(const std::vector<SftExample>& batch) override {
     const c10::Device dev = device();
     const int64_t pad_tok = m_.config().image_token_id;
     std::vector<at::Tensor> patches;
@@ -117,7 +117,7 @@ class QwenTrainable : public TrainableVlm {
     in.position_ids = pos.to(dev);
     if (mask.min().item<int64_t>() == 0) in.attention_mask = mask.to(dev);
     const at::Tensor logits = m_.language_model()->forward(in, nullptr, nn::LogitsFor::kAll);
-    return shifted_ce_sum(logits, labels.to(dev));
+    return {logits, labels.to(dev)};
   }
 
   // LLaMA-Factory's Trainer (transformers >= 4.46, a model taking **kwargs): the window's summed loss

@@ -30,6 +30,11 @@ int add_lora(torch::nn::Module& root, const std::vector<std::string>& modules, c
   return static_cast<int>(modules.size());
 }
 
+std::pair<at::Tensor, int64_t> TrainableVlm::loss_sum(const std::vector<SftExample>& batch) {
+  const auto [logits, labels] = forward_batch(batch);
+  return shifted_ce_sum(logits, labels);
+}
+
 std::pair<at::Tensor, int64_t> shifted_ce_sum(const at::Tensor& logits, const at::Tensor& labels) {
   // transformers' ForCausalLMLoss: logits[:, :-1] predict labels[:, 1:]; -100 ignored.
   const int64_t V = logits.size(-1);

@@ -4,6 +4,7 @@
 // same final weights, bitwise, as an uninterrupted run.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -208,6 +209,27 @@ TEST(CliGenerativeTrain, TunedAdapterAnswersTheLearnableQuestionsBetterThroughEv
   std::cout << "[ measured ] f1_overall on the training questions: base " << f1_before << ", tuned " << f1_after
             << "\n";
   EXPECT_GT(f1_after, f1_before);
+}
+
+// --bf16 on CPU (bf16 weights, CPU bf16 autocast, float32 adapters), --gradient_checkpointing and
+// --merge_lora in one run; eval --model_path loads the merged folder.
+TEST(CliGenerativeTrain, Bf16CheckpointedRunWritesAMergedModelThatEvalLoads) {
+  ASSERT_TRUE(std::filesystem::exists(test::exe_path())) << "build medvlmbench first";
+  test::TempDir tmp;
+  auto r = train(tmp / "out", {"--max_steps", "2", "--bf16", "--gradient_checkpointing", "--merge_lora", "--save_steps",
+                               "0", "--tune_modules", "L"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("bf16 autocast on CPU"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("gradient checkpointing"), std::string::npos) << r.err;
+  const std::string run = tmp / "out/vqa/SLAKE/LLaVA-1.5/train_lora_L_seed0_llava";
+  const auto rows = jsonl(run + "/train_metrics.jsonl");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_TRUE(std::isfinite(rows.back()["loss"].get<double>()));
+  io::StateDict adapter = io::open_safetensors(run + "/adapter_model.safetensors");
+  EXPECT_EQ(adapter.get(adapter.names().front()).scalar_type(), at::kFloat);  // adapters train in float32
+  ASSERT_TRUE(std::filesystem::exists(run + "/merged/model.safetensors"));
+  const auto m = eval_metrics(tmp / "ev", {"--model_path", run + "/merged"});
+  EXPECT_TRUE(m.contains("metrics")) << m.dump();
 }
 
 }  // namespace

@@ -8,12 +8,17 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
+#include <map>
+#include <set>
 
+#include "medvlmbench/core/strings.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/safetensors.h"
 #include "medvlmbench/models/llava/llava_model.h"
 #include "medvlmbench/models/qwen2_vl/model.h"
 #include "medvlmbench/nn/weights.h"
+#include "medvlmbench/train/generative_trainer.h"
 #include "medvlmbench/train/head_checkpoint.h"
 #include "medvlmbench/train/optim.h"
 #include "medvlmbench/train/sft.h"
@@ -177,6 +182,263 @@ TEST(GenerativeLora, LlavaGradientsOfOneStepEqualPeftAndTransformers) {
 TEST(GenerativeLora, Qwen2VlGradientsOfOneStepEqualPeftAndTransformers) {
   auto m = load_qwen();
   check_gradients_equal_peft(*m, "qwen2_vl", "VML", fixture_path("models/qwen2_vl"), 0, 0);
+}
+
+// --lora_bias all / lora_only: the biases train as PEFT marks them, adapter_model.safetensors holds
+// exactly the keys PEFT's own save_pretrained writes for that LoraConfig, and PEFT loads the adapter
+// with the same biases, loss and bias gradients (tests/oracles/train/peft_bias_oracle.py).
+TEST(GenerativeLora, LoraBiasAllAndLoraOnlyAreSavedAndLoadedAsPeftDoes) {
+  MVB_REQUIRE_ORACLE_ENV();
+  for (const std::string bias : {"all", "lora_only"}) {
+    SCOPED_TRACE(bias);
+    auto m = load_qwen();
+    auto t = train::make_trainable(*m, "Qwen2-VL");
+    const train::TrainPlan plan = t->plan("L", true);
+    torch::manual_seed(4);
+    nn::LoraConfig lcfg;
+    lcfg.r = 4;
+    lcfg.alpha = 8;
+    lcfg.dropout = 0;
+    train::add_lora(t->root(), plan.lora_modules, lcfg);
+    const auto trainable = train::select_trainable(t->root(), plan, true, bias);
+    std::set<std::string> adapted;
+    for (auto& [name, lin] : nn::find_linears(t->root()))
+      if (lin->has_lora()) adapted.insert(name);
+    std::map<std::string, at::Tensor> ours;  // PEFT's parameter name -> our trained bias
+    {
+      at::NoGradGuard g;
+      for (const auto& [n, p] : trainable) {
+        if (n.find("lora_B") != std::string::npos) p.normal_(0, 0.05);
+        if (nn::is_lora_name(n)) continue;
+        p.add_(at::randn_like(p) * 0.05);  // as if trained
+        const std::string module = n.substr(0, n.rfind('.'));
+        ours["base_model.model." + *t->peft_name(module) + (adapted.count(module) ? ".base_layer" : "") + ".bias"] = p;
+      }
+    }
+    ASSERT_FALSE(ours.empty());
+    TempDir tmp;
+    train::SaveOptions so;
+    so.lora = true;
+    so.lcfg = lcfg;
+    so.lora_bias = bias;
+    train::save_generative_outputs(*t, tmp / "run", trainable, so);
+    EXPECT_EQ(io::read_json(tmp / "run/adapter_config.json")["bias"], bias);
+    const auto batch = two_examples(*t, "qwen");
+    write_hf_batch(tmp / "batch.safetensors", batch, 0, 0);
+    t->root().train();
+    auto [sum, count] = t->loss_sum(batch);
+    const at::Tensor loss = sum / static_cast<double>(count);
+    loss.backward();
+    const auto r = run_oracle_script(OracleInterpreter::kOracleEnv, "train/peft_bias_oracle.py",
+                                     {"qwen2_vl", fixture_path("models/qwen2_vl"), tmp / "run",
+                                      tmp / "batch.safetensors", tmp / "peft.safetensors", tmp / "peft.json"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto pj = io::read_json(tmp / "peft.json");
+    // The same tensors as PEFT saves, and the same biases trainable.
+    io::StateDict saved = io::open_safetensors(tmp / "run/adapter_model.safetensors");
+    std::vector<std::string> saved_keys = saved.names();
+    std::sort(saved_keys.begin(), saved_keys.end());
+    EXPECT_EQ(saved_keys, pj["saved_keys"].get<std::vector<std::string>>());
+    std::vector<std::string> trainable_names;
+    for (const auto& [k, v] : ours) trainable_names.push_back(k);
+    EXPECT_EQ(trainable_names, pj["trainable"].get<std::vector<std::string>>());
+    // PEFT loaded our biases and computes the same loss and bias gradients.
+    io::StateDict want = io::open_safetensors(tmp / "peft.safetensors");
+    EXPECT_NEAR(loss.item<double>(), want.get("loss").item<double>(), 1e-5);
+    double worst_grad = 0;
+    for (const auto& [k, p] : ours) {
+      ASSERT_TRUE(want.contains("value:" + k)) << k;
+      EXPECT_TRUE(p.detach().equal(want.get("value:" + k))) << k;
+      ASSERT_TRUE(p.grad().defined()) << k;
+      worst_grad = std::max(worst_grad, max_abs_diff(p.grad(), want.get("grad:" + k)));
+    }
+    EXPECT_LE(worst_grad, kGradTol);
+    std::cout << "[ measured ] lora_bias " << bias << ": " << ours.size() << " biases, max |grad diff| " << worst_grad
+              << "\n";
+    // eval --model_path ADAPTER --model_base BASE reads the biases back.
+    ModelSpec spec;
+    spec.name = "Qwen2-VL";
+    spec.model_path = tmp / "run";
+    spec.model_base = fixture_path("models/qwen2_vl");
+    spec.dtype = "fp32";
+    qwen2_vl::QwenVlModel reloaded(spec, qwen2_vl::Flavor::kQwen2VL);
+    auto t2 = train::make_trainable(reloaded, "Qwen2-VL");
+    int checked = 0;
+    for (auto& p : t2->root().named_parameters(true)) {
+      const std::string module = p.key().substr(0, p.key().rfind('.'));
+      for (const char* infix : {"", ".base_layer"}) {
+        auto it = ours.find("base_model.model." + *t2->peft_name(module) + infix + ".bias");
+        if (it != ours.end() && ends_with(p.key(), ".bias")) {
+          EXPECT_TRUE(p.value().equal(it->second.detach())) << p.key();
+          ++checked;
+        }
+      }
+    }
+    EXPECT_EQ(checked, static_cast<int>(ours.size()));
+  }
+}
+
+// Logits of `t` on `batch` against a transformers run over the same batch, at the real (unpadded)
+// positions.
+double max_diff_real_positions(const at::Tensor& ours, const at::Tensor& theirs, const at::Tensor& mask) {
+  const at::Tensor m = mask.to(at::kBool).unsqueeze(-1).expand_as(theirs);
+  return (ours.detach().masked_select(m) - theirs.masked_select(m)).abs().max().item<double>();
+}
+
+// Full fine-tuning (--peft none) writes the whole tuned model as a Hugging Face folder in the run folder:
+// eval --model_path loads it with the tuned logits, and so does transformers.
+TEST(GenerativeLora, FullFineTuningSavesAFolderThatEvalAndTransformersLoad) {
+  auto m = load_llava("hf");
+  auto t = train::make_trainable(*m, "LLaVA-1.5");
+  const train::TrainPlan plan = t->plan("VML", false);
+  const auto trainable = train::select_trainable(t->root(), plan, false, "none");
+  {
+    at::NoGradGuard g;
+    torch::manual_seed(6);
+    for (const auto& [n, p] : trainable) p.add_(at::randn_like(p) * 0.02);  // as if trained
+  }
+  TempDir tmp;
+  train::SaveOptions so;
+  train::save_generative_outputs(*t, tmp / "run", trainable, so);
+  for (const char* f : {"config.json", "model.safetensors", "generation_config.json", "tokenizer.model",
+                        "tokenizer_config.json", "special_tokens_map.json", "preprocessor_config.json"})
+    EXPECT_TRUE(std::filesystem::exists(tmp / (std::string("run/") + f))) << f;
+  EXPECT_FALSE(std::filesystem::exists(tmp / "run/adapter_config.json"));
+  EXPECT_FALSE(std::filesystem::exists(tmp / "run/non_lora_trainables.bin"));
+  const auto batch = two_examples(*t, "llava");
+  t->root().eval();
+  at::Tensor tuned;
+  {
+    at::NoGradGuard g;
+    tuned = t->forward_batch(batch).first;
+  }
+  ModelSpec spec;
+  spec.name = "LLaVA-1.5";
+  spec.model_path = tmp / "run";
+  spec.dtype = "fp32";
+  llava::LlavaModel reloaded(spec, llava::LlavaModel::Variant::kLlava15);
+  auto t2 = train::make_trainable(reloaded, "LLaVA-1.5");
+  at::Tensor again;
+  {
+    at::NoGradGuard g;
+    again = t2->forward_batch(batch).first;
+  }
+  EXPECT_LE(max_abs_diff(tuned, again), 1e-6);
+  MVB_REQUIRE_ORACLE_ENV();
+  auto* lm = dynamic_cast<llava::LlavaModel*>(m.get());
+  const auto& c = lm->config();
+  const int64_t patches = (c.vision.image_size / c.vision.patch_size) * (c.vision.image_size / c.vision.patch_size);
+  write_hf_batch(tmp / "batch.safetensors", batch, c.image_token_index, patches);
+  const auto r = run_oracle_script(OracleInterpreter::kOracleEnv, "train/hf_logits_oracle.py",
+                                   {"llava", tmp / "batch.safetensors", tmp / "hf.safetensors", tmp / "run"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const at::Tensor hf = io::open_safetensors(tmp / "hf.safetensors").get("logits");
+  ASSERT_EQ(hf.sizes(), tuned.sizes());
+  const double d =
+      max_diff_real_positions(tuned, hf, io::open_safetensors(tmp / "batch.safetensors").get("attention_mask"));
+  std::cout << "[ measured ] full fine-tuning folder: transformers vs medvlmbench logits max |diff| " << d << "\n";
+  EXPECT_LE(d, 1e-4);
+}
+
+// --merge_lora: <run>/merged/ is the full model with the adapter merged; transformers loads it with
+// the logits of PeftModel.from_pretrained(base, adapter).merge_and_unload(), and so does medvlmbench.
+TEST(GenerativeLora, MergedLoraExportEqualsPeftMergeAndUnload) {
+  MVB_REQUIRE_ORACLE_ENV();
+  auto m = load_llava("hf");
+  auto t = train::make_trainable(*m, "LLaVA-1.5");
+  const train::TrainPlan plan = t->plan("VL", true);
+  torch::manual_seed(8);
+  nn::LoraConfig lcfg;
+  lcfg.r = 4;
+  lcfg.alpha = 8;
+  lcfg.dropout = 0;
+  train::add_lora(t->root(), plan.lora_modules, lcfg);
+  const auto trainable = train::select_trainable(t->root(), plan, true, "none");
+  {
+    at::NoGradGuard g;
+    for (const auto& [n, p] : trainable)
+      if (n.find("lora_B") != std::string::npos) p.normal_(0, 0.1);
+  }
+  TempDir tmp;
+  train::SaveOptions so;
+  so.lora = true;
+  so.lcfg = lcfg;
+  so.merge_lora = true;
+  train::save_generative_outputs(*t, tmp / "run", trainable, so);
+  const std::string merged = tmp / "run/merged";
+  EXPECT_TRUE(std::filesystem::exists(merged + "/model.safetensors"));
+  EXPECT_FALSE(std::filesystem::exists(merged + "/adapter_config.json"));
+  const auto batch = two_examples(*t, "llava");
+  auto* lm = dynamic_cast<llava::LlavaModel*>(m.get());
+  const auto& c = lm->config();
+  const int64_t patches = (c.vision.image_size / c.vision.patch_size) * (c.vision.image_size / c.vision.patch_size);
+  write_hf_batch(tmp / "batch.safetensors", batch, c.image_token_index, patches);
+  const std::string base = fixture_path("models/llava/hf");
+  auto r = run_oracle_script(OracleInterpreter::kOracleEnv, "train/hf_logits_oracle.py",
+                             {"llava", tmp / "batch.safetensors", tmp / "peft.safetensors", base, tmp / "run"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_oracle_script(OracleInterpreter::kOracleEnv, "train/hf_logits_oracle.py",
+                        {"llava", tmp / "batch.safetensors", tmp / "merged.safetensors", merged});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const at::Tensor mask = io::open_safetensors(tmp / "batch.safetensors").get("attention_mask");
+  const at::Tensor peft = io::open_safetensors(tmp / "peft.safetensors").get("logits");
+  const at::Tensor hf_merged = io::open_safetensors(tmp / "merged.safetensors").get("logits");
+  const double d_hf = max_diff_real_positions(hf_merged, peft, mask);
+  // medvlmbench loads the merged folder as eval --model_path does.
+  ModelSpec spec;
+  spec.name = "LLaVA-1.5";
+  spec.model_path = merged;
+  spec.dtype = "fp32";
+  llava::LlavaModel reloaded(spec, llava::LlavaModel::Variant::kLlava15);
+  auto t2 = train::make_trainable(reloaded, "LLaVA-1.5");
+  at::Tensor ours;
+  {
+    at::NoGradGuard g;
+    ours = t2->forward_batch(batch).first;
+  }
+  const double d_ours = max_diff_real_positions(ours, peft, mask);
+  std::cout << "[ measured ] merged export vs PEFT merge_and_unload logits: transformers " << d_hf << ", medvlmbench "
+            << d_ours << "\n";
+  EXPECT_LE(d_hf, 1e-5);
+  EXPECT_LE(d_ours, 1e-4);
+}
+
+// non_lora_trainables.bin (torch.save format, written by torch::pickle_save) loads with torch.load's
+// weights_only=True (torch >= 2.6's default) and through the reference's loader code path into
+// LlavaForConditionalGeneration (tests/oracles/train/non_lora_bin_oracle.py).
+TEST(GenerativeLora, NonLoraTrainablesBinLoadsWithWeightsOnlyAndTheReferencesLoader) {
+  MVB_REQUIRE_ORACLE_ENV();
+  auto m = load_llava("hf");
+  auto t = train::make_trainable(*m, "LLaVA-1.5");
+  const train::TrainPlan plan = t->plan("ML", true);
+  nn::LoraConfig lcfg;
+  lcfg.r = 4;
+  train::add_lora(t->root(), plan.lora_modules, lcfg);
+  const auto trainable = train::select_trainable(t->root(), plan, true, "none");
+  int projector = 0;
+  {
+    at::NoGradGuard g;
+    torch::manual_seed(9);
+    for (const auto& [n, p] : trainable)
+      if (!nn::is_lora_name(n)) {
+        p.add_(at::randn_like(p) * 0.05);  // the projector, as if trained
+        ++projector;
+      }
+  }
+  ASSERT_EQ(projector, 4);
+  TempDir tmp;
+  train::SaveOptions so;
+  so.lora = true;
+  so.lcfg = lcfg;
+  train::save_generative_outputs(*t, tmp / "run", trainable, so);
+  const auto r = run_oracle_script(OracleInterpreter::kOracleEnv, "train/non_lora_bin_oracle.py",
+                                   {tmp / "run", fixture_path("models/llava/hf"), tmp / "out.json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = io::read_json(tmp / "out.json");
+  EXPECT_EQ(j["keys"].size(), 4u) << j.dump();
+  EXPECT_TRUE(j["unexpected_keys"].empty()) << j.dump();
+  EXPECT_TRUE(j["loaded_equal"].get<bool>()) << j.dump();
+  EXPECT_TRUE(j["matches_safetensors"].get<bool>()) << j.dump();
 }
 
 TEST(GenerativeLora, LlavaLabelsMaskThePromptAndImageAndKeepAnswerAndEos) {

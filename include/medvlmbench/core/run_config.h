@@ -118,6 +118,7 @@ struct RunConfig {
   int save_steps = 500;        // checkpoint every N optimizer steps (HF's default); 0 = never
   int save_total_limit = 2;    // the reference's default; 0 = keep all
   bool gradient_checkpointing = false;
+  bool merge_lora = false;  // LoRA training: also write <run>/merged/, the full model with the adapter merged
   std::string version = "v1";  // LLaVA's conversation template (--version)
   int model_max_length = 2048;
   double max_grad_norm = 1.0;

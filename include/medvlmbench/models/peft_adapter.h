@@ -19,7 +19,9 @@ using PeftModuleNameFn = std::function<std::optional<std::string>(const std::str
 bool is_peft_adapter_dir(const std::string& dir);
 
 // Puts every adapter of <dir>/adapter_model.safetensors on the Linear of `root` it names, with the
-// r / lora_alpha of adapter_config.json, and merges it into the weight (merge_and_unload). Every
+// r / lora_alpha of adapter_config.json, and merges it into the weight (merge_and_unload). Biases the
+// adapter trained (bias "all" / "lora_only": "<module>.bias" or "<module>.base_layer.bias") replace
+// the base's. Every
 // tensor in the file must find its module; an mvb::Error names the file and key otherwise.
 // Returns the number of merged modules.
 int merge_peft_adapter(torch::nn::Module& root, const std::string& dir, const PeftModuleNameFn& names);

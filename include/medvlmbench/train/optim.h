@@ -58,4 +58,25 @@ class AdamW {
 // only drops biases and nn.LayerNorm parameters, so its RMSNorm weights decay.
 bool decays(const std::string& name, bool in_layernorm, bool llava_rules);
 
+// torch.amp.GradScaler's dynamic loss scaling for fp16 training (HF Trainer uses it with --fp16):
+// the loss is multiplied by the scale before backward; unscale() divides the gradients back and says
+// whether all are finite; update() halves the scale after an overflow (the step is skipped) and
+// doubles it after 2000 clean steps. Disabled, it does nothing (scale 1, always finite).
+class LossScaler {
+ public:
+  explicit LossScaler(bool enabled, double init_scale = 65536.0, double growth = 2.0, double backoff = 0.5,
+                      int growth_interval = 2000)
+      : enabled_(enabled), scale_(init_scale), growth_(growth), backoff_(backoff), interval_(growth_interval) {}
+  at::Tensor scale(const at::Tensor& loss) const;
+  bool unscale(const std::vector<at::Tensor>& params) const;
+  void update(bool found_inf);
+  double current() const { return enabled_ ? scale_ : 1.0; }
+  bool enabled() const { return enabled_; }
+
+ private:
+  bool enabled_;
+  double scale_, growth_, backoff_;
+  int interval_, good_steps_ = 0;
+};
+
 }  // namespace mvb::train

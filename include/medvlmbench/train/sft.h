@@ -71,7 +71,10 @@ class TrainableVlm {
                              const SftOptions& o) = 0;
   // Sum of the next-token cross-entropy over the labels != -100 of a right-padded batch (autograd on),
   // and how many label tokens it covered.
-  virtual std::pair<at::Tensor, int64_t> loss_sum(const std::vector<SftExample>& batch) = 0;
+  std::pair<at::Tensor, int64_t> loss_sum(const std::vector<SftExample>& batch);
+  // The model's forward over a right-padded batch: logits [B, L, V] (float32) and the labels [B, L]
+  // aligned with them (image positions and padding -100).
+  virtual std::pair<at::Tensor, at::Tensor> forward_batch(const std::vector<SftExample>& batch) = 0;
   virtual LossNorm loss_norm() const = 0;
   // The reference's (or LLaMA-Factory's) selection for --tune_modules; lora: whether --peft lora.
   virtual TrainPlan plan(const std::string& tune_modules, bool lora) = 0;
