@@ -83,9 +83,9 @@ const std::vector<Group>& groups() {
       {"the run folder gets the final weights once, in the reference's file names; an interrupted run continues "
        "with --resume",
        {},
-       {"save_strategy", "save_only_model", "save_safetensors", "no_save_safetensors", "overwrite_output_dir",
-        "load_best_model_at_end", "metric_for_best_model", "greater_is_better", "resume_from_checkpoint",
-        "restore_callback_states_from_checkpoint", "ignore_data_skip"}},
+       {"save_strategy", "save_only_model", "save_safetensors", "no_save_safetensors",
+        "overwrite_output_dir", "load_best_model_at_end", "metric_for_best_model", "greater_is_better",
+        "resume_from_checkpoint", "restore_callback_states_from_checkpoint", "ignore_data_skip"}},
       {"diagnosis training evaluates on the test split every --eval_every epochs (the reference's callback: 10) and "
        "at the end, in batches of --batch_size; predictions of any run come from `medvlmbench eval --save_pred`",
        {},
@@ -155,10 +155,24 @@ const std::vector<Group>& groups() {
       {"the architecture comes from the checkpoint's config.json (vision layer, projector, image tokens, aspect "
        "handling); what is trained is set by --peft / --tune_modules",
        {},
-       {"mm_projector_type", "mm_vision_select_layer", "mm_vision_select_feature", "mm_use_im_start_end",
-        "mm_use_im_patch_token", "mm_patch_merge_type", "image_aspect_ratio", "pretrain_mm_mlp_adapter",
-        "tune_mm_mlp_adapter", "freeze_mm_mlp_adapter", "freeze_backbone", "lora_weight_path", "longvila_sampler",
-        "num_time_tokens", "time_token_format", "soft_ce_std", "max_num_images", "debug_e2e"}},
+       {"mm_projector_type",
+        "mm_vision_select_layer",
+        "mm_vision_select_feature",
+        "mm_use_im_start_end",
+        "mm_use_im_patch_token",
+        "mm_patch_merge_type",
+        "image_aspect_ratio",
+        "pretrain_mm_mlp_adapter",
+        "tune_mm_mlp_adapter",
+        "freeze_mm_mlp_adapter",
+        "freeze_backbone",
+        "lora_weight_path",
+        "longvila_sampler",
+        "num_time_tokens",
+        "time_token_format",
+        "soft_ce_std",
+        "max_num_images",
+        "debug_e2e"}},
   };
   return g;
 }
