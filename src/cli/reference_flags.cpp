@@ -17,7 +17,9 @@ struct Group {
 const std::vector<Group>& groups() {
   static const std::vector<Group> g = {
       {"one process runs on --device; to split an evaluation across GPUs start one process per GPU with "
-       "--shard i/n (DeepSpeed, FSDP, DDP and multi-node settings do not apply)",
+       "--shard i/n; generative training runs data parallel when started by torchrun or srun with several "
+       "processes (scripts/slurm/train_multinode.sbatch), set up from their variables, not from these DeepSpeed, "
+       "FSDP and DDP settings",
        {"num_gpus"},
        {"deepspeed",
         "deepspeed_plugin",

@@ -40,6 +40,16 @@ void init(const std::string& level) {
   g_file_sink.reset();
 }
 
+void set_rank(int rank) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  const std::string tag = "[rank " + std::to_string(rank) + "] ";
+  for (auto& sink : spdlog::default_logger()->sinks()) {
+    if (sink == g_file_sink) continue;
+    sink->set_pattern("[%H:%M:%S] " + tag + "%^%l%$ %v");
+    if (rank != 0 && sink->level() < spdlog::level::warn) sink->set_level(spdlog::level::warn);
+  }
+}
+
 void add_file(const std::string& path) {
   std::lock_guard<std::mutex> lock(g_mu);
   auto logger = spdlog::default_logger();

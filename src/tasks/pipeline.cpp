@@ -13,6 +13,7 @@
 #include "medvlmbench/core/cancel.h"
 #include "medvlmbench/core/device.h"
 #include "medvlmbench/core/error.h"
+#include "medvlmbench/core/launch_env.h"
 #include "medvlmbench/core/log.h"
 #include "medvlmbench/core/strings.h"
 #include "medvlmbench/core/torch_compat.h"
@@ -425,15 +426,28 @@ RunOutcome run_train(const RunConfig& in, const std::vector<std::string>& argv) 
   const auto t0 = std::chrono::steady_clock::now();
   Validated v = validate(in, "train");
   const RunConfig& cfg = v.cfg;
-  const c10::Device device = resolve_device(cfg.device);
+  // Started by torchrun or srun with several processes: data parallel generative fine-tuning
+  // (train/distributed.h), where only rank 0 writes the run folder and the others log warnings.
+  const LaunchEnv& dist = launch_env();
+  MVB_USAGE_CHECK(!dist.distributed() || cfg.task == "vqa" || cfg.task == "caption",
+                  "multi-process (data parallel) training is implemented for --task vqa and caption; this process is ",
+                  dist.describe(), ": run --task ", cfg.task,
+                  " as one process (unset WORLD_SIZE / use srun --ntasks=1)");
+  c10::Device device = resolve_device(cfg.device);
+  // One process per GPU: a bare --device cuda (or auto) is this process's cuda:LOCAL_RANK.
+  if (dist.distributed() && device.is_cuda() && cfg.device.find(':') == std::string::npos)
+    device = c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(dist.local_rank % compat::cuda_device_count()));
+  if (dist.distributed()) log::set_rank(dist.rank);
   const std::string dtype = model_dtype_for(cfg, device);
   MVB_CHECK(!io::exists(cfg.output_dir) || io::is_directory(cfg.output_dir), "--output_dir ", cfg.output_dir,
             " is a file; give a folder for training outputs");
   RunOutcome out;
   out.run_dir = train_run_dir(cfg);
-  io::create_directories(out.run_dir);
-  io::remove_stale_temp_files(out.run_dir);
-  log::add_file(io::join_path(out.run_dir, "train.log"));
+  if (dist.writes()) {
+    io::create_directories(out.run_dir);
+    io::remove_stale_temp_files(out.run_dir);
+    log::add_file(io::join_path(out.run_dir, "train.log"));
+  }
   log_checkpoint_and_compat_notes(v.checkpoint, cfg);
   nlohmann::json manifest = {{"argv", strip_url_credentials(argv)},
                              {"config", cfg.to_json()},
@@ -441,15 +455,22 @@ RunOutcome run_train(const RunConfig& in, const std::vector<std::string>& argv) 
                              {"device", device.str()},
                              {"status", "running"},
                              {"started_at", now_iso8601()}};
+  if (dist.distributed())
+    manifest["data_parallel"] = {{"world_size", dist.world_size},
+                                 {"launcher", dist.source},
+                                 {"master", dist.master_addr + ":" + std::to_string(dist.master_port)}};
   add_checkpoint_and_compat_notes(manifest, v.checkpoint, cfg);
-  write_manifest(out.run_dir, manifest);
+  const auto save_manifest = [&] {
+    if (dist.writes()) write_manifest(out.run_dir, manifest);
+  };
+  save_manifest();
 
   const DatasetInfo& info = v.dataset->info();
   auto reader = select_samples(v.dataset->open(DatasetRequest{cfg.task, cfg.split, cfg.image_path, cfg.cache_dir}),
                                SampleSelection::parse(cfg.shard, cfg.limit));
   std::unique_ptr<Model> model = build_model(cfg.model, *v.model, model_spec(cfg, v.checkpoint, info, device, dtype));
   manifest["model"] = model->describe();  // architecture, parameters, dtype, checkpoint, as eval records
-  write_manifest(out.run_dir, manifest);
+  save_manifest();
   RunContext ctx{cfg, info, out.run_dir, device, std::move(reader), -1, model.get(), nullptr};
   ctx.total = ctx.samples->size_hint();
   v.usage->factory()->run(ctx);
@@ -459,7 +480,7 @@ RunOutcome run_train(const RunConfig& in, const std::vector<std::string>& argv) 
   manifest["finished_at"] = now_iso8601();
   manifest["usage_stats"] = ctx.stats;
   manifest["timings"] = {{"total_s", out.seconds}};
-  write_manifest(out.run_dir, manifest);
+  save_manifest();
   log::remove_file();
   return out;
 }

@@ -15,6 +15,9 @@
 //   train_metrics.jsonl, loss_curve.svg, train.log    per step: loss, lr, grad norm, tokens/s
 // --resume continues from the newest checkpoint-N; on CPU the final weights equal an uninterrupted
 // run's bitwise (same data order, RNG stream and reductions).
+// Started by torchrun or srun with several processes, it trains data parallel (train/distributed.h):
+// each step's global batch is per_device_train_batch_size x world size samples, as one process with
+// that batch would take them; only rank 0 writes the run folder.
 #include "medvlmbench/train/generative_trainer.h"
 
 #include <ATen/ATen.h>
@@ -51,6 +54,7 @@
 #include "medvlmbench/nn/weights.h"
 #include "medvlmbench/tasks/usage.h"
 #include "medvlmbench/train/diagnosis_data.h"
+#include "medvlmbench/train/distributed.h"
 #include "medvlmbench/train/head_checkpoint.h"
 #include "medvlmbench/train/optim.h"
 #include "medvlmbench/train/sft.h"
@@ -249,6 +253,7 @@ class GenerativeTrainRunner : public UsageRunner {
     std::vector<ParamGroup> group_list;
     for (auto& [k, g] : groups) group_list.push_back(std::move(g));
     AdamW opt(std::move(group_list));
+    DataParallel dp(launch_env(), t->device());
 
     std::vector<Sample> samples = drain(*ctx.samples);
     std::vector<Sample> usable;
@@ -262,8 +267,9 @@ class GenerativeTrainRunner : public UsageRunner {
     MVB_CHECK(!usable.empty(), "no training samples in ", cfg.dataset, " split ", cfg.split);
     const int64_t N = static_cast<int64_t>(usable.size());
     const int64_t bs = cfg.per_device_train_batch_size;
+    const int64_t gbs = bs * dp.world_size();  // the global batch: every rank's per-device batch
     const int ga = cfg.gradient_accumulation_steps;
-    const int64_t batches = (N + bs - 1) / bs;
+    const int64_t batches = (N + gbs - 1) / gbs;
     const int64_t total = total_update_steps(batches, ga, cfg.num_train_epochs, cfg.max_steps);
     const int64_t warmup = warmup_steps(total, cfg.warmup_ratio);
     SftOptions so;
@@ -272,7 +278,7 @@ class GenerativeTrainRunner : public UsageRunner {
     spdlog::info(
         "training on {} samples: {} batches of {} per epoch, accumulation {}, {} optimizer steps ({} warm-up), "
         "{} schedule",
-        N, batches, bs, ga, total, warmup, cfg.lr_scheduler_type);
+        N, batches, gbs, ga, total, warmup, cfg.lr_scheduler_type);
 
     // --resume: the newest complete checkpoint-N.
     int64_t global_step = 0, epoch = 0, next_batch = 0;
@@ -307,8 +313,19 @@ class GenerativeTrainRunner : public UsageRunner {
                      next_batch);
       }
     }
+    if (dp.active()) {
+      // Every rank starts from rank 0's weights, and resumes from the step rank 0 resumes from (a
+      // multi-node --resume needs the run folder on a shared filesystem).
+      const std::vector<double> at = dp.sum({dp.writes() ? static_cast<double>(global_step) : 0.0});
+      MVB_CHECK(static_cast<int64_t>(at[0]) == global_step, "rank ", dp.rank(), " resumes from step ", global_step,
+                " but rank 0 from step ", static_cast<int64_t>(at[0]), ": every rank must see the same ", ctx.run_dir,
+                " (a shared filesystem) for --resume");
+      std::vector<at::Tensor> weights;
+      for (const auto& [n, p] : trainable) weights.push_back(p);
+      dp.broadcast(weights);
+    }
     // The metrics file holds the steps done so far (a killed run may have logged past its checkpoint).
-    {
+    if (dp.writes()) {
       std::vector<std::string> keep;
       if (cfg.resume && io::exists(metrics_path)) {
         std::ifstream in(metrics_path);
@@ -323,7 +340,8 @@ class GenerativeTrainRunner : public UsageRunner {
       for (const auto& l : keep) content += l + "\n";
       io::write_file_atomic(metrics_path, content);
     }
-    std::ofstream metrics(metrics_path, std::ios::app);
+    std::ofstream metrics;
+    if (dp.writes()) metrics.open(metrics_path, std::ios::app);
 
     root.train();
     const auto t_start = std::chrono::steady_clock::now();
@@ -340,7 +358,7 @@ class GenerativeTrainRunner : public UsageRunner {
         int64_t window_tokens = 0, step_tokens = 0;
         for (int64_t w = 0; w < window; ++w) {
           std::vector<SftExample> b;
-          const int64_t from = (next_batch + w) * bs, to = std::min(N, from + bs);
+          const auto [from, to] = dp.shard((next_batch + w) * gbs, bs, N);
           for (int64_t i = from; i < to; ++i) {
             const Sample& s = usable[order[i]];
             spdlog::debug("step {} epoch {} batch {}: sample {}", global_step + 1, epoch, next_batch + w, s.id);
@@ -350,8 +368,14 @@ class GenerativeTrainRunner : public UsageRunner {
           }
           micro.push_back(std::move(b));
         }
+        // Data parallel: the window's label tokens over every rank, and each rank's loss times the world
+        // size, as HF Trainer with average_tokens_across_devices (the average of gradients undoes it).
+        if (dp.active() && t->loss_norm() == LossNorm::kWindowTokens)
+          window_tokens = static_cast<int64_t>(dp.sum({static_cast<double>(window_tokens)})[0]);
+        const double loss_scale = t->loss_norm() == LossNorm::kWindowTokens ? dp.world_size() : 1.0;
         double step_loss = 0;
         for (auto& b : micro) {
+          if (b.empty()) continue;  // the epoch's last batch left this rank nothing
           std::optional<compat::AutocastGuard> autocast;
           if (autocast_dtype) autocast.emplace(t->device().type(), *autocast_dtype);
           auto [sum, count] = t->loss_sum(b);
@@ -361,13 +385,15 @@ class GenerativeTrainRunner : public UsageRunner {
             // A micro-batch without label tokens adds nothing (transformers' mean would be NaN).
             loss = count > 0 ? sum / static_cast<double>(count) / static_cast<double>(window) : sum * 0.0;
           } else {
-            loss = window_tokens > 0 ? sum / static_cast<double>(window_tokens) : sum * 0.0;
+            loss = window_tokens > 0 ? sum * (loss_scale / static_cast<double>(window_tokens)) : sum * 0.0;
           }
           scaler.scale(loss).backward();
           step_loss += loss.item<double>();
         }
         std::vector<at::Tensor> params = opt.parameters();
-        // fp16: gradients back to their true scale; a step whose gradients overflowed is skipped.
+        dp.average_gradients(params);
+        // fp16: gradients back to their true scale; a step whose gradients overflowed is skipped (after the
+        // average, so an overflow on any rank skips the step on all of them).
         const bool finite = scaler.unscale(params);
         double grad_norm = 0;
         {
@@ -382,6 +408,14 @@ class GenerativeTrainRunner : public UsageRunner {
         if (finite) opt.step(factor);
         scaler.update(!finite);
         opt.zero_grad();
+        bool stop = cancel_requested();
+        if (dp.active()) {
+          // The logged numbers over all ranks, and a stop (SIGTERM) any rank saw, so all stop together.
+          const auto s = dp.sum({step_loss, static_cast<double>(step_tokens), stop ? 1.0 : 0.0});
+          step_loss = s[0] / dp.world_size();
+          step_tokens = static_cast<int64_t>(s[1]);
+          stop = s[2] > 0;
+        }
         ++global_step;
         next_batch += window;
         tokens_seen += step_tokens;
@@ -400,8 +434,10 @@ class GenerativeTrainRunner : public UsageRunner {
                               {"tokens", step_tokens},
                               {"tokens_per_s", step_s > 0 ? step_tokens / step_s : 0.0},
                               {"step_s", step_s}};
-        metrics << rec.dump() << "\n";
-        metrics.flush();
+        if (dp.writes()) {
+          metrics << rec.dump() << "\n";
+          metrics.flush();
+        }
         curve.emplace_back(global_step, step_loss);
         spdlog::info("step {}/{} | epoch {:.2f} | loss {:.4f} | lr {:.3e} | grad_norm {:.4f} | {:.0f} tok/s | ETA {}",
                      global_step, total, epoch_f, step_loss, lr_now, grad_norm, step_s > 0 ? step_tokens / step_s : 0.0,
@@ -411,8 +447,8 @@ class GenerativeTrainRunner : public UsageRunner {
           ++epoch;
           next_batch = 0;
         }
-        const bool stop = cancel_requested();
-        if ((cfg.save_steps > 0 && global_step % cfg.save_steps == 0) || (stop && global_step < total)) {
+        if (dp.writes() &&
+            ((cfg.save_steps > 0 && global_step % cfg.save_steps == 0) || (stop && global_step < total))) {
           nlohmann::json st = {{"global_step", global_step}, {"epoch", epoch}, {"next_batch", next_batch},
                                {"total_steps", total},       {"samples", N},   {"seed", cfg.seed},
                                {"loss_curve", curve}};
@@ -430,7 +466,7 @@ class GenerativeTrainRunner : public UsageRunner {
       }
     }
     metrics.close();
-    write_loss_svg(io::join_path(ctx.run_dir, kLossCurveFile), curve);
+    if (dp.writes()) write_loss_svg(io::join_path(ctx.run_dir, kLossCurveFile), curve);
     root.eval();
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
     ctx.stats["steps"] = global_step;
@@ -445,19 +481,23 @@ class GenerativeTrainRunner : public UsageRunner {
                                               {"modules", plan.lora_modules.size()},
                                               {"targets", plan.note}}
                              : nlohmann::json(nullptr);
+    if (dp.active()) ctx.stats["data_parallel"] = {{"world_size", dp.world_size()}, {"backend", dp.backend()}};
     if (interrupted) {
       spdlog::warn("training interrupted at step {}/{}; rerun with --resume to continue", global_step, total);
-      return;
+    } else {
+      MVB_USAGE_CHECK(!cfg.merge_lora || lora,
+                      "--merge_lora needs a LoRA run (--peft lora); full fine-tuning "
+                      "already writes the whole model");
+      if (dp.writes()) {
+        SaveOptions so_out;
+        so_out.lora = lora;
+        so_out.lcfg = lcfg;
+        so_out.lora_bias = lora ? cfg.lora_bias : "none";
+        so_out.merge_lora = cfg.merge_lora;
+        save_generative_outputs(*t, ctx.run_dir, trainable, so_out);
+      }
     }
-    SaveOptions so_out;
-    so_out.lora = lora;
-    so_out.lcfg = lcfg;
-    so_out.lora_bias = lora ? cfg.lora_bias : "none";
-    so_out.merge_lora = cfg.merge_lora;
-    MVB_USAGE_CHECK(!cfg.merge_lora || lora,
-                    "--merge_lora needs a LoRA run (--peft lora); full fine-tuning "
-                    "already writes the whole model");
-    save_generative_outputs(*t, ctx.run_dir, trainable, so_out);
+    dp.barrier();  // no rank leaves (and tears the group down) while rank 0 saves
   }
 
  private:

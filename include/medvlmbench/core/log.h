@@ -15,6 +15,9 @@ void init(const std::string& level);
 void add_file(const std::string& path);
 // Drops the file sink (e.g. between runs in one process, as in tests).
 void remove_file();
+// For a process of a multi-process job: every line says "[rank N]", and ranks other than 0 show only
+// warnings and errors (rank 0 speaks for the job).
+void set_rank(int rank);
 // Parses a level name; throws UsageError listing the valid levels.
 spdlog::level::level_enum parse_level(const std::string& level);
 
