@@ -34,6 +34,7 @@ APT_PACKAGES=(
   libopencv-dev libsentencepiece-dev libcurl4-openssl-dev libpcre2-dev libicu-dev
   libjpeg62-turbo-dev   # JPEG decoding in src/vision: the libjpeg-turbo PIL links, for identical pixels
   libzstd-dev libsnappy-dev zlib1g-dev libcpp-httplib-dev
+  libgloo-dev   # Gloo for LibTorch's c10d: data-parallel training on CPU (src/train/distributed_gloo.cpp)
   libgtest-dev libgmock-dev
   # test oracles (independent references the tests compare against), fixtures
   python3 python3-venv python3-numpy python3-torch python3-sklearn python3-nltk python3-pil python3-sentencepiece python3-jinja2
