@@ -241,7 +241,7 @@ class SentencePieceTokenizer : public Tokenizer {
       if (!t.empty()) list.push_back(SpecialToken{t, -1});
     if (list.empty()) return;
     special_.additional = std::move(list);
-    for (auto& t : special_.additional) register_special(t);
+    for (auto& t : special_.additional) register_special(t, true);
     rebuild();
   }
 
@@ -263,11 +263,17 @@ class SentencePieceTokenizer : public Tokenizer {
  private:
   // Makes a named or additional special token an added token (transformers' _add_tokens(special_tokens=True)):
   // one already in the vocabulary keeps its id, a new one gets len(tokenizer).
-  void register_special(SpecialToken& t) {
+  // With `reset` (add_tokens of an AddedToken(normalized=False, special=True)), an added token already there
+  // takes those flags: no stripping any more.
+  void register_special(SpecialToken& t, bool reset = false) {
     if (t.content.empty()) return;
-    for (const auto& a : added_list_)
+    for (auto& a : added_list_)
       if (a.content == t.content) {
         t.id = a.id;
+        if (reset) {
+          a.lstrip = a.rstrip = a.single_word = a.normalized = false;
+          a.special = true;
+        }
         return;
       }
     if (!t.present()) {

@@ -95,7 +95,8 @@ namespace {
 // additional_special_tokens), not by added_tokens_decoder's "special" flag: Phi-3's <|system|> / <|end|>
 // (flagged special, in no special-token list, one with rstrip), a plain added token, an additional special
 // token with and without the flag, one only in additional_special_tokens (added at load, next id), a named
-// pad past the SentencePiece vocabulary, and "</s>" (named eos, flagged not special).
+// pad past the SentencePiece vocabulary, and "</s>" (named eos, flagged not special); some strip the spaces
+// after them (rstrip), which add_special_tokens resets for the tokens it re-adds.
 json added_kinds_config(bool legacy) {
   auto tok = [](const std::string& c, bool special, bool rstrip = false) {
     return json{{"content", c},     {"lstrip", false},      {"normalized", false},
@@ -115,12 +116,12 @@ json added_kinds_config(bool legacy) {
               {"added_tokens_decoder",
                {{"0", tok("<unk>", true)},
                 {"1", tok("<s>", true)},
-                {"2", tok("</s>", false)},
+                {"2", tok("</s>", false, true)},
                 {"32000", tok("<|sys|>", true, true)},
                 {"32001", tok("<|end|>", true)},
                 {"32002", tok("<added>", false)},
-                {"32003", tok("<ast>", true)},
-                {"32004", tok("<rev>", false)},
+                {"32003", tok("<ast>", true, true)},
+                {"32004", tok("<rev>", false, true)},
                 {"32005", tok("<pad>", true)}}}};
   if (!legacy) cfg["legacy"] = false;
   return cfg;
