@@ -92,6 +92,17 @@ std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special
   return clean_up_spaces ? clean_up_tokenization(std::move(s)) : s;
 }
 
+std::string Tokenizer::decode(const std::vector<int32_t>& ids, bool skip_special_tokens, bool clean_up_spaces,
+                              bool spaces_between_special_tokens) const {
+  std::string s = decode_raw_spaced(ids, skip_special_tokens, spaces_between_special_tokens);
+  return clean_up_spaces ? clean_up_tokenization(std::move(s)) : s;
+}
+
+void Tokenizer::add_additional_special_tokens(const std::vector<std::string>&) {
+  MVB_CHECK(false, "adding special tokens is implemented for the slow SentencePiece tokenizer only (this one is ",
+            kind_, ")");
+}
+
 void Tokenizer::set_metadata(std::string kind, TokenizerConfig config, SpecialTokens special) {
   kind_ = std::move(kind);
   config_ = std::move(config);

@@ -5,6 +5,14 @@
 // model without the dummy prefix (so text after a special token gets none); BOS/EOS follow
 // add_bos_token / add_eos_token; decoding is LlamaTokenizer.convert_tokens_to_string over the runs
 // between added tokens. spiece.model (T5Tokenizer / SiglipTokenizer) keeps its own rules.
+//
+// "Special" here is transformers 4.x's all_special_tokens: the named tokens (bos, eos, unk, sep, pad, cls,
+// mask) and additional_special_tokens, NOT the "special" flag of added_tokens_decoder. That set decides
+// which leading "\u2581" LlamaTokenizer.tokenize (legacy=False) drops, what skip_special_tokens skips, which
+// tokens convert_tokens_to_string keeps out of SentencePiece, and (its complement among the added tokens)
+// which tokens PreTrainedTokenizer._decode puts between spaces. Every model using this tokenizer (LLaVA's
+// use_fast=False, XrayGPT, XGenMiniV1) runs transformers 4.53.1 in the reference; transformers 5 rewrote
+// the slow path (_decode is convert_tokens_to_string over everything, no spaces_between_special_tokens).
 #include <unordered_set>
 
 #include "hf_tokenizer.h"
@@ -96,17 +104,14 @@ class SentencePieceTokenizer : public Tokenizer {
       if (t.id >= pieces_) ++extra_;
 
     hf::apply_folder_config(*this, folder, "sentencepiece", st);
-    // Specials named by the config but not yet known as added tokens are still never split.
-    const auto& s = special_tokens();
-    for (const SpecialToken* t : {&s.bos, &s.eos, &s.unk, &s.pad, &s.cls, &s.sep, &s.mask})
-      if (t->present()) add(t->id, t->content, nlohmann::json::object(), /*special=*/true);
-    for (const auto& t : s.additional)
-      if (t.present()) add(t.id, t.content, nlohmann::json::object(), /*special=*/true);
-    added_.build(added, nullptr);
-    for (const auto& t : added)
-      if (t.special) special_ids_.insert(t.id);
-    for (const SpecialToken* t : {&s.bos, &s.eos, &s.unk, &s.pad, &s.cls, &s.sep, &s.mask})
-      if (t->present()) special_ids_.insert(t->id);
+    // PreTrainedTokenizer.__init__: the special tokens not yet added tokens are added (special), in
+    // SPECIAL_TOKENS_ATTRIBUTES order; one missing from the vocabulary gets the next id.
+    added_list_ = std::move(added);
+    for (SpecialToken* t :
+         {&special_.bos, &special_.eos, &special_.unk, &special_.sep, &special_.pad, &special_.cls, &special_.mask})
+      register_special(*t);
+    for (auto& t : special_.additional) register_special(t);
+    rebuild();
     // T5Tokenizer / SiglipTokenizer end with EOS and have no BOS; LlamaTokenizer starts with BOS.
     const std::string& cls = config().tokenizer_class;
     const bool t5_like = cls.rfind("T5Tokenizer", 0) == 0 || cls.rfind("SiglipTokenizer", 0) == 0;
@@ -159,7 +164,8 @@ class SentencePieceTokenizer : public Tokenizer {
       for (const auto& sp : added_.split(text, /*normalized_kind=*/false)) {
         if (sp.id >= 0) {
           // A lone leading "\u2581" before a special token is dropped.
-          if (first_is_bare_meta && ids.size() == 1 && special_ids_.count(sp.id)) ids.clear();
+          // (LlamaTokenizer.tokenize: tokens[1] in all_special_tokens, whatever its "special" flag.)
+          if (first_is_bare_meta && ids.size() == 1 && all_special_.count(id_to_token(sp.id))) ids.clear();
           first_is_bare_meta = false;
           ids.push_back(sp.id);
           continue;
@@ -188,22 +194,30 @@ class SentencePieceTokenizer : public Tokenizer {
   }
 
   std::string decode_raw(const std::vector<int32_t>& ids, bool skip_special_tokens) const override {
-    // PreTrainedTokenizer._decode: added (non-special) tokens are joined with spaces
-    // (spaces_between_special_tokens=True); runs in between go through convert_tokens_to_string.
+    return decode_raw_spaced(ids, skip_special_tokens, true);
+  }
+
+  std::string decode_raw_spaced(const std::vector<int32_t>& ids, bool skip_special_tokens,
+                                bool spaces_between_special_tokens) const override {
+    // PreTrainedTokenizer._decode (4.53.1): convert_ids_to_tokens drops all_special_ids when skipping; the
+    // "legacy added tokens" (added tokens outside all_special_tokens, plus additional special tokens past the
+    // SentencePiece vocabulary) each make their own piece of text; the runs in between go through
+    // convert_tokens_to_string (an empty one is dropped, except the last); the pieces are joined with " "
+    // (spaces_between_special_tokens) or "".
     std::vector<std::string> sub_texts;
     std::vector<int32_t> run;
-    auto flush = [&] {
-      if (run.empty()) return;
-      std::string s = tokens_to_string(run);
-      if (!s.empty()) sub_texts.push_back(std::move(s));
-      run.clear();
-    };
     for (int32_t id : ids) {
-      const bool special = special_ids_.count(id) > 0;
-      if (skip_special_tokens && special) continue;
-      if (!special && added_.by_id(id) && id >= pieces_) {
-        flush();
-        sub_texts.push_back(added_.by_id(id)->content);
+      if (skip_special_tokens && all_special_ids_.count(id)) continue;
+      const std::string token = id_to_token(id);
+      // _decode tests the token's text (a second skip test on strings, and the added-token test).
+      if (skip_special_tokens && all_special_.count(token)) continue;
+      if (legacy_added_.count(token)) {
+        if (!run.empty()) {
+          std::string s = tokens_to_string(run);
+          if (!s.empty()) sub_texts.push_back(std::move(s));
+          run.clear();
+        }
+        sub_texts.push_back(token);
       } else {
         run.push_back(id);
       }
@@ -211,10 +225,24 @@ class SentencePieceTokenizer : public Tokenizer {
     if (!run.empty()) sub_texts.push_back(tokens_to_string(run));
     std::string out;
     for (size_t i = 0; i < sub_texts.size(); ++i) {
-      if (i) out += ' ';
+      if (i && spaces_between_special_tokens) out += ' ';
       out += sub_texts[i];
     }
     return out;
+  }
+
+  void add_additional_special_tokens(const std::vector<std::string>& tokens) override {
+    // add_special_tokens({"additional_special_tokens": tokens}) with replace_additional_special_tokens=True:
+    // the list is replaced (the earlier ones stay added tokens but stop being special), then add_tokens(...,
+    // special_tokens=True) gives the new ones the next ids (AddedToken(normalized=False, special=True), no
+    // stripping).
+    std::vector<SpecialToken> list;
+    for (const auto& t : tokens)
+      if (!t.empty()) list.push_back(SpecialToken{t, -1});
+    if (list.empty()) return;
+    special_.additional = std::move(list);
+    for (auto& t : special_.additional) register_special(t, true);
+    rebuild();
   }
 
   int64_t vocab_size() const override { return pieces_ + extra_; }
@@ -230,9 +258,55 @@ class SentencePieceTokenizer : public Tokenizer {
     if (id < 0 || id >= pieces_) return "";
     return piece(id);
   }
-  bool is_special_id(int32_t id) const override { return special_ids_.count(id) > 0; }
+  bool is_special_id(int32_t id) const override { return all_special_ids_.count(id) > 0; }
 
  private:
+  // Makes a named or additional special token an added token (transformers' _add_tokens(special_tokens=True)):
+  // one already in the vocabulary keeps its id, a new one gets len(tokenizer).
+  // With `reset` (add_tokens of an AddedToken(normalized=False, special=True)), an added token already there
+  // takes those flags: no stripping any more.
+  void register_special(SpecialToken& t, bool reset = false) {
+    if (t.content.empty()) return;
+    for (auto& a : added_list_)
+      if (a.content == t.content) {
+        t.id = a.id;
+        if (reset) {
+          a.lstrip = a.rstrip = a.single_word = a.normalized = false;
+          a.special = true;
+        }
+        return;
+      }
+    if (!t.present()) {
+      t.id = static_cast<int32_t>(pieces_ + extra_);
+      ++extra_;
+    }
+    hf::AddedVocabulary::Token a;
+    a.id = t.id;
+    a.content = t.content;
+    a.special = true;
+    added_list_.push_back(a);
+  }
+
+  // The trie over every added token, all_special_tokens / all_special_ids, and the legacy added tokens.
+  void rebuild() {
+    added_.build(added_list_, nullptr);
+    all_special_.clear();
+    all_special_ids_.clear();
+    legacy_added_.clear();
+    const auto& s = special_;
+    auto note = [&](const SpecialToken& t) {
+      if (t.content.empty()) return;
+      all_special_.insert(t.content);
+      if (t.present()) all_special_ids_.insert(t.id);
+    };
+    for (const SpecialToken* t : {&s.bos, &s.eos, &s.unk, &s.sep, &s.pad, &s.cls, &s.mask}) note(*t);
+    for (const auto& t : s.additional) note(t);
+    for (const auto& a : added_list_)
+      if (!all_special_.count(a.content)) legacy_added_.insert(a.content);
+    for (const auto& t : s.additional)
+      if (t.present() && t.id >= pieces_) legacy_added_.insert(t.content);
+  }
+
   std::string piece(int id) const {
     std::string s(64, '\0');
     int n = api_.id_to_piece(handle_, id, s.data(), static_cast<int>(s.size()));
@@ -302,7 +376,7 @@ class SentencePieceTokenizer : public Tokenizer {
       std::vector<int32_t> sub;
       bool prev_special = false;
       for (size_t i = 0; i < ids.size(); ++i) {
-        if (special_ids_.count(ids[i])) {
+        if (all_special_.count(id_to_token(ids[i]))) {
           if (!prev_special && i != 0) out += ' ';
           out += sp_decode(sub) + id_to_token(ids[i]);
           sub.clear();
@@ -322,7 +396,7 @@ class SentencePieceTokenizer : public Tokenizer {
     std::vector<std::string> sub;
     bool prev_special = false;
     for (size_t i = 0; i < tokens.size(); ++i) {
-      if (special_ids_.count(ids[i])) {
+      if (all_special_.count(tokens[i])) {
         if (!prev_special && i != 0 && legacy_) out += ' ';
         out += sp_decode_pieces(sp, sub) + tokens[i];
         sub.clear();
@@ -341,7 +415,10 @@ class SentencePieceTokenizer : public Tokenizer {
   int32_t pieces_ = 0;
   int64_t extra_ = 0;
   hf::AddedVocabulary added_;
-  std::unordered_set<int32_t> special_ids_;
+  std::vector<hf::AddedVocabulary::Token> added_list_;
+  std::unordered_set<std::string> all_special_;   // all_special_tokens
+  std::unordered_set<int32_t> all_special_ids_;   // all_special_ids
+  std::unordered_set<std::string> legacy_added_;  // _decode's legacy_added_tokens
   bool add_bos_ = true, add_eos_ = false;
   bool siglip_canonicalize_ = false;
   bool t5_like_ = false;

@@ -82,6 +82,21 @@ class Tokenizer {
   // transformers' tokenizer.decode(): decode_raw then clean_up_tokenization when configured.
   std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens = false) const;
   std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens, bool clean_up_spaces) const;
+  // decode(ids, skip_special_tokens, clean_up_spaces, spaces_between_special_tokens): the slow (Python)
+  // tokenizers' PreTrainedTokenizer._decode joins the text around added tokens that are not special with " "
+  // unless spaces_between_special_tokens=False; the other tokenizers ignore the flag, as transformers does.
+  std::string decode(const std::vector<int32_t>& ids, bool skip_special_tokens, bool clean_up_spaces,
+                     bool spaces_between_special_tokens) const;
+  virtual std::string decode_raw_spaced(const std::vector<int32_t>& ids, bool skip_special_tokens,
+                                        bool spaces_between_special_tokens) const {
+    (void)spaces_between_special_tokens;
+    return decode_raw(ids, skip_special_tokens);
+  }
+
+  // tokenizer.add_special_tokens({"additional_special_tokens": tokens}) (transformers 4.x, which replaces the
+  // list): tokens not yet in the vocabulary get the next ids. Implemented by the slow SentencePiece tokenizer
+  // (what xGen-MM's update_special_tokens does); the others throw mvb::Error.
+  virtual void add_additional_special_tokens(const std::vector<std::string>& tokens);
 
   // len(tokenizer): the model vocabulary plus added tokens.
   virtual int64_t vocab_size() const = 0;

@@ -217,25 +217,11 @@ XGenModel::XGenModel(const ModelSpec& spec)
   MVB_CHECK(tokenizer_->token_to_id("<|user|>") && tokenizer_->token_to_id("<unk>") == 0, dir_,
             ": the tokenizer lacks Phi-3's <|user|> or <unk> = 0");
   gen_defaults_ = nn::GenerationConfig::load(dir_);
-  // The slow tokenizer's added tokens (tokenizer_config.json added_tokens_decoder, added_tokens.json) and
-  // all_special_ids once update_special_tokens has run.
-  const std::string tc = io::join_path(dir_, "tokenizer_config.json");
-  if (io::exists(tc)) {
-    const nlohmann::json j = io::read_json(tc);
-    if (j.contains("added_tokens_decoder") && j["added_tokens_decoder"].is_object())
-      for (auto it = j["added_tokens_decoder"].begin(); it != j["added_tokens_decoder"].end(); ++it)
-        added_.insert(std::stoll(it.key()));
-  }
-  const std::string at = io::join_path(dir_, "added_tokens.json");
-  if (io::exists(at)) {
-    const nlohmann::json j = io::read_json(at);
-    for (auto it = j.begin(); it != j.end(); ++it) added_.insert(it.value().get<int64_t>());
-  }
-  for (int64_t k = 0; k < 3; ++k) added_.insert(media_token_id() + k);
-  const auto& s = tokenizer_->special_tokens();
-  for (const text::SpecialToken* t : {&s.bos, &s.eos, &s.unk, &s.pad})
-    if (t->present()) all_special_.insert(t->id);
-  for (int64_t k = 0; k < 3; ++k) all_special_.insert(media_token_id() + k);
+  // XGenMMModelForConditionalGeneration.update_special_tokens: the three tokens become the additional special
+  // tokens, with the ids after the checkpoint's tokenizer (the model's additional embeddings).
+  tokenizer_->add_additional_special_tokens({"<image>", "<image placeholder>", "<|endofchunk|>"});
+  MVB_CHECK(tokenizer_->token_to_id("<image>") == media_token_id(), dir_,
+            ": the tokenizer already holds <image> under another id than initial_tokenizer_len");
 }
 
 nlohmann::json XGenModel::describe() const {
@@ -259,30 +245,10 @@ nlohmann::json XGenModel::describe() const {
 }
 
 std::vector<int64_t> XGenModel::encode_prompt(const std::string& rendered) const {
-  // update_special_tokens adds <image> to the slow tokenizer as a special token (no strip flags). Our tokenizer
-  // reads the checkpoint's files, which lack it; <unk> is split out by the same rule and stands in for it.
-  const std::string tag = "<image>";
-  const size_t at = rendered.find(tag);
-  MVB_CHECK(at != std::string::npos && rendered.find(tag, at + 1) == std::string::npos,
-            "XGenMiniV1's prompt must hold exactly one <image> (does the question contain <image>?)");
-  MVB_CHECK(rendered.find("<unk>") == std::string::npos, "XGenMiniV1 cannot take a question containing <unk>");
-  const std::string text = rendered.substr(0, at) + "<unk>" + rendered.substr(at + tag.size());
-  const auto ids32 = tokenizer_->encode(text, /*add_special_tokens=*/true);
+  const auto ids32 = tokenizer_->encode(rendered, /*add_special_tokens=*/true);
   std::vector<int64_t> ids(ids32.begin(), ids32.end());
-  // LlamaTokenizer.tokenize (legacy=False) drops its leading "\u2581" only before one of all_special_tokens
-  // (bos / eos / unk / pad and the additional special tokens). Phi-3's <|system|> is an added token outside that
-  // set, so the reference keeps the "\u2581" in front of it; our tokenizer treats every added token flagged
-  // special alike and drops it.
-  const auto meta = tokenizer_->token_to_id("\u2581");
-  if (meta && !ids.empty() && ids[0] != *meta && !all_special_.count(ids[0]) && added_.count(ids[0]))
-    ids.insert(ids.begin(), *meta);
-  int64_t found = 0;
-  for (auto& id : ids)
-    if (id == 0) {
-      id = media_token_id();
-      ++found;
-    }
-  MVB_CHECK(found == 1, "the question tokenized to <unk>; XGenMiniV1 cannot place its image");
+  MVB_CHECK(std::count(ids.begin(), ids.end(), media_token_id()) == 1,
+            "XGenMiniV1's prompt must hold exactly one <image> (does the question contain <image>?)");
   return ids;
 }
 
@@ -377,31 +343,7 @@ nn::GenerationConfig XGenModel::generation_config(const GenerationRequest& reque
 }
 
 std::string XGenModel::decode_skip_special(const std::vector<int64_t>& ids) const {
-  // PreTrainedTokenizer._decode (transformers 4.53.1) after update_special_tokens: all_special_ids (bos / eos /
-  // unk / pad, and <image>, <image placeholder>, <|endofchunk|>, the additional special tokens it set) are
-  // skipped; the other added tokens (Phi-3's <|end|>, <|assistant|> ...) are kept, each its own piece of text,
-  // and the pieces are joined with spaces (spaces_between_special_tokens); runs of SentencePiece pieces go
-  // through convert_tokens_to_string one run at a time.
-  std::vector<std::string> parts;
-  std::vector<int32_t> run;
-  auto flush = [&] {
-    if (run.empty()) return;
-    parts.push_back(tokenizer_->decode(run, /*skip_special_tokens=*/false, /*clean_up_spaces=*/false));
-    run.clear();
-  };
-  for (int64_t id : ids) {
-    if (all_special_.count(id)) continue;
-    if (added_.count(id)) {
-      flush();
-      parts.push_back(tokenizer_->id_to_token(static_cast<int32_t>(id)));
-    } else {
-      run.push_back(static_cast<int32_t>(id));
-    }
-  }
-  flush();
-  std::string text;
-  for (size_t i = 0; i < parts.size(); ++i) text += (i ? " " : "") + parts[i];
-  return text;
+  return tokenizer_->decode(std::vector<int32_t>(ids.begin(), ids.end()), /*skip_special_tokens=*/true);
 }
 
 std::string XGenModel::decode_answer(const std::vector<int64_t>& ids) const {

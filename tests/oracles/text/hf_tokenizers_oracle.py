@@ -13,8 +13,10 @@ Two runtimes, one per request (they cannot share a process: each imports its own
                 pipelines assembled in the tests.
 
 request: {"runtime": "reference" | "tokenizers", "jobs": [job, ...]}
-job:     {"load": LOAD, "texts": [...], "batch": [PAD, ...], "chat": [CHAT, ...], "llava": [prompt, ...],
-          "save": dir}
+job:     {"load": LOAD, "add_special": [token, ...], "texts": [...], "decode": [[id, ...], ...],
+          "batch": [PAD, ...], "chat": [CHAT, ...], "llava": [prompt, ...], "save": dir}
+ADD_SPECIAL: tokenizer.add_special_tokens({"additional_special_tokens": [...]}) right after loading
+DECODE:  id lists decoded with skip_special_tokens False / True and spaces_between_special_tokens True / False
 LOAD (reference):  {"auto": folder, "use_fast": bool, "kwargs": {...}}        AutoTokenizer.from_pretrained
                    {"class": "BertTokenizerFast", "folder": dir, "kwargs": {...}}   <class>.from_pretrained
                    {"class": "BertTokenizerFast", "files": {"vocab_file": path}, "kwargs": {...}}  <class>(...)
@@ -28,7 +30,9 @@ CHAT:    {"messages": [...], "chat_template": str or null, "add_generation_promp
 LLAVA:   a prompt holding "<image>": the reference's tokenizer_image_token() (llava/mm_utils.py: each
          chunk tokenized with special tokens, the later chunks' BOS dropped, -200 between)
 stdout:  {"versions": {...}, "jobs": [{"class", "is_fast", "vocab_size", "special", "config",
-          "results": [{"ids", "ids_plain", "decoded", "decoded_skip"}], "batch": [{"input_ids",
+          "all_special_tokens", "all_special_ids",
+          "results": [{"ids", "ids_plain", "decoded", "decoded_skip"}],
+          "decode": [{"decoded", "decoded_skip", "decoded_nospace", "decoded_skip_nospace"}], "batch": [{"input_ids",
           "attention_mask"}], "chat": [{"text", "ids", "expanded", "processor_ids"}], "llava": [[ids]]}]}
 """
 
@@ -106,7 +110,11 @@ def describe_reference(tok):
 
 def run_reference_job(transformers, job):
     tok = load_reference(transformers, job["load"])
+    if job.get("add_special"):
+        tok.add_special_tokens({"additional_special_tokens": job["add_special"]})
     out = describe_reference(tok)
+    out["all_special_tokens"] = tok.all_special_tokens
+    out["all_special_ids"] = tok.all_special_ids
     results = []
     for text in job.get("texts", []):
         ids = tok(text)["input_ids"]
@@ -117,6 +125,11 @@ def run_reference_job(transformers, job):
             "decoded_skip": tok.decode(ids, skip_special_tokens=True),
         })
     out["results"] = results
+    out["decode"] = [{"decoded": tok.decode(ids), "decoded_skip": tok.decode(ids, skip_special_tokens=True),
+                      "decoded_nospace": tok.decode(ids, spaces_between_special_tokens=False),
+                      "decoded_skip_nospace": tok.decode(ids, skip_special_tokens=True,
+                                                         spaces_between_special_tokens=False)}
+                     for ids in job.get("decode", [])]
     batches = []
     for pad in job.get("batch", []):
         if pad.get("pad_token") is not None:

@@ -155,8 +155,6 @@ class XGenModel : public LocalVlm {
   c10::Device device_{c10::kCPU};
   at::ScalarType dtype_ = at::kFloat;
   int64_t end_id_ = -1;
-  std::set<int64_t> added_;        // the slow tokenizer's added tokens (plus the three update_special_tokens adds)
-  std::set<int64_t> all_special_;  // its all_special_ids after update_special_tokens
   nn::VisionTransformer vision_{nullptr};
   PerceiverResampler perceiver_{nullptr};
   LanguageModel lm_{nullptr};
