@@ -25,6 +25,7 @@
 #include <sstream>
 
 #include "medvlmbench/core/cpu_memory.h"
+#include "support/bench_harness.h"
 #include "medvlmbench/core/log.h"
 #include "medvlmbench/core/process_stats.h"
 #include "medvlmbench/io/files.h"
@@ -54,7 +55,7 @@ double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock:
 
 std::string oracle_python() {
   const char* env = std::getenv("MVB_ORACLE_PYTHON");
-  return env && *env ? env : std::string(MVB_SOURCE_DIR) + "/.venv/bin/python";
+  return env && *env ? env : mvb::bench::source_path(".venv/bin/python");
 }
 
 const std::vector<std::pair<std::string, std::string>> kQa = {
@@ -179,7 +180,7 @@ int main(int argc, char** argv) {
     std::cerr << "the oracle environment is missing (" << py << "): install it with `bash scripts/oracle_env.sh`\n";
     return 1;
   }
-  const std::string src = MVB_SOURCE_DIR;
+  const std::string src = mvb::bench::source_path("");
   const std::string work = "/tmp/mvb_lora_step_bench";
   fs::remove_all(work);
   fs::create_directories(work);
