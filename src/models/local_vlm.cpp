@@ -7,6 +7,7 @@
 
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/core/strings.h"
+#include "medvlmbench/nn/cpu_threads.h"
 
 namespace mvb {
 namespace {
@@ -62,6 +63,10 @@ std::vector<LocalVlm::Prepared> LocalVlm::prepare(const std::vector<const Genera
   out.reserve(requests.size());
   for (const GenerationRequest* r : requests) out.push_back(prepare_one(*r));
   return out;
+}
+
+LocalVlm::LocalVlm(LocalVlmOptions options) : options_(std::move(options)) {
+  nn::make_mkl_reproducible();  // the same answers run to run under MKL (nn/cpu_threads.h)
 }
 
 LocalVlm::Prepared LocalVlm::prepare_one(const GenerationRequest&) {

@@ -1,5 +1,7 @@
 #include "medvlmbench/nn/decoder.h"
 
+#include "medvlmbench/nn/cpu_threads.h"
+
 #include <ATen/ATen.h>
 #include <torch/nn/modules/normalization.h>
 
@@ -361,6 +363,7 @@ at::Tensor DecoderLayerImpl::forward(const at::Tensor& x, const at::Tensor& mask
 }
 
 DecoderModelImpl::DecoderModelImpl(const DecoderOptions& o) : opts(o) {
+  make_mkl_reproducible();  // the same logits run to run under MKL (nn/cpu_threads.h)
   MVB_CHECK(o.num_heads % o.num_kv_heads == 0, "num_heads ", o.num_heads, " is not a multiple of num_kv_heads ",
             o.num_kv_heads);
   MVB_CHECK(o.layer_sliding.empty() || static_cast<int64_t>(o.layer_sliding.size()) == o.num_layers,

@@ -44,7 +44,7 @@ class LocalVlm : public GenerativeModel {
   std::vector<std::vector<int64_t>> generate_ids(const std::vector<GenerationRequest>& requests);
 
  protected:
-  explicit LocalVlm(LocalVlmOptions options) : options_(std::move(options)) {}
+  explicit LocalVlm(LocalVlmOptions options);
 
   // The processor: one request -> the chunks of its prompt (the rendered prompt text goes to
   // `prompt_text` for the predictions row). Throws mvb::Error for a bad request (unreadable image ...).

@@ -20,6 +20,15 @@ struct CpuThreads {
 // MVB_NUM_THREADS) nothing is changed. Runs once per process; later calls return the first result.
 CpuThreads configure_cpu_threads();
 
+// Makes MKL (the PyPI wheel's BLAS and vector math; Debian's OpenBLAS build has none and is left alone)
+// give the same numbers run after run: (1) its dynamic thread count goes off (left on, each sgemm's threads
+// follow the machine's load); (2) the vector-math functions LibTorch routes to MKL get their first call
+// here, on one thread. MKL picks a function's CPU kernel on its first call, and when that call came from two
+// OpenMP threads at once, one thread could get a low-accuracy kernel: RoPE's cos table came back 1.5e-4 off
+// in exactly the second thread's half, one run in twenty, and moved XGenMiniV1's fixture logits 100x (CI
+// failed on it). Every model and decoder calls it; it runs once per process and costs microseconds.
+void make_mkl_reproducible();
+
 // CPUs this process may run on (its affinity mask).
 int usable_cpus();
 
