@@ -24,7 +24,7 @@
 namespace mvb::cli {
 namespace {
 
-std::vector<std::string> usages_for_model(const std::string& name, const ModelEntry& m) {
+std::vector<std::string> usages_for_model(const ModelEntry& m) {
   std::set<std::string> out;
   for (const auto& kv : usage_registry().entries()) {
     const UsageEntry& u = kv.second;
@@ -44,7 +44,7 @@ nlohmann::json list_json(const std::string& what) {
       j["models"].push_back({{"name", name},
                              {"family", m.family},
                              {"tasks", m.tasks},
-                             {"usages", usages_for_model(name, m)},
+                             {"usages", usages_for_model(m)},
                              {"needs_checkpoint", m.needs_checkpoint},
                              {"description", m.description}});
   }
