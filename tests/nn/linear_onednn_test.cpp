@@ -111,6 +111,33 @@ TEST(OnednnLinear, FewRowsStayOnAtLinearEvenForLargeLayers) {
   EXPECT_TRUE(lin->last_forward_used_onednn());
 }
 
+// One to three rows (decoding one to three sequences) go through one gemv per row, which reads the weight in
+// place instead of packing it as OpenBLAS's sgemm does; the result is at::linear's to fp32 rounding, with and
+// without bias, for any leading shape. A fourth row, and anything with autograd on, stays on at::linear.
+TEST(OnednnLinear, FewRowsUseOneGemvPerRowAndMatchAtLinear) {
+  if (!at::hasMKLDNN()) GTEST_SKIP() << "this LibTorch has no oneDNN: the switch cannot be turned on";
+  set_onednn_linear(true);
+  for (const bool with_bias : {true, false}) {
+    Linear lin(96, 200, with_bias);
+    at::NoGradGuard no_grad;
+    for (const auto& shape : std::vector<std::vector<int64_t>>{{1, 96}, {1, 1, 96}, {2, 1, 96}, {3, 96}, {96}}) {
+      const at::Tensor x = at::randn(shape);
+      const at::Tensor y = lin->forward(x);
+      EXPECT_TRUE(lin->last_forward_used_gemv()) << x.sizes();
+      const at::Tensor want = at::linear(x, lin->weight, with_bias ? lin->bias : at::Tensor());
+      ASSERT_EQ(y.sizes(), want.sizes());
+      EXPECT_LT((y - want).abs().max().item<double>(), 1e-5) << x.sizes();
+    }
+    lin->forward(at::randn({4, 96}));
+    EXPECT_FALSE(lin->last_forward_used_gemv());
+  }
+  Linear lin(96, 200, true);
+  const at::Tensor x = at::randn({1, 96}).set_requires_grad(true);
+  lin->forward(x).sum().backward();
+  EXPECT_FALSE(lin->last_forward_used_gemv());
+  ASSERT_TRUE(x.grad().defined());
+}
+
 TEST(OnednnLinear, SwitchOffUsesAtLinearExactly) {
   set_onednn_linear(false);
   Linear lin(kIn, kOut, true);
@@ -118,6 +145,9 @@ TEST(OnednnLinear, SwitchOffUsesAtLinearExactly) {
   at::NoGradGuard no_grad;
   EXPECT_TRUE(at::equal(lin->forward(x), at::linear(x, lin->weight, lin->bias)));
   EXPECT_FALSE(lin->last_forward_used_onednn());
+  const at::Tensor row = at::randn({1, kIn});
+  EXPECT_TRUE(at::equal(lin->forward(row), at::linear(row, lin->weight, lin->bias)));
+  EXPECT_FALSE(lin->last_forward_used_gemv());
   set_onednn_linear(true);
 }
 

@@ -33,8 +33,10 @@ class LinearImpl : public torch::nn::Module {
   void merge_lora();
   void unmerge_lora();
   bool lora_merged() const { return merged_; }
-  // Whether the latest forward() went through oneDNN (for tests and benchmarks).
+  // Whether the latest forward() went through oneDNN, or through one matrix-vector product per row (for
+  // tests and benchmarks).
   bool last_forward_used_onednn() const { return last_onednn_; }
+  bool last_forward_used_gemv() const { return last_gemv_; }
 
   int64_t in_features, out_features;
   at::Tensor weight, bias, lora_A, lora_B;
@@ -45,16 +47,22 @@ class LinearImpl : public torch::nn::Module {
   // weight where it is: no second copy in oneDNN's layout.
   bool onednn_eligible(const at::Tensor& x) const;
   at::Tensor onednn_forward(const at::Tensor& x);
+  // Inference with few rows (token-by-token decoding) under the same switch: one BLAS gemv per row
+  // (see kGemvMaxRows in linear.cpp).
+  bool gemv_eligible(const at::Tensor& x) const;
+  at::Tensor gemv_forward(const at::Tensor& x);
   bool last_onednn_ = false;
+  bool last_gemv_ = false;
   bool merged_ = false;
 };
 TORCH_MODULE(Linear);
 
-// Whether no-grad fp32 CPU forwards of large enough layers use oneDNN's matmul (on by default when
-// LibTorch has oneDNN but not MKL; MVB_ONEDNN_LINEAR=0 or =1 in the environment turns it off or on).
-// Debian's LibTorch sends fp32 at::linear to the generic BLAS (OpenBLAS), which measured ~1.3x slower
-// per product here; with MKL (LibTorch 2.x wheels and archives) at::linear is the faster one. Results
-// agree to fp32 rounding (tests/nn/linear_onednn_test.cpp).
+// Whether no-grad fp32 CPU forwards bypass at::linear: layers with many rows use oneDNN's matmul,
+// those with at most three rows one gemv per row (on by default when LibTorch has oneDNN but not MKL;
+// MVB_ONEDNN_LINEAR=0 or =1 in the environment turns it off or on). Debian's LibTorch sends fp32
+// at::linear to the generic BLAS (OpenBLAS), which measured ~1.3x slower per product than oneDNN for many
+// rows and 2.1x slower than its own gemv for one row; with MKL (LibTorch 2.x wheels and archives)
+// at::linear is the faster one. Results agree to fp32 rounding (tests/nn/linear_onednn_test.cpp).
 bool use_onednn_linear();
 void set_onednn_linear(bool on);
 
