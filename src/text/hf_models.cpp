@@ -45,7 +45,18 @@ struct Vocab {
 Vocab vocab_from_object(const json& v) {
   Vocab vocab;
   vocab.to_id.reserve(v.size() * 2);
-  for (auto it = v.begin(); it != v.end(); ++it) vocab.add(it.key(), it.value().get<int32_t>());
+  // Ids index a table, so each must be an integer in a sane range before conversion: found by fuzzing,
+  // a float id (8.9e59) converted to int was undefined behaviour, and an id near 2^31 would size the
+  // table at tens of GB. The largest real vocabularies have a few hundred thousand entries.
+  constexpr int64_t kMaxId = int64_t{1} << 24;
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    const json& id = it.value();
+    const bool ok = id.is_number_integer() &&
+                    (id.is_number_unsigned() ? id.get<uint64_t>() < uint64_t{kMaxId} : id.get<int64_t>() < kMaxId);
+    MVB_CHECK(ok, "tokenizer vocab: token '", it.key(), "' has id ", id.dump(), "; ids must be integers below ", kMaxId,
+              " (corrupt vocabulary)");
+    vocab.add(it.key(), static_cast<int32_t>(id.get<int64_t>()));
+  }
   return vocab;
 }
 

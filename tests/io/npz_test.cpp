@@ -111,5 +111,25 @@ TEST(NpzReader, CorruptMemberFailsTheCrc) {
   }
 }
 
+// Found by fuzzing: a deflated member whose central directory declares gigabytes was allocated at that
+// size before inflating. Deflate yields at most 1032 bytes per input byte, so the reader refuses it.
+TEST(NpzReader, DeclaredSizeBeyondDeflateRatioIsRefusedBeforeAllocating) {
+  TempDir dir;
+  const std::string path = dir / "bomb.npz";
+  numpy_oracle({"arange", path, "deflated", "100"});
+  std::string bytes = read_text(path);
+  const size_t cd = bytes.find("PK\x01\x02");
+  ASSERT_NE(cd, std::string::npos);
+  for (int i = 0; i < 4; ++i) bytes[cd + 24 + i] = static_cast<char>(i == 3 ? 0xF0 : 0x00);  // 0xF0000000 bytes
+  write_text(path, bytes);
+  try {
+    io::NpzFile(path).read("x");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("more than deflate can produce"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("x.npy"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace mvb::test
