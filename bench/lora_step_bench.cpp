@@ -10,6 +10,8 @@
 //     (tests/oracles/train/lora_step_bench_reference.py), in the same command: step time, tokens/s,
 //     peak-RSS growth; and the ratios.
 // The load average is printed: on a shared machine, compare the ratios, not the absolute numbers.
+// Like `medvlmbench train`, the bench first re-executes itself onto the OpenBLAS kernels the CPU supports
+// when OpenBLAS fell back to older ones (nn/openblas_kernels.h), and prints the BLAS each side ran on.
 //
 //   ninja -C build bench_lora_step_bench && ./build/bench_lora_step_bench [batch=4] [steps=5] [threads=0]
 // Needs the oracle environment (.venv/bin/python or MVB_ORACLE_PYTHON).
@@ -28,6 +30,7 @@
 #include "support/bench_harness.h"
 #include "medvlmbench/core/log.h"
 #include "medvlmbench/core/process_stats.h"
+#include "medvlmbench/core/torch_compat.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/safetensors.h"
 #include "medvlmbench/models/llava/llava_model.h"
@@ -35,6 +38,7 @@
 #include "medvlmbench/nn/checkpoint.h"
 #include "medvlmbench/nn/cpu_threads.h"
 #include "medvlmbench/nn/decoder.h"
+#include "medvlmbench/nn/openblas_kernels.h"
 #include "medvlmbench/train/generative_trainer.h"
 #include "medvlmbench/train/optim.h"
 #include "medvlmbench/train/sft.h"
@@ -164,7 +168,20 @@ Result run_ours(const std::string& model_dir, const std::vector<std::pair<std::s
 
 }  // namespace
 
+// What fp32 products of our side run on: LibTorch's version, MKL or OpenBLAS (with its kernel set).
+std::string our_blas() {
+  std::string s = "LibTorch " + compat::torch_version() + ", ";
+  const nn::OpenblasKernels k = nn::openblas_kernels();
+  if (at::hasMKL()) s += "MKL";
+  if (!k.loaded.empty()) s += std::string(at::hasMKL() ? " + " : "") + "OpenBLAS kernels " + k.loaded;
+  if (!at::hasMKL() && k.loaded.empty()) s += "BLAS unknown (neither MKL nor OpenBLAS)";
+  if (!k.better.empty()) s += " (a fallback: this CPU could run " + k.better + ")";
+  return s;
+}
+
 int main(int argc, char** argv) {
+  // The kernel choice `medvlmbench train` makes (src/cli/main.cpp), before anything else runs.
+  nn::reexec_with_faster_openblas_kernels(argv);
   const int batch = argc > 1 ? std::atoi(argv[1]) : 4;
   const int steps = argc > 2 ? std::atoi(argv[2]) : 5;
   if (argc > 3 && std::atoi(argv[3]) > 0) setenv("MVB_NUM_THREADS", argv[3], 1);
@@ -235,6 +252,8 @@ int main(int argc, char** argv) {
     std::printf("%-34s %9.3f %10.1f %12.1f %14s %8.4f\n", name, step_s, tokens / step_s, rss,
                 tensor >= 0 ? std::to_string(static_cast<int>(tensor + 0.5)).c_str() : "-", loss);
   };
+  std::printf("ours: %s; transformers + PEFT: torch %s, %s\n", our_blas().c_str(),
+              hf.value("torch", std::string("?")).c_str(), hf.value("blas", std::string("?")).c_str());
   row("medvlmbench", plain.step_s, plain.peak_rss_mb, plain.peak_tensor_mb, plain.loss);
   row("medvlmbench --gradient_checkpointing", ckpt.step_s, ckpt.peak_rss_mb, ckpt.peak_tensor_mb, ckpt.loss);
   row("transformers + PEFT", hf_step, hf["peak_rss_growth_mb"].get<double>(), -1, hf["loss"].get<double>());

@@ -30,6 +30,16 @@ def status_kb(key):
     return -1
 
 
+def blas():
+    """The BLAS torch's fp32 products run on (torch.__config__.show() names it)."""
+    cfg = torch.__config__.show()
+    for key in ("BLAS_INFO=", "LAPACK_INFO="):
+        if key in cfg:
+            name = cfg.split(key, 1)[1].split(",", 1)[0].strip()
+            return name + (" (MKL available)" if torch.backends.mkl.is_available() else "")
+    return "MKL" if torch.backends.mkl.is_available() else "unknown"
+
+
 def main():
     model_dir, batch_path, targets_path, out, steps, threads = sys.argv[1:7]
     steps, threads = int(steps), int(threads)
@@ -70,7 +80,7 @@ def main():
     step_s = statistics.median(times)
     json.dump({"step_s": step_s, "tokens": tokens, "tokens_per_s": tokens / step_s, "loss": loss,
                "peak_rss_growth_mb": (status_kb("VmHWM") - rss0) / 1024 if can_peak else -1,
-               "threads": torch.get_num_threads()}, open(out, "w"))
+               "threads": torch.get_num_threads(), "torch": torch.__version__, "blas": blas()}, open(out, "w"))
 
 
 if __name__ == "__main__":
