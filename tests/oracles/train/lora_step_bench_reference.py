@@ -8,8 +8,11 @@ usage: lora_step_bench_reference.py MODEL_DIR BATCH.safetensors TARGETS.json RES
   BATCH: input_ids / attention_mask / labels [B, L] (image tokens expanded) and pixel_values.
   TARGETS.json: {"target_modules": [...], "r": int, "lora_alpha": float}.
 Writes {"step_s" (median of STEPS after one warm-up), "tokens_per_s", "tokens", "loss",
-"peak_rss_growth_mb" (VmHWM over the timed steps after /proc/self/clear_refs, against VmRSS before)}.
+"peak_rss_growth_mb" (VmHWM over the warm-up and timed steps after /proc/self/clear_refs, against VmRSS
+before)}.
 """
+import ctypes
+import gc
 import json
 import os
 import statistics
@@ -64,7 +67,13 @@ def main():
         opt.zero_grad(set_to_none=True)
         return out.loss.item()
 
-    loss = step()  # warm-up
+    # Memory from before the warm-up step, as the C++ side measures it (after it, freed memory stays
+    # resident and is reused, and growth reads ~0); free heap memory goes back to the OS first.
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
@@ -72,6 +81,7 @@ def main():
     except OSError:
         can_peak = False
     rss0 = status_kb("VmRSS")
+    loss = step()  # warm-up
     times = []
     for _ in range(steps):
         t0 = time.perf_counter()
