@@ -2,7 +2,8 @@
 // bench/generation_bench.cpp (llava-hf layout, LLaMA 12 x 768, CLIP ViT 6 x 384, 49 image tokens; made
 // by tests/oracles/models/generation_bench_reference.py make), LoRA r 16 / alpha 32 on every Linear
 // of the decoder layers (the reference's find_lora_modules with --tune_modules L), AdamW; a batch
-// of B SLAKE-fixture image + question + answer samples. Measured, fp32, the same thread count:
+// of B SLAKE-fixture image + question + answer samples. Measured, fp32, with the threads `medvlmbench train`
+// uses (nn::configure_training_threads; transformers gets as many as our busiest pool):
 //   - ours: forward + backward + AdamW step through train::TrainableVlm (what `medvlmbench train` runs),
 //     with and without --gradient_checkpointing; median step time, tokens/s (real tokens incl. image
 //     tokens), peak CPU tensor memory of a step (core/cpu_memory.h) and peak-RSS growth over the steps (from
@@ -10,7 +11,9 @@
 //   - transformers + PEFT on the same model, batch and targets
 //     (tests/oracles/train/lora_step_bench_reference.py), in the same command: step time, tokens/s,
 //     peak-RSS growth; and the ratios.
-// The load average is printed: on a shared machine, compare the ratios, not the absolute numbers.
+// The load average is printed: on a shared machine, compare the ratios, not the absolute numbers, and
+// measure in a quiet moment: on 2 CPUs at load ~5, OpenMP's fork-join over 2 threads slowed either side
+// 2-7x, whichever happened to meet the busier seconds.
 // Like `medvlmbench train`, the bench first re-executes itself onto the OpenBLAS kernels the CPU supports
 // when OpenBLAS fell back to older ones (nn/openblas_kernels.h), and prints the BLAS each side ran on.
 //
@@ -29,7 +32,6 @@
 #include <sstream>
 
 #include "medvlmbench/core/cpu_memory.h"
-#include "support/bench_harness.h"
 #include "medvlmbench/core/log.h"
 #include "medvlmbench/core/process_stats.h"
 #include "medvlmbench/core/torch_compat.h"
@@ -44,6 +46,7 @@
 #include "medvlmbench/train/generative_trainer.h"
 #include "medvlmbench/train/optim.h"
 #include "medvlmbench/train/sft.h"
+#include "support/bench_harness.h"
 
 namespace fs = std::filesystem;
 using namespace mvb;
@@ -181,7 +184,8 @@ std::string our_blas() {
   if (at::hasMKL())
     s += "MKL" + (k.loaded.empty() ? std::string() : " (an OpenBLAS is loaded too, kernels " + k.loaded + ")");
   else if (!k.loaded.empty())
-    s += "OpenBLAS kernels " + k.loaded + (k.better.empty() ? "" : " (a fallback: this CPU could run " + k.better + ")");
+    s +=
+        "OpenBLAS kernels " + k.loaded + (k.better.empty() ? "" : " (a fallback: this CPU could run " + k.better + ")");
   else
     s += "BLAS unknown (neither MKL nor OpenBLAS)";
   return s;
@@ -264,8 +268,8 @@ int main(int argc, char** argv) {
     std::printf("%-34s %9.3f %10.1f %12.1f %14s %8.4f\n", name, step_s, tokens / step_s, rss,
                 tensor >= 0 ? std::to_string(static_cast<int>(tensor + 0.5)).c_str() : "-", loss);
   };
-  std::printf("ours: %s; %d LibTorch intra-op thread(s), %d OpenBLAS thread(s)\n", our_blas().c_str(),
-              threads.intra_op, threads.openblas);
+  std::printf("ours: %s; %d LibTorch intra-op thread(s), %d OpenBLAS thread(s)\n", our_blas().c_str(), threads.intra_op,
+              threads.openblas);
   std::printf("transformers + PEFT: torch %s, %s; %d thread(s)\n", hf.value("torch", std::string("?")).c_str(),
               hf.value("blas", std::string("?")).c_str(), hf.value("threads", 0));
   row("medvlmbench", plain.step_s, plain.peak_rss_mb, plain.peak_tensor_mb, plain.loss);
