@@ -2,18 +2,25 @@
 // bench/generation_bench.cpp (llava-hf layout, LLaMA 12 x 768, CLIP ViT 6 x 384, 49 image tokens; made
 // by tests/oracles/models/generation_bench_reference.py make), LoRA r 16 / alpha 32 on every Linear
 // of the decoder layers (the reference's find_lora_modules with --tune_modules L), AdamW; a batch
-// of B SLAKE-fixture image + question + answer samples. Measured, fp32, the same thread count:
+// of B SLAKE-fixture image + question + answer samples. Measured, fp32, with the threads `medvlmbench train`
+// uses (nn::configure_training_threads; transformers gets as many as our busiest pool):
 //   - ours: forward + backward + AdamW step through train::TrainableVlm (what `medvlmbench train` runs),
 //     with and without --gradient_checkpointing; median step time, tokens/s (real tokens incl. image
-//     tokens), peak CPU tensor memory of a step (core/cpu_memory.h) and peak-RSS growth over the steps;
+//     tokens), peak CPU tensor memory of a step (core/cpu_memory.h) and peak-RSS growth over the steps (from
+//     before the warm-up step);
 //   - transformers + PEFT on the same model, batch and targets
 //     (tests/oracles/train/lora_step_bench_reference.py), in the same command: step time, tokens/s,
 //     peak-RSS growth; and the ratios.
-// The load average is printed: on a shared machine, compare the ratios, not the absolute numbers.
+// The load average is printed: on a shared machine, compare the ratios, not the absolute numbers, and
+// measure in a quiet moment: on 2 CPUs at load ~5, OpenMP's fork-join over 2 threads slowed either side
+// 2-7x, whichever happened to meet the busier seconds.
+// Like `medvlmbench train`, the bench first re-executes itself onto the OpenBLAS kernels the CPU supports
+// when OpenBLAS fell back to older ones (nn/openblas_kernels.h), and prints the BLAS each side ran on.
 //
 //   ninja -C build bench_lora_step_bench && ./build/bench_lora_step_bench [batch=4] [steps=5] [threads=0]
 // Needs the oracle environment (.venv/bin/python or MVB_ORACLE_PYTHON).
 #include <ATen/ATen.h>
+#include <malloc.h>
 
 #include <algorithm>
 #include <chrono>
@@ -25,9 +32,9 @@
 #include <sstream>
 
 #include "medvlmbench/core/cpu_memory.h"
-#include "support/bench_harness.h"
 #include "medvlmbench/core/log.h"
 #include "medvlmbench/core/process_stats.h"
+#include "medvlmbench/core/torch_compat.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/safetensors.h"
 #include "medvlmbench/models/llava/llava_model.h"
@@ -35,9 +42,11 @@
 #include "medvlmbench/nn/checkpoint.h"
 #include "medvlmbench/nn/cpu_threads.h"
 #include "medvlmbench/nn/decoder.h"
+#include "medvlmbench/nn/openblas_kernels.h"
 #include "medvlmbench/train/generative_trainer.h"
 #include "medvlmbench/train/optim.h"
 #include "medvlmbench/train/sft.h"
+#include "support/bench_harness.h"
 
 namespace fs = std::filesystem;
 using namespace mvb;
@@ -144,11 +153,15 @@ Result run_ours(const std::string& model_dir, const std::vector<std::pair<std::s
     return loss.item<double>();
   };
   Result r;
-  r.loss = step();  // warm-up
+  // Memory is measured from before the warm-up step: after it, the allocator keeps what the step freed
+  // resident and the timed steps reuse it, so growth measured from there reads ~0 on both sides. Free
+  // heap memory (e.g. the previous run's model in this process) goes back to the OS first.
+  malloc_trim(0);
   const bool can_peak = core::reset_peak_rss();
   const int64_t rss0 = core::proc_status_kb("VmRSS");
   core::reset_cpu_peak();
   const int64_t live0 = core::cpu_live_bytes();
+  r.loss = step();  // warm-up
   std::vector<double> times;
   for (int s = 0; s < steps; ++s) {
     const double t0 = now_s();
@@ -164,11 +177,31 @@ Result run_ours(const std::string& model_dir, const std::vector<std::pair<std::s
 
 }  // namespace
 
+// What fp32 products of our side run on: LibTorch's version, MKL or OpenBLAS (with its kernel set).
+std::string our_blas() {
+  std::string s = "LibTorch " + compat::torch_version() + ", ";
+  const nn::OpenblasKernels k = nn::openblas_kernels();
+  if (at::hasMKL())
+    s += "MKL" + (k.loaded.empty() ? std::string() : " (an OpenBLAS is loaded too, kernels " + k.loaded + ")");
+  else if (!k.loaded.empty())
+    s +=
+        "OpenBLAS kernels " + k.loaded + (k.better.empty() ? "" : " (a fallback: this CPU could run " + k.better + ")");
+  else
+    s += "BLAS unknown (neither MKL nor OpenBLAS)";
+  return s;
+}
+
 int main(int argc, char** argv) {
+  // The kernel choice `medvlmbench train` makes (src/cli/main.cpp), before anything else runs.
+  nn::reexec_with_faster_openblas_kernels(argv);
   const int batch = argc > 1 ? std::atoi(argv[1]) : 4;
   const int steps = argc > 2 ? std::atoi(argv[2]) : 5;
   if (argc > 3 && std::atoi(argv[3]) > 0) setenv("MVB_NUM_THREADS", argv[3], 1);
-  const nn::CpuThreads threads = nn::configure_cpu_threads();
+  // The threads `medvlmbench train` runs a CPU step with (nn/cpu_threads.h).
+  const nn::CpuThreads threads = nn::configure_training_threads();
+  // transformers + PEFT gets as many threads as our busiest pool (LibTorch's, or OpenBLAS's when that
+  // one runs the products).
+  const int cpus = std::max(threads.intra_op, threads.openblas);
   log::init("warn");
   core::install_cpu_memory_tracker();
   if (batch < 1 || steps < 1) {
@@ -219,7 +252,7 @@ int main(int argc, char** argv) {
   const double tokens = mask.sum().item<double>();
   const std::string cmd = py + " " + src + "/tests/oracles/train/lora_step_bench_reference.py " + model_dir + " " +
                           work + "/batch.safetensors " + work + "/targets.json " + work + "/hf.json " +
-                          std::to_string(steps) + " " + std::to_string(threads.intra_op);
+                          std::to_string(steps) + " " + std::to_string(cpus);
   if (std::system(cmd.c_str()) != 0) {
     std::cerr << "the transformers + PEFT side failed\n";
     return 1;
@@ -227,14 +260,18 @@ int main(int argc, char** argv) {
   const nlohmann::json hf = io::read_json(work + "/hf.json");
   const double hf_step = hf["step_s"].get<double>();
   std::printf(
-      "LoRA step (r 16, %zu decoder Linears), batch %d (%.0f tokens incl. 49 image tokens each), fp32 CPU, %d threads; "
+      "LoRA step (r 16, %zu decoder Linears), batch %d (%.0f tokens incl. 49 image tokens each), fp32 CPU; "
       "load %s at start, %s at end\n",
-      targets.size(), batch, tokens, threads.intra_op, load_start.c_str(), load_average().c_str());
+      targets.size(), batch, tokens, load_start.c_str(), load_average().c_str());
   std::printf("%-34s %9s %10s %12s %14s %8s\n", "", "step s", "tokens/s", "peak RSS MB", "peak tensor MB", "loss");
   auto row = [&](const char* name, double step_s, double rss, double tensor, double loss) {
     std::printf("%-34s %9.3f %10.1f %12.1f %14s %8.4f\n", name, step_s, tokens / step_s, rss,
                 tensor >= 0 ? std::to_string(static_cast<int>(tensor + 0.5)).c_str() : "-", loss);
   };
+  std::printf("ours: %s; %d LibTorch intra-op thread(s), %d OpenBLAS thread(s)\n", our_blas().c_str(), threads.intra_op,
+              threads.openblas);
+  std::printf("transformers + PEFT: torch %s, %s; %d thread(s)\n", hf.value("torch", std::string("?")).c_str(),
+              hf.value("blas", std::string("?")).c_str(), hf.value("threads", 0));
   row("medvlmbench", plain.step_s, plain.peak_rss_mb, plain.peak_tensor_mb, plain.loss);
   row("medvlmbench --gradient_checkpointing", ckpt.step_s, ckpt.peak_rss_mb, ckpt.peak_tensor_mb, ckpt.loss);
   row("transformers + PEFT", hf_step, hf["peak_rss_growth_mb"].get<double>(), -1, hf["loss"].get<double>());

@@ -12,26 +12,47 @@
 namespace mvb::nn {
 namespace {
 
-CpuThreads configure_once() {
+using SetThreads = void (*)(int);
+using GetThreads = int (*)();
+
+// OpenBLAS exports these symbols; other BLAS libraries do not, and then they are null.
+SetThreads openblas_set() { return reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")); }
+int openblas_threads() {
+  auto* get = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  return get ? get() : 0;
+}
+
+// The thread count asked for: MVB_NUM_THREADS, else the usable CPUs; 0 when OMP_NUM_THREADS (without
+// MVB_NUM_THREADS) says the user set the threads.
+int wanted_threads() {
+  if (const char* mvb = std::getenv("MVB_NUM_THREADS")) return std::max(0, std::atoi(mvb));
+  if (std::getenv("OMP_NUM_THREADS")) return 0;  // the user's setting wins
+  return usable_cpus();
+}
+
+CpuThreads configure_once(bool training) {
   CpuThreads out;
-  out.intra_op = at::get_num_threads();
-  int want = 0;
-  if (const char* mvb = std::getenv("MVB_NUM_THREADS"))
-    want = std::atoi(mvb);
-  else if (std::getenv("OMP_NUM_THREADS"))
-    return out;  // the user's setting wins
-  else
-    want = usable_cpus();
-  if (want <= 0) return out;
-  // OpenBLAS exports this symbol; other BLAS libraries do not, and then nothing is changed.
-  using SetThreads = void (*)(int);
-  if (auto* set_blas = reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) {
-    set_blas(1);
-    out.openblas_single = true;
+  const int want = wanted_threads();
+  if (want > 0) {
+    if (SetThreads set_blas = openblas_set()) {
+      // Towers: every parallel region LibTorch's own. Training with OpenBLAS: the products get the CPUs.
+      const bool blas_gets_cpus = training && !at::hasMKL();
+      set_blas(blas_gets_cpus ? want : 1);
+      out.openblas_single = !blas_gets_cpus || want == 1;
+      at::set_num_threads(blas_gets_cpus ? 1 : want);
+    } else {
+      at::set_num_threads(want);
+    }
   }
-  at::set_num_threads(want);
   out.intra_op = at::get_num_threads();
+  out.openblas = openblas_threads();
   return out;
+}
+
+// The first of configure_cpu_threads() / configure_training_threads() to run decides.
+const CpuThreads& configure(bool training) {
+  static const CpuThreads done = configure_once(training);
+  return done;
 }
 
 }  // namespace
@@ -44,7 +65,13 @@ int usable_cpus() {
 }
 
 CpuThreads configure_cpu_threads() {
-  static const CpuThreads done = configure_once();
+  const CpuThreads& done = configure(false);
+  make_mkl_reproducible();
+  return done;
+}
+
+CpuThreads configure_training_threads() {
+  const CpuThreads& done = configure(true);
   make_mkl_reproducible();
   return done;
 }

@@ -72,6 +72,14 @@ void reexec_with_faster_openblas_kernels(char** argv) {
   // A set OPENBLAS_CORETYPE is the user's choice or our own earlier exec: never loop.
   if (k.user_set || k.better.empty()) return;
   if (setenv("OPENBLAS_CORETYPE", k.better.c_str(), 1) != 0) return;
+  // The program's own path rather than /proc/self/exe, which would rename the process "exe" (its comm, as
+  // ps, top and perf show it); /proc/self/exe when the path cannot be read or no longer runs (rebuilt).
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    self[n] = '\0';
+    execv(self, argv);
+  }
   execv("/proc/self/exe", argv);
   unsetenv("OPENBLAS_CORETYPE");  // exec failed: go on as we were
 #else

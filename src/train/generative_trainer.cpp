@@ -50,6 +50,7 @@
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/safetensors.h"
 #include "medvlmbench/nn/checkpoint.h"
+#include "medvlmbench/nn/cpu_threads.h"
 #include "medvlmbench/nn/decoder.h"
 #include "medvlmbench/nn/weights.h"
 #include "medvlmbench/tasks/usage.h"
@@ -158,6 +159,11 @@ class GenerativeTrainRunner : public UsageRunner {
     const RunConfig& cfg = ctx.cfg;
     MVB_USAGE_CHECK(ctx.model != nullptr, "generative training needs a model");
     auto t = make_trainable(*ctx.model, cfg.model);
+    if (t->device().is_cpu()) {
+      // The threads a CPU step runs with (nn/cpu_threads.h); before, the process's defaults decided.
+      const nn::CpuThreads th = nn::configure_training_threads();
+      spdlog::info("CPU training: {} LibTorch intra-op thread(s), {} OpenBLAS thread(s)", th.intra_op, th.openblas);
+    }
     MVB_USAGE_CHECK(cfg.num_train_epochs > 0 || cfg.max_steps > 0,
                     "give --num_train_epochs (or --max_steps) for generative training");
     MVB_USAGE_CHECK(cfg.per_device_train_batch_size > 0, "--per_device_train_batch_size must be positive");

@@ -36,10 +36,14 @@ std::pair<at::Tensor, int64_t> TrainableVlm::loss_sum(const std::vector<SftExamp
 }
 
 std::pair<at::Tensor, int64_t> shifted_ce_sum(const at::Tensor& logits, const at::Tensor& labels) {
-  // transformers' ForCausalLMLoss: logits[:, :-1] predict labels[:, 1:]; -100 ignored.
+  // transformers' ForCausalLMLoss: position t predicts labels[:, t + 1]; -100 ignored. As there, the
+  // labels are shifted (padded with -100 at the end) rather than the logits cut: logits[:, :-1] is not
+  // contiguous, and reshaping it copied all the logits forward and again in backward (the largest
+  // tensors of a step: B x L x vocab floats).
   const int64_t V = logits.size(-1);
-  const at::Tensor x = logits.slice(1, 0, -1).reshape({-1, V}).to(at::kFloat);
-  const at::Tensor y = labels.slice(1, 1).reshape({-1});
+  const at::Tensor x = logits.to(at::kFloat).reshape({-1, V});
+  const at::Tensor y =
+      at::cat({labels.slice(1, 1), at::full({labels.size(0), 1}, kIgnoreIndex, labels.options())}, 1).reshape({-1});
   const int64_t count = y.ne(kIgnoreIndex).sum().item<int64_t>();
   const at::Tensor loss = at::cross_entropy_loss(x, y, {}, at::Reduction::Sum, kIgnoreIndex);
   return {loss, count};

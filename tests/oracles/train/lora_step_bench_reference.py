@@ -8,8 +8,11 @@ usage: lora_step_bench_reference.py MODEL_DIR BATCH.safetensors TARGETS.json RES
   BATCH: input_ids / attention_mask / labels [B, L] (image tokens expanded) and pixel_values.
   TARGETS.json: {"target_modules": [...], "r": int, "lora_alpha": float}.
 Writes {"step_s" (median of STEPS after one warm-up), "tokens_per_s", "tokens", "loss",
-"peak_rss_growth_mb" (VmHWM over the timed steps after /proc/self/clear_refs, against VmRSS before)}.
+"peak_rss_growth_mb" (VmHWM over the warm-up and timed steps after /proc/self/clear_refs, against VmRSS
+before)}.
 """
+import ctypes
+import gc
 import json
 import os
 import statistics
@@ -28,6 +31,16 @@ def status_kb(key):
             if line.startswith(key + ":"):
                 return int(line.split()[1])
     return -1
+
+
+def blas():
+    """The BLAS torch's fp32 products run on (torch.__config__.show() names it)."""
+    cfg = torch.__config__.show()
+    for key in ("BLAS_INFO=", "LAPACK_INFO="):
+        if key in cfg:
+            name = cfg.split(key, 1)[1].split(",", 1)[0].strip()
+            return name + (" (MKL available)" if torch.backends.mkl.is_available() else "")
+    return "MKL" if torch.backends.mkl.is_available() else "unknown"
 
 
 def main():
@@ -54,7 +67,13 @@ def main():
         opt.zero_grad(set_to_none=True)
         return out.loss.item()
 
-    loss = step()  # warm-up
+    # Memory from before the warm-up step, as the C++ side measures it (after it, freed memory stays
+    # resident and is reused, and growth reads ~0); free heap memory goes back to the OS first.
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except OSError:
+        pass
     try:
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")
@@ -62,6 +81,7 @@ def main():
     except OSError:
         can_peak = False
     rss0 = status_kb("VmRSS")
+    loss = step()  # warm-up
     times = []
     for _ in range(steps):
         t0 = time.perf_counter()
@@ -70,7 +90,7 @@ def main():
     step_s = statistics.median(times)
     json.dump({"step_s": step_s, "tokens": tokens, "tokens_per_s": tokens / step_s, "loss": loss,
                "peak_rss_growth_mb": (status_kb("VmHWM") - rss0) / 1024 if can_peak else -1,
-               "threads": torch.get_num_threads()}, open(out, "w"))
+               "threads": torch.get_num_threads(), "torch": torch.__version__, "blas": blas()}, open(out, "w"))
 
 
 if __name__ == "__main__":
