@@ -177,20 +177,6 @@ Result run_ours(const std::string& model_dir, const std::vector<std::pair<std::s
 
 }  // namespace
 
-// What fp32 products of our side run on: LibTorch's version, MKL or OpenBLAS (with its kernel set).
-std::string our_blas() {
-  std::string s = "LibTorch " + compat::torch_version() + ", ";
-  const nn::OpenblasKernels k = nn::openblas_kernels();
-  if (at::hasMKL())
-    s += "MKL" + (k.loaded.empty() ? std::string() : " (an OpenBLAS is loaded too, kernels " + k.loaded + ")");
-  else if (!k.loaded.empty())
-    s +=
-        "OpenBLAS kernels " + k.loaded + (k.better.empty() ? "" : " (a fallback: this CPU could run " + k.better + ")");
-  else
-    s += "BLAS unknown (neither MKL nor OpenBLAS)";
-  return s;
-}
-
 int main(int argc, char** argv) {
   // The kernel choice `medvlmbench train` makes (src/cli/main.cpp), before anything else runs.
   nn::reexec_with_faster_openblas_kernels(argv);
@@ -268,8 +254,8 @@ int main(int argc, char** argv) {
     std::printf("%-34s %9.3f %10.1f %12.1f %14s %8.4f\n", name, step_s, tokens / step_s, rss,
                 tensor >= 0 ? std::to_string(static_cast<int>(tensor + 0.5)).c_str() : "-", loss);
   };
-  std::printf("ours: %s; %d LibTorch intra-op thread(s), %d OpenBLAS thread(s)\n", our_blas().c_str(), threads.intra_op,
-              threads.openblas);
+  std::printf("ours: %s; %d LibTorch intra-op thread(s), %d OpenBLAS thread(s)\n", bench::our_blas().c_str(),
+              threads.intra_op, threads.openblas);
   std::printf("transformers + PEFT: torch %s, %s; %d thread(s)\n", hf.value("torch", std::string("?")).c_str(),
               hf.value("blas", std::string("?")).c_str(), hf.value("threads", 0));
   row("medvlmbench", plain.step_s, plain.peak_rss_mb, plain.peak_tensor_mb, plain.loss);

@@ -39,7 +39,7 @@ APT_PACKAGES=(
   # test oracles (independent references the tests compare against), fixtures
   python3 python3-venv python3-numpy python3-torch python3-sklearn python3-nltk python3-pil python3-sentencepiece python3-jinja2
   wordnet-base sentencepiece
-  clang-14 libclang-rt-14-dev   # libFuzzer and clang's sanitizer runtimes: scripts/fuzz.sh (a bounded run in CI)
+  clang-14 libclang-rt-14-dev   # clang's sanitizer runtimes and libFuzzer: scripts/sanitize.sh (CI's ASan+UBSan job and bounded fuzz run), scripts/fuzz.sh
   chromium   # headless: renders report.html to a PNG in tests/report (console errors fail the test)
 )
 # Node.js + npm run the npm test oracles. The machines ship their own Node 20 (whose npm conflicts

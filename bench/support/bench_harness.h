@@ -33,7 +33,9 @@ Args parse_args(int argc, char** argv, const std::string& name, int samples, int
                 int min_new_tokens = 1);
 
 double now_s();
-std::string load_average();                       // the three numbers of /proc/loadavg
+std::string load_average();  // the three numbers of /proc/loadavg
+// What fp32 products of our side run on: LibTorch's version, MKL or OpenBLAS (with its kernel set).
+std::string our_blas();
 std::string source_path(const std::string& rel);  // MVB_SOURCE_DIR/rel
 // MVB_ORACLE_PYTHON, else the source tree's .venv/bin/python; empty (with how to install it printed)
 // when it does not exist.
