@@ -23,13 +23,11 @@
 #include <malloc.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <sstream>
 
 #include "medvlmbench/core/cpu_memory.h"
 #include "medvlmbench/core/log.h"
@@ -52,20 +50,6 @@ namespace fs = std::filesystem;
 using namespace mvb;
 
 namespace {
-
-std::string load_average() {
-  std::istringstream in(io::read_file("/proc/loadavg"));
-  std::string one, five, fifteen;
-  in >> one >> five >> fifteen;
-  return one + " " + five + " " + fifteen;
-}
-
-double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
-
-std::string oracle_python() {
-  const char* env = std::getenv("MVB_ORACLE_PYTHON");
-  return env && *env ? env : mvb::bench::source_path(".venv/bin/python");
-}
 
 const std::vector<std::pair<std::string, std::string>> kQa = {
     {"What organ is shown in this image?", "The lung, seen on a chest CT scan."},
@@ -164,9 +148,9 @@ Result run_ours(const std::string& model_dir, const std::vector<std::pair<std::s
   r.loss = step();  // warm-up
   std::vector<double> times;
   for (int s = 0; s < steps; ++s) {
-    const double t0 = now_s();
+    const double t0 = bench::now_s();
     r.loss = step();
-    times.push_back(now_s() - t0);
+    times.push_back(bench::now_s() - t0);
   }
   std::sort(times.begin(), times.end());
   r.step_s = times[times.size() / 2];
@@ -194,11 +178,8 @@ int main(int argc, char** argv) {
     std::cerr << "usage: bench_lora_step_bench [batch>=1] [steps>=1] [threads]\n";
     return 2;
   }
-  const std::string py = oracle_python();
-  if (!fs::exists(py)) {
-    std::cerr << "the oracle environment is missing (" << py << "): install it with `bash scripts/oracle_env.sh`\n";
-    return 1;
-  }
+  const std::string py = bench::oracle_python();  // prints how to install it when missing
+  if (py.empty()) return 1;
   const std::string src = mvb::bench::source_path("");
   const std::string work = "/tmp/mvb_lora_step_bench";
   fs::remove_all(work);
@@ -222,7 +203,7 @@ int main(int argc, char** argv) {
     samples.push_back(kQa[i % kQa.size()]);
     sample_images.push_back(images[i % images.size()]);
   }
-  const std::string load_start = load_average();
+  const std::string load_start = bench::load_average();
   std::vector<std::string> targets;
   std::vector<train::SftExample> ex;
   const Result plain = run_ours(model_dir, samples, sample_images, false, steps, &targets, &ex);
@@ -248,7 +229,7 @@ int main(int argc, char** argv) {
   std::printf(
       "LoRA step (r 16, %zu decoder Linears), batch %d (%.0f tokens incl. 49 image tokens each), fp32 CPU; "
       "load %s at start, %s at end\n",
-      targets.size(), batch, tokens, load_start.c_str(), load_average().c_str());
+      targets.size(), batch, tokens, load_start.c_str(), bench::load_average().c_str());
   std::printf("%-34s %9s %10s %12s %14s %8s\n", "", "step s", "tokens/s", "peak RSS MB", "peak tensor MB", "loss");
   auto row = [&](const char* name, double step_s, double rss, double tensor, double loss) {
     std::printf("%-34s %9.3f %10.1f %12.1f %14s %8.4f\n", name, step_s, tokens / step_s, rss,

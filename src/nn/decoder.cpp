@@ -1,7 +1,5 @@
 #include "medvlmbench/nn/decoder.h"
 
-#include "medvlmbench/nn/cpu_threads.h"
-
 #include <ATen/ATen.h>
 #include <torch/nn/modules/normalization.h>
 
@@ -12,6 +10,7 @@
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/core/torch_compat.h"
 #include "medvlmbench/nn/checkpoint.h"
+#include "medvlmbench/nn/cpu_threads.h"
 #include "medvlmbench/nn/hf_config.h"
 
 namespace mvb::nn {

@@ -50,12 +50,16 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias) : in_features(in
   }
 }
 
-bool LinearImpl::onednn_eligible(const at::Tensor& x) const {
-  if (!use_onednn_linear() || at::GradMode::is_enabled() || !x.device().is_cpu() || x.dim() < 2) return false;
-  if (in_features == 0 || out_features == 0) return false;
-  if (x.scalar_type() != at::kFloat || weight.scalar_type() != at::kFloat || !weight.device().is_cpu()) return false;
+LinearImpl::CpuKernel LinearImpl::choose_kernel(const at::Tensor& x) const {
+  // Only inference (no autograd graph to keep) of fp32 on the CPU, behind the switch, leaves at::linear.
+  if (!use_onednn_linear() || at::GradMode::is_enabled() || !x.device().is_cpu() || x.dim() < 1) return kAtLinear;
+  if (in_features == 0 || out_features == 0 || x.size(-1) != in_features) return kAtLinear;
+  if (x.scalar_type() != at::kFloat || weight.scalar_type() != at::kFloat || !weight.device().is_cpu())
+    return kAtLinear;
   const int64_t rows = x.numel() / in_features;
-  return rows >= kOnednnMinRows && rows * in_features * out_features >= kOnednnMinMacs;
+  if (rows >= 1 && rows <= kGemvMaxRows) return kGemv;
+  if (rows >= kOnednnMinRows && rows * in_features * out_features >= kOnednnMinMacs) return kOnednn;
+  return kAtLinear;
 }
 
 at::Tensor LinearImpl::onednn_forward(const at::Tensor& x) {
@@ -71,14 +75,6 @@ at::Tensor LinearImpl::onednn_forward(const at::Tensor& x) {
   return y.view(shape);
 }
 
-bool LinearImpl::gemv_eligible(const at::Tensor& x) const {
-  if (!use_onednn_linear() || at::GradMode::is_enabled() || !x.device().is_cpu() || x.dim() < 1) return false;
-  if (in_features == 0 || out_features == 0 || x.size(-1) != in_features) return false;
-  if (x.scalar_type() != at::kFloat || weight.scalar_type() != at::kFloat || !weight.device().is_cpu()) return false;
-  const int64_t rows = x.numel() / in_features;
-  return rows >= 1 && rows <= kGemvMaxRows;
-}
-
 at::Tensor LinearImpl::gemv_forward(const at::Tensor& x) {
   const at::Tensor w = weight.contiguous();
   const at::Tensor rows = x.reshape({-1, in_features});
@@ -91,9 +87,10 @@ at::Tensor LinearImpl::gemv_forward(const at::Tensor& x) {
 }
 
 at::Tensor LinearImpl::forward(const at::Tensor& x) {
-  last_gemv_ = gemv_eligible(x);
-  last_onednn_ = !last_gemv_ && onednn_eligible(x);
-  at::Tensor y = last_gemv_ ? gemv_forward(x) : last_onednn_ ? onednn_forward(x) : at::linear(x, weight, bias);
+  last_kernel_ = choose_kernel(x);
+  at::Tensor y = last_kernel_ == kGemv     ? gemv_forward(x)
+                 : last_kernel_ == kOnednn ? onednn_forward(x)
+                                           : at::linear(x, weight, bias);
   if (lora_A.defined() && !merged_) {
     at::Tensor h = lora.dropout > 0 && is_training() ? at::dropout(x, lora.dropout, true) : x;
     y = y + at::linear(at::linear(h, lora_A), lora_B) * lora.scaling();

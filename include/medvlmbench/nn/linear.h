@@ -35,24 +35,22 @@ class LinearImpl : public torch::nn::Module {
   bool lora_merged() const { return merged_; }
   // Whether the latest forward() went through oneDNN, or through one matrix-vector product per row (for
   // tests and benchmarks).
-  bool last_forward_used_onednn() const { return last_onednn_; }
-  bool last_forward_used_gemv() const { return last_gemv_; }
+  bool last_forward_used_onednn() const { return last_kernel_ == kOnednn; }
+  bool last_forward_used_gemv() const { return last_kernel_ == kGemv; }
 
   int64_t in_features, out_features;
   at::Tensor weight, bias, lora_A, lora_B;
   LoraConfig lora;
 
  private:
-  // Inference on CPU in fp32 runs the product through oneDNN (see use_onednn_linear), reading the
-  // weight where it is: no second copy in oneDNN's layout.
-  bool onednn_eligible(const at::Tensor& x) const;
+  // Inference on CPU in fp32 (see use_onednn_linear) bypasses at::linear: many rows go through oneDNN,
+  // reading the weight where it is (no second copy in oneDNN's layout); one to three rows (token-by-token
+  // decoding) through one BLAS gemv per row (see kGemvMaxRows in linear.cpp).
+  enum CpuKernel { kAtLinear, kOnednn, kGemv };
+  CpuKernel choose_kernel(const at::Tensor& x) const;
   at::Tensor onednn_forward(const at::Tensor& x);
-  // Inference with few rows (token-by-token decoding) under the same switch: one BLAS gemv per row
-  // (see kGemvMaxRows in linear.cpp).
-  bool gemv_eligible(const at::Tensor& x) const;
   at::Tensor gemv_forward(const at::Tensor& x);
-  bool last_onednn_ = false;
-  bool last_gemv_ = false;
+  CpuKernel last_kernel_ = kAtLinear;
   bool merged_ = false;
 };
 TORCH_MODULE(Linear);
