@@ -6,9 +6,14 @@
 //   clip-img-lora LoRA on the vision tower only, trained through logits_per_image against the
 //                 zero-shot class prompts ("a photo of {class}").
 // As the reference's CLIPLPTrainer: class-weighted cross-entropy (w_c = N / (count_c * C)), AdamW with
-// --learning_rate / --weight_decay, HF's linear schedule with --warmup_ratio, gradient clipping at
-// --max_grad_norm, and an evaluation on the test split after epoch 1, 11, 21 ... (--eval_every) and at
-// the end. Multi-label datasets use per-label sigmoid outputs with binary cross-entropy.
+// --learning_rate / --weight_decay, HF's --lr_scheduler_type schedule with --warmup_ratio, gradient
+// clipping at --max_grad_norm, and an evaluation on the test split after epoch 1, 11, 21 ...
+// (--eval_every) and at the end. Multi-label datasets use per-label sigmoid outputs with binary
+// cross-entropy.
+//
+// A run is DiagnosisTraining: its constructor prepares everything in the order that draws from the
+// seeded generator (LoRA initialisation, then the head), run() does the epochs, the evaluations and
+// the checkpoint. Keep that order: a seed must give the same weights from one release to the next.
 #include <ATen/ATen.h>
 #include <torch/types.h>
 
@@ -21,6 +26,8 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <functional>
+#include <memory>
 
 #include "medvlmbench/core/cancel.h"
 #include "medvlmbench/core/error.h"
@@ -34,6 +41,7 @@
 #include "medvlmbench/tasks/zero_shot.h"
 #include "medvlmbench/train/diagnosis_data.h"
 #include "medvlmbench/train/head_checkpoint.h"
+#include "medvlmbench/train/optim.h"
 #include "medvlmbench/vision/prefetch.h"
 
 namespace mvb::train {
@@ -45,14 +53,373 @@ const char* mode_name(Mode m) {
   return m == Mode::kLp ? "lp" : m == Mode::kImgLoraLp ? "img-lora-lp" : "clip-img-lora";
 }
 
-double schedule(const RunConfig& cfg, int64_t step, int64_t total) {
-  const int64_t warmup = static_cast<int64_t>(std::ceil(cfg.warmup_ratio * total));
-  if (step < warmup) return static_cast<double>(step) / std::max<int64_t>(1, warmup);
-  const double progress = static_cast<double>(step - warmup) / std::max<int64_t>(1, total - warmup);
-  if (cfg.lr_scheduler_type == "cosine") return 0.5 * (1.0 + std::cos(M_PI * progress));
-  if (cfg.lr_scheduler_type == "constant" || cfg.lr_scheduler_type == "constant_with_warmup") return 1.0;
-  return std::max(0.0, 1.0 - progress);  // "linear", HF's default
+// "1.000000, 0.500000" style, for the class-weight log line.
+std::string tensor_list(const at::Tensor& t) {
+  std::string s = "[";
+  at::Tensor c = t.to(at::kCPU, at::kDouble);
+  for (int64_t i = 0; i < c.numel(); ++i) s += (i ? ", " : "") + std::to_string(c[i].item<double>());
+  return s + "]";
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Data
+
+// The split the run trains on and, when the dataset has one, its test split: the reference's
+// CLIPLPTrainer evaluates on the test split during training, whatever --split names.
+struct Splits {
+  std::vector<Sample> train;
+  std::vector<Sample> test;  // empty: the dataset has no test split, so nothing is evaluated
+};
+
+Splits load_splits(RunContext& ctx) {
+  Splits s;
+  s.train = drain(*ctx.samples);
+  MVB_CHECK(!s.train.empty(), "no training samples in ", ctx.cfg.dataset, " split ", ctx.cfg.split);
+  const auto& names = ctx.dataset.splits;
+  if (std::find(names.begin(), names.end(), "test") != names.end()) s.test = load_split(ctx.cfg, "test");
+  return s;
+}
+
+// A frozen tower gives the same features every epoch, so they are computed once (or read from the
+// on-disk cache a previous run or evaluation left) and the epochs run on tensors. Training samples
+// whose image fails drop out here, with a warning each.
+struct FrozenFeatures {
+  FeatureSet train;
+  FeatureSet test;
+};
+
+FrozenFeatures frozen_features(ContrastiveTowers& model, const Splits& splits, const RunConfig& cfg) {
+  FrozenFeatures f;
+  f.train = cached_features(model, splits.train, cfg, cfg.split);
+  if (!splits.test.empty()) f.test = cached_features(model, splits.test, cfg, "test");
+  for (const auto& failed : f.train.failed)
+    spdlog::warn("skipping training sample {}: {}", failed.value("id", "?"), failed.value("error", ""));
+  return f;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// LoRA on the vision tower
+
+struct VisionLora {
+  bool attached = false;  // img-lora-lp, clip-img-lora
+  bool trained = false;   // false also for img-lora-lp --lora_head_only (the reference's no_grad tower)
+  nn::LoraConfig config;
+  int layers = 0;
+};
+
+VisionLora attach_vision_lora(ContrastiveTowers& model, Mode mode, const RunConfig& cfg) {
+  VisionLora lora;
+  lora.attached = mode != Mode::kLp;
+  lora.trained = lora.attached && !(mode == Mode::kImgLoraLp && cfg.lora_head_only);
+  lora.config = diagnosis_lora_config(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout);
+  if (!lora.attached) return lora;
+  lora.layers = apply_lora(model.vision_tower(), lora.config);
+  // The adapters are created as float32 CPU tensors; move them to where (and in what dtype) the model runs.
+  model.root().to(model.device(), model.dtype());
+  spdlog::info("{}: LoRA r={} alpha={} dropout={} on {} layers (Linear, Embedding) of the vision tower ({})",
+               mode_name(mode), lora.config.r, lora.config.alpha, lora.config.dropout, lora.layers,
+               lora.trained ? "trained" : "frozen, as the reference: only the head trains");
+  return lora;
+}
+
+// The adapters' tensors, made trainable. They come first in the optimiser's list, before the head's.
+std::vector<at::Tensor> trainable_adapters(ContrastiveTowers& model) {
+  std::vector<at::Tensor> params;
+  for (auto& p : model.vision_tower().named_parameters(/*recurse=*/true))
+    if (nn::is_lora_name(p.key())) {
+      p.value().set_requires_grad(true);
+      params.push_back(p.value());
+    }
+  return params;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Features -> logits -> loss
+
+// lp and img-lora-lp train a fresh Linear(D, C) head on the image features; clip-img-lora has no head
+// and scores the features against the zero-shot class prompts (logits_per_image), as the reference
+// trains it.
+struct Classifier {
+  nn::Linear head{nullptr};
+  at::Tensor class_embeddings;  // [C, D] on the model's device, clip-img-lora only
+
+  at::Tensor logits(const ContrastiveTowers& model, const at::Tensor& features) {
+    return head ? head->forward(features.to(at::kFloat)) : zero_shot_logits(model, features, class_embeddings);
+  }
+};
+
+Classifier make_classifier(ContrastiveTowers& model, Mode mode, const RunContext& ctx, int64_t num_outputs) {
+  Classifier c;
+  if (mode == Mode::kClipImgLora) {
+    c.class_embeddings = class_text_embeddings(model, class_prompts(ctx.dataset.class_texts, ctx.cfg.prompt_template))
+                             .to(model.device());
+  } else {
+    c.head = nn::Linear(model.embed_dim(), num_outputs, /*bias=*/true);
+    c.head->to(model.device());
+  }
+  return c;
+}
+
+// The reference's loss: cross-entropy weighted by w_c = N / (count_c * C), or per-label binary
+// cross-entropy (unweighted) for multi-label datasets.
+struct DiagnosisLoss {
+  bool multi_label = false;
+  at::Tensor class_weights;  // single-label only
+
+  at::Tensor operator()(const at::Tensor& logits, const at::Tensor& targets) const {
+    if (multi_label) return at::binary_cross_entropy_with_logits(logits, targets);
+    return at::cross_entropy_loss(logits, targets, class_weights);
+  }
+};
+
+// The weights count every training sample the dataset lists, also those whose image later fails to
+// decode: the reference computes them from the dataset's labels before any image is opened.
+DiagnosisLoss make_loss(const std::vector<Sample>& train, bool multi_label, int64_t num_outputs,
+                        const ContrastiveTowers& model, Mode mode) {
+  DiagnosisLoss loss;
+  loss.multi_label = multi_label;
+  // Built for multi-label datasets too: this is where a sample with the wrong number of labels stops
+  // the run, before any image is read.
+  const at::Tensor labels = label_tensor(train, multi_label, num_outputs);
+  if (multi_label) return loss;
+  loss.class_weights = class_weights(labels, num_outputs).to(model.device());
+  spdlog::info("{}: class weights {}", mode_name(mode), tensor_list(loss.class_weights));
+  return loss;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Optimiser
+
+// torch's AdamW over the adapters and the head, the learning rate of each step from HF's
+// get_scheduler(--lr_scheduler_type, warm-up ceil(--warmup_ratio * total), total), and the gradients
+// clipped to --max_grad_norm before the update, as HF Trainer's training step.
+class ScheduledAdamW {
+ public:
+  ScheduledAdamW(const RunConfig& cfg, std::vector<at::Tensor> params, int64_t total_steps)
+      : cfg_(cfg),
+        params_(std::move(params)),
+        opt_(params_, torch::optim::AdamWOptions(cfg.learning_rate).weight_decay(cfg.weight_decay)),
+        total_steps_(total_steps) {}
+
+  // One update on the loss `forward` computes; returns that loss.
+  double step(const std::function<at::Tensor()>& forward) {
+    for (auto& g : opt_.param_groups())
+      static_cast<torch::optim::AdamWOptions&>(g.options()).lr(cfg_.learning_rate * schedule(steps_));
+    opt_.zero_grad();
+    at::Tensor loss = forward();
+    loss.backward();
+    if (cfg_.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params_, cfg_.max_grad_norm);
+    opt_.step();
+    ++steps_;
+    return loss.item<double>();
+  }
+  int64_t steps() const { return steps_; }
+
+ private:
+  double schedule(int64_t step) const {
+    const int64_t warmup = static_cast<int64_t>(std::ceil(cfg_.warmup_ratio * total_steps_));
+    if (step < warmup) return static_cast<double>(step) / std::max<int64_t>(1, warmup);
+    const double progress = static_cast<double>(step - warmup) / std::max<int64_t>(1, total_steps_ - warmup);
+    if (cfg_.lr_scheduler_type == "cosine") return 0.5 * (1.0 + std::cos(M_PI * progress));
+    if (cfg_.lr_scheduler_type == "constant" || cfg_.lr_scheduler_type == "constant_with_warmup") return 1.0;
+    return std::max(0.0, 1.0 - progress);  // "linear", HF's default
+  }
+
+  const RunConfig& cfg_;
+  std::vector<at::Tensor> params_;  // also what clip_grad_norm_ clips, in this order
+  torch::optim::AdamW opt_;
+  int64_t total_steps_;
+  int64_t steps_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------------
+// One run
+
+class DiagnosisTraining {
+ public:
+  DiagnosisTraining(RunContext& ctx, ContrastiveTowers& model, Mode mode)
+      : ctx_(ctx),
+        cfg_(ctx.cfg),
+        model_(model),
+        mode_(mode),
+        multi_label_(ctx.dataset.multi_label),
+        num_outputs_(static_cast<int64_t>(ctx.dataset.class_texts.size())),
+        epochs_(static_cast<int>(std::ceil(cfg_.num_train_epochs))) {
+    // Everything below that draws random numbers (LoRA's A matrices, the head, the epoch permutations,
+    // LoRA dropout) draws them from this seed, in this order.
+    torch::manual_seed(static_cast<uint64_t>(cfg_.seed));
+    // The input every feature and training batch uses (extract_features and the tower loop pick the
+    // same one); recorded in run.json and mvb_head.json so its evaluation can check it.
+    input_ = diagnosis_input(cfg_, cfg_.dataset, model_.transform());
+    splits_ = load_splits(ctx_);
+    lora_ = attach_vision_lora(model_, mode_, cfg_);
+    std::vector<at::Tensor> params;
+    if (lora_.trained) params = trainable_adapters(model_);
+    classifier_ = make_classifier(model_, mode_, ctx_, num_outputs_);
+    if (classifier_.head)
+      for (auto& p : classifier_.head->parameters()) params.push_back(p);
+    loss_ = make_loss(splits_.train, multi_label_, num_outputs_, model_, mode_);
+    if (!lora_.trained) frozen_ = frozen_features(model_, splits_, cfg_);
+    const std::vector<Sample>& trained_on = lora_.trained ? splits_.train : frozen_.train.samples;
+    num_train_ = static_cast<int64_t>(trained_on.size());
+    if (!lora_.trained) frozen_labels_ = label_tensor(trained_on, multi_label_, num_outputs_).to(model_.device());
+    const int64_t steps_per_epoch = (num_train_ + batch_size() - 1) / batch_size();
+    optimizer_ = std::make_unique<ScheduledAdamW>(cfg_, std::move(params), steps_per_epoch * epochs_);
+  }
+
+  void run() {
+    io::JsonlWriter history(io::join_path(ctx_.run_dir, "eval_history.jsonl"), io::JsonlWriter::Mode::kTruncate);
+    const auto t0 = std::chrono::steady_clock::now();
+    double last_loss = 0;
+    for (int epoch = 1; epoch <= epochs_ && !cancel_requested(); ++epoch) {
+      // One permutation per epoch, drawn before either loop, so both orders come from the same draws.
+      const at::Tensor perm = at::randperm(num_train_, at::kLong);
+      last_loss = lora_.trained ? train_epoch_through_tower(perm) : train_epoch_on_features(perm);
+      spdlog::info("{}: epoch {}/{} loss {:.4f}", mode_name(mode_), epoch, epochs_, last_loss);
+      if (cfg_.eval_every > 0 && (epoch - 1) % cfg_.eval_every == 0 && epoch != epochs_) evaluate(epoch, history);
+    }
+    evaluate(epochs_, history);
+    const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    save_checkpoint(last_loss);
+    record_stats(train_s, last_loss);
+  }
+
+ private:
+  int64_t batch_size() const { return cfg_.per_device_train_batch_size; }
+
+  // Frozen tower: batches of the cached features in `perm` order. Returns the mean batch loss.
+  double train_epoch_on_features(const at::Tensor& perm) {
+    const at::Tensor feats = frozen_.train.features.to(model_.device());
+    double sum = 0;
+    int64_t batches = 0;
+    for (int64_t b = 0; b < num_train_; b += batch_size()) {
+      const at::Tensor idx = perm.slice(0, b, std::min(num_train_, b + batch_size())).to(model_.device());
+      const at::Tensor x = feats.index_select(0, idx), y = frozen_labels_.index_select(0, idx);
+      sum += optimizer_->step([&] { return loss_(classifier_.logits(model_, x), y); });
+      ++batches;
+    }
+    return batches ? sum / batches : 0.0;
+  }
+
+  // Trained adapters: every batch is decoded (in the prefetcher's workers) and goes through the tower
+  // with gradients. A sample whose image fails is skipped with a warning, every epoch. Returns the
+  // mean batch loss.
+  double train_epoch_through_tower(const at::Tensor& perm) {
+    model_.vision_tower().train();  // LoRA dropout on
+    std::vector<Sample> order;
+    for (int64_t i = 0; i < num_train_; ++i) order.push_back(splits_.train[perm[i].item<int64_t>()]);
+    VectorSampleReader reader(std::move(order));
+    const ImageTransform& transform = input_.transform;
+    BatchPrefetcher prefetch(
+        reader, [&transform](const Sample& s) { return preprocess(decode_image(s.images.front()), transform); },
+        static_cast<int>(batch_size()), cfg_.num_workers);
+    double sum = 0;
+    int64_t batches = 0;
+    std::vector<PreparedSample> batch;
+    while (prefetch.next(batch) && !cancel_requested()) {
+      std::vector<at::Tensor> pixels;
+      std::vector<Sample> ok;
+      for (auto& p : batch)
+        if (p.error.empty()) {
+          pixels.push_back(p.pixels);
+          ok.push_back(p.sample);
+        } else {
+          spdlog::warn("skipping training sample {}: {}", p.sample.id, p.error);
+        }
+      if (pixels.empty()) continue;
+      const at::Tensor feats =
+          model_.image_features(at::stack(pixels).to(model_.device(), model_.dtype())).to(at::kFloat);
+      const at::Tensor y = label_tensor(ok, multi_label_, num_outputs_).to(model_.device());
+      sum += optimizer_->step([&] { return loss_(classifier_.logits(model_, feats), y); });
+      ++batches;
+    }
+    model_.vision_tower().eval();
+    return batches ? sum / batches : 0.0;
+  }
+
+  // Scores the test split with the weights as they are now; appends the metrics to eval_history.jsonl,
+  // synced so that a run killed later keeps them. Without a test split there is nothing to score.
+  void evaluate(int epoch, io::JsonlWriter& history) {
+    if (splits_.test.empty()) return;
+    torch::NoGradGuard no_grad;
+    model_.root().eval();
+    // Trained adapters change the features, so they are recomputed; a frozen tower's are the cached ones.
+    const FeatureSet fs = lora_.trained ? extract_features(model_, splits_.test, cfg_) : frozen_.test;
+    const at::Tensor logits = classifier_.logits(model_, fs.features.to(model_.device()));
+    // SigLIP-style models score prompts with a sigmoid, not a softmax over classes.
+    const bool sigmoid = multi_label_ || (mode_ == Mode::kClipImgLora && model_.sigmoid_logits());
+    last_eval_ = evaluate_probs(logits_to_probs(logits, sigmoid), fs.samples, multi_label_);
+    last_eval_["epoch"] = epoch;
+    history.write(last_eval_);
+    history.sync();
+    spdlog::info("{}: epoch {} test accuracy {} auc {}", mode_name(mode_), epoch, last_eval_["accuracy"].dump(),
+                 last_eval_["auc"].dump());
+  }
+
+  // mvb_head.json, the head and the adapters: what `medvlmbench eval --model_path RUN_DIR` rebuilds the
+  // classifier from, without this command line (head_checkpoint.h).
+  void save_checkpoint(double final_loss) {
+    const nlohmann::json lora = lora_.attached ? nlohmann::json{{"r", lora_.config.r},
+                                                                {"alpha", lora_.config.alpha},
+                                                                {"dropout", lora_.config.dropout},
+                                                                {"layers", lora_.layers},
+                                                                {"trained", lora_.trained}}
+                                               : nlohmann::json();
+    const nlohmann::json meta = {
+        {"format", "medvlmbench-diagnosis-head/1"},
+        {"usage", mode_name(mode_)},
+        {"model", cfg_.model},
+        {"base_model_path", std::filesystem::absolute(model_.checkpoint_dir()).lexically_normal().string()},
+        {"fingerprint", model_.fingerprint()},
+        {"dataset", cfg_.dataset},
+        {"class_texts", ctx_.dataset.class_texts},
+        {"multi_label", multi_label_},
+        {"embed_dim", model_.embed_dim()},
+        {"prompt_template", cfg_.prompt_template},
+        {"lora", lora},
+        {"reference_compat",
+         input_.reference_quirk ? nlohmann::json::array({kChestXrayQuirk}) : nlohmann::json::array()},
+        {"epochs", epochs_},
+        {"learning_rate", cfg_.learning_rate},
+        {"final_train_loss", final_loss},
+        {"final_eval", last_eval_}};
+    ContrastiveTowers* model = &model_;
+    save_head(ctx_.run_dir, meta, classifier_.head ? &classifier_.head : nullptr,
+              lora_.attached ? &model_.vision_tower() : nullptr,
+              [model](const std::string& n) { return model->peft_module_name(n); });
+    spdlog::info(
+        "{}: saved {} in {}; evaluate with `medvlmbench eval --task diagnosis --usage {} --model {} "
+        "--model_path {} ...`",
+        mode_name(mode_), kHeadMetaFile, ctx_.run_dir, mode_name(mode_), cfg_.model, ctx_.run_dir);
+  }
+
+  // run.json's usage_stats.
+  void record_stats(double train_s, double final_loss) {
+    ctx_.stats = {{"train_samples", num_train_}, {"test_samples", splits_.test.size()},
+                  {"epochs", epochs_},           {"steps", optimizer_->steps()},
+                  {"train_seconds", train_s},    {"final_train_loss", final_loss},
+                  {"final_eval", last_eval_},    {"features_from_cache", frozen_.train.from_cache}};
+    record_diagnosis_input(ctx_.stats, input_);
+  }
+
+  RunContext& ctx_;
+  const RunConfig& cfg_;
+  ContrastiveTowers& model_;
+  const Mode mode_;
+  const bool multi_label_;
+  const int64_t num_outputs_;
+  const int epochs_;
+  DiagnosisInput input_;
+  Splits splits_;
+  VisionLora lora_;
+  Classifier classifier_;
+  DiagnosisLoss loss_;
+  FrozenFeatures frozen_;     // only when the tower is frozen
+  at::Tensor frozen_labels_;  // labels of frozen_.train.samples, on the model's device
+  int64_t num_train_ = 0;     // samples per epoch
+  std::unique_ptr<ScheduledAdamW> optimizer_;
+  nlohmann::json last_eval_;
+};
 
 class DiagnosisTrainRunner : public UsageRunner {
  public:
@@ -66,199 +433,10 @@ class DiagnosisTrainRunner : public UsageRunner {
     MVB_USAGE_CHECK(cfg.num_train_epochs > 0, "--num_train_epochs is required for --usage ", mode_name(mode_),
                     " (the reference takes it from the HF command line)");
     MVB_USAGE_CHECK(cfg.per_device_train_batch_size > 0, "--per_device_train_batch_size must be positive");
-    const bool multi = ctx.dataset.multi_label;
-    const int64_t num_out = static_cast<int64_t>(ctx.dataset.class_texts.size());
-    const int epochs = static_cast<int>(std::ceil(cfg.num_train_epochs));
-    torch::manual_seed(static_cast<uint64_t>(cfg.seed));
-    // The input every feature and training batch below uses (extract_features and the tower loop pick
-    // the same one); recorded in run.json and mvb_head.json so its evaluation can check it.
-    const DiagnosisInput input = diagnosis_input(cfg, cfg.dataset, model->transform());
-
-    std::vector<Sample> train = drain(*ctx.samples);
-    MVB_CHECK(!train.empty(), "no training samples in ", cfg.dataset, " split ", cfg.split);
-    std::vector<Sample> test;
-    const auto& splits = ctx.dataset.splits;
-    if (std::find(splits.begin(), splits.end(), "test") != splits.end()) test = load_split(cfg, "test");
-
-    const bool lora = mode_ != Mode::kLp;
-    const bool train_tower = lora && !(mode_ == Mode::kImgLoraLp && cfg.lora_head_only);
-    nn::LoraConfig lcfg = diagnosis_lora_config(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout);
-    int adapted = 0;
-    if (lora) {
-      adapted = apply_lora(model->vision_tower(), lcfg);
-      model->root().to(model->device(), model->dtype());
-      spdlog::info("{}: LoRA r={} alpha={} dropout={} on {} layers (Linear, Embedding) of the vision tower ({})",
-                   mode_name(mode_), lcfg.r, lcfg.alpha, lcfg.dropout, adapted,
-                   train_tower ? "trained" : "frozen, as the reference: only the head trains");
-    }
-    std::vector<at::Tensor> params;
-    if (train_tower)
-      for (auto& p : model->vision_tower().named_parameters(true))
-        if (nn::is_lora_name(p.key())) {
-          p.value().set_requires_grad(true);
-          params.push_back(p.value());
-        }
-
-    nn::Linear head{nullptr};
-    at::Tensor class_emb;
-    if (mode_ == Mode::kClipImgLora) {
-      class_emb = class_text_embeddings(*model, class_prompts(ctx.dataset.class_texts, cfg.prompt_template))
-                      .to(model->device());
-    } else {
-      head = nn::Linear(model->embed_dim(), num_out, true);
-      head->to(model->device());
-      for (auto& p : head->parameters()) params.push_back(p);
-    }
-    torch::optim::AdamW opt(params, torch::optim::AdamWOptions(cfg.learning_rate).weight_decay(cfg.weight_decay));
-
-    const at::Tensor train_labels_all = label_tensor(train, multi, num_out);
-    const at::Tensor weights = multi ? at::Tensor() : class_weights(train_labels_all, num_out).to(model->device());
-    if (!multi) spdlog::info("{}: class weights {}", mode_name(mode_), tensor_list(weights));
-
-    // Frozen tower: image features once (cached on disk), then epochs over tensors.
-    FeatureSet train_fs, test_fs;
-    if (!train_tower) {
-      train_fs = cached_features(*model, train, cfg, cfg.split);
-      if (!test.empty()) test_fs = cached_features(*model, test, cfg, "test");
-      for (const auto& f : train_fs.failed)
-        spdlog::warn("skipping training sample {}: {}", f.value("id", "?"), f.value("error", ""));
-    }
-    const std::vector<Sample>& train_samples = train_tower ? train : train_fs.samples;
-    const at::Tensor labels = label_tensor(train_samples, multi, num_out).to(model->device());
-    const int64_t n = static_cast<int64_t>(train_samples.size());
-    const int64_t bs = cfg.per_device_train_batch_size;
-    const int64_t steps_per_epoch = (n + bs - 1) / bs;
-    const int64_t total_steps = steps_per_epoch * epochs;
-    int64_t step = 0;
-
-    auto logits_of = [&](const at::Tensor& feats) {
-      return mode_ == Mode::kClipImgLora ? zero_shot_logits(*model, feats, class_emb)
-                                         : head->forward(feats.to(at::kFloat));
-    };
-    auto loss_of = [&](const at::Tensor& logits, const at::Tensor& y) {
-      if (multi) return at::binary_cross_entropy_with_logits(logits, y);
-      return at::cross_entropy_loss(logits, y, weights);
-    };
-    auto train_step = [&](const at::Tensor& feats, const at::Tensor& y) {
-      for (auto& g : opt.param_groups())
-        static_cast<torch::optim::AdamWOptions&>(g.options()).lr(cfg.learning_rate * schedule(cfg, step, total_steps));
-      opt.zero_grad();
-      at::Tensor loss = loss_of(logits_of(feats), y);
-      loss.backward();
-      if (cfg.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params, cfg.max_grad_norm);
-      opt.step();
-      ++step;
-      return loss.item<double>();
-    };
-
-    const std::string history_path = io::join_path(ctx.run_dir, "eval_history.jsonl");
-    io::JsonlWriter history(history_path, io::JsonlWriter::Mode::kTruncate);
-    nlohmann::json last_eval;
-    auto evaluate = [&](int epoch) {
-      if (test.empty()) return;
-      torch::NoGradGuard no_grad;
-      model->root().eval();
-      FeatureSet fs = train_tower ? extract_features(*model, test, cfg) : test_fs;
-      at::Tensor logits = logits_of(fs.features.to(model->device()));
-      const bool sig = multi || (mode_ == Mode::kClipImgLora && model->sigmoid_logits());
-      last_eval = evaluate_probs(logits_to_probs(logits, sig), fs.samples, multi);
-      last_eval["epoch"] = epoch;
-      history.write(last_eval);
-      history.sync();
-      spdlog::info("{}: epoch {} test accuracy {} auc {}", mode_name(mode_), epoch, last_eval["accuracy"].dump(),
-                   last_eval["auc"].dump());
-    };
-
-    const auto t0 = std::chrono::steady_clock::now();
-    double last_loss = 0;
-    for (int epoch = 1; epoch <= epochs && !cancel_requested(); ++epoch) {
-      at::Tensor perm = at::randperm(n, at::kLong);
-      double sum = 0;
-      int64_t batches = 0;
-      if (!train_tower) {
-        const at::Tensor feats = train_fs.features.to(model->device());
-        for (int64_t b = 0; b < n; b += bs) {
-          at::Tensor idx = perm.slice(0, b, std::min(n, b + bs)).to(model->device());
-          sum += train_step(feats.index_select(0, idx), labels.index_select(0, idx));
-          ++batches;
-        }
-      } else {
-        model->vision_tower().train();
-        std::vector<Sample> order;
-        for (int64_t i = 0; i < n; ++i) order.push_back(train[perm[i].item<int64_t>()]);
-        VectorSampleReader reader(std::move(order));
-        const ImageTransform transform = diagnosis_transform(*model, cfg);
-        BatchPrefetcher prefetch(
-            reader, [&transform](const Sample& s) { return preprocess(decode_image(s.images.front()), transform); },
-            static_cast<int>(bs), cfg.num_workers);
-        std::vector<PreparedSample> batch;
-        while (prefetch.next(batch) && !cancel_requested()) {
-          std::vector<at::Tensor> pixels;
-          std::vector<Sample> ok;
-          for (auto& p : batch)
-            if (p.error.empty()) {
-              pixels.push_back(p.pixels);
-              ok.push_back(p.sample);
-            } else {
-              spdlog::warn("skipping training sample {}: {}", p.sample.id, p.error);
-            }
-          if (pixels.empty()) continue;
-          at::Tensor feats = model->image_features(at::stack(pixels).to(model->device(), model->dtype()));
-          sum += train_step(feats.to(at::kFloat), label_tensor(ok, multi, num_out).to(model->device()));
-          ++batches;
-        }
-        model->vision_tower().eval();
-      }
-      last_loss = batches ? sum / batches : 0.0;
-      spdlog::info("{}: epoch {}/{} loss {:.4f}", mode_name(mode_), epoch, epochs, last_loss);
-      if (cfg.eval_every > 0 && (epoch - 1) % cfg.eval_every == 0 && epoch != epochs) evaluate(epoch);
-    }
-    evaluate(epochs);
-    const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-
-    nlohmann::json meta = {
-        {"format", "medvlmbench-diagnosis-head/1"},
-        {"usage", mode_name(mode_)},
-        {"model", cfg.model},
-        {"base_model_path", std::filesystem::absolute(model->checkpoint_dir()).lexically_normal().string()},
-        {"fingerprint", model->fingerprint()},
-        {"dataset", cfg.dataset},
-        {"class_texts", ctx.dataset.class_texts},
-        {"multi_label", multi},
-        {"embed_dim", model->embed_dim()},
-        {"prompt_template", cfg.prompt_template},
-        {"lora", lora ? nlohmann::json{{"r", lcfg.r},
-                                       {"alpha", lcfg.alpha},
-                                       {"dropout", lcfg.dropout},
-                                       {"layers", adapted},
-                                       {"trained", train_tower}}
-                      : nlohmann::json()},
-        {"reference_compat",
-         input.reference_quirk ? nlohmann::json::array({kChestXrayQuirk}) : nlohmann::json::array()},
-        {"epochs", epochs},
-        {"learning_rate", cfg.learning_rate},
-        {"final_train_loss", last_loss},
-        {"final_eval", last_eval}};
-    save_head(ctx.run_dir, meta, head ? &head : nullptr, lora ? &model->vision_tower() : nullptr,
-              [model](const std::string& n) { return model->peft_module_name(n); });
-    spdlog::info(
-        "{}: saved {} in {}; evaluate with `medvlmbench eval --task diagnosis --usage {} --model {} "
-        "--model_path {} ...`",
-        mode_name(mode_), kHeadMetaFile, ctx.run_dir, mode_name(mode_), cfg.model, ctx.run_dir);
-    ctx.stats = {{"train_samples", n},       {"test_samples", test.size()},
-                 {"epochs", epochs},         {"steps", step},
-                 {"train_seconds", train_s}, {"final_train_loss", last_loss},
-                 {"final_eval", last_eval},  {"features_from_cache", train_fs.from_cache}};
-    record_diagnosis_input(ctx.stats, input);
+    DiagnosisTraining(ctx, *model, mode_).run();
   }
 
  private:
-  static std::string tensor_list(const at::Tensor& t) {
-    std::string s = "[";
-    at::Tensor c = t.to(at::kCPU, at::kDouble);
-    for (int64_t i = 0; i < c.numel(); ++i) s += (i ? ", " : "") + std::to_string(c[i].item<double>());
-    return s + "]";
-  }
   Mode mode_;
 };
 
