@@ -172,7 +172,8 @@ void add_train_flags(CLI::App& app, RunConfig& c) {
   opt(app, "--learning_rate", c.learning_rate, "Learning rate");
   opt(app, "--weight_decay", c.weight_decay, "AdamW weight decay");
   opt(app, "--warmup_ratio", c.warmup_ratio, "Fraction of steps for linear warm-up");
-  opt(app, "--lr_scheduler_type", c.lr_scheduler_type, "linear, cosine or constant")
+  opt(app, "--lr_scheduler_type", c.lr_scheduler_type,
+      "HF get_scheduler name: linear, cosine, constant (no warm-up) or constant_with_warmup")
       ->check(CLI::IsMember({"linear", "cosine", "constant", "constant_with_warmup"}));
   opt(app, "--optim", c.optim, "Optimizer")->check(CLI::IsMember({"adamw_torch", "adamw", "sgd"}));
   opt(app, "--per_device_train_batch_size", c.per_device_train_batch_size, "Training batch size");

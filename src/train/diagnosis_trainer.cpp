@@ -191,20 +191,24 @@ DiagnosisLoss make_loss(const std::vector<Sample>& train, bool multi_label, int6
 // Optimiser
 
 // torch's AdamW over the adapters and the head, the learning rate of each step from HF's
-// get_scheduler(--lr_scheduler_type, warm-up ceil(--warmup_ratio * total), total), and the gradients
-// clipped to --max_grad_norm before the update, as HF Trainer's training step.
+// get_scheduler(--lr_scheduler_type, warm-up ceil(--warmup_ratio * total), total) (lr_factor, the
+// generative trainers' schedule: "constant" has no warm-up, as HF's get_constant_schedule ignores it;
+// "constant_with_warmup" has one), and the gradients clipped to --max_grad_norm before the update, as
+// HF Trainer's training step.
 class ScheduledAdamW {
  public:
   ScheduledAdamW(const RunConfig& cfg, std::vector<at::Tensor> params, int64_t total_steps)
       : cfg_(cfg),
         params_(std::move(params)),
         opt_(params_, torch::optim::AdamWOptions(cfg.learning_rate).weight_decay(cfg.weight_decay)),
-        total_steps_(total_steps) {}
+        total_steps_(total_steps),
+        warmup_steps_(warmup_steps(total_steps, cfg.warmup_ratio)) {}
 
   // One update on the loss `forward` computes; returns that loss.
   double step(const std::function<at::Tensor()>& forward) {
     for (auto& g : opt_.param_groups())
-      static_cast<torch::optim::AdamWOptions&>(g.options()).lr(cfg_.learning_rate * schedule(steps_));
+      static_cast<torch::optim::AdamWOptions&>(g.options())
+          .lr(cfg_.learning_rate * lr_factor(cfg_.lr_scheduler_type, steps_, total_steps_, warmup_steps_));
     opt_.zero_grad();
     at::Tensor loss = forward();
     loss.backward();
@@ -216,19 +220,11 @@ class ScheduledAdamW {
   int64_t steps() const { return steps_; }
 
  private:
-  double schedule(int64_t step) const {
-    const int64_t warmup = static_cast<int64_t>(std::ceil(cfg_.warmup_ratio * total_steps_));
-    if (step < warmup) return static_cast<double>(step) / std::max<int64_t>(1, warmup);
-    const double progress = static_cast<double>(step - warmup) / std::max<int64_t>(1, total_steps_ - warmup);
-    if (cfg_.lr_scheduler_type == "cosine") return 0.5 * (1.0 + std::cos(M_PI * progress));
-    if (cfg_.lr_scheduler_type == "constant" || cfg_.lr_scheduler_type == "constant_with_warmup") return 1.0;
-    return std::max(0.0, 1.0 - progress);  // "linear", HF's default
-  }
-
   const RunConfig& cfg_;
   std::vector<at::Tensor> params_;  // also what clip_grad_norm_ clips, in this order
   torch::optim::AdamW opt_;
   int64_t total_steps_;
+  int64_t warmup_steps_;
   int64_t steps_ = 0;
 };
 
@@ -433,6 +429,9 @@ class DiagnosisTrainRunner : public UsageRunner {
     MVB_USAGE_CHECK(cfg.num_train_epochs > 0, "--num_train_epochs is required for --usage ", mode_name(mode_),
                     " (the reference takes it from the HF command line)");
     MVB_USAGE_CHECK(cfg.per_device_train_batch_size > 0, "--per_device_train_batch_size must be positive");
+    // An unknown --lr_scheduler_type (the CLI refuses one; a RunConfig built in code may not) stops the
+    // run here rather than at the first step, after the features are computed.
+    lr_factor(cfg.lr_scheduler_type, /*step=*/0, /*total=*/1, /*warmup=*/0);
     DiagnosisTraining(ctx, *model, mode_).run();
   }
 

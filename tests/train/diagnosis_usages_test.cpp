@@ -190,6 +190,31 @@ TEST(LinearProbe, ChestXrayReferenceInputReachesTrainEvalAndTheFeatureCache) {
   EXPECT_EQ(mixed_run["usage_stats"]["head_reference_compat"], nlohmann::json::array({"chestxray_transform"}));
 }
 
+// --lr_scheduler_type means what transformers' get_scheduler makes of it (the reference hands the name
+// to HF Trainer): "constant" ignores --warmup_ratio, "constant_with_warmup" does not. The schedule
+// values themselves are checked against transformers in lr_schedule_test.cpp.
+TEST(LinearProbe, ConstantScheduleHasNoWarmupAsHfGetScheduler) {
+  TempDir tmp;
+  auto config = [&](const std::string& schedule, double warmup_ratio, const std::string& out) {
+    RunConfig t = demo_run_config("train", "lp", tmp / out);
+    t.num_train_epochs = 2;
+    t.learning_rate = 1e-2;
+    t.lr_scheduler_type = schedule;
+    t.warmup_ratio = warmup_ratio;
+    t.cache_dir = tmp / "cache";  // the image features once for the three runs
+    return t;
+  };
+  auto head_weight = [&](const RunConfig& t) {
+    RunOutcome r = run_train(t, {"train"});
+    return io::open_safetensors(io::join_path(r.run_dir, "head.safetensors")).get("weight", at::kFloat);
+  };
+  const at::Tensor no_warmup = head_weight(config("constant", 0.0, "none"));
+  EXPECT_TRUE(at::equal(head_weight(config("constant", 0.5, "ignored")), no_warmup))
+      << "HF's get_scheduler(\"constant\", ...) ignores the warm-up";
+  EXPECT_FALSE(at::equal(head_weight(config("constant_with_warmup", 0.5, "warm")), no_warmup));
+  EXPECT_THROW(run_train(config("cosine_with_restarts", 0.0, "unknown"), {"train"}), Error);
+}
+
 TEST(LinearProbe, EvalRefusesAHeadOfAnotherUsage) {
   TempDir tmp;
   RunConfig t = demo_run_config("train", "lp", tmp.path());
