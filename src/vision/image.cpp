@@ -1,5 +1,7 @@
 #include "medvlmbench/vision/image.h"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -69,16 +71,28 @@ void from_mat(const cv::Mat& in, const std::string& name, RgbImage& out) {
 }
 
 // Reads a whole file into `buf`, reusing its capacity (no stream copies: this runs per image).
+// fopen() opens a directory too, and its "size" from fseek/ftell is LONG_MAX on ext4: a dataset row
+// naming a folder (SLAKE's "xmlab0" for "xmlab0/source.jpg") must be refused by name, not reach
+// buf.resize() and surface as std::length_error's "basic_string::_M_replace_aux".
 void read_file_into(const std::string& path, std::string& buf) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
-  MVB_CHECK(f, "cannot read image ", path, ": ", std::strerror(errno));
-  std::fseek(f, 0, SEEK_END);
-  const long size = std::ftell(f);
-  std::fseek(f, 0, SEEK_SET);
-  buf.resize(size > 0 ? static_cast<size_t>(size) : 0);
+  MVB_CHECK(f, "cannot read image ", path, ": ", std::strerror(errno), "; check the file's permissions");
+  struct stat st {};
+  const bool stat_ok = ::fstat(::fileno(f), &st) == 0;
+  if (!stat_ok || !S_ISREG(st.st_mode)) {
+    const int err = errno;
+    std::fclose(f);
+    MVB_CHECK(stat_ok, "cannot read image ", path, ": ", std::strerror(err));
+    MVB_CHECK(!S_ISDIR(st.st_mode), "image ", path,
+              " is a directory, not an image file; check --image_path and the dataset's image names");
+    throw Error("image " + path + " is not a regular file; point the dataset at the image file itself");
+  }
+  buf.resize(static_cast<size_t>(st.st_size));
   const size_t got = buf.empty() ? 0 : std::fread(buf.data(), 1, buf.size(), f);
+  const int err = errno;
   std::fclose(f);
-  MVB_CHECK(size >= 0 && got == buf.size(), "cannot read image ", path);
+  MVB_CHECK(got == buf.size(), "cannot read image ", path, ": ", got, " of ", buf.size(), " bytes read (",
+            std::strerror(err), ")");
 }
 
 // JPEGs go through libjpeg directly (same pixels as PIL, straight to RGB); everything else, and
@@ -143,7 +157,8 @@ void decode_image_into(const ImageRef& ref, RgbImage& out) {
   MVB_CHECK(io::exists(ref.path), "missing image ", ref.path, "; check --image_path and the dataset layout");
   thread_local std::string bytes;
   read_file_into(ref.path, bytes);
-  MVB_CHECK(!bytes.empty(), "cannot decode image ", ref.path, ": empty file");
+  MVB_CHECK(!bytes.empty(), "image ", ref.path,
+            " is an empty file (0 bytes), not an image; re-copy or re-export it, or drop the sample");
   decode_bytes(bytes, ref.path, out);
 }
 

@@ -191,6 +191,27 @@ TEST(BadInputJson, MissingFieldAndMissingImageAreErrorRows) {
   EXPECT_NE(test[2].error.find("escapes the data root"), std::string::npos) << test[2].error;
 }
 
+// An img_name without its file name ("xmlab8" for "xmlab8/source.jpg") exists, as a folder: loading
+// keeps the row, and opening it (check here, a run's data loader alike) names the folder and the fix.
+TEST(BadInputJson, ImageNameOfAFolderIsNamedAsOne) {
+  TempDir tmp;
+  const std::string root = copy_fixture("SLAKE", tmp);
+  write_text(root + "/test.json",
+             R"([{"qid": 1, "img_name": "xmlab8", "question": "Q?", "answer": "a", "q_lang": "en",
+                  "answer_type": "OPEN"}])");
+  const auto test = load_split("SLAKE", "vqa", "test", root);
+  ASSERT_EQ(test.size(), 1u);
+  EXPECT_TRUE(test[0].error.empty()) << test[0].error;
+  const CheckReport r = check("SLAKE", root, "vqa");
+  EXPECT_FALSE(r.ok);
+  const std::string problems = all_problems(r);
+  EXPECT_NE(problems.find("image " + root +
+                          "/imgs/xmlab8 is a directory, not an image file; check --image_path "
+                          "and the dataset's image names"),
+            std::string::npos)
+      << problems;
+}
+
 TEST(BadInputJson, UnparsableJsonStopsWithTheFileAndLine) {
   TempDir tmp;
   const std::string root = copy_fixture("MIMIC_CXR", tmp);

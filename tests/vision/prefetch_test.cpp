@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <opencv2/imgcodecs.hpp>
 #include <random>
 #include <thread>
@@ -68,4 +70,49 @@ TEST(BatchPrefetcher, OrderedBoundedAndPerSampleErrors) {
   }
   EXPECT_EQ(consumed, 57);
   EXPECT_EQ(errors, 7);  // 3, 13, 23, 33, 43, 53 and 20
+}
+
+// A dataset row that names a folder (SLAKE's "xmlab0" for "xmlab0/source.jpg"), a zero-byte file or a
+// file the process may not read is a one-line per-sample error naming the path and what to fix, not a
+// C++ library message ("basic_string::_M_replace_aux" was what a folder gave).
+TEST(BatchPrefetcher, FolderEmptyAndUnreadableImagesAreNamedErrors) {
+  TempDir d;
+  std::filesystem::create_directories(d / "xmlab0");
+  cv::imwrite(d / "xmlab0/source.png", cv::Mat(8, 8, CV_8UC3, cv::Scalar(1, 2, 3)));
+  { std::ofstream(d / "empty.jpg"); }
+  cv::imwrite(d / "locked.png", cv::Mat(8, 8, CV_8UC3, cv::Scalar(1, 2, 3)));
+  std::filesystem::permissions(d / "locked.png", std::filesystem::perms::none);
+  // root reads a file whatever its mode bits say, so the unreadable case only exists for other users.
+  std::ifstream probe(d / "locked.png");
+  const bool locked_is_unreadable = !probe.good();
+  probe.close();
+  std::vector<Sample> samples;
+  for (const std::string name : {"xmlab0", "empty.jpg", "locked.png", "xmlab0/source.png"}) {
+    Sample s;
+    s.id = name;
+    s.images.push_back(ImageRef::file(d / name));
+    samples.push_back(s);
+  }
+  VectorSampleReader reader(samples);
+  ImageTransform t;
+  t.resize = 8;
+  t.crop = 8;
+  BatchPrefetcher pf(
+      reader, [&](const Sample& s) { return preprocess(decode_image(s.images.front()), t); }, /*batch_size=*/4,
+      /*num_workers=*/2);
+  std::vector<PreparedSample> out;
+  ASSERT_TRUE(pf.next(out));
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0].error, "image " + (d / "xmlab0") +
+                              " is a directory, not an image file; check --image_path and the dataset's image names");
+  EXPECT_EQ(out[1].error, "image " + (d / "empty.jpg") +
+                              " is an empty file (0 bytes), not an image; re-copy or re-export it, or drop the sample");
+  if (locked_is_unreadable) {
+    EXPECT_EQ(out[2].error,
+              "cannot read image " + (d / "locked.png") + ": Permission denied; check the file's permissions");
+  } else {
+    EXPECT_TRUE(out[2].error.empty()) << out[2].error;
+  }
+  EXPECT_TRUE(out[3].error.empty()) << out[3].error;
+  for (const auto& p : out) EXPECT_EQ(p.error.find('\n'), std::string::npos) << p.error;
 }
