@@ -268,7 +268,7 @@ class DiagnosisTraining {
     const auto t0 = std::chrono::steady_clock::now();
     double last_loss = 0;
     for (int epoch = 1; epoch <= epochs_ && !cancel_requested(); ++epoch) {
-      // One permutation per epoch, drawn before either loop, so both orders come from the same draws.
+      // The epoch's shuffle: one draw from the seeded generator per epoch, whichever loop runs.
       const at::Tensor perm = at::randperm(num_train_, at::kLong);
       last_loss = lora_.trained ? train_epoch_through_tower(perm) : train_epoch_on_features(perm);
       spdlog::info("{}: epoch {}/{} loss {:.4f}", mode_name(mode_), epoch, epochs_, last_loss);
