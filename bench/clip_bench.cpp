@@ -128,9 +128,9 @@ int main(int argc, char** argv) {
   at::manual_seed(0);
   at::Tensor px = at::randn({b, 3, 224, 224});
   at::Tensor ours_feats;
-  auto best_of = [&](bool onednn) {
-    nn::set_onednn_linear(onednn);
-    clip->encode_image(px.slice(0, 0, 2));  // warm-up (and the oneDNN weight copies)
+  auto best_of = [&](nn::CpuLinearRoute route) {
+    nn::set_cpu_linear_route(route);
+    clip->encode_image(px.slice(0, 0, 2));  // warm-up
     double best = 1e30;
     for (int r = 0; r < reps; ++r) {
       const double t0 = now_s();
@@ -139,8 +139,9 @@ int main(int argc, char** argv) {
     }
     return best;
   };
-  const double ours_blas_s = best_of(false);
-  const double ours_s = best_of(true);
+  const double ours_aten_s = best_of(nn::CpuLinearRoute::kAtLinear);
+  const double ours_onednn_s = best_of(nn::CpuLinearRoute::kOnednn);
+  const double ours_s = best_of(nn::CpuLinearRoute::kAuto);  // last: its features are compared
   io::write_safetensors(work + "/px.safetensors", {{"pixel_values", px}});
   const std::string ref_out = work + "/ref.safetensors", ref_txt = work + "/ref_time.txt";
   const std::string cmd = py + " " + oracles + "clip_bench_reference.py " + base + " " + work + "/px.safetensors " +
@@ -157,10 +158,12 @@ int main(int argc, char** argv) {
   const double diff = (ours_feats - io::open_safetensors(ref_out).get("image_embeds")).abs().max().item<double>();
   std::printf("  ViT-B/16 encode_image, batch %lld, best of %d (load average %s):\n", static_cast<long long>(b), reps,
               load_average().c_str());
-  std::printf("    ours, %d threads, oneDNN linear:              %6.2f s (%5.2f img/s)\n", threads.intra_op, ours_s,
+  std::printf("    ours, %d threads, default kernels:            %6.2f s (%5.2f img/s)\n", threads.intra_op, ours_s,
               b / ours_s);
-  std::printf("    ours, %d threads, BLAS linear:                %6.2f s (%5.2f img/s)\n", threads.intra_op,
-              ours_blas_s, b / ours_blas_s);
+  std::printf("    ours, %d threads, oneDNN linear:              %6.2f s (%5.2f img/s)\n", threads.intra_op,
+              ours_onednn_s, b / ours_onednn_s);
+  std::printf("    ours, %d threads, at::linear:                 %6.2f s (%5.2f img/s)\n", threads.intra_op,
+              ours_aten_s, b / ours_aten_s);
   std::printf("    transformers CLIPModel, eager, %d thread(s):   %6.2f s (%5.2f img/s)\n", ref_threads, ref_s,
               b / ref_s);
   std::printf("    ratio ours / transformers: %.2fx (throughput); max |image_embeds diff| %.2e\n", ref_s / ours_s,

@@ -4,11 +4,16 @@
 #include <c10/core/CPUAllocator.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <limits>
 #include <mutex>
 #include <unordered_map>
 
 #include "medvlmbench/core/torch_compat.h"
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 namespace mvb::core {
 namespace {
@@ -89,5 +94,22 @@ bool cpu_memory_tracker_installed() { return g_installed; }
 int64_t cpu_live_bytes() { return g_live; }
 int64_t cpu_peak_bytes() { return g_peak; }
 void reset_cpu_peak() { g_peak = g_live.load(); }
+
+void reuse_freed_tensor_memory() {
+  static const bool done = [] {
+#if defined(__GLIBC__)
+    for (const char* user : {"GLIBC_TUNABLES", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"})
+      if (std::getenv(user) != nullptr) return false;
+    // 32 MiB is the largest threshold glibc accepts on 64-bit (half its heap size); setting it also stops
+    // the adaptive threshold from moving.
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+    return true;
+#else
+    return false;
+#endif
+  }();
+  (void)done;
+}
 
 }  // namespace mvb::core

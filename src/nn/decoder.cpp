@@ -9,6 +9,7 @@
 
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/core/torch_compat.h"
+#include "medvlmbench/nn/blas_kernels.h"
 #include "medvlmbench/nn/checkpoint.h"
 #include "medvlmbench/nn/cpu_threads.h"
 #include "medvlmbench/nn/hf_config.h"
@@ -71,7 +72,9 @@ at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
     m = m.unsqueeze(2).expand({m.size(0), m.size(1), groups, l, s}).reshape({m.size(0), m.size(1), groups * l, s});
   return compat::scaled_dot_product_attention(qf, k, v, m, /*causal=*/false, scale).reshape({b, h, l, d});
 #else
-  // LibTorch 1.13 has no fused op: the same steps written out, the mask added in place.
+  // LibTorch 1.13 has no fused op. fp32 inference on OpenBLAS: one task per (sequence, head) (nn/blas_kernels.h);
+  // otherwise the same steps written out, the mask added in place.
+  if (blas_attention_applies(q, k, v, mask)) return blas_attention(q, k, v, mask, scale);
   at::Tensor qf = (q * scale).reshape({b, kvh, groups * l, d});
   at::Tensor scores = at::matmul(qf, k.transpose(-2, -1));  // [B, KV, groups * L, S]
   if (mask.defined()) scores.view({b, kvh, groups, l, s}).add_(mask.unsqueeze(2));

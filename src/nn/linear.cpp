@@ -7,38 +7,33 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "medvlmbench/core/error.h"
+#include "medvlmbench/nn/blas_kernels.h"
 
 namespace mvb::nn {
 namespace {
-// On by default only where at::linear has no MKL behind it (Debian's LibTorch: generic BLAS, i.e.
-// OpenBLAS). A LibTorch with MKL (the PyPI wheel, pytorch.org's archives) runs fp32 at::linear through
-// MKL's sgemm, which measured 5-25% faster than this oneDNN path (torch 2.15 wheel, 1 thread, ViT-B
-// and CLIP-text sized products) and needs no second copy of the weights.
-std::atomic<bool>& onednn_switch() {
-  static std::atomic<bool> on{[] {
-    const char* env = std::getenv("MVB_ONEDNN_LINEAR");
-    if (env && std::strcmp(env, "0") == 0) return false;
-    if (env && std::strcmp(env, "1") == 0) return at::hasMKLDNN();
-    return at::hasMKLDNN() && !at::hasMKL();
+std::atomic<CpuLinearRoute>& route_switch() {
+  static std::atomic<CpuLinearRoute> route{[] {
+    const char* env = std::getenv("MVB_CPU_LINEAR");
+    const std::string v = env ? env : "auto";
+    if (v == "aten") return CpuLinearRoute::kAtLinear;
+    if (v == "onednn") return CpuLinearRoute::kOnednn;
+    if (v == "blas") return CpuLinearRoute::kBlas;
+    return CpuLinearRoute::kAuto;
   }()};
-  return on;
+  return route;
 }
-// Below ~1M multiply-adds the layout conversions cost more than oneDNN saves (tiny test towers, heads).
+// Below ~1M multiply-adds oneDNN's layout conversions cost more than it saves (tiny test towers, heads).
 constexpr int64_t kOnednnMinMacs = int64_t{1} << 20;
 // Matrix-vector shapes (token-by-token decoding: one row per sequence) are memory-bound, and there
 // OpenBLAS's gemv beat oneDNN's matmul 1.8x per token (bench_generation_bench, LLaVA-shaped 98M decoder).
 constexpr int64_t kOnednnMinRows = 16;
-// Below that, at::linear sends [rows, in] x W^T to OpenBLAS's sgemm, which packs the whole weight on every call
-// (OpenBLAS 0.3.21 does not forward one-row products to gemv). One sgemv per row reads the weight in place:
-// a 768 x 3072 layer, 2 threads, SkylakeX kernels: 1 row 0.55 vs 1.15 ms, 2 rows 0.75 vs 1.26, 3 rows 1.14 vs
-// 1.45, 4 rows 1.53 vs 1.64 (about even), 8 rows 2.96 vs 1.69. (MKL's at::linear needs none of this: 0.25 ms.)
-constexpr int64_t kGemvMaxRows = 3;
 }  // namespace
 
-bool use_onednn_linear() { return onednn_switch().load(); }
-void set_onednn_linear(bool on) { onednn_switch().store(on && at::hasMKLDNN()); }
+CpuLinearRoute cpu_linear_route() { return route_switch().load(); }
+void set_cpu_linear_route(CpuLinearRoute route) { route_switch().store(route); }
 
 LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias) : in_features(in), out_features(out) {
   weight = register_parameter("weight", at::empty({out, in}));
@@ -50,16 +45,20 @@ LinearImpl::LinearImpl(int64_t in, int64_t out, bool with_bias) : in_features(in
   }
 }
 
-LinearImpl::CpuKernel LinearImpl::choose_kernel(const at::Tensor& x) const {
-  // Only inference (no autograd graph to keep) of fp32 on the CPU, behind the switch, leaves at::linear.
-  if (!use_onednn_linear() || at::GradMode::is_enabled() || !x.device().is_cpu() || x.dim() < 1) return kAtLinear;
-  if (in_features == 0 || out_features == 0 || x.size(-1) != in_features) return kAtLinear;
+CpuLinearKernel LinearImpl::choose_kernel(const at::Tensor& x) const {
+  // Only inference (no autograd graph to keep) of fp32 on the CPU leaves at::linear.
+  const CpuLinearRoute route = cpu_linear_route();
+  if (route == CpuLinearRoute::kAtLinear || at::GradMode::is_enabled() || !x.device().is_cpu() || x.dim() < 1)
+    return CpuLinearKernel::kAtLinear;
+  if (in_features == 0 || out_features == 0 || x.size(-1) != in_features) return CpuLinearKernel::kAtLinear;
   if (x.scalar_type() != at::kFloat || weight.scalar_type() != at::kFloat || !weight.device().is_cpu())
-    return kAtLinear;
+    return CpuLinearKernel::kAtLinear;
+  if (route != CpuLinearRoute::kOnednn && blas_kernels_available()) return CpuLinearKernel::kBlas;
+  if (route == CpuLinearRoute::kBlas || !at::hasMKLDNN()) return CpuLinearKernel::kAtLinear;
+  if (route == CpuLinearRoute::kAuto && at::hasMKL()) return CpuLinearKernel::kAtLinear;
   const int64_t rows = x.numel() / in_features;
-  if (rows >= 1 && rows <= kGemvMaxRows) return kGemv;
-  if (rows >= kOnednnMinRows && rows * in_features * out_features >= kOnednnMinMacs) return kOnednn;
-  return kAtLinear;
+  if (rows >= kOnednnMinRows && rows * in_features * out_features >= kOnednnMinMacs) return CpuLinearKernel::kOnednn;
+  return CpuLinearKernel::kAtLinear;
 }
 
 at::Tensor LinearImpl::onednn_forward(const at::Tensor& x) {
@@ -75,22 +74,12 @@ at::Tensor LinearImpl::onednn_forward(const at::Tensor& x) {
   return y.view(shape);
 }
 
-at::Tensor LinearImpl::gemv_forward(const at::Tensor& x) {
-  const at::Tensor w = weight.contiguous();
-  const at::Tensor rows = x.reshape({-1, in_features});
-  std::vector<at::Tensor> out;
-  for (int64_t i = 0; i < rows.size(0); ++i)
-    out.push_back(bias.defined() ? at::addmv(bias, w, rows[i]) : at::mv(w, rows[i]));
-  std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
-  shape.back() = out_features;
-  return at::stack(out).view(shape);
-}
-
 at::Tensor LinearImpl::forward(const at::Tensor& x) {
   last_kernel_ = choose_kernel(x);
-  at::Tensor y = last_kernel_ == kGemv     ? gemv_forward(x)
-                 : last_kernel_ == kOnednn ? onednn_forward(x)
-                                           : at::linear(x, weight, bias);
+  at::Tensor y = last_kernel_ == CpuLinearKernel::kBlas
+                     ? blas_linear(x, weight.contiguous(), bias.defined() ? bias.contiguous() : bias)
+                 : last_kernel_ == CpuLinearKernel::kOnednn ? onednn_forward(x)
+                                                            : at::linear(x, weight, bias);
   if (lora_A.defined() && !merged_) {
     at::Tensor h = lora.dropout > 0 && is_training() ? at::dropout(x, lora.dropout, true) : x;
     y = y + at::linear(at::linear(h, lora_A), lora_B) * lora.scaling();

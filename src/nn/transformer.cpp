@@ -7,6 +7,7 @@
 
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/core/torch_compat.h"
+#include "medvlmbench/nn/blas_kernels.h"
 
 namespace mvb::nn {
 
@@ -65,6 +66,8 @@ at::Tensor split_heads(const at::Tensor& x, int64_t heads) {
 // the causal/padding masks and the fp32 softmax work in place on the scores.
 at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask, bool causal) {
 #if !MVB_TORCH_AT_LEAST(2, 0)
+  if (!causal && blas_attention_applies(q, k, v, mask))
+    return blas_attention(q, k, v, mask, 1.0 / std::sqrt(static_cast<double>(q.size(-1))));
   if (!at::GradMode::is_enabled()) {
     at::Tensor scores = at::matmul(q * (1.0 / std::sqrt(static_cast<double>(q.size(-1)))), k.transpose(-2, -1));
     if (causal) {

@@ -11,6 +11,7 @@
 
 #include "medvlmbench/build_info.h"
 #include "medvlmbench/core/cancel.h"
+#include "medvlmbench/core/cpu_memory.h"
 #include "medvlmbench/core/device.h"
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/core/launch_env.h"
@@ -25,6 +26,7 @@
 #include "medvlmbench/models/build.h"
 #include "medvlmbench/models/checkpoint_path.h"
 #include "medvlmbench/models/model.h"
+#include "medvlmbench/nn/cpu_threads.h"
 #include "medvlmbench/nn/openblas_kernels.h"
 #include "medvlmbench/tasks/agent_summary.h"
 #include "medvlmbench/tasks/bertscore.h"
@@ -340,6 +342,15 @@ RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
   log_checkpoint_and_compat_notes(v.checkpoint, cfg);
   if (resuming) spdlog::info("resuming: {} samples already done in {}", done.size(), pred_path);
 
+  nn::CpuThreads cpu_threads;
+  if (device.is_cpu()) {
+    // Before the model exists: Debian's LibTorch starts with one intra-op thread (nn/cpu_threads.h), and
+    // batched forwards allocate blocks glibc would otherwise map and unmap per op (core/cpu_memory.h).
+    cpu_threads = nn::configure_cpu_threads();
+    core::reuse_freed_tensor_memory();
+    spdlog::info("CPU: {} LibTorch intra-op thread(s), {} OpenBLAS thread(s)", cpu_threads.intra_op,
+                 cpu_threads.openblas);
+  }
   const auto t_load = std::chrono::steady_clock::now();
   std::unique_ptr<Model> model = build_model(cfg.model, *v.model, model_spec(cfg, v.checkpoint, info, device, dtype));
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
@@ -362,6 +373,8 @@ RunOutcome run_eval(const RunConfig& in, const std::vector<std::string>& argv) {
                        {"limit", selection.limit},
                        {"order", "interleaved: samples at dataset positions index, index+count, ..."},
                        {"source", cfg.shard_source}};
+  if (device.is_cpu())
+    manifest["cpu_threads"] = {{"libtorch_intra_op", cpu_threads.intra_op}, {"openblas", cpu_threads.openblas}};
   add_checkpoint_and_compat_notes(manifest, v.checkpoint, cfg);
   // predictions.jsonl: resume appends to the finished rows; a fresh run sets the previous run's
   // outputs aside (as *.previous) when its first row is ready, and starts a new file.
@@ -459,6 +472,7 @@ RunOutcome run_train(const RunConfig& in, const std::vector<std::string>& argv) 
     manifest["data_parallel"] = {{"world_size", dist.world_size},
                                  {"launcher", dist.source},
                                  {"master", dist.master_addr + ":" + std::to_string(dist.master_port)}};
+  if (device.is_cpu()) core::reuse_freed_tensor_memory();  // core/cpu_memory.h; threads: the trainer's choice
   add_checkpoint_and_compat_notes(manifest, v.checkpoint, cfg);
   const auto save_manifest = [&] {
     if (dist.writes()) write_manifest(out.run_dir, manifest);

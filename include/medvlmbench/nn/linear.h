@@ -13,6 +13,23 @@
 
 namespace mvb::nn {
 
+// What a no-grad fp32 CPU forward of a Linear runs on. kAtLinear everywhere else (autograd, other dtypes
+// and devices).
+//   kBlas: blas_linear() (nn/blas_kernels.h): the output features split over LibTorch's threads, one
+//     single-threaded OpenBLAS sgemm (or sgemv per row, for one to three rows) each, the weight read in place.
+//   kOnednn: oneDNN's matmul for 16 rows or more (the input and output converted to its layout and back).
+//   kAtLinear: at::linear (MKL's sgemm on the PyPI wheel, which threads itself on LibTorch's pool).
+enum class CpuLinearKernel { kAtLinear, kOnednn, kBlas };
+// kAuto: kBlas where blas_kernels_available() (Debian's LibTorch: OpenBLAS, set to one thread by
+// configure_cpu_threads()), else kOnednn where LibTorch has oneDNN but not MKL, else at::linear. Measured on
+// 2 CPUs (SkylakeX kernels, bench_generation_bench's 98M LLaVA-shaped decoder): ~280 GFLOPS for kBlas against
+// ~140-170 for oneDNN with its conversions on prompt-sized products, and 2 threads of gemv bandwidth instead of
+// one for decoding. MVB_CPU_LINEAR=auto|aten|onednn|blas in the environment sets the route; a forced route the
+// build cannot run falls back to at::linear. Results agree to fp32 rounding (tests/nn/linear_kernels_test.cpp).
+enum class CpuLinearRoute { kAuto, kAtLinear, kOnednn, kBlas };
+CpuLinearRoute cpu_linear_route();
+void set_cpu_linear_route(CpuLinearRoute route);
+
 struct LoraConfig {
   int r = 8;
   double alpha = 32;
@@ -33,36 +50,20 @@ class LinearImpl : public torch::nn::Module {
   void merge_lora();
   void unmerge_lora();
   bool lora_merged() const { return merged_; }
-  // Whether the latest forward() went through oneDNN, or through one matrix-vector product per row (for
-  // tests and benchmarks).
-  bool last_forward_used_onednn() const { return last_kernel_ == kOnednn; }
-  bool last_forward_used_gemv() const { return last_kernel_ == kGemv; }
+  // The kernel of the latest forward() (for tests and benchmarks).
+  CpuLinearKernel last_kernel() const { return last_kernel_; }
 
   int64_t in_features, out_features;
   at::Tensor weight, bias, lora_A, lora_B;
   LoraConfig lora;
 
  private:
-  // Inference on CPU in fp32 (see use_onednn_linear) bypasses at::linear: many rows go through oneDNN,
-  // reading the weight where it is (no second copy in oneDNN's layout); one to three rows (token-by-token
-  // decoding) through one BLAS gemv per row (see kGemvMaxRows in linear.cpp).
-  enum CpuKernel { kAtLinear, kOnednn, kGemv };
-  CpuKernel choose_kernel(const at::Tensor& x) const;
+  CpuLinearKernel choose_kernel(const at::Tensor& x) const;
   at::Tensor onednn_forward(const at::Tensor& x);
-  at::Tensor gemv_forward(const at::Tensor& x);
-  CpuKernel last_kernel_ = kAtLinear;
+  CpuLinearKernel last_kernel_ = CpuLinearKernel::kAtLinear;
   bool merged_ = false;
 };
 TORCH_MODULE(Linear);
-
-// Whether no-grad fp32 CPU forwards bypass at::linear: layers with many rows use oneDNN's matmul,
-// those with at most three rows one gemv per row (on by default when LibTorch has oneDNN but not MKL;
-// MVB_ONEDNN_LINEAR=0 or =1 in the environment turns it off or on). Debian's LibTorch sends fp32
-// at::linear to the generic BLAS (OpenBLAS), which measured ~1.3x slower per product than oneDNN for many
-// rows and 2.1x slower than its own gemv for one row; with MKL (LibTorch 2.x wheels and archives)
-// at::linear is the faster one. Results agree to fp32 rounding (tests/nn/linear_onednn_test.cpp).
-bool use_onednn_linear();
-void set_onednn_linear(bool on);
 
 // Every Linear inside `module` (recursively), with its dotted path.
 std::vector<std::pair<std::string, Linear>> find_linears(torch::nn::Module& module);
