@@ -14,6 +14,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <string>
 #include <unordered_set>
 
 #include "medvlmbench/core/error.h"
@@ -110,6 +112,29 @@ bool contains_stop_string(const std::string& text, const std::vector<std::string
   return false;
 }
 
+// The length of the leading text every input shares, when the batch may run it once (GenerateOptions::
+// min_shared_prefix, GenerationBackend::shares_prompt_prefix); 0 otherwise. Every row keeps at least one
+// position of its own, so the batched pass still yields each row's last logits.
+int64_t shared_prefix_length(const GenerationBackend& backend, const std::vector<MultimodalInput>& inputs,
+                             const std::vector<Prompt>& prompts, const GenerateOptions& options) {
+  static const bool enabled = [] {
+    const char* env = std::getenv("MVB_SHARE_PROMPT_PREFIX");
+    return env == nullptr || std::string(env) != "0";
+  }();
+  if (!enabled || options.min_shared_prefix <= 0 || inputs.size() < 2 || !backend.shares_prompt_prefix()) return 0;
+  const std::vector<int64_t>& first = inputs.front().front().token_ids;
+  auto common = static_cast<int64_t>(first.size());
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const InputChunk& lead = inputs[i].front();
+    if (lead.token_ids.empty() || lead.bidirectional_group > 0) return 0;
+    int64_t same = 0;
+    const int64_t limit = std::min<int64_t>(common, lead.token_ids.size());
+    while (same < limit && lead.token_ids[same] == first[same]) ++same;
+    common = std::min<int64_t>(same, prompts[i].embeds.size(0) - 1);
+  }
+  return common >= options.min_shared_prefix ? common : 0;
+}
+
 }  // namespace
 
 std::vector<GeneratedSequence> generate(GenerationBackend& backend, const std::vector<MultimodalInput>& inputs,
@@ -144,21 +169,39 @@ std::vector<GeneratedSequence> generate(GenerationBackend& backend, const std::v
   if (cfg.max_new_tokens == 0) return out;
   MVB_CHECK(max_len > 0, "generate: every prompt is empty; nothing to continue from");
   const int64_t hidden = prompts.front().embeds.size(1);
-  at::Tensor embeds = at::zeros({n, max_len, hidden}, at::TensorOptions().dtype(backend.dtype()).device(dev));
+  KVCache cache = backend.make_cache(n, max_len + cfg.max_new_tokens);
+
+  // --- A prefix every prompt shares runs once; each row's cache then starts with it. The batch below holds
+  // what follows it: row i is [padding | prompt i after the prefix], so a row reads prefix, padding
+  // (masked), rest, while positions and ids stay those of the whole prompt.
+  const int64_t prefix = shared_prefix_length(backend, inputs, prompts, options);
+  if (prefix > 0) {
+    KVCache shared = backend.make_cache(1, prefix);
+    DecoderInputs head;
+    head.inputs_embeds = prompts.front().embeds.narrow(0, 0, prefix).unsqueeze(0);
+    const at::Tensor head_positions = prompts.front().positions.narrow(1, 0, prefix).unsqueeze(1);  // [streams, 1, P]
+    head.position_ids = (streams == 1 ? head_positions.select(0, 0) : head_positions).to(dev);
+    backend.forward_last(head, shared);
+    cache.broadcast_prefix(shared);
+  }
+  const int64_t rest_len = max_len - prefix;
+  at::Tensor embeds = at::zeros({n, rest_len, hidden}, at::TensorOptions().dtype(backend.dtype()).device(dev));
   // transformers gives left padding position 1 (cumsum - 1, then masked_fill 1); it is masked anyway.
-  at::Tensor positions = at::ones({streams, n, max_len}, at::kLong);
-  at::Tensor mask = at::zeros({n, max_len}, at::kLong);
-  at::Tensor groups = at::zeros({n, max_len}, at::kLong);
+  at::Tensor positions = at::ones({streams, n, rest_len}, at::kLong);
+  at::Tensor mask = at::zeros({n, max_len}, at::kLong);  // over [prefix | rest_len]
+  at::Tensor groups = at::zeros({n, rest_len}, at::kLong);
+  if (prefix > 0) mask.narrow(1, 0, prefix).fill_(1);
   std::vector<int64_t> pad(n);
   for (int64_t i = 0; i < n; ++i) {
     const Prompt& p = prompts[i];
-    const int64_t L = p.embeds.size(0);
-    pad[i] = max_len - L;
-    if (L == 0) continue;
-    embeds[i].narrow(0, pad[i], L).copy_(p.embeds);
-    positions.select(1, i).narrow(1, pad[i], L).copy_(p.positions);
-    mask[i].narrow(0, pad[i], L).fill_(1);
-    if (p.has_groups) groups[i].narrow(0, pad[i], L).copy_(at::tensor(p.groups, at::kLong));
+    const int64_t L = p.embeds.size(0) - prefix;
+    pad[i] = rest_len - L;
+    if (L <= 0) continue;
+    embeds[i].narrow(0, pad[i], L).copy_(p.embeds.narrow(0, prefix, L));
+    positions.select(1, i).narrow(1, pad[i], L).copy_(p.positions.narrow(1, prefix, L));
+    mask[i].narrow(0, prefix + pad[i], L).fill_(1);
+    if (p.has_groups)
+      groups[i].narrow(0, pad[i], L).copy_(at::tensor(p.groups, at::kLong).narrow(0, prefix, L));
   }
   bool padded = *std::max_element(pad.begin(), pad.end()) > 0;
   at::Tensor mask_dev = mask.to(dev);
@@ -168,7 +211,6 @@ std::vector<GeneratedSequence> generate(GenerationBackend& backend, const std::v
   in.position_ids = (streams == 1 ? positions.select(0, 0) : positions).to(dev);
   if (padded) in.attention_mask = mask_dev;
   if (any_groups) in.bidirectional_groups = groups.to(dev);
-  KVCache cache = backend.make_cache(n, max_len + cfg.max_new_tokens);
   backend.begin_batch(inputs);
 
   // --- Per-sequence state. `rows` maps a live batch row to its sequence.

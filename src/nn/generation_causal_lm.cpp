@@ -16,6 +16,8 @@ KVCache CausalLMBackend::make_cache(int64_t batch, int64_t capacity) { return lm
 
 int64_t CausalLMBackend::position_streams() const { return lm_->opts.rope.mrope_section.empty() ? 1 : 3; }
 
+bool CausalLMBackend::shares_prompt_prefix() const { return lm_->opts.sliding_window == 0; }
+
 c10::Device CausalLMBackend::device() const { return lm_->model->embed_tokens->weight.device(); }
 
 at::ScalarType CausalLMBackend::dtype() const { return lm_->model->embed_tokens->weight.scalar_type(); }

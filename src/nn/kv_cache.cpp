@@ -65,6 +65,20 @@ void KVCache::select_rows(const std::vector<int64_t>& rows) {
   shape_.batch = static_cast<int64_t>(rows.size());
 }
 
+void KVCache::broadcast_prefix(const KVCache& prefix) {
+  MVB_CHECK(length_ == 0, "KV cache: broadcast_prefix needs an empty cache (it holds ", length_, " positions)");
+  MVB_CHECK(prefix.shape_.batch == 1 && prefix.shape_.num_layers == shape_.num_layers &&
+                prefix.shape_.kv_heads == shape_.kv_heads && prefix.shape_.head_dim == shape_.head_dim,
+            "KV cache: broadcast_prefix needs a one-row cache of the same layers, kv heads and head size");
+  const int64_t n = prefix.length_;
+  MVB_CHECK(n <= shape_.capacity, "KV cache capacity ", shape_.capacity, " is below the prefix's ", n, " positions");
+  for (size_t i = 0; i < keys_.size(); ++i) {
+    keys_[i].narrow(2, 0, n).copy_(prefix.keys_[i].narrow(2, 0, n).expand({shape_.batch, -1, -1, -1}));
+    values_[i].narrow(2, 0, n).copy_(prefix.values_[i].narrow(2, 0, n).expand({shape_.batch, -1, -1, -1}));
+  }
+  length_ = n;
+}
+
 int64_t KVCache::nbytes() const {
   int64_t total = 0;
   for (size_t i = 0; i < keys_.size(); ++i) total += keys_[i].nbytes() + values_[i].nbytes();

@@ -142,5 +142,63 @@ TEST(GenerationParity, KvCacheDecodingEqualsRecomputing) {
   }
 }
 
+// Records the rows and positions of every forward, to see which passes the engine ran.
+class RecordingBackend : public CausalLMBackend {
+ public:
+  using CausalLMBackend::CausalLMBackend;
+  at::Tensor forward_last(const DecoderInputs& in, KVCache& cache) override {
+    passes.emplace_back(in.inputs_embeds.size(0), in.inputs_embeds.size(1));
+    return CausalLMBackend::forward_last(in, cache);
+  }
+  std::vector<std::pair<int64_t, int64_t>> passes;  // (rows, positions)
+};
+
+// Prompts that begin alike (a system turn) run that prefix once at batch 1; each row then continues after it,
+// padded in the middle. The new tokens equal each prompt's alone, a prefix below min_shared_prefix or a
+// backend that does not allow it is not shared, and an image chunk after the prefix keeps its place.
+TEST(GenerationParity, SharedPromptPrefixRunsOnceAndChangesNoToken) {
+  Fixture f = open_fixture("tiny-llama-generate");
+  CausalLM lm = load_causal_lm(f.dir);
+  RecordingBackend backend(lm);
+  GenerationConfig cfg;
+  cfg.max_new_tokens = 24;
+  const std::vector<int64_t> head = f.prompts[2][0].token_ids;  // the longest prompt, as the shared head
+  ASSERT_GE(head.size(), 6u);
+  std::vector<MultimodalInput> inputs;
+  for (int i = 0; i < 3; ++i) {
+    std::vector<int64_t> ids = head;
+    const auto& own = f.prompts[i][0].token_ids;
+    ids.insert(ids.end(), own.begin(), own.begin() + std::min<size_t>(own.size(), 3 + 4 * i));
+    inputs.push_back({InputChunk::text(ids)});
+  }
+  // One prompt with an image chunk (random embeddings) and text after the shared head.
+  at::manual_seed(5);
+  const at::Tensor picture = at::randn({4, lm->opts.hidden_size}) * 0.02;
+  inputs.push_back({InputChunk::text(head), InputChunk::image(picture, {}), InputChunk::text({5, 6, 7})});
+
+  std::vector<std::vector<int64_t>> alone;
+  for (const auto& input : inputs) alone.push_back(generate(backend, {input}, cfg).front().ids);
+
+  GenerateOptions share;
+  share.min_shared_prefix = 4;
+  backend.passes.clear();
+  const auto shared = generate(backend, inputs, cfg, share);
+  ASSERT_GE(backend.passes.size(), 2u);
+  const std::pair<int64_t, int64_t> head_pass{1, static_cast<int64_t>(head.size())};
+  EXPECT_EQ(backend.passes[0], head_pass) << "the shared head first, once, at batch 1";
+  EXPECT_EQ(backend.passes[1].first, 4);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    EXPECT_EQ(shared[i].ids, alone[i]) << "input " << i;
+    EXPECT_EQ(shared[i].prompt_tokens, generate(backend, {inputs[i]}, cfg).front().prompt_tokens);
+  }
+
+  GenerateOptions too_short;
+  too_short.min_shared_prefix = static_cast<int64_t>(head.size()) + 1;
+  backend.passes.clear();
+  const auto unshared = generate(backend, inputs, cfg, too_short);
+  EXPECT_EQ(backend.passes[0].first, 4) << "a prefix shorter than min_shared_prefix is not run apart";
+  for (size_t i = 0; i < inputs.size(); ++i) EXPECT_EQ(unshared[i].ids, alone[i]) << "input " << i;
+}
+
 }  // namespace
 }  // namespace mvb::nn

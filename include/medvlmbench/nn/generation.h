@@ -82,6 +82,11 @@ class GenerationBackend {
   // whenever finished sequences leave the batch (as KVCache::select_rows). No-ops by default.
   virtual void begin_batch(const std::vector<MultimodalInput>& /*inputs*/) {}
   virtual void select_rows(const std::vector<int64_t>& /*rows*/) {}
+  // Whether generate() may run a prompt prefix common to the whole batch once, through forward_last with a
+  // one-row cache, and broadcast its keys and values (KVCache::broadcast_prefix): a decoder-only backend
+  // with no per-row state and whose masks depend on positions only through causality (no sliding window:
+  // the padding then sits between prefix and rest, and a window counts cache slots). Off by default.
+  virtual bool shares_prompt_prefix() const { return false; }
   virtual c10::Device device() const = 0;
   virtual at::ScalarType dtype() const = 0;
 };
@@ -104,6 +109,10 @@ struct GenerateOptions {
   std::function<std::string(const std::vector<int64_t>&)> decode;
   // Called after each decode step with (step, live sequences) for progress; may be unset.
   std::function<void(int64_t, int64_t)> on_step;
+  // A leading run of text ids that every input of the batch shares (a system turn, a conversation header)
+  // and at least this long is run once at batch 1 when the backend allows it (shares_prompt_prefix);
+  // 0 = never. MVB_SHARE_PROMPT_PREFIX=0 in the environment turns it off everywhere.
+  int64_t min_shared_prefix = 16;
 };
 
 struct GeneratedSequence {
@@ -130,6 +139,9 @@ struct GeneratedSequence {
 //   new ids (as StopStringCriteria, which matches a stop string overlapping the last token; a stop
 //   string spanning prompt and answer is not seen here); its tokens stay in ids, the caller cuts the text.
 // - Finished rows leave the batch (KVCache::select_rows) instead of being fed padding.
+// - A prompt prefix the whole batch shares (min_shared_prefix) is computed once and broadcast into every
+//   row's cache; each row then reads [prefix | its padding | the rest of its prompt], the padding masked.
+//   Its positions and ids are the same as unshared, the results equal to fp32 rounding.
 // - prefill_s is the batch's time to the first token; decode_s runs from there until the sequence ended.
 std::vector<GeneratedSequence> generate(GenerationBackend& backend, const std::vector<MultimodalInput>& inputs,
                                         const GenerationConfig& cfg, const GenerateOptions& options = {});
@@ -142,6 +154,7 @@ class CausalLMBackend : public GenerationBackend {
   at::Tensor forward_last(const DecoderInputs& in, KVCache& cache) override;
   KVCache make_cache(int64_t batch, int64_t capacity) override;
   int64_t position_streams() const override;
+  bool shares_prompt_prefix() const override;
   c10::Device device() const override;
   at::ScalarType dtype() const override;
   CausalLM& lm() { return lm_; }

@@ -44,6 +44,9 @@ class KVCache {
   // Keeps only the given batch rows (finished sequences leave the batch), in that order.
   void select_rows(const std::vector<int64_t>& rows);
   void clear() { length_ = 0; }
+  // Starts an empty cache with the positions stored in `prefix` (a one-row cache of the same layers,
+  // heads and dtype), copied into every row: a prompt prefix the whole batch shares, computed once.
+  void broadcast_prefix(const KVCache& prefix);
   // Bytes held by the buffers.
   int64_t nbytes() const;
 
