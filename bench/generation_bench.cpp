@@ -15,11 +15,8 @@
 // Needs the oracle environment (.venv/bin/python or MVB_ORACLE_PYTHON) and the LLaVA model
 // (src/models/llava, registered as LLaVA-1.5) with its fixture tokenizer (tests/fixtures/models/llava/hf).
 // The harness is bench/support/bench_harness.h (run_vqa_bench). The default 64 x 32 run needs a quiet machine.
-// Measured 2026-12-04 (4 samples x 16 tokens, batch 4, 2 threads, load average 18 -> 13 on the shared 2-core
-// machine): ours 0.083 samples/s vs transformers 0.020 (4.05x), 4/4 answers identical; per-token decode at batch 1
-// 683 vs 1009 ms (0.68x); peak RSS growth after loading 390 MiB vs 20 MiB (transformers leaves the weights on the
-// mapping), through the first answer 837 vs 446 MiB (before 513dca5 dropped oneDNN's second copy of the fp32
-// weights: to be measured again).
+// Latest figures: README.md ("Benchmarks"). MVB_SHARE_PROMPT_PREFIX=0 measures without running the shared system
+// turn once per batch (nn/generation.h); the fixture's small tokenizer makes that turn 140 of ~232 prompt tokens.
 #include "support/bench_harness.h"
 
 int main(int argc, char** argv) {

@@ -1,6 +1,7 @@
 #include "medvlmbench/nn/blas_kernels.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>
 #include <dlfcn.h>
 
 #include <algorithm>

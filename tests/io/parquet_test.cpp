@@ -105,20 +105,32 @@ void expect_table(const std::string& path, const Expected& e) {
   for (size_t r = 0; r < e.s.size(); ++r) {
     SCOPED_TRACE("row " + std::to_string(r));
     EXPECT_EQ(s.is_null(r), e.s[r].is_null());
-    if (!e.s[r].is_null()) EXPECT_EQ(s.bytes[r], e.s[r].get<std::string>());
+    if (!e.s[r].is_null()) {
+      EXPECT_EQ(s.bytes[r], e.s[r].get<std::string>());
+    }
     EXPECT_EQ(b.is_null(r), e.b[r].is_null());
-    if (!e.b[r].is_null()) EXPECT_EQ(b.bytes[r], e.b[r].get<std::string>());
+    if (!e.b[r].is_null()) {
+      EXPECT_EQ(b.bytes[r], e.b[r].get<std::string>());
+    }
     EXPECT_EQ(i64.is_null(r), e.i64[r].is_null());
-    if (!e.i64[r].is_null()) EXPECT_EQ(i64.ints[r], e.i64[r].get<int64_t>());
+    if (!e.i64[r].is_null()) {
+      EXPECT_EQ(i64.ints[r], e.i64[r].get<int64_t>());
+    }
     EXPECT_EQ(i32.ints[r], e.i32[r].get<int64_t>());
     EXPECT_EQ(f64.is_null(r), e.f64[r].is_null());
-    if (!e.f64[r].is_null()) EXPECT_DOUBLE_EQ(f64.doubles[r], e.f64[r].get<double>());
+    if (!e.f64[r].is_null()) {
+      EXPECT_DOUBLE_EQ(f64.doubles[r], e.f64[r].get<double>());
+    }
     EXPECT_EQ(flag.ints[r], e.flag[r].get<bool>() ? 1 : 0);
     const auto& img = e.image[r];
     EXPECT_EQ(bytes.is_null(r), img.is_null() || img["bytes"].is_null());
-    if (!img.is_null() && !img["bytes"].is_null()) EXPECT_EQ(bytes.bytes[r], img["bytes"].get<std::string>());
+    if (!img.is_null() && !img["bytes"].is_null()) {
+      EXPECT_EQ(bytes.bytes[r], img["bytes"].get<std::string>());
+    }
     EXPECT_EQ(ipath.is_null(r), img.is_null());
-    if (!img.is_null()) EXPECT_EQ(ipath.bytes[r], img["path"].get<std::string>());
+    if (!img.is_null()) {
+      EXPECT_EQ(ipath.bytes[r], img["path"].get<std::string>());
+    }
   }
 }
 
