@@ -5,6 +5,7 @@
 #include "medvlmbench/nn/blas_kernels.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <gtest/gtest.h>
 
 #include <limits>
