@@ -10,6 +10,8 @@
 #include <cstring>
 #include <vector>
 
+#include "medvlmbench/nn/cpu_threads.h"
+
 namespace mvb::nn {
 namespace {
 
@@ -19,19 +21,16 @@ namespace {
 constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
 using Sgemm = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
 using Sgemv = void (*)(int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
-using GetThreads = int (*)();
 
 struct Cblas {
   Sgemm sgemm = nullptr;
   Sgemv sgemv = nullptr;
-  GetThreads openblas_threads = nullptr;
 };
 
 const Cblas& cblas() {
   static const Cblas c = [] {
     Cblas out;
-    out.openblas_threads = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-    if (out.openblas_threads == nullptr) return out;  // only OpenBLAS: another BLAS may thread differently
+    if (openblas_threads() == 0) return out;  // only OpenBLAS: another BLAS may thread differently
     out.sgemm = reinterpret_cast<Sgemm>(dlsym(RTLD_DEFAULT, "cblas_sgemm"));
     out.sgemv = reinterpret_cast<Sgemv>(dlsym(RTLD_DEFAULT, "cblas_sgemv"));
     return out;
@@ -72,8 +71,7 @@ bool blas_kernels_available() {
 int blas_kernels_split() {
   // With more than one OpenBLAS thread per call (OMP_NUM_THREADS or OPENBLAS_NUM_THREADS set by the user,
   // or configure_cpu_threads() not called) OpenBLAS threads each call itself, and a split would nest pools.
-  const Cblas& c = cblas();
-  if (c.openblas_threads == nullptr || c.openblas_threads() != 1) return 1;
+  if (openblas_threads() != 1) return 1;
   return std::max(1, at::get_num_threads());
 }
 
@@ -182,16 +180,16 @@ at::Tensor blas_attention(const at::Tensor& q, const at::Tensor& k, const at::Te
       for (int64_t j = 0; j < S; ++j) row[j] += mask_row[j];
     }
   };
-  // Rows of scores [rows, S] to probabilities in probs (which may be scores itself).
-  auto softmax_rows = [&](float* scores, float* probs, int64_t rows) {
-    if (rows * S >= kAtenSoftmaxMinScores) {
-      // Sleef's vectorised exp; inside the parallel region ATen runs it on this thread alone.
-      at::Tensor in = at::from_blob(scores, {rows, S}), res = at::from_blob(probs, {rows, S});
-      at::_softmax_out(res, in, -1, /*half_to_float=*/false);
-    } else {
+  // Rows of scores [rows, S] to probabilities: in place (small blocks) or into probs; returns where they are.
+  auto softmax_rows = [&](float* scores, float* probs, int64_t rows) -> const float* {
+    if (rows * S < kAtenSoftmaxMinScores) {
       for (int64_t r = 0; r < rows; ++r) softmax_row(scores + r * S, S);
-      if (probs != scores) std::memcpy(probs, scores, rows * S * sizeof(float));
+      return scores;
     }
+    // Sleef's vectorised exp; inside the parallel region ATen runs it on this thread alone.
+    at::Tensor in = at::from_blob(scores, {rows, S}), res = at::from_blob(probs, {rows, S});
+    at::_softmax_out(res, in, -1, /*half_to_float=*/false);
+    return probs;
   };
   // One chunk of (sequence, head) tasks per thread, or all on this thread when OpenBLAS threads itself.
   const int64_t grain = (B * H + blas_kernels_split() - 1) / blas_kernels_split();
@@ -207,11 +205,11 @@ at::Tensor blas_attention(const at::Tensor& q, const at::Tensor& k, const at::Te
                    static_cast<int>(k.stride(2)), q_of(b, h), 1, 0.0f, row, 1);
         add_mask(row, b);
       }
-      softmax_rows(scores.data(), probs.data(), n);
+      const float* p = softmax_rows(scores.data(), probs.data(), n);
       for (int64_t t = t0; t < t1; ++t) {
         const int64_t b = t / H, h = t % H;
         blas.sgemv(kRowMajor, kTrans, static_cast<int>(S), static_cast<int>(D), 1.0f, v_of(b, h),
-                   static_cast<int>(v.stride(2)), probs.data() + (t - t0) * S, 1, 0.0f, o_of(b, h), 1);
+                   static_cast<int>(v.stride(2)), p + (t - t0) * S, 1, 0.0f, o_of(b, h), 1);
       }
     });
     return out.transpose(1, 2);
@@ -225,9 +223,9 @@ at::Tensor blas_attention(const at::Tensor& q, const at::Tensor& k, const at::Te
                  q_of(b, h), static_cast<int>(q.stride(2)), k_of(b, h), static_cast<int>(k.stride(2)), 0.0f,
                  scores.data(), static_cast<int>(S));
       add_mask(scores.data(), b);
-      softmax_rows(scores.data(), probs.data(), L);
-      blas.sgemm(kRowMajor, kNoTrans, kNoTrans, static_cast<int>(L), static_cast<int>(D), static_cast<int>(S), 1.0f,
-                 probs.data(), static_cast<int>(S), v_of(b, h), static_cast<int>(v.stride(2)), 0.0f, o_of(b, h),
+      const float* p = softmax_rows(scores.data(), probs.data(), L);
+      blas.sgemm(kRowMajor, kNoTrans, kNoTrans, static_cast<int>(L), static_cast<int>(D), static_cast<int>(S), 1.0f, p,
+                 static_cast<int>(S), v_of(b, h), static_cast<int>(v.stride(2)), 0.0f, o_of(b, h),
                  static_cast<int>(H * D));
     }
   });

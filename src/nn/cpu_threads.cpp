@@ -17,10 +17,6 @@ using GetThreads = int (*)();
 
 // OpenBLAS exports these symbols; other BLAS libraries do not, and then they are null.
 SetThreads openblas_set() { return reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads")); }
-int openblas_threads() {
-  auto* get = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-  return get ? get() : 0;
-}
 
 // The thread count asked for: MVB_NUM_THREADS, else the usable CPUs; 0 when OMP_NUM_THREADS (without
 // MVB_NUM_THREADS) says the user set the threads.
@@ -56,6 +52,11 @@ const CpuThreads& configure(bool training) {
 }
 
 }  // namespace
+
+int openblas_threads() {
+  static const auto get = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  return get ? get() : 0;
+}
 
 int usable_cpus() {
   cpu_set_t set;

@@ -42,6 +42,9 @@ CpuThreads configure_training_threads();
 // failed on it). Every model and decoder calls it; it runs once per process and costs microseconds.
 void make_mkl_reproducible();
 
+// Threads OpenBLAS runs each call on (openblas_get_num_threads); 0 when the loaded BLAS is not OpenBLAS.
+int openblas_threads();
+
 // CPUs this process may run on (its affinity mask).
 int usable_cpus();
 
