@@ -11,6 +11,24 @@
 #include "unicode.h"
 
 namespace mvb::text::hf {
+
+int32_t token_id(const json& id, std::string_view what) {
+  const bool ok =
+      id.is_number_integer() && (id.is_number_unsigned() ? id.get<uint64_t>() < uint64_t{kMaxTokenId}
+                                                         : id.get<int64_t>() >= 0 && id.get<int64_t>() < kMaxTokenId);
+  MVB_CHECK(ok, "tokenizer: ", what, " has id ", id.dump(), "; ids must be integers in [0, ", kMaxTokenId,
+            ") (corrupt tokenizer file)");
+  return static_cast<int32_t>(id.get<int64_t>());
+}
+
+size_t count_setting(const json& j, const char* key, size_t fallback) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  const json& v = j[key];
+  MVB_CHECK(v.is_number_integer() && (v.is_number_unsigned() || v.get<int64_t>() >= 0), "tokenizer: ", key, " is ",
+            v.dump(), "; expected a non-negative integer (corrupt tokenizer file)");
+  return static_cast<size_t>(v.get<uint64_t>());
+}
+
 namespace {
 
 // Vocabulary shared by all models: token <-> id.
@@ -45,18 +63,7 @@ struct Vocab {
 Vocab vocab_from_object(const json& v) {
   Vocab vocab;
   vocab.to_id.reserve(v.size() * 2);
-  // Ids index a table, so each must be an integer in a sane range before conversion: found by fuzzing,
-  // a float id (8.9e59) converted to int was undefined behaviour, and an id near 2^31 would size the
-  // table at tens of GB. The largest real vocabularies have a few hundred thousand entries.
-  constexpr int64_t kMaxId = int64_t{1} << 24;
-  for (auto it = v.begin(); it != v.end(); ++it) {
-    const json& id = it.value();
-    const bool ok = id.is_number_integer() &&
-                    (id.is_number_unsigned() ? id.get<uint64_t>() < uint64_t{kMaxId} : id.get<int64_t>() < kMaxId);
-    MVB_CHECK(ok, "tokenizer vocab: token '", it.key(), "' has id ", id.dump(), "; ids must be integers below ", kMaxId,
-              " (corrupt vocabulary)");
-    vocab.add(it.key(), static_cast<int32_t>(id.get<int64_t>()));
-  }
+  for (auto it = v.begin(); it != v.end(); ++it) vocab.add(it.key(), token_id(it.value(), "token '" + it.key() + "'"));
   return vocab;
 }
 
@@ -250,7 +257,7 @@ class WordPiece : public Model {
     vocab_ = vocab_from_object(j.at("vocab"));
     unk_ = j.value("unk_token", std::string("[UNK]"));
     prefix_ = j.value("continuing_subword_prefix", std::string("##"));
-    max_chars_ = j.value("max_input_chars_per_word", size_t(100));
+    max_chars_ = count_setting(j, "max_input_chars_per_word", 100);
   }
   void tokenize(std::string_view word, std::vector<int32_t>& out) const override {
     if (uni::count_chars(word) > max_chars_) {
@@ -332,7 +339,7 @@ class Unigram : public Model {
       max_len_ = std::max(max_len_, piece.size());
     }
     unk_score_ = min_score - 10.0;
-    if (j.contains("unk_id") && !j["unk_id"].is_null()) unk_id_ = j["unk_id"].get<int32_t>();
+    if (j.contains("unk_id") && !j["unk_id"].is_null()) unk_id_ = token_id(j["unk_id"], "Unigram unk_id");
     byte_fallback_ = j.value("byte_fallback", false);
   }
 

@@ -19,6 +19,16 @@ namespace mvb::text::hf {
 
 using json = nlohmann::json;
 
+// Ids index tables, so every id read from a tokenizer file must be an integer in [0, kMaxTokenId) before it
+// is converted: found by fuzzing, a float id (8.9e59, 8.9e31) converted to int is undefined behaviour, and an
+// id near 2^31 would size a table at tens of GB. The largest real vocabularies have a few hundred thousand
+// entries. `what` names the token or field for the error ("token 'he'", "BertProcessing cls").
+constexpr int64_t kMaxTokenId = int64_t{1} << 24;
+int32_t token_id(const json& id, std::string_view what);
+
+// A non-negative integer setting (max_input_chars_per_word, ...) or `fallback` when absent.
+size_t count_setting(const json& j, const char* key, size_t fallback);
+
 struct Piece {
   std::string text;
   bool at_origin = false;  // starts at byte 0 of the original input

@@ -85,7 +85,7 @@ std::unique_ptr<PostProcessor> template_processing(const json& j) {
     const std::string name = item.at("SpecialToken").at("id").get<std::string>();
     MVB_CHECK(specials.contains(name), "tokenizer.json: TemplateProcessing uses undefined special token ", name);
     auto& dst = seen_sequence ? after : before;
-    for (const auto& id : specials[name].at("ids")) dst.push_back(id.get<int32_t>());
+    for (const auto& id : specials[name].at("ids")) dst.push_back(token_id(id, "special token " + name));
   }
   return std::make_unique<Template>(std::move(before), std::move(after));
 }
@@ -307,12 +307,9 @@ std::unique_ptr<PostProcessor> make_post_processor(const json& j) {
   if (j.is_null()) return nullptr;
   const std::string type = j.at("type").get<std::string>();
   if (type == "TemplateProcessing") return template_processing(j);
-  if (type == "BertProcessing")
-    return std::make_unique<Template>(std::vector<int32_t>{j.at("cls").at(1).get<int32_t>()},
-                                      std::vector<int32_t>{j.at("sep").at(1).get<int32_t>()});
-  if (type == "RobertaProcessing")
-    return std::make_unique<Template>(std::vector<int32_t>{j.at("cls").at(1).get<int32_t>()},
-                                      std::vector<int32_t>{j.at("sep").at(1).get<int32_t>()});
+  if (type == "BertProcessing" || type == "RobertaProcessing")
+    return std::make_unique<Template>(std::vector<int32_t>{token_id(j.at("cls").at(1), type + " cls")},
+                                      std::vector<int32_t>{token_id(j.at("sep").at(1), type + " sep")});
   if (type == "ByteLevel") return nullptr;  // only adjusts offsets
   if (type == "Sequence") {
     std::vector<std::unique_ptr<PostProcessor>> parts;

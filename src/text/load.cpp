@@ -351,7 +351,7 @@ static std::unique_ptr<Tokenizer> load_wordpiece_vocab_unchecked(const std::stri
             cls, ", ", sep, " and ", unk);
   nlohmann::json added = nlohmann::json::array();
   for (const auto& t : {pad, unk, cls, sep, mask})
-    if (vocab.contains(t)) added.push_back(hf::special_added(t, vocab[t].get<int32_t>()));
+    if (vocab.contains(t)) added.push_back(hf::special_added(t, hf::token_id(vocab[t], t)));
   std::sort(added.begin(), added.end(), [](const auto& a, const auto& b) { return a["id"] < b["id"]; });
   const nlohmann::json tj = {
       {"added_tokens", added},
@@ -372,7 +372,7 @@ static std::unique_ptr<Tokenizer> load_wordpiece_vocab_unchecked(const std::stri
         {"vocab", vocab}}}};
   SpecialTokens st;
   auto mk = [&](const std::string& t) {
-    return vocab.contains(t) ? SpecialToken{t, vocab[t].get<int32_t>()} : SpecialToken{};
+    return vocab.contains(t) ? SpecialToken{t, hf::token_id(vocab[t], t)} : SpecialToken{};
   };
   st.unk = mk(unk);
   st.cls = mk(cls);
@@ -422,8 +422,9 @@ static std::unique_ptr<Tokenizer> load_clip_bpe_unchecked(const std::string& voc
   const std::string bos = "<|startoftext|>", eos = "<|endoftext|>";
   MVB_CHECK(vocab.contains(bos) && vocab.contains(eos), vocab_json, ": a CLIP vocabulary needs ", bos, " and ", eos,
             " (GPT-2 style vocab.json + merges.txt are read only through the checkpoint's tokenizer.json)");
+  const int32_t bos_id = hf::token_id(vocab[bos], bos), eos_id = hf::token_id(vocab[eos], eos);
   const nlohmann::json tj = {
-      {"added_tokens", {hf::special_added(bos, vocab[bos]), hf::special_added(eos, vocab[eos])}},
+      {"added_tokens", {hf::special_added(bos, bos_id), hf::special_added(eos, eos_id)}},
       {"normalizer",
        {{"type", "Sequence"},
         {"normalizers",
@@ -438,7 +439,7 @@ static std::unique_ptr<Tokenizer> load_clip_bpe_unchecked(const std::string& voc
            {"behavior", "Removed"},
            {"invert", true}},
           {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}}}}},
-      {"post_processor", {{"type", "RobertaProcessing"}, {"sep", {eos, vocab[eos]}}, {"cls", {bos, vocab[bos]}}}},
+      {"post_processor", {{"type", "RobertaProcessing"}, {"sep", {eos, eos_id}}, {"cls", {bos, bos_id}}}},
       {"decoder", {{"type", "ByteLevel"}}},
       {"model",
        {{"type", "BPE"},
@@ -449,8 +450,8 @@ static std::unique_ptr<Tokenizer> load_clip_bpe_unchecked(const std::string& voc
         {"vocab", vocab},
         {"merges", merges}}}};
   SpecialTokens st;
-  st.bos = {bos, vocab[bos].get<int32_t>()};
-  st.eos = {eos, vocab[eos].get<int32_t>()};
+  st.bos = {bos, bos_id};
+  st.eos = {eos, eos_id};
   st.unk = st.eos;
   st.pad = st.eos;
   auto tok = std::make_unique<hf::ClipTokenizer>(tj);
@@ -466,6 +467,12 @@ std::unique_ptr<Tokenizer> load_clip_bpe(const std::string& vocab_json, const st
     return load_clip_bpe_unchecked(vocab_json, merges_txt, folder);
   } catch (const nlohmann::json::exception& e) {
     throw Error(vocab_json + ": malformed or unsupported tokenizer files (" + e.what() + ")");
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error& e) {
+    // A corrupt id found while building the tokenizer names the file it came from.
+    if (std::string(e.what()).find(vocab_json) != std::string::npos) throw;
+    throw Error(vocab_json + ": " + e.what());
   }
 }
 

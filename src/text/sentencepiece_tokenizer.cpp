@@ -91,12 +91,14 @@ class SentencePieceTokenizer : public Tokenizer {
       cfg = io::read_json(io::join_path(folder, "tokenizer_config.json"));
     if (cfg.contains("added_tokens_decoder") && cfg["added_tokens_decoder"].is_object()) {
       for (auto it = cfg["added_tokens_decoder"].begin(); it != cfg["added_tokens_decoder"].end(); ++it)
-        add(std::stoi(it.key()), it.value().value("content", std::string()), it.value(), /*special=*/false);
+        add(hf::token_id(hf::json::parse(it.key(), nullptr, /*allow_exceptions=*/false), "added_tokens_decoder key"),
+            it.value().value("content", std::string()), it.value(), /*special=*/false);
     }
     if (!folder.empty() && io::exists(io::join_path(folder, "added_tokens.json"))) {
       const auto j = io::read_json(io::join_path(folder, "added_tokens.json"));
       for (auto it = j.begin(); it != j.end(); ++it)
-        add(it.value().get<int32_t>(), it.key(), nlohmann::json::object(), /*special=*/false);
+        add(hf::token_id(it.value(), "added token '" + it.key() + "'"), it.key(), nlohmann::json::object(),
+            /*special=*/false);
     }
     added_.build(added, nullptr);
     extra_ = 0;
