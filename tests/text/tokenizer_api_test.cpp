@@ -97,8 +97,9 @@ TEST(TokenizerApi, CorruptIdsInTokenizerFilesAreOneLineErrors) {
   TempDir dir;
   const std::string vocab = dir.path() + "/vocab.json", merges = dir.path() + "/merges.txt";
   write_text(merges, "#version: 0.2\nh e\n");
-  for (const std::string& bad_id : {"8888888888888888888888888888884", "2.5", "-3", "16777216", "\"7\""}) {
-    write_text(vocab, R"({"<|startoftext|>": 0, "<|endoftext|>": )" + bad_id + R"(, "h": 1, "e": 2, "he": 3})");
+  for (const char* bad_id : {"8888888888888888888888888888884", "2.5", "-3", "16777216", "\"7\""}) {
+    write_text(vocab,
+               R"({"<|startoftext|>": 0, "<|endoftext|>": )" + std::string(bad_id) + R"(, "h": 1, "e": 2, "he": 3})");
     const std::string msg = error_of([&] { text::load_clip_bpe(vocab, merges); });
     EXPECT_NE(msg.find(vocab), std::string::npos) << bad_id << ": " << msg;
     EXPECT_NE(msg.find("<|endoftext|>"), std::string::npos) << bad_id << ": " << msg;
