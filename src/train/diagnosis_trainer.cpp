@@ -6,20 +6,16 @@
 //   clip-img-lora LoRA on the vision tower only, trained through logits_per_image against the
 //                 zero-shot class prompts ("a photo of {class}").
 // As the reference's CLIPLPTrainer: class-weighted cross-entropy (w_c = N / (count_c * C)), AdamW with
-// --learning_rate / --weight_decay, HF's --lr_scheduler_type schedule with --warmup_ratio, gradient
-// clipping at --max_grad_norm, and an evaluation on the test split after epoch 1, 11, 21 ...
-// (--eval_every) and at the end. Multi-label datasets use per-label sigmoid outputs with binary
-// cross-entropy.
+// --learning_rate / --weight_decay, HF's --lr_scheduler_type schedule with --warmup_ratio,
+// --gradient_accumulation_steps, gradient clipping at --max_grad_norm (scheduled_adamw.h), and an
+// evaluation on the test split after epoch 1, 11, 21 ... (--eval_every) and at the end. Multi-label datasets use
+// per-label sigmoid outputs with binary cross-entropy.
 //
 // A run is DiagnosisTraining: its constructor prepares everything in the order that draws from the
 // seeded generator (LoRA initialisation, then the head), run() does the epochs, the evaluations and
 // the checkpoint. Keep that order: a seed must give the same weights from one release to the next.
 #include <ATen/ATen.h>
 #include <torch/types.h>
-
-// clip_grad.h relies on torch/types.h being included before it.
-#include <torch/nn/utils/clip_grad.h>
-#include <torch/optim/adamw.h>
 #include <torch/utils.h>
 
 #include <algorithm>
@@ -42,6 +38,7 @@
 #include "medvlmbench/train/diagnosis_data.h"
 #include "medvlmbench/train/head_checkpoint.h"
 #include "medvlmbench/train/optim.h"
+#include "medvlmbench/train/scheduled_adamw.h"
 #include "medvlmbench/vision/prefetch.h"
 
 namespace mvb::train {
@@ -187,46 +184,16 @@ DiagnosisLoss make_loss(const std::vector<Sample>& train, bool multi_label, int6
   return loss;
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Optimiser
-
-// torch's AdamW over the adapters and the head, the learning rate of each step from HF's
-// get_scheduler(--lr_scheduler_type, warm-up ceil(--warmup_ratio * total), total) (lr_factor, the
-// generative trainers' schedule: "constant" has no warm-up, as HF's get_constant_schedule ignores it;
-// "constant_with_warmup" has one), and the gradients clipped to --max_grad_norm before the update, as
-// HF Trainer's training step.
-class ScheduledAdamW {
- public:
-  ScheduledAdamW(const RunConfig& cfg, std::vector<at::Tensor> params, int64_t total_steps)
-      : cfg_(cfg),
-        params_(std::move(params)),
-        opt_(params_, torch::optim::AdamWOptions(cfg.learning_rate).weight_decay(cfg.weight_decay)),
-        total_steps_(total_steps),
-        warmup_steps_(warmup_steps(total_steps, cfg.warmup_ratio)) {}
-
-  // One update on the loss `forward` computes; returns that loss.
-  double step(const std::function<at::Tensor()>& forward) {
-    for (auto& g : opt_.param_groups())
-      static_cast<torch::optim::AdamWOptions&>(g.options())
-          .lr(cfg_.learning_rate * lr_factor(cfg_.lr_scheduler_type, steps_, total_steps_, warmup_steps_));
-    opt_.zero_grad();
-    at::Tensor loss = forward();
-    loss.backward();
-    if (cfg_.max_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params_, cfg_.max_grad_norm);
-    opt_.step();
-    ++steps_;
-    return loss.item<double>();
-  }
-  int64_t steps() const { return steps_; }
-
- private:
-  const RunConfig& cfg_;
-  std::vector<at::Tensor> params_;  // also what clip_grad_norm_ clips, in this order
-  torch::optim::AdamW opt_;
-  int64_t total_steps_;
-  int64_t warmup_steps_;
-  int64_t steps_ = 0;
-};
+// The optimiser (scheduled_adamw.h) as the reference's HF Trainer sets it up from the command line.
+ScheduleOptions schedule_options(const RunConfig& cfg) {
+  ScheduleOptions o;
+  o.learning_rate = cfg.learning_rate;
+  o.weight_decay = cfg.weight_decay;
+  o.lr_scheduler_type = cfg.lr_scheduler_type;
+  o.warmup_ratio = cfg.warmup_ratio;
+  o.max_grad_norm = cfg.max_grad_norm;
+  return o;
+}
 
 // ---------------------------------------------------------------------------------------------------
 // One run
@@ -259,22 +226,34 @@ class DiagnosisTraining {
     const std::vector<Sample>& trained_on = lora_.trained ? splits_.train : frozen_.train.samples;
     num_train_ = static_cast<int64_t>(trained_on.size());
     if (!lora_.trained) frozen_labels_ = label_tensor(trained_on, multi_label_, num_outputs_).to(model_.device());
-    const int64_t steps_per_epoch = (num_train_ + batch_size() - 1) / batch_size();
-    optimizer_ = std::make_unique<ScheduledAdamW>(cfg_, std::move(params), steps_per_epoch * epochs_);
+    // HF Trainer's count: floor(batches / accumulation) updates per epoch (at least one) times the epochs,
+    // rounded up; a fractional last epoch stops when the schedule is spent.
+    const int64_t batches_per_epoch = (num_train_ + batch_size() - 1) / batch_size();
+    const int64_t total =
+        total_update_steps(batches_per_epoch, cfg_.gradient_accumulation_steps, cfg_.num_train_epochs, /*max_steps=*/0);
+    optimizer_ = std::make_unique<ScheduledAdamW>(schedule_options(cfg_), std::move(params), total);
+    spdlog::info("{}: {} samples, {} batches of {} per epoch, accumulation {}, {} optimizer updates", mode_name(mode_),
+                 num_train_, batches_per_epoch, batch_size(), cfg_.gradient_accumulation_steps, total);
   }
 
   void run() {
     io::JsonlWriter history(io::join_path(ctx_.run_dir, "eval_history.jsonl"), io::JsonlWriter::Mode::kTruncate);
     const auto t0 = std::chrono::steady_clock::now();
     double last_loss = 0;
-    for (int epoch = 1; epoch <= epochs_ && !cancel_requested(); ++epoch) {
+    int epochs_run = 0;
+    // Whole epochs, as HF Trainer's ceil(--num_train_epochs); the last one stops early when the schedule
+    // is spent (fractional epochs, or a remainder window per epoch under accumulation).
+    for (int epoch = 1; epoch <= epochs_ && !cancel_requested() && !optimizer_->done(); ++epoch) {
       // The epoch's shuffle: one draw from the seeded generator per epoch, whichever loop runs.
       const at::Tensor perm = at::randperm(num_train_, at::kLong);
       last_loss = lora_.trained ? train_epoch_through_tower(perm) : train_epoch_on_features(perm);
-      spdlog::info("{}: epoch {}/{} loss {:.4f}", mode_name(mode_), epoch, epochs_, last_loss);
-      if (cfg_.eval_every > 0 && (epoch - 1) % cfg_.eval_every == 0 && epoch != epochs_) evaluate(epoch, history);
+      epochs_run = epoch;
+      spdlog::info("{}: epoch {}/{} loss {:.4f} ({}/{} updates)", mode_name(mode_), epoch, epochs_, last_loss,
+                   optimizer_->updates(), optimizer_->total_updates());
+      const bool last = epoch == epochs_ || optimizer_->done();
+      if (cfg_.eval_every > 0 && (epoch - 1) % cfg_.eval_every == 0 && !last) evaluate(epoch, history);
     }
-    evaluate(epochs_, history);
+    evaluate(epochs_run, history);
     const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     save_checkpoint(last_loss);
     record_stats(train_s, last_loss);
@@ -283,23 +262,47 @@ class DiagnosisTraining {
  private:
   int64_t batch_size() const { return cfg_.per_device_train_batch_size; }
 
-  // Frozen tower: batches of the cached features in `perm` order. Returns the mean batch loss.
+  // Micro-batches become optimizer updates: a window of --gradient_accumulation_steps of them, or fewer
+  // at the end of an epoch (flush). Keeps the mean loss of the epoch's updates.
+  class UpdateWindows {
+   public:
+    UpdateWindows(ScheduledAdamW& optimizer, int accumulation) : optimizer_(optimizer), accumulation_(accumulation) {}
+    void add(ScheduledAdamW::MicroBatchLoss micro_batch) {
+      window_.push_back(std::move(micro_batch));
+      if (static_cast<int>(window_.size()) == accumulation_) flush();
+    }
+    void flush() {
+      if (window_.empty() || optimizer_.done()) return;
+      loss_sum_ += optimizer_.step(window_);
+      ++updates_;
+      window_.clear();
+    }
+    double mean_loss() const { return updates_ ? loss_sum_ / static_cast<double>(updates_) : 0.0; }
+
+   private:
+    ScheduledAdamW& optimizer_;
+    const int accumulation_;
+    std::vector<ScheduledAdamW::MicroBatchLoss> window_;
+    double loss_sum_ = 0;
+    int64_t updates_ = 0;
+  };
+
+  // Frozen tower: batches of the cached features in `perm` order. Returns the mean update loss.
   double train_epoch_on_features(const at::Tensor& perm) {
     const at::Tensor feats = frozen_.train.features.to(model_.device());
-    double sum = 0;
-    int64_t batches = 0;
-    for (int64_t b = 0; b < num_train_; b += batch_size()) {
+    UpdateWindows updates(*optimizer_, cfg_.gradient_accumulation_steps);
+    for (int64_t b = 0; b < num_train_ && !optimizer_->done(); b += batch_size()) {
       const at::Tensor idx = perm.slice(0, b, std::min(num_train_, b + batch_size())).to(model_.device());
       const at::Tensor x = feats.index_select(0, idx), y = frozen_labels_.index_select(0, idx);
-      sum += optimizer_->step([&] { return loss_(classifier_.logits(model_, x), y); });
-      ++batches;
+      updates.add([this, x, y] { return loss_(classifier_.logits(model_, x), y); });
     }
-    return batches ? sum / batches : 0.0;
+    updates.flush();
+    return updates.mean_loss();
   }
 
   // Trained adapters: every batch is decoded (in the prefetcher's workers) and goes through the tower
-  // with gradients. A sample whose image fails is skipped with a warning, every epoch. Returns the
-  // mean batch loss.
+  // with gradients when its update runs (a window keeps pixels, not graphs). A sample whose image fails
+  // is skipped with a warning, every epoch. Returns the mean update loss.
   double train_epoch_through_tower(const at::Tensor& perm) {
     model_.vision_tower().train();  // LoRA dropout on
     std::vector<Sample> order;
@@ -309,10 +312,9 @@ class DiagnosisTraining {
     BatchPrefetcher prefetch(
         reader, [&transform](const Sample& s) { return preprocess(decode_image(s.images.front()), transform); },
         static_cast<int>(batch_size()), cfg_.num_workers);
-    double sum = 0;
-    int64_t batches = 0;
+    UpdateWindows updates(*optimizer_, cfg_.gradient_accumulation_steps);
     std::vector<PreparedSample> batch;
-    while (prefetch.next(batch) && !cancel_requested()) {
+    while (!optimizer_->done() && prefetch.next(batch) && !cancel_requested()) {
       std::vector<at::Tensor> pixels;
       std::vector<Sample> ok;
       for (auto& p : batch)
@@ -323,14 +325,14 @@ class DiagnosisTraining {
           spdlog::warn("skipping training sample {}: {}", p.sample.id, p.error);
         }
       if (pixels.empty()) continue;
-      const at::Tensor feats =
-          model_.image_features(at::stack(pixels).to(model_.device(), model_.dtype())).to(at::kFloat);
+      const at::Tensor x = at::stack(pixels).to(model_.device(), model_.dtype());
       const at::Tensor y = label_tensor(ok, multi_label_, num_outputs_).to(model_.device());
-      sum += optimizer_->step([&] { return loss_(classifier_.logits(model_, feats), y); });
-      ++batches;
+      updates.add(
+          [this, x, y] { return loss_(classifier_.logits(model_, model_.image_features(x).to(at::kFloat)), y); });
     }
+    if (!cancel_requested()) updates.flush();
     model_.vision_tower().eval();
-    return batches ? sum / batches : 0.0;
+    return updates.mean_loss();
   }
 
   // Scores the test split with the weights as they are now; appends the metrics to eval_history.jsonl,
@@ -391,10 +393,15 @@ class DiagnosisTraining {
 
   // run.json's usage_stats.
   void record_stats(double train_s, double final_loss) {
-    ctx_.stats = {{"train_samples", num_train_}, {"test_samples", splits_.test.size()},
-                  {"epochs", epochs_},           {"steps", optimizer_->steps()},
-                  {"train_seconds", train_s},    {"final_train_loss", final_loss},
-                  {"final_eval", last_eval_},    {"features_from_cache", frozen_.train.from_cache}};
+    ctx_.stats = {{"train_samples", num_train_},
+                  {"test_samples", splits_.test.size()},
+                  {"epochs", epochs_},
+                  {"steps", optimizer_->updates()},
+                  {"gradient_accumulation_steps", cfg_.gradient_accumulation_steps},
+                  {"train_seconds", train_s},
+                  {"final_train_loss", final_loss},
+                  {"final_eval", last_eval_},
+                  {"features_from_cache", frozen_.train.from_cache}};
     record_diagnosis_input(ctx_.stats, input_);
   }
 
@@ -429,6 +436,7 @@ class DiagnosisTrainRunner : public UsageRunner {
     MVB_USAGE_CHECK(cfg.num_train_epochs > 0, "--num_train_epochs is required for --usage ", mode_name(mode_),
                     " (the reference takes it from the HF command line)");
     MVB_USAGE_CHECK(cfg.per_device_train_batch_size > 0, "--per_device_train_batch_size must be positive");
+    MVB_USAGE_CHECK(cfg.gradient_accumulation_steps > 0, "--gradient_accumulation_steps must be positive");
     // An unknown --lr_scheduler_type (the CLI refuses one; a RunConfig built in code may not) stops the
     // run here rather than at the first step, after the features are computed.
     lr_factor(cfg.lr_scheduler_type, /*step=*/0, /*total=*/1, /*warmup=*/0);

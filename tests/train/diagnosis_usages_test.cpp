@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "demo_run_config.h"
 #include "medvlmbench/io/files.h"
 #include "medvlmbench/io/jsonl.h"
@@ -213,6 +215,45 @@ TEST(LinearProbe, ConstantScheduleHasNoWarmupAsHfGetScheduler) {
       << "HF's get_scheduler(\"constant\", ...) ignores the warm-up";
   EXPECT_FALSE(at::equal(head_weight(config("constant_with_warmup", 0.5, "warm")), no_warmup));
   EXPECT_THROW(run_train(config("cosine_with_restarts", 0.0, "unknown"), {"train"}), Error);
+}
+
+// --gradient_accumulation_steps and fractional --num_train_epochs count optimizer updates as HF Trainer
+// does (train::total_update_steps: ceil(epochs * max(batches // accumulation, 1))), stopping when the
+// schedule is spent; the update itself is checked against transformers in scheduled_adamw_test.cpp.
+TEST(LinearProbe, AccumulationAndFractionalEpochsCountUpdatesAsHfTrainer) {
+  TempDir tmp;
+  auto train = [&](int accumulation, double epochs, const std::string& out) {
+    RunConfig t = demo_run_config("train", "lp", tmp / out);
+    t.num_train_epochs = epochs;
+    t.learning_rate = 1e-2;
+    t.per_device_train_batch_size = 2;
+    t.gradient_accumulation_steps = accumulation;
+    t.cache_dir = tmp / "cache";
+    RunOutcome r = run_train(t, {"train"});
+    const auto stats = io::read_json(io::join_path(r.run_dir, "run.json"))["usage_stats"];
+    const at::Tensor w = io::open_safetensors(io::join_path(r.run_dir, "head.safetensors")).get("weight", at::kFloat);
+    return std::make_pair(stats, w);
+  };
+  const auto [plain, plain_w] = train(1, 2, "plain");
+  const int64_t n = plain["train_samples"].get<int64_t>();
+  const int64_t batches = (n + 1) / 2;
+  ASSERT_GE(batches, 3) << "the demo's train split is too small for this test";
+  EXPECT_EQ(plain["steps"].get<int64_t>(), 2 * batches);
+  EXPECT_EQ(plain["gradient_accumulation_steps"].get<int>(), 1);
+
+  const auto [accumulated, accumulated_w] = train(3, 2, "accumulated");
+  EXPECT_EQ(accumulated["steps"].get<int64_t>(), 2 * std::max<int64_t>(batches / 3, 1));
+  EXPECT_EQ(accumulated["gradient_accumulation_steps"].get<int>(), 3);
+  EXPECT_FALSE(at::allclose(accumulated_w, plain_w));
+
+  const auto [fractional, fractional_w] = train(1, 1.5, "fractional");
+  EXPECT_EQ(fractional["steps"].get<int64_t>(), static_cast<int64_t>(std::ceil(1.5 * static_cast<double>(batches))));
+  EXPECT_FALSE(at::allclose(fractional_w, plain_w));
+
+  RunConfig bad = demo_run_config("train", "lp", tmp / "bad");
+  bad.num_train_epochs = 1;
+  bad.gradient_accumulation_steps = 0;
+  EXPECT_THROW(run_train(bad, {"train"}), UsageError);
 }
 
 TEST(LinearProbe, EvalRefusesAHeadOfAnotherUsage) {
