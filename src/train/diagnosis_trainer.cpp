@@ -120,12 +120,12 @@ VisionLora attach_vision_lora(ContrastiveTowers& model, Mode mode, const RunConf
 }
 
 // The adapters' tensors, made trainable. They come first in the optimiser's list, before the head's.
-std::vector<at::Tensor> trainable_adapters(ContrastiveTowers& model) {
-  std::vector<at::Tensor> params;
+std::vector<std::pair<std::string, at::Tensor>> trainable_adapters(ContrastiveTowers& model) {
+  std::vector<std::pair<std::string, at::Tensor>> params;
   for (auto& p : model.vision_tower().named_parameters(/*recurse=*/true))
     if (nn::is_lora_name(p.key())) {
       p.value().set_requires_grad(true);
-      params.push_back(p.value());
+      params.emplace_back(p.key(), p.value());
     }
   return params;
 }
@@ -216,11 +216,11 @@ class DiagnosisTraining {
     input_ = diagnosis_input(cfg_, cfg_.dataset, model_.transform());
     splits_ = load_splits(ctx_);
     lora_ = attach_vision_lora(model_, mode_, cfg_);
-    std::vector<at::Tensor> params;
+    std::vector<std::pair<std::string, at::Tensor>> params;
     if (lora_.trained) params = trainable_adapters(model_);
     classifier_ = make_classifier(model_, mode_, ctx_, num_outputs_);
     if (classifier_.head)
-      for (auto& p : classifier_.head->parameters()) params.push_back(p);
+      for (auto& p : classifier_.head->named_parameters()) params.emplace_back("head." + p.key(), p.value());
     loss_ = make_loss(splits_.train, multi_label_, num_outputs_, model_, mode_);
     if (!lora_.trained) frozen_ = frozen_features(model_, splits_, cfg_);
     const std::vector<Sample>& trained_on = lora_.trained ? splits_.train : frozen_.train.samples;

@@ -11,16 +11,43 @@
 
 namespace mvb::train {
 
+namespace {
+
+// HF Trainer.create_optimizer's groups: weight decay on the parameters get_decay_parameter_names keeps,
+// none on the rest. Empty groups are left out (torch's optimizers refuse them).
+std::vector<torch::optim::OptimizerParamGroup> decay_groups(
+    const std::vector<std::pair<std::string, at::Tensor>>& params, const ScheduleOptions& o) {
+  std::vector<at::Tensor> decayed, not_decayed;
+  for (const auto& [name, p] : params)
+    (decays(name, /*in_layernorm=*/false, /*llava_rules=*/false) ? decayed : not_decayed).push_back(p);
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  for (const auto& [tensors, weight_decay] :
+       {std::make_pair(decayed, o.weight_decay), std::make_pair(not_decayed, 0.0)})
+    if (!tensors.empty())
+      groups.emplace_back(tensors, std::make_unique<torch::optim::AdamWOptions>(
+                                       torch::optim::AdamWOptions(o.learning_rate).weight_decay(weight_decay)));
+  return groups;
+}
+
+std::vector<at::Tensor> tensors_of(const std::vector<std::pair<std::string, at::Tensor>>& params) {
+  std::vector<at::Tensor> out;
+  for (const auto& np : params) out.push_back(np.second);
+  return out;
+}
+
+}  // namespace
+
 struct ScheduledAdamW::Impl {
-  Impl(const std::vector<at::Tensor>& params, const ScheduleOptions& o)
-      : adamw(params, torch::optim::AdamWOptions(o.learning_rate).weight_decay(o.weight_decay)) {}
+  Impl(const std::vector<std::pair<std::string, at::Tensor>>& params, const ScheduleOptions& o)
+      : adamw(decay_groups(params, o), torch::optim::AdamWOptions(o.learning_rate).weight_decay(o.weight_decay)) {}
   torch::optim::AdamW adamw;
 };
 
-ScheduledAdamW::ScheduledAdamW(const ScheduleOptions& options, std::vector<at::Tensor> params, int64_t total_updates)
+ScheduledAdamW::ScheduledAdamW(const ScheduleOptions& options,
+                               const std::vector<std::pair<std::string, at::Tensor>>& params, int64_t total_updates)
     : options_(options),
-      params_(std::move(params)),
-      impl_(std::make_unique<Impl>(params_, options)),
+      params_(tensors_of(params)),
+      impl_(std::make_unique<Impl>(params, options)),
       total_updates_(total_updates),
       warmup_updates_(warmup_steps(total_updates, options.warmup_ratio)) {}
 

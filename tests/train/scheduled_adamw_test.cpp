@@ -1,7 +1,8 @@
 // train::ScheduledAdamW, the diagnosis usages' optimiser: an update over a window of micro-batches
-// (--gradient_accumulation_steps) against transformers' Trainer doing the same with torch.optim.AdamW,
-// get_scheduler and clip_grad_norm_ (tests/oracles/train/accumulation_oracle.py), and the window's
-// defining property: its gradients are those of the mean loss of its micro-batches.
+// (--gradient_accumulation_steps) against transformers' Trainer doing the same with torch.optim.AdamW in
+// Trainer's decay / no-decay groups, get_scheduler and clip_grad_norm_
+// (tests/oracles/train/accumulation_oracle.py), and the window's defining property: its gradients are
+// those of the mean loss of its micro-batches.
 #include "medvlmbench/train/scheduled_adamw.h"
 
 #include <ATen/ATen.h>
@@ -60,7 +61,7 @@ struct Trained {
 };
 Trained run_ours(const Problem& p, const std::vector<Window>& windows, const train::ScheduleOptions& o) {
   Trained r{p.W.clone().requires_grad_(true), p.b.clone().requires_grad_(true), {}};
-  train::ScheduledAdamW opt(o, {r.W, r.b}, static_cast<int64_t>(windows.size()));
+  train::ScheduledAdamW opt(o, {{"head.weight", r.W}, {"head.bias", r.b}}, static_cast<int64_t>(windows.size()));
   for (const Window& w : windows) {
     std::vector<train::ScheduledAdamW::MicroBatchLoss> micro;
     for (const Rows& rows : w) {
@@ -135,7 +136,7 @@ TEST(ScheduledAdamW, AWindowIsOneUpdateOnTheMeanLossOfItsMicroBatches) {
   EXPECT_TRUE(at::allclose(split.W, whole.W, 1e-6, 1e-7)) << split.W << "\n" << whole.W;
   EXPECT_TRUE(at::allclose(split.b, whole.b, 1e-6, 1e-7));
   for (size_t i = 0; i < 2; ++i) EXPECT_NEAR(split.losses[i], whole.losses[i], 1e-6);
-  train::ScheduledAdamW opt(o, {p.W.clone().requires_grad_(true)}, 1);
+  train::ScheduledAdamW opt(o, {{"head.weight", p.W.clone().requires_grad_(true)}}, 1);
   EXPECT_THROW(opt.step({}), Error);
 }
 

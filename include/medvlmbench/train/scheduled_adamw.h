@@ -1,7 +1,8 @@
 // The diagnosis usages' optimiser (lp, img-lora-lp, clip-img-lora), as the reference's HF Trainer runs
-// it: torch's AdamW over the trained tensors, the learning rate of each update from HF's get_scheduler
-// (lr_factor in optim.h), gradient accumulation over windows of micro-batches, and the gradients
-// clipped to max_grad_norm before each update.
+// it: torch's AdamW over the trained tensors in Trainer's two groups (weight decay on all but biases and
+// norm weights: train::decays), the learning rate of each update from HF's get_scheduler (lr_factor in
+// optim.h), gradient accumulation over windows of micro-batches, and the gradients clipped to
+// max_grad_norm before each update.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -10,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mvb::train {
@@ -27,7 +29,9 @@ class ScheduledAdamW {
   // Computes a micro-batch's loss (the graph is built when it is called, so a window holds inputs, not graphs).
   using MicroBatchLoss = std::function<at::Tensor()>;
 
-  ScheduledAdamW(const ScheduleOptions& options, std::vector<at::Tensor> params, int64_t total_updates);
+  // `params`: (name, tensor); the name decides the decay group ("head.bias" is not decayed).
+  ScheduledAdamW(const ScheduleOptions& options, const std::vector<std::pair<std::string, at::Tensor>>& params,
+                 int64_t total_updates);
   ~ScheduledAdamW();
 
   // One update over a window of micro-batches (--gradient_accumulation_steps of them, fewer at the end

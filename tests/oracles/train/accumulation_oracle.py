@@ -6,7 +6,8 @@ CASE_JSON: {"W": [[...]], "b": [...], "X": [[...]], "Y": [[...]], "windows": [[[
 Linear model y = X W^T + b, loss = mean squared error over a micro-batch's rows. Each window is one
 optimizer update, as transformers' Trainer runs it: every micro-batch's loss divided by the number of
 micro-batches in the window (Trainer.training_step: loss / current_gradient_accumulation_steps),
-backward, then clip_grad_norm_, torch.optim.AdamW.step() and the get_scheduler step.
+backward, then clip_grad_norm_, torch.optim.AdamW.step() and the get_scheduler step. The optimizer
+has Trainer.create_optimizer's groups: weight decay on W, none on the bias b (get_decay_parameter_names).
 Prints {"W": ..., "b": ..., "losses": [mean micro-batch loss per update], "torch": version}.
 """
 import json
@@ -25,7 +26,8 @@ def main():
     b = torch.nn.Parameter(torch.tensor(case["b"], dtype=torch.float32))
     X = torch.tensor(case["X"], dtype=torch.float32)
     Y = torch.tensor(case["Y"], dtype=torch.float32)
-    opt = torch.optim.AdamW([W, b], lr=case["lr"], weight_decay=case["weight_decay"])
+    groups = [{"params": [W], "weight_decay": case["weight_decay"]}, {"params": [b], "weight_decay": 0.0}]
+    opt = torch.optim.AdamW(groups, lr=case["lr"])
     windows = case["windows"]
     sched = get_scheduler(case["scheduler"], opt, num_warmup_steps=case["warmup"], num_training_steps=len(windows))
     losses = []
