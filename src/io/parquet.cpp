@@ -522,6 +522,8 @@ ParquetValues ParquetFile::read(int rg, int column) const {
       const thrift::Value* dh = ph.field(5);
       MVB_CHECK(dh, what, ": data page without header");
       num_values = dh->int_field(1, 0);
+      MVB_CHECK(num_values >= 0 && num_values <= ch.num_values - levels_read, what, ": a page declares ", num_values,
+                " values, more than its column chunk has left (corrupt file)");
       encoding = static_cast<int>(dh->int_field(2, 0));
       data = decompress(ch.codec, page, uncompressed, what);
       c = Cursor{reinterpret_cast<const uint8_t*>(data.data()), data.size(), 0, &what};
@@ -537,6 +539,8 @@ ParquetValues ParquetFile::read(int rg, int column) const {
       const thrift::Value* dh = ph.field(8);
       MVB_CHECK(dh, what, ": data page v2 without header");
       num_values = dh->int_field(1, 0);
+      MVB_CHECK(num_values >= 0 && num_values <= ch.num_values - levels_read, what, ": a page declares ", num_values,
+                " values, more than its column chunk has left (corrupt file)");
       encoding = static_cast<int>(dh->int_field(4, 0));
       const int64_t def_len = dh->int_field(5, 0), rep_len = dh->int_field(6, 0);
       const bool is_compressed = dh->int_field(7, 1) != 0;
@@ -556,15 +560,23 @@ ParquetValues ParquetFile::read(int rg, int column) const {
     }
     vals = PageValues();
     decode_values(c, encoding, col, non_null, have_dict ? &dict : nullptr, vals);
-    // Spread the non-null values over the rows.
+    // Spread the non-null values over the rows. Found by fuzzing: a page whose levels or values fall
+    // short of its header's count was read past the end (a dictionary of another type, too few levels).
+    const bool as_bytes = !vals.bytes.empty() || col.physical_type == kByteArray || col.physical_type == kFixed ||
+                          col.physical_type == kInt96;
+    const bool as_doubles = !as_bytes && (col.physical_type == kFloat || col.physical_type == kDouble);
+    const size_t decoded = as_bytes ? vals.bytes.size() : as_doubles ? vals.doubles.size() : vals.ints.size();
+    MVB_CHECK(
+        num_values >= 0 && (col.max_def == 0 || defs.size() >= static_cast<size_t>(num_values)) && decoded >= non_null,
+        what, ": a page declares ", num_values, " values but holds ", defs.size(), " levels and ", decoded,
+        " values (corrupt file)");
     size_t vi = 0;
     for (int64_t k = 0; k < num_values; ++k) {
       const bool present = col.max_def == 0 || defs[k] == static_cast<uint32_t>(col.max_def);
       out.present.push_back(present);
-      if (!vals.bytes.empty() || col.physical_type == kByteArray || col.physical_type == kFixed ||
-          col.physical_type == kInt96)
+      if (as_bytes)
         out.bytes.push_back(present ? std::move(vals.bytes[vi]) : std::string());
-      else if (col.physical_type == kFloat || col.physical_type == kDouble)
+      else if (as_doubles)
         out.doubles.push_back(present ? vals.doubles[vi] : 0.0);
       else
         out.ints.push_back(present ? vals.ints[vi] : 0);
