@@ -45,6 +45,10 @@ train::PeftNameFn peft_names(const ContrastiveTowers& m) {
 
 // The vision tower's last_hidden_state is the residual stream before any norm (|x| ~ 100 here, with
 // strong adapters), so it is compared relative to its largest magnitude: fp32 rounding, not an error.
+// Measured 7.2e-6 with OpenBLAS's SkylakeX kernels and 1.28e-5 with its Haswell kernels (what
+// OPENBLAS_CORETYPE=Haswell, set on the AMD machines here, selects): other summation orders, same maths.
+constexpr double kHiddenRelTol = 5e-5;
+
 double relative_diff(const at::Tensor& got, const at::Tensor& want) {
   return max_abs_diff(got, want) / std::max(1.0, want.abs().max().item<double>());
 }
@@ -77,7 +81,7 @@ TEST(PeftLora, AdapterSavedByPeftLoadsInOursWithPeftsOutputs) {
   std::printf("[measured] PEFT-saved adapter in ours: image_embeds %.3g, vision last_hidden_state %.3g (relative)\n",
               d_emb, d_hid);
   EXPECT_LT(d_emb, kTol);
-  EXPECT_LT(d_hid, kTol);
+  EXPECT_LT(d_hid, kHiddenRelTol);
   // The adapter matters (else the comparison could pass on the base model).
   EXPECT_GT(max_abs_diff(ex.output("image_embeds"), ex.output("image_embeds_base")), 0.1);
 
@@ -123,7 +127,7 @@ TEST(PeftLora, AdapterSavedByOursLoadsInPeftWithOurOutputs) {
   std::printf("[measured] our adapter in PEFT: image_embeds %.3g, vision last_hidden_state %.3g (relative)\n", d_emb,
               d_hid);
   EXPECT_LT(d_emb, kTol);
-  EXPECT_LT(d_hid, kTol);
+  EXPECT_LT(d_hid, kHiddenRelTol);
 
   // And back: a fresh model reads the PEFT folder we wrote (without lora.safetensors) to the same outputs.
   std::filesystem::remove(dir / train::kLoraWeightsFile);
