@@ -26,21 +26,13 @@
 namespace mvb {
 namespace {
 
+using test::error_message_of;
 using test::TempDir;
 
 io::StateDict make(const TempDir& d, const std::string& file,
                    const std::vector<std::pair<std::string, at::Tensor>>& ts) {
   io::write_safetensors(d / file, ts);
   return io::StateDict::open(d / file);
-}
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
 }
 
 TEST(Weights, AssignReportsMissingUnexpectedAndMismatched) {
@@ -51,7 +43,7 @@ TEST(Weights, AssignReportsMissingUnexpectedAndMismatched) {
       make(d, "w.safetensors",
            {{"0.weight", w}, {"0.bias", at::ones({2})}, {"1.weight", at::full({2}, 2.0)}, {"extra", at::ones({1})}});
   // Strict: the error names the checkpoint and every kind of problem.
-  const std::string m = message_of([&] { nn::assign_weights(*net, nn::read_weights(sd, nullptr), sd.source()); });
+  const std::string m = error_message_of([&] { nn::assign_weights(*net, nn::read_weights(sd, nullptr), sd.source()); });
   EXPECT_NE(m.find("cannot load " + sd.source()), std::string::npos) << m;
   EXPECT_NE(m.find("missing: 1.bias"), std::string::npos) << m;
   EXPECT_NE(m.find("unexpected: extra"), std::string::npos) << m;
@@ -82,7 +74,7 @@ TEST(Weights, AssignReportsMissingUnexpectedAndMismatched) {
                                  {"model.1.bias", at::zeros({2})}});
   auto strip = [](const std::string& n) -> std::optional<std::string> { return n.substr(6); };
   EXPECT_EQ(nn::assign_weights(*net, nn::read_weights(prefixed, strip), prefixed.source()).loaded, 4u);
-  const std::string clash = message_of([&] {
+  const std::string clash = error_message_of([&] {
     nn::read_weights(prefixed, [](const std::string&) -> std::optional<std::string> { return std::string("x"); });
   });
   EXPECT_NE(clash.find("map to 'x'"), std::string::npos) << clash;
@@ -93,7 +85,8 @@ TEST(Weights, AssignReportsMissingUnexpectedAndMismatched) {
                             {"0.bias", at::ones({2})},
                             {"1.weight", at::ones({2})},
                             {"1.bias", at::ones({2})}});
-  const std::string mm = message_of([&] { nn::assign_weights(*net, nn::read_weights(bad, nullptr), bad.source()); });
+  const std::string mm =
+      error_message_of([&] { nn::assign_weights(*net, nn::read_weights(bad, nullptr), bad.source()); });
   EXPECT_NE(mm.find("shape mismatch: 0.weight: checkpoint [3, 2] vs model [2, 3]"), std::string::npos) << mm;
 }
 
@@ -184,7 +177,7 @@ TEST(Weights, MissingShardNamesTheIndexAndTheShard) {
   nlohmann::json weight_map = {{"a", "model-00001-of-00002.safetensors"}, {"b", "model-00002-of-00002.safetensors"}};
   io::write_safetensors(d / "model-00001-of-00002.safetensors", {{"a", at::ones({2}, at::kBFloat16)}});
   std::ofstream(d / "model.safetensors.index.json") << nlohmann::json{{"weight_map", weight_map}}.dump();
-  const std::string m = message_of([&] { io::StateDict::open(d.path()); });
+  const std::string m = error_message_of([&] { io::StateDict::open(d.path()); });
   EXPECT_EQ(m, "missing shard " + (d / "model-00002-of-00002.safetensors") + " named by " +
                    (d / "model.safetensors.index.json") + "; download every shard of the checkpoint");
 }

@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "medvlmbench/build_info.h"
+#include "medvlmbench/core/error.h"
 
 extern char** environ;
 
@@ -151,6 +152,15 @@ CommandResult run_oracle_script(OracleInterpreter interpreter, const std::string
 void write_text(const std::string& path, const std::string& content) {
   std::ofstream f(path, std::ios::binary);
   f << content;
+}
+
+std::string error_message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
 }
 
 std::string read_text(const std::string& path) {

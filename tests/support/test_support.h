@@ -1,6 +1,7 @@
 // Helpers shared by all test suites.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -61,12 +62,15 @@ CommandResult run_oracle_script(OracleInterpreter interpreter, const std::string
                                 const std::vector<std::string>& args = {});
 
 // Fails (never skips) the current test when the oracle environment is missing.
-#define MVB_REQUIRE_ORACLE_ENV()                                                           \
-  do {                                                                                     \
+#define MVB_REQUIRE_ORACLE_ENV()                                                                   \
+  do {                                                                                             \
     if (::mvb::test::oracle_python().empty()) FAIL() << ::mvb::test::oracle_env_missing_message(); \
   } while (0)
 
 void write_text(const std::string& path, const std::string& content);
 std::string read_text(const std::string& path);
+
+// What mvb::Error `f` throws, or "(no error)": for tests that check an error's wording.
+std::string error_message_of(const std::function<void()>& f);
 
 }  // namespace mvb::test

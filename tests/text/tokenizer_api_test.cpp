@@ -2,8 +2,6 @@
 // special-token lookup.
 #include <gtest/gtest.h>
 
-#include <functional>
-
 #include "medvlmbench/core/error.h"
 #include "medvlmbench/text/tokenizer.h"
 #include "support/test_support.h"
@@ -84,15 +82,6 @@ TEST(TokenizerApi, PaddingWithoutPadTokenIsAUsageError) {
 // Every id a tokenizer file gives is checked before it is converted: a float or out-of-range id was
 // undefined behaviour (UBSan float-cast-overflow, found by fuzz/tokenizer_fuzz.cpp in a CLIP vocab.json
 // whose <|endoftext|> id was 8.9e31), and an id near 2^31 would size a table at tens of GB.
-std::string error_of(const std::function<void()>& load) {
-  try {
-    load();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "no error";
-}
-
 TEST(TokenizerApi, CorruptIdsInTokenizerFilesAreOneLineErrors) {
   TempDir dir;
   const std::string vocab = dir.path() + "/vocab.json", merges = dir.path() + "/merges.txt";
@@ -100,7 +89,7 @@ TEST(TokenizerApi, CorruptIdsInTokenizerFilesAreOneLineErrors) {
   for (const char* bad_id : {"8888888888888888888888888888884", "2.5", "-3", "16777216", "\"7\""}) {
     write_text(vocab,
                R"({"<|startoftext|>": 0, "<|endoftext|>": )" + std::string(bad_id) + R"(, "h": 1, "e": 2, "he": 3})");
-    const std::string msg = error_of([&] { text::load_clip_bpe(vocab, merges); });
+    const std::string msg = error_message_of([&] { text::load_clip_bpe(vocab, merges); });
     EXPECT_NE(msg.find(vocab), std::string::npos) << bad_id << ": " << msg;
     EXPECT_NE(msg.find("<|endoftext|>"), std::string::npos) << bad_id << ": " << msg;
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
@@ -118,15 +107,17 @@ TEST(TokenizerApi, CorruptIdsInTokenizerFilesAreOneLineErrors) {
   };
   EXPECT_EQ(text::load_hf_tokenizer_from_string(wordpiece("1", "100", "3"))->encode("hello", true),
             (std::vector<int32_t>{1, 3, 2}));
-  EXPECT_NE(
-      error_of([&] { text::load_hf_tokenizer_from_string(wordpiece("1e40", "100", "3")); }).find("BertProcessing cls"),
-      std::string::npos);
-  EXPECT_NE(error_of([&] {
+  EXPECT_NE(error_message_of([&] {
+              text::load_hf_tokenizer_from_string(wordpiece("1e40", "100", "3"));
+            }).find("BertProcessing cls"),
+            std::string::npos);
+  EXPECT_NE(error_message_of([&] {
               text::load_hf_tokenizer_from_string(wordpiece("1", "1e40", "3"));
             }).find("max_input_chars_per_word"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { text::load_hf_tokenizer_from_string(wordpiece("1", "100", "3.0")); }).find("'hello'"),
-            std::string::npos);
+  EXPECT_NE(
+      error_message_of([&] { text::load_hf_tokenizer_from_string(wordpiece("1", "100", "3.0")); }).find("'hello'"),
+      std::string::npos);
 }
 
 }  // namespace
